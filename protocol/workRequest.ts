@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { outputDataSchema } from './outputData';
+import { executionSchema, resourceRequirementsSchema, userMetadataSchema } from './taskSpec';
+
+export const WORK_REQUEST_STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'] as const;
+export const workRequestStatusSchema = z.enum(WORK_REQUEST_STATUSES);
+export type WorkRequestStatus = z.infer<typeof workRequestStatusSchema>;
+
+export const WORK_REQUEST_RESULTS = ['success', 'failure', 'error', 'skipped'] as const;
+export const workRequestResultSchema = z.enum(WORK_REQUEST_RESULTS);
+export type WorkRequestResult = z.infer<typeof workRequestResultSchema>;
+
+/** A requirement the scheduler derived from history, with the words that explain it. */
+export const learnedRequirementSchema = z.object({
+  resource: z.enum(['memory', 'disk', 'cpu', 'gpu', 'time']),
+  value: z.number(),
+  reason: z.string(),
+});
+export type LearnedRequirement = z.infer<typeof learnedRequirementSchema>;
+
+const isoTime = z.string();
+
+/** A work request as the API returns it. */
+export const workRequestSchema = z.object({
+  id: z.number().int(),
+  task_name: z.string(),
+  subject: z.string().nullable(),
+  context: z.string().nullable(),
+  status: workRequestStatusSchema,
+  result: workRequestResultSchema.nullable(),
+  state_reason: z.string().nullable(),
+  priority: z.number().int(),
+  priority_adjustment: z.number().int(),
+  task_data: z.object({ execution: executionSchema, use_history: z.boolean() }),
+  requirements: resourceRequirementsSchema,
+  learned_requirements: z.array(learnedRequirementSchema),
+  worker: z.object({ id: z.number().int(), name: z.string() }).nullable(),
+  attempt: z.number().int(),
+  max_attempts: z.number().int(),
+  supersedes: z.number().int().nullable(),
+  superseded_by: z.number().int().nullable(),
+  time_limit_s: z.number().int().nullable(),
+  interrupt_allowed: z.boolean(),
+  user_metadata: userMetadataSchema,
+  output_data: outputDataSchema.nullable(),
+  created_at: isoTime,
+  started_at: isoTime.nullable(),
+  completed_at: isoTime.nullable(),
+});
+export type WorkRequest = z.infer<typeof workRequestSchema>;
+
+const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z
+    .string()
+    .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+    .pipe(z.array(item).min(1));
+
+/** Query string of GET /api/v1/work-requests. */
+export const listWorkRequestsQuerySchema = z
+  .object({
+    status: commaList(workRequestStatusSchema).optional(),
+    result: commaList(workRequestResultSchema).optional(),
+    task_name: z.string().min(1).optional(),
+    subject: z.string().min(1).optional(),
+    context: z.string().min(1).optional(),
+    worker: z.string().min(1).optional(),
+    workflow: z.coerce.number().int().positive().optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().min(1).optional(),
+  })
+  .strict();
+export type ListWorkRequestsQuery = z.infer<typeof listWorkRequestsQuerySchema>;
+
+export const workRequestListSchema = z.object({
+  work_requests: z.array(workRequestSchema),
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  next_cursor: z.string().nullable(),
+});
+export type WorkRequestList = z.infer<typeof workRequestListSchema>;
+
+export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
+export const logEntrySchema = z
+  .object({
+    seq: z.number().int().nonnegative(),
+    ts: z.iso.datetime({ offset: true }),
+    stream: z.enum(LOG_STREAMS),
+    text: z.string().max(1024 * 1024),
+  })
+  .strict();
+export type LogEntry = z.infer<typeof logEntrySchema>;
+
+export const logEntriesQuerySchema = z
+  .object({
+    follow: z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1').optional(),
+    after_seq: z.coerce.number().int().min(-1).optional(),
+    limit: z.coerce.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+
+export const logEntriesResponseSchema = z.object({ entries: z.array(logEntrySchema), truncated: z.boolean() });
+
+export const cancelWorkRequestResponseSchema = z.object({ work_request: workRequestSchema });

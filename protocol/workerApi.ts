@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { outputDataSchema } from './outputData';
+import { executionSchema, resourceRequirementsSchema } from './taskSpec';
+import { logEntrySchema, workRequestResultSchema } from './workRequest';
+
+const bytes = z.number().int().nonnegative();
+
+/** What a worker reports about its machine (seed 000 naming; bytes). */
+export const workerResourcesSchema = z
+  .object({
+    cpu_count: z.number().int().positive(),
+    total_memory: bytes,
+    available_memory: bytes,
+    available_disk_space: bytes,
+    architecture: z.string().max(100).optional(),
+    os: z.string().max(200).optional(),
+    gpus: z
+      .array(z.object({ model: z.string().max(200), memory: bytes.nullable().optional() }).strict())
+      .max(64)
+      .default([]),
+  })
+  .strict();
+export type WorkerResources = z.infer<typeof workerResourcesSchema>;
+
+const workerNameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'use letters, digits and . _ @ - (starting with a letter or digit)');
+
+export const registerWorkerRequestSchema = z
+  .object({
+    name: workerNameSchema,
+    resources: workerResourcesSchema,
+    tags: z.array(z.string().min(1).max(100)).max(50).default([]),
+    concurrency: z.number().int().min(1).max(1024).default(1),
+    cost_per_hour: z.number().nonnegative().nullable().optional(),
+  })
+  .strict();
+export type RegisterWorkerRequest = z.input<typeof registerWorkerRequestSchema>;
+
+export const WORKER_STATES = ['idle', 'busy', 'offline', 'disabled'] as const;
+
+export const workerSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  state: z.enum(WORKER_STATES),
+  resources: workerResourcesSchema,
+  tags: z.array(z.string()),
+  concurrency: z.number().int(),
+  running: z.number().int(),
+  cost_per_hour: z.number().nullable(),
+  registered_at: z.string(),
+  last_seen_at: z.string().nullable(),
+});
+export type Worker = z.infer<typeof workerSchema>;
+
+export const registerWorkerResponseSchema = z.object({
+  worker: workerSchema,
+  /** Shown once: the server keeps only its hash. */
+  token: z.string(),
+});
+export type RegisterWorkerResponse = z.infer<typeof registerWorkerResponseSchema>;
+
+export const heartbeatRequestSchema = z
+  .object({
+    resources: workerResourcesSchema.optional(),
+    running: z.array(z.number().int().positive()).max(10_000).default([]),
+  })
+  .strict();
+export type HeartbeatRequest = z.input<typeof heartbeatRequestSchema>;
+
+export const heartbeatResponseSchema = z.object({
+  /** Requests the worker runs that it must stop: cancelled, or given to another worker. */
+  cancel: z.array(z.number().int()),
+  heartbeat_interval_s: z.number(),
+});
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+
+export const claimRequestSchema = z
+  .object({
+    max: z.number().int().min(1).max(100).default(1),
+    wait_s: z.number().min(0).max(60).default(0),
+  })
+  .strict();
+export type ClaimRequest = z.input<typeof claimRequestSchema>;
+
+/** Everything a worker needs to run one claimed request. */
+export const claimedWorkRequestSchema = z.object({
+  id: z.number().int(),
+  task_name: z.string(),
+  subject: z.string().nullable(),
+  context: z.string().nullable(),
+  attempt: z.number().int(),
+  execution: executionSchema,
+  time_limit_s: z.number().int().nullable(),
+  interrupt_allowed: z.boolean(),
+  requirements: resourceRequirementsSchema,
+});
+export type ClaimedWorkRequest = z.infer<typeof claimedWorkRequestSchema>;
+
+export const claimResponseSchema = z.object({ work_requests: z.array(claimedWorkRequestSchema) });
+export type ClaimResponse = z.infer<typeof claimResponseSchema>;
+
+export const postLogsRequestSchema = z.object({ entries: z.array(logEntrySchema).max(10_000) }).strict();
+export type PostLogsRequest = z.infer<typeof postLogsRequestSchema>;
+export const postLogsResponseSchema = z.object({ cancel: z.boolean() });
+
+export const completeWorkRequestSchema = z
+  .object({ result: workRequestResultSchema, output_data: outputDataSchema.default({}) })
+  .strict();
+export type CompleteWorkRequest = z.input<typeof completeWorkRequestSchema>;
