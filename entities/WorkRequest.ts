@@ -1,0 +1,55 @@
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import type { OutputData } from '../protocol/outputData';
+import type { Execution, ResourceRequirements } from '../protocol/taskSpec';
+import { WORK_REQUEST_RESULTS, WORK_REQUEST_STATUSES, type LearnedRequirement } from '../protocol/workRequest';
+import { Worker } from './Worker';
+
+export interface TaskData {
+  execution: Execution;
+  use_history: boolean;
+}
+
+/**
+ * One attempt at running a task. The `need*` columns are the effective requirements (explicit ones, and learned
+ * ones where the spec left a resource open) that the claim query compares with a worker's resources.
+ */
+export const WorkRequest = defineEntity({
+  name: 'WorkRequest',
+  tableName: 'work_request',
+  properties: (p) => ({
+    id: p.bigint('number').primary().autoincrement(),
+    taskName: p.string(),
+    subject: p.text().nullable(),
+    context: p.text().nullable(),
+    status: p.enum([...WORK_REQUEST_STATUSES]),
+    result: p.enum([...WORK_REQUEST_RESULTS]).nullable(),
+    stateReason: p.text().nullable(),
+    priority: p.integer().default(0),
+    priorityAdjustment: p.integer().default(0),
+    taskData: p.json<TaskData>(),
+    requirements: p.json<ResourceRequirements>(),
+    learnedRequirements: p.json<LearnedRequirement[]>(),
+    needMemory: p.bigint('number').nullable(),
+    needDisk: p.bigint('number').nullable(),
+    needCpu: p.integer().nullable(),
+    needGpu: p.integer().nullable(),
+    needTags: p.array().default([]),
+    worker: p.manyToOne(Worker).nullable().deleteRule('set null'),
+    attempt: p.integer().default(1),
+    maxAttempts: p.integer().default(3),
+    supersedesId: p.bigint('number').nullable(),
+    supersededById: p.bigint('number').nullable(),
+    workflowId: p.bigint('number').nullable(),
+    timeLimitS: p.integer().nullable(),
+    interruptAllowed: p.boolean().default(true),
+    userMetadata: p.json<Record<string, unknown>>(),
+    outputData: p.json<OutputData>().nullable(),
+    notBefore: p.datetime().nullable(),
+    logBytes: p.bigint('number').default(0),
+    logTruncated: p.boolean().default(false),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    startedAt: p.datetime().nullable(),
+    completedAt: p.datetime().nullable(),
+  }),
+});
+export type WorkRequest = InferEntity<typeof WorkRequest>;

@@ -1,0 +1,48 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Server configuration, compiled once from the environment and flags (flags win) and frozen. */
+export const serverConfigSchema = z.object({
+  databaseUrl: z.string().url().optional(),
+  dataDir: z.string().min(1).default('./.worksched'),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  adminToken: z.string().min(16).optional(),
+  enrollmentToken: z.string().min(16).optional(),
+  heartbeatTimeoutS: z.coerce.number().positive().default(30),
+  heartbeatIntervalS: z.coerce.number().positive().optional(),
+  housekeepingIntervalS: z.coerce.number().int().min(1).max(59).default(5),
+  logMaxBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type ServerConfig = Readonly<z.output<typeof serverConfigSchema> & { heartbeatIntervalS: number }>;
+export type ServerConfigInput = z.input<typeof serverConfigSchema>;
+
+/** Reads WORKSCHED_* / DATABASE_URL / LOG_LEVEL; `overrides` (from flags) take precedence over the environment. */
+export function compileServerConfig(
+  overrides: Partial<ServerConfigInput> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ServerConfig {
+  const fromEnv: Partial<Record<keyof ServerConfigInput, string | undefined>> = {
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.WORKSCHED_DATA_DIR || undefined,
+    host: env.WORKSCHED_HOST || undefined,
+    port: env.WORKSCHED_PORT || undefined,
+    adminToken: env.WORKSCHED_ADMIN_TOKEN || undefined,
+    enrollmentToken: env.WORKSCHED_ENROLLMENT_TOKEN || undefined,
+    heartbeatTimeoutS: env.WORKSCHED_HEARTBEAT_TIMEOUT_S || undefined,
+    heartbeatIntervalS: env.WORKSCHED_HEARTBEAT_INTERVAL_S || undefined,
+    housekeepingIntervalS: env.WORKSCHED_HOUSEKEEPING_INTERVAL_S || undefined,
+    logMaxBytes: env.WORKSCHED_LOG_MAX_BYTES || undefined,
+    logLevel: env.LOG_LEVEL || undefined,
+  };
+  const merged = { ...stripUndefined(fromEnv), ...stripUndefined(overrides) };
+  const parsed = serverConfigSchema.parse(merged);
+  // Workers heartbeat often enough that a cancel reaches them within ~1 s and a lost one is noticed in time.
+  const heartbeatIntervalS = parsed.heartbeatIntervalS ?? Math.min(1, parsed.heartbeatTimeoutS / 4);
+  return Object.freeze({ ...parsed, dataDir: path.resolve(parsed.dataDir), heartbeatIntervalS });
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
