@@ -1,6 +1,6 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import type { OutputData } from '../protocol/outputData';
-import type { Execution, ResourceRequirements } from '../protocol/taskSpec';
+import type { Execution, ResourceRequirements, UserMetadata } from '../protocol/taskSpec';
 import { WORK_REQUEST_RESULTS, WORK_REQUEST_STATUSES, type LearnedRequirement } from '../protocol/workRequest';
 import { Worker } from './Worker';
 
@@ -42,7 +42,7 @@ export const WorkRequest = defineEntity({
     workflowId: p.bigint('number').nullable(),
     timeLimitS: p.integer().nullable(),
     interruptAllowed: p.boolean().default(true),
-    userMetadata: p.json<Record<string, unknown>>(),
+    userMetadata: p.json<UserMetadata>(),
     outputData: p.json<OutputData>().nullable(),
     notBefore: p.datetime().nullable(),
     logBytes: p.bigint('number').default(0),

@@ -36,6 +36,7 @@ export const resourceRequirementsSchema = z
 export type ResourceRequirements = z.infer<typeof resourceRequirementsSchema>;
 
 export const userMetadataSchema = z.record(z.string(), z.json());
+export type UserMetadata = z.infer<typeof userMetadataSchema>;
 
 /** The task spec (seed 004) accepted by POST /api/v1/work-requests and `worksched submit FILE`. */
 export const taskSpecSchema = z

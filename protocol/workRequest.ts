@@ -99,4 +99,3 @@ export const logEntriesQuerySchema = z
 
 export const logEntriesResponseSchema = z.object({ entries: z.array(logEntrySchema), truncated: z.boolean() });
 
-export const cancelWorkRequestResponseSchema = z.object({ work_request: workRequestSchema });

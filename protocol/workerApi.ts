@@ -96,6 +96,8 @@ export const claimedWorkRequestSchema = z.object({
   time_limit_s: z.number().int().nullable(),
   interrupt_allowed: z.boolean(),
   requirements: resourceRequirementsSchema,
+  /** Number this attempt's log entries from here: earlier attempts' entries keep theirs. */
+  log_seq_start: z.number().int().nonnegative(),
 });
 export type ClaimedWorkRequest = z.infer<typeof claimedWorkRequestSchema>;
 

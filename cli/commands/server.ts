@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { compileServerConfig, type ServerConfigInput } from '../../server/config';
+import { startServer, type RunningServer } from '../../server/startServer';
+
+export interface ServerFlags {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  heartbeatTimeout?: string;
+}
+
+export function addServerOptions(command: Command): Command {
+  return command
+    .option('--host <host>', 'address to listen on (default: $WORKSCHED_HOST or 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default: $WORKSCHED_PORT or 8080)')
+    .option('--data-dir <dir>', 'data directory: embedded PostgreSQL, credentials (default: $WORKSCHED_DATA_DIR or ./.worksched)')
+    .option('--database-url <url>', 'use this PostgreSQL instead of the embedded one (default: $DATABASE_URL)')
+    .option('--heartbeat-timeout <seconds>', 'declare a worker lost after this long without a heartbeat (default: 30)');
+}
+
+export function serverOverrides(flags: ServerFlags): Partial<ServerConfigInput> {
+  return {
+    host: flags.host,
+    port: flags.port,
+    dataDir: flags.dataDir,
+    databaseUrl: flags.databaseUrl,
+    heartbeatTimeoutS: flags.heartbeatTimeout,
+  };
+}
+
+/** Stops `close` on the first SIGINT/SIGTERM; a second one exits at once. */
+export function stopOnSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`worksched: ${signal} again, exiting now\n`);
+      process.exit(130);
+    }
+    stopping = true;
+    process.stderr.write(`worksched: ${signal} received, shutting down…\n`);
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`worksched: shutdown failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+export function printServerBanner(server: RunningServer, out: NodeJS.WritableStream = process.stdout): void {
+  out.write(
+    [
+      `worksched server ready at ${server.url}`,
+      `  tokens (admin, enrollment): ${server.credentialsFile}`,
+      `  submit work:  npx worksched submit --task-name hello -- /bin/echo hello`,
+      `  watch it:     npx worksched show`,
+      '',
+    ].join('\n'),
+  );
+}
+
+export function registerServerCommand(program: Command): void {
+  addServerOptions(program.command('server').description('run the worksched server (HTTP API, scheduler, housekeeping)')).action(
+    async (flags: ServerFlags) => {
+      const config = compileServerConfig(serverOverrides(flags));
+      const server = await startServer(config, { onProgress: (line) => process.stderr.write(`${line}\n`) });
+      stopOnSignals(() => server.close());
+      printServerBanner(server);
+    },
+  );
+}

@@ -1,0 +1,135 @@
+import type { TaskSpecInput } from '../protocol/taskSpec';
+import type { Worker } from '../protocol/workerApi';
+import type { LogEntry, WorkRequest, WorkRequestList, WorkRequestResult, WorkRequestStatus } from '../protocol/workRequest';
+import type { TokenRole } from '../protocol/tokens';
+import { HttpTransport, type HttpOptions } from './http';
+
+export interface ListWorkRequestsFilter {
+  status?: WorkRequestStatus | WorkRequestStatus[];
+  result?: WorkRequestResult | WorkRequestResult[];
+  task_name?: string;
+  subject?: string;
+  context?: string;
+  worker?: string | number;
+  workflow?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface WaitForOptions {
+  /** Give up after this long (rejects with an Error). Default: wait for ever. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** First poll interval; grows to 2 s. Default 100 ms. */
+  pollMs?: number;
+}
+
+const FINISHED: ReadonlySet<WorkRequestStatus> = new Set(['completed', 'aborted']);
+
+/**
+ * Typed client for the worksched HTTP API v1, for workflows and scripts.
+ *
+ * ```ts
+ * const client = new WorkschedClient({ baseUrl: 'http://127.0.0.1:8080', token: process.env.WORKSCHED_TOKEN });
+ * const request = await client.createWorkRequest({ task_name: 'hello', execution: { executable: '/bin/echo', args: ['hi'] } });
+ * const done = await client.waitFor(request.id);
+ * console.log(done.result, done.output_data?.runtime_statistics);
+ * ```
+ */
+export class WorkschedClient {
+  readonly http: HttpTransport;
+
+  constructor(options: HttpOptions) {
+    this.http = new HttpTransport(options);
+  }
+
+  createWorkRequest(spec: TaskSpecInput): Promise<WorkRequest> {
+    return this.http.request('POST', '/api/v1/work-requests', { body: spec });
+  }
+
+  getWorkRequest(id: number): Promise<WorkRequest> {
+    return this.http.request('GET', `/api/v1/work-requests/${id}`);
+  }
+
+  listWorkRequests(filter: ListWorkRequestsFilter = {}): Promise<WorkRequestList> {
+    return this.http.request('GET', '/api/v1/work-requests', { query: { ...filter } });
+  }
+
+  /** Every matching request, newest first, following the cursor page by page. */
+  async *iterateWorkRequests(filter: ListWorkRequestsFilter = {}): AsyncGenerator<WorkRequest> {
+    let cursor: string | undefined = filter.cursor;
+    do {
+      const page = await this.listWorkRequests({ ...filter, cursor });
+      yield* page.work_requests;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+  }
+
+  cancel(id: number): Promise<WorkRequest> {
+    return this.http.request('POST', `/api/v1/work-requests/${id}/cancel`);
+  }
+
+  getLogs(id: number, options: { afterSeq?: number; limit?: number } = {}): Promise<{ entries: LogEntry[]; truncated: boolean }> {
+    return this.http.request('GET', `/api/v1/work-requests/${id}/logs`, { query: { after_seq: options.afterSeq, limit: options.limit } });
+  }
+
+  /** Log entries as they are stored, until the request ends (NDJSON over chunked HTTP). */
+  async *followLogs(id: number, options: { afterSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<LogEntry> {
+    const response = await this.http.fetch('GET', `/api/v1/work-requests/${id}/logs`, {
+      query: { follow: 'true', after_seq: options.afterSeq },
+      signal: options.signal,
+      noTimeout: true,
+    });
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line.trim()) yield JSON.parse(line) as LogEntry;
+      }
+    }
+  }
+
+  /** Resolves with the request once it is completed or aborted. */
+  async waitFor(id: number, options: WaitForOptions = {}): Promise<WorkRequest> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    let interval = options.pollMs ?? 100;
+    for (;;) {
+      const request = await this.getWorkRequest(id);
+      if (FINISHED.has(request.status)) return request;
+      if (Date.now() + interval > deadline) {
+        throw new Error(`work request ${id} is still ${request.status} after ${options.timeoutMs} ms`);
+      }
+      await sleep(interval, options.signal);
+      interval = Math.min(interval * 1.5, 2_000);
+    }
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    const answer = await this.http.request<{ workers: Worker[] }>('GET', '/api/v1/workers');
+    return answer.workers;
+  }
+
+  createToken(role: Exclude<TokenRole, 'worker'>, name?: string): Promise<{ id: number; role: TokenRole; name: string | null; token: string }> {
+    return this.http.request('POST', '/api/v1/tokens', { body: { role, ...(name ? { name } : {}) } });
+  }
+
+  health(): Promise<{ status: string; database: string }> {
+    return this.http.request('GET', '/healthz');
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}

@@ -1,0 +1,16 @@
+/**
+ * The worksched client SDK. Import from here only (no deep imports):
+ *
+ * ```ts
+ * import { WorkschedClient } from 'worksched/client';
+ * const client = new WorkschedClient({ baseUrl: 'http://127.0.0.1:8080', token });
+ * const request = await client.createWorkRequest({ task_name: 'build', execution: { executable: 'make' } });
+ * const finished = await client.waitFor(request.id);
+ * ```
+ */
+export { WorkschedClient, type ListWorkRequestsFilter, type WaitForOptions } from './WorkschedClient';
+export { WorkschedApiError, WorkschedConnectionError } from './http';
+export type { TaskSpecInput } from '../protocol/taskSpec';
+export type { WorkRequest, WorkRequestList, LogEntry, WorkRequestStatus, WorkRequestResult } from '../protocol/workRequest';
+export type { Worker } from '../protocol/workerApi';
+export type { OutputData, RuntimeStatistics } from '../protocol/outputData';

@@ -1,0 +1,14 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { TokenAuthenticator } from './auth';
+import type { ServerConfig } from './config';
+import type { Logger } from './logger';
+import type { DatabaseNotifications } from './notifications';
+
+/** What route handlers need; built once by startServer. */
+export interface ServerContext {
+  orm: MikroORM;
+  config: ServerConfig;
+  logger: Logger;
+  notifications: DatabaseNotifications;
+  authenticator: TokenAuthenticator;
+}

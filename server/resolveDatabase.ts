@@ -1,0 +1,32 @@
+import path from 'node:path';
+import type { ServerConfig } from './config';
+import { startEmbeddedPostgres, type RunningPostgres } from './embeddedPostgres';
+
+/**
+ * DATABASE_URL when set; otherwise the embedded PostgreSQL in `<dataDir>/pg` (started here) and its
+ * `worksched` database, created on first start. `stop` stops what was started (nothing for DATABASE_URL).
+ */
+export async function resolveDatabase(
+  config: Pick<ServerConfig, 'databaseUrl' | 'dataDir'>,
+  onProgress: (line: string) => void,
+): Promise<{ databaseUrl: string; stop(): Promise<void> }> {
+  if (config.databaseUrl) return { databaseUrl: config.databaseUrl, stop: async () => undefined };
+  const postgres = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), onProgress });
+  try {
+    return { databaseUrl: await ensureDatabase(postgres, 'worksched'), stop: () => postgres.stop() };
+  } catch (error) {
+    await postgres.stop();
+    throw error;
+  }
+}
+
+async function ensureDatabase(postgres: RunningPostgres, name: string): Promise<string> {
+  try {
+    return await postgres.createDatabase(name);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42P04') throw error; // 42P04: duplicate_database
+    const url = new URL(postgres.url);
+    url.pathname = `/${name}`;
+    return url.toString();
+  }
+}

@@ -1,0 +1,111 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ClaimedWorkRequest } from '../../protocol/workerApi';
+import type { ResourceRequirements } from '../../protocol/taskSpec';
+import type { TaskData } from '../../entities';
+
+interface ClaimingWorkerRow {
+  id: string;
+  concurrency: number;
+  cpu_count: number;
+  total_memory: string;
+  available_disk_space: string;
+  gpu_count: number;
+  tags: string[];
+}
+
+interface ClaimedRow {
+  id: string;
+  task_name: string;
+  subject: string | null;
+  context: string | null;
+  attempt: number;
+  task_data: TaskData;
+  time_limit_s: number | null;
+  interrupt_allowed: boolean;
+  requirements: ResourceRequirements;
+  effective_priority: number;
+  created_at: Date;
+  log_seq_start: number;
+}
+
+/**
+ * Hands up to `max` pending requests that fit the worker to it, in one transaction.
+ *
+ * Why it is shaped like this:
+ * - Statement 1 locks the worker row. Two claims by the same worker (several slots polling at once) are
+ *   serialised here, so statement 2 — which starts after the lock is granted and so sees a fresh snapshot —
+ *   counts the worker's running requests correctly and never hands out more than `concurrency`.
+ * - Statement 2 picks rows with `FOR UPDATE SKIP LOCKED`: concurrent workers never wait on each other and
+ *   never get the same row (graphile-worker's getJobs and pg-boss's fetch do the same). The WHERE clause
+ *   compares the request's effective requirements with the worker's reported capacity, so a request is only
+ *   ever locked by a worker that can run it; the ORDER BY matches the partial index `work_request_claim_idx`
+ *   (effective priority, then age, pending rows only), so the cost stays flat as the pending table grows.
+ * Memory is compared with the worker's total memory (its capacity; what is free right now includes our own
+ * running tasks), disk with its available disk space (disk is consumed, not returned).
+ */
+export async function claimWorkRequests(em: EntityManager, workerId: number, max: number): Promise<ClaimedWorkRequest[]> {
+  return em.transactional(async (tem) => {
+    const workers = await tem.execute<ClaimingWorkerRow[]>(
+      `update worker set last_seen_at = now(), online = true
+       where id = ? and enabled
+       returning id, concurrency, cpu_count, total_memory, available_disk_space, gpu_count, tags`,
+      [workerId],
+    );
+    const worker = workers[0];
+    if (!worker) return [];
+    const rows = await tem.execute<ClaimedRow[]>(
+      `with picked as (
+         select r.id from work_request r
+         where r.status = 'pending'
+           and (r.not_before is null or r.not_before <= now())
+           and coalesce(r.need_memory, 0) <= ?
+           and coalesce(r.need_disk, 0) <= ?
+           and coalesce(r.need_cpu, 0) <= ?
+           and coalesce(r.need_gpu, 0) <= ?
+           and r.need_tags <@ array[?]::text[]
+         order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id
+         limit greatest(0, least(?::int, ?::int - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ?)))
+         for update of r skip locked
+       )
+       update work_request w
+         set status = 'running', worker_id = ?, started_at = now(), state_reason = null
+         from picked where w.id = picked.id
+       returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
+         w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at,
+         (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`,
+      [
+        worker.total_memory,
+        worker.available_disk_space,
+        worker.cpu_count,
+        worker.gpu_count,
+        worker.tags,
+        max,
+        worker.concurrency,
+        workerId,
+        workerId,
+      ],
+    );
+    rows.sort(
+      (a, b) =>
+        b.effective_priority - a.effective_priority ||
+        new Date(a.created_at).getTime() - new Date(b.created_at).getTime() ||
+        Number(a.id) - Number(b.id),
+    );
+    return rows.map(toClaimedWorkRequest);
+  });
+}
+
+function toClaimedWorkRequest(row: ClaimedRow): ClaimedWorkRequest {
+  return {
+    id: Number(row.id),
+    task_name: row.task_name,
+    subject: row.subject,
+    context: row.context,
+    attempt: row.attempt,
+    execution: row.task_data.execution,
+    time_limit_s: row.time_limit_s,
+    interrupt_allowed: row.interrupt_allowed,
+    requirements: row.requirements,
+    log_seq_start: Number(row.log_seq_start),
+  };
+}

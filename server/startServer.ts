@@ -1,0 +1,103 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { createApp } from './app';
+import { TokenAuthenticator } from './auth';
+import type { ServerConfig } from './config';
+import { bootstrapCredentials } from './credentials';
+import { scheduleHousekeeping, type Housekeeping } from './housekeeping/scheduleHousekeeping';
+import { createLogger, type Logger } from './logger';
+import { DatabaseNotifications } from './notifications';
+import { migrateDatabase, openDatabase } from './orm';
+import { resolveDatabase } from './resolveDatabase';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  databaseUrl: string;
+  adminToken: string;
+  enrollmentToken: string;
+  credentialsFile: string;
+  orm: MikroORM;
+  housekeeping: Housekeeping;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts everything the server is: the database (embedded PostgreSQL in `<dataDir>/pg` unless DATABASE_URL
+ * is set), migrations, bootstrap tokens, the LISTEN connection, the HTTP server and the housekeeping jobs.
+ */
+export async function startServer(
+  config: ServerConfig,
+  options: { logger?: Logger; onProgress?: (line: string) => void } = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const progress = options.onProgress ?? ((line: string) => logger.info(line));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+  };
+  try {
+    const database = await resolveDatabase(config, progress);
+    cleanups.push(() => database.stop());
+    const databaseUrl = database.databaseUrl;
+    const orm = await openDatabase(databaseUrl);
+    cleanups.push(() => orm.close(true));
+    const applied = await migrateDatabase(orm);
+    if (applied.length > 0) progress(`applied ${applied.length} migration(s): ${applied.join(', ')}`);
+
+    const notifications = new DatabaseNotifications(databaseUrl, logger);
+    await notifications.start();
+    cleanups.push(() => notifications.close());
+
+    const ctx = { orm, config, logger, notifications, authenticator: new TokenAuthenticator(orm) };
+    const server = http.createServer(createApp(ctx));
+    // Long-polls hold requests for up to 60 s; keep idle sockets a little longer than clients do.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+    const credentials = await bootstrapCredentials(orm.em.fork(), {
+      dataDir: config.dataDir,
+      serverUrl: url,
+      adminToken: config.adminToken,
+      enrollmentToken: config.enrollmentToken,
+    });
+    const housekeeping = scheduleHousekeeping(orm, logger, {
+      intervalS: config.housekeepingIntervalS,
+      heartbeatTimeoutS: config.heartbeatTimeoutS,
+    });
+    // Stop housekeeping before the HTTP server and the database go away.
+    cleanups.push(() => housekeeping.stop());
+    logger.info({ url }, 'worksched server listening');
+    return {
+      url,
+      port,
+      databaseUrl,
+      adminToken: credentials.adminToken,
+      enrollmentToken: credentials.enrollmentToken,
+      credentialsFile: credentials.file,
+      orm,
+      housekeeping,
+      logger,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+

@@ -1,0 +1,29 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { WorkRequest } from '../../entities';
+import { ConflictError } from '../errors';
+import { lockWorkRequest } from './lockWorkRequest';
+import { notifyWorkRequestActivity } from './notifyChanges';
+
+/**
+ * pending/blocked → aborted at once. running → aborted at once too; its worker learns it from its next
+ * heartbeat or log post (both answer with the cancelled ids) and kills the task. Cancelling an aborted
+ * request again is a no-op; a completed one cannot be cancelled.
+ */
+export async function cancelWorkRequest(em: EntityManager, id: number, by: string): Promise<WorkRequest> {
+  return em.transactional(async (tem) => {
+    const row = await lockWorkRequest(tem, id);
+    if (row.status === 'aborted') return row;
+    if (row.status === 'completed') {
+      throw new ConflictError(`work request ${id} already completed (${row.result}); nothing to cancel`, 'already_completed');
+    }
+    const wasRunning = row.status === 'running';
+    row.status = 'aborted';
+    row.completedAt = new Date();
+    row.stateReason = wasRunning
+      ? `cancelled by ${by} while running on ${row.worker?.name ?? 'a worker'}; the worker was told to stop it`
+      : `cancelled by ${by} before it started`;
+    await tem.flush();
+    await notifyWorkRequestActivity(tem, id);
+    return row;
+  });
+}

@@ -1,0 +1,40 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { WorkRequest } from '../../entities';
+import { appendSystemLogLine } from './logEntries';
+import { notifyPendingWork, notifyWorkRequestActivity } from './notifyChanges';
+
+/**
+ * Inside a transaction, on a locked running request whose worker is gone or gave it back: back to pending as
+ * a new attempt when it may be interrupted and has attempts left, otherwise aborted with `errorCode`.
+ * Either way a `system` log line says why.
+ */
+export async function requeueOrAbortRunning(
+  em: EntityManager,
+  row: WorkRequest,
+  why: string,
+  errorCode: string,
+): Promise<'requeued' | 'aborted'> {
+  const attemptsLeft = row.attempt < row.maxAttempts;
+  if (row.interruptAllowed && attemptsLeft) {
+    row.status = 'pending';
+    row.worker = null;
+    row.startedAt = null;
+    row.attempt += 1;
+    row.stateReason = `${why}; requeued as attempt ${row.attempt} of ${row.maxAttempts}`;
+    await em.flush();
+    await appendSystemLogLine(em, row.id, row.stateReason);
+    await notifyPendingWork(em);
+    await notifyWorkRequestActivity(em, row.id);
+    return 'requeued';
+  }
+  const because = row.interruptAllowed ? `no attempts left (${row.attempt} of ${row.maxAttempts})` : 'interrupt_allowed is false';
+  row.status = 'aborted';
+  row.result = 'error';
+  row.completedAt = new Date();
+  row.stateReason = `${why}; aborted: ${because}`;
+  row.outputData = { ...(row.outputData ?? {}), errors: [{ code: errorCode, message: row.stateReason }] };
+  await em.flush();
+  await appendSystemLogLine(em, row.id, row.stateReason);
+  await notifyWorkRequestActivity(em, row.id);
+  return 'aborted';
+}

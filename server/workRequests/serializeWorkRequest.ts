@@ -1,0 +1,35 @@
+import type { WorkRequest as WorkRequestJson } from '../../protocol/workRequest';
+import type { WorkRequest } from '../../entities';
+
+const iso = (date: Date | null | undefined): string | null => (date ? new Date(date).toISOString() : null);
+
+/** The API shape of a work request (DESIGN.md "A work request as returned"). `worker` must be loaded. */
+export function serializeWorkRequest(row: WorkRequest): WorkRequestJson {
+  const worker = row.worker ?? null;
+  return {
+    id: row.id,
+    task_name: row.taskName,
+    subject: row.subject ?? null,
+    context: row.context ?? null,
+    status: row.status,
+    result: row.result ?? null,
+    state_reason: row.stateReason ?? null,
+    priority: row.priority,
+    priority_adjustment: row.priorityAdjustment,
+    task_data: row.taskData,
+    requirements: row.requirements,
+    learned_requirements: row.learnedRequirements,
+    worker: worker ? { id: worker.id, name: worker.name } : null,
+    attempt: row.attempt,
+    max_attempts: row.maxAttempts,
+    supersedes: row.supersedesId ?? null,
+    superseded_by: row.supersededById ?? null,
+    time_limit_s: row.timeLimitS ?? null,
+    interrupt_allowed: row.interruptAllowed,
+    user_metadata: row.userMetadata,
+    output_data: row.outputData ?? null,
+    created_at: iso(row.createdAt)!,
+    started_at: iso(row.startedAt),
+    completed_at: iso(row.completedAt),
+  };
+}
