@@ -112,3 +112,9 @@ export const completeWorkRequestSchema = z
   .object({ result: workRequestResultSchema, output_data: outputDataSchema.default({}) })
   .strict();
 export type CompleteWorkRequest = z.input<typeof completeWorkRequestSchema>;
+
+/** The worker gives a running request back (it is shutting down): requeued if it may be interrupted, else aborted. */
+export const releaseWorkRequestSchema = z
+  .object({ reason: z.string().min(1).max(1000), output_data: outputDataSchema.default({}) })
+  .strict();
+export type ReleaseWorkRequest = z.input<typeof releaseWorkRequestSchema>;

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { taskSpecSchema } from '../../protocol/taskSpec';
-import { completeWorkRequestSchema, postLogsRequestSchema } from '../../protocol/workerApi';
+import { completeWorkRequestSchema, postLogsRequestSchema, releaseWorkRequestSchema } from '../../protocol/workerApi';
 import { listWorkRequestsQuerySchema, logEntriesQuerySchema, type WorkRequestList } from '../../protocol/workRequest';
 import { ROLES, principalOf, requireRole, workerIdOf } from '../auth';
 import type { ServerContext } from '../context';
@@ -10,6 +10,7 @@ import { completeWorkRequest } from '../workRequests/completeWorkRequest';
 import { createWorkRequest } from '../workRequests/createWorkRequest';
 import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
+import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
 import { asyncRoute, clientGoneSignal } from './asyncRoute';
 import { followLogEntries } from './followLogEntries';
@@ -95,6 +96,17 @@ export function workRequestRoutes(ctx: ServerContext): Router {
       const id = parseId(req.params.id);
       const body = parseInput(completeWorkRequestSchema, req.body, 'completion');
       const row = await completeWorkRequest(fork(), id, workerIdOf(req), body);
+      res.json(serializeWorkRequest(row));
+    }),
+  );
+
+  router.post(
+    '/:id/release',
+    worker,
+    asyncRoute(async (req, res) => {
+      const id = parseId(req.params.id);
+      const body = parseInput(releaseWorkRequestSchema, req.body, 'release');
+      const row = await releaseWorkRequest(fork(), id, workerIdOf(req), body);
       res.json(serializeWorkRequest(row));
     }),
   );

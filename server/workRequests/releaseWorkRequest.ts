@@ -1,0 +1,30 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ERROR_CODES, type OutputData } from '../../protocol/outputData';
+import type { WorkRequest } from '../../entities';
+import { ConflictError } from '../errors';
+import { lockWorkRequest } from './lockWorkRequest';
+import { requeueOrAbortRunning } from './requeueWorkRequest';
+
+/**
+ * The assigned worker hands a running request back (it is shutting down and killed the task): a new attempt
+ * when it may be interrupted, aborted with `worker_shutdown` otherwise. Idempotent like completion.
+ */
+export async function releaseWorkRequest(
+  em: EntityManager,
+  id: number,
+  workerId: number,
+  report: { reason: string; output_data: OutputData },
+): Promise<WorkRequest> {
+  return em.transactional(async (tem) => {
+    const row = await lockWorkRequest(tem, id);
+    if (row.status !== 'running') {
+      // Already requeued (a repeated report), cancelled or finished: nothing to do.
+      if (row.worker?.id === workerId || row.status === 'pending') return row;
+      throw new ConflictError(`work request ${id} is not assigned to this worker`, 'not_assigned');
+    }
+    if (row.worker?.id !== workerId) throw new ConflictError(`work request ${id} is not assigned to this worker`, 'not_assigned');
+    row.outputData = report.output_data;
+    await requeueOrAbortRunning(tem, row, `worker ${row.worker.name} gave it back: ${report.reason}`, ERROR_CODES.workerShutdown);
+    return row;
+  });
+}
