@@ -1,0 +1,244 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkschedApiError } from '../client/http';
+import { ERROR_CODES, type OutputData } from '../protocol/outputData';
+import type { ClaimedWorkRequest, WorkerResources } from '../protocol/workerApi';
+import { createLogger, type Logger } from '../server/logger';
+import { Backoff, sleep } from './backoff';
+import type { WorkerConfig } from './config';
+import { detectMeasurementMethod, startTask, type RunningTask, type TaskOutcome } from './execution';
+import { loadOrRegisterIdentity } from './identity';
+import { LogShipper } from './logShipper';
+import { LogSpool } from './logSpool';
+import { OrphanGuard } from './orphanGuard';
+import { Outbox } from './outbox';
+import { collectResources } from './resources';
+import { WorkerServerApi } from './serverApi';
+
+/** Static facts (OS, GPUs) are read once; memory and disk are refreshed this often in heartbeats. */
+const RESOURCE_REFRESH_MS = 30_000;
+const MAX_HEARTBEAT_INTERVAL_MS = 1_000;
+
+interface ActiveTask {
+  request: ClaimedWorkRequest;
+  task: RunningTask;
+  shipper: LogShipper;
+  guard: OrphanGuard | null;
+  cancelled: boolean;
+}
+
+/**
+ * The worker agent: registers (or reuses its saved identity), heartbeats, long-polls for work that fits its
+ * free slots, runs each request through `worker/execution`, ships logs, and reports results through a durable
+ * outbox. `stop()` drains: no new claims, running tasks finish (until the drain timeout, then they are killed
+ * and given back to the server).
+ */
+export class WorkerAgent {
+  private readonly active = new Map<number, ActiveTask>();
+  private readonly stopClaiming = new AbortController();
+  private readonly stopBackground = new AbortController();
+  private slotFreed: (() => void) | null = null;
+  private api!: WorkerServerApi;
+  private outbox!: Outbox;
+  private spool!: LogSpool;
+  private resources!: WorkerResources;
+  private resourcesAt = 0;
+  private heartbeatIntervalMs = MAX_HEARTBEAT_INTERVAL_MS;
+  private loops: Promise<unknown>[] = [];
+  private stopping: Promise<void> | null = null;
+  readonly logger: Logger;
+  name = '';
+
+  constructor(private readonly config: WorkerConfig, logger?: Logger) {
+    this.logger = logger ?? createLogger(config.logLevel, 'worksched-worker');
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.config.workDir, { recursive: true });
+    fs.mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
+    this.resources = await collectResources(this.config.workDir);
+    this.resourcesAt = Date.now();
+    const identity = await this.withRetry('register', () => loadOrRegisterIdentity(this.config, this.resources));
+    this.name = identity.name;
+    this.api = new WorkerServerApi(this.config.server, identity.token);
+    this.spool = new LogSpool(path.join(this.config.stateDir, 'logs'));
+    this.outbox = new Outbox(this.config.stateDir, this.api, this.spool, this.logger);
+    const measurement = await detectMeasurementMethod();
+    this.logger.info(
+      { worker: this.name, server: this.config.server, concurrency: this.config.concurrency, measurement, registered: identity.registered },
+      'worker started',
+    );
+    this.loops = [
+      this.outbox.run(this.stopBackground.signal),
+      this.heartbeatLoop(),
+      this.claimLoop(),
+    ];
+  }
+
+  /** Graceful stop: drain for up to `drainTimeoutS`, then kill what still runs and hand it back. */
+  stop(): Promise<void> {
+    this.stopping ??= this.drainAndStop();
+    return this.stopping;
+  }
+
+  /** Second signal: kill every task now, queue their hand-back, exit. */
+  async stopNow(): Promise<void> {
+    this.stopClaiming.abort();
+    for (const active of this.active.values()) active.task.kill('shutdown');
+    await Promise.race([Promise.allSettled([...this.active.values()].map((active) => active.task.done)), sleep(3_000)]);
+  }
+
+  runningIds(): number[] {
+    return [...this.active.keys()];
+  }
+
+  private async drainAndStop(): Promise<void> {
+    this.stopClaiming.abort();
+    this.logger.info({ running: this.active.size, drainTimeoutS: this.config.drainTimeoutS }, 'stopping: no new work; waiting for running tasks');
+    const drained = this.allTasksDone();
+    const timedOut = await Promise.race([drained.then(() => false), sleep(this.config.drainTimeoutS * 1000).then(() => true)]);
+    if (timedOut) {
+      this.logger.warn({ running: this.runningIds() }, 'drain timeout: killing running tasks and giving them back to the server');
+      for (const active of this.active.values()) active.task.kill('shutdown');
+      await drained;
+    }
+    this.stopBackground.abort();
+    await Promise.allSettled(this.loops);
+    const empty = await this.outbox.drainOnce().catch(() => false);
+    if (!empty) this.logger.warn({ queued: this.outbox.pendingCount() }, 'some results could not be delivered; they stay on disk and are sent at the next start');
+  }
+
+  private async allTasksDone(): Promise<void> {
+    while (this.active.size > 0) {
+      await Promise.allSettled([...this.active.values()].map((active) => active.task.done));
+      await sleep(10);
+    }
+  }
+
+  private async claimLoop(): Promise<void> {
+    const backoff = new Backoff();
+    const signal = this.stopClaiming.signal;
+    while (!signal.aborted) {
+      const free = this.config.concurrency - this.active.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotFreed = resolve;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        this.slotFreed = null;
+        continue;
+      }
+      try {
+        const answer = await this.api.claim(free, this.config.claimWaitS, signal);
+        backoff.reset();
+        for (const request of answer.work_requests) this.run(request);
+      } catch (error) {
+        if (signal.aborted) break;
+        this.logger.warn({ err: describe(error) }, 'claim failed; retrying with back-off');
+        await sleep(backoff.nextDelayMs(), signal);
+      }
+    }
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    const backoff = new Backoff(500, 10_000);
+    const signal = this.stopBackground.signal;
+    while (!signal.aborted) {
+      let delay = this.heartbeatIntervalMs;
+      try {
+        const refresh = Date.now() - this.resourcesAt >= RESOURCE_REFRESH_MS;
+        if (refresh) {
+          this.resources = await collectResources(this.config.workDir, { includeStatic: false }).then((fresh) => ({ ...this.resources, ...fresh, os: this.resources.os, gpus: this.resources.gpus }));
+          this.resourcesAt = Date.now();
+        }
+        const answer = await this.api.heartbeat({ running: this.runningIds(), ...(refresh ? { resources: this.resources } : {}) });
+        this.heartbeatIntervalMs = Math.min(MAX_HEARTBEAT_INTERVAL_MS, answer.heartbeat_interval_s * 1000);
+        for (const id of answer.cancel) this.cancel(id, 'the server asked to stop it');
+        backoff.reset();
+      } catch (error) {
+        if (error instanceof WorkschedApiError && error.status === 401) {
+          this.logger.error('the server no longer accepts this worker token (revoked, worker deleted or disabled); still retrying');
+        } else {
+          this.logger.warn({ err: describe(error) }, 'heartbeat failed; tasks keep running');
+        }
+        delay = backoff.nextDelayMs();
+      }
+      await sleep(delay, signal);
+    }
+  }
+
+  private cancel(id: number, why: string): void {
+    const active = this.active.get(id);
+    if (!active || active.cancelled) return;
+    active.cancelled = true;
+    this.logger.info({ workRequest: id, why }, 'cancelling task');
+    active.task.kill('cancelled');
+  }
+
+  private run(request: ClaimedWorkRequest): void {
+    const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger);
+    const task = startTask({
+      workRequest: request,
+      workRoot: this.config.workDir,
+      keepWorkdir: this.config.keepWorkdirs,
+      killGraceMs: this.config.killGraceS * 1000,
+      workerSnapshot: {
+        available_disk_space: this.resources.available_disk_space,
+        available_memory: this.resources.available_memory,
+        cpu_count: this.resources.cpu_count,
+      },
+      onOutput: (stream, text) => shipper.push(stream, text),
+    });
+    const active: ActiveTask = { request, task, shipper, guard: null, cancelled: false };
+    this.active.set(request.id, active);
+    // The pid is known once spawned (a tick later at most).
+    setImmediate(() => {
+      if (task.pid && this.active.has(request.id)) active.guard = new OrphanGuard(task.pid);
+    });
+    this.logger.info({ workRequest: request.id, task: request.task_name, attempt: request.attempt }, 'task started');
+    void task.done
+      .then((outcome) => this.finish(active, outcome))
+      .catch((error: unknown) => this.logger.error({ err: error, workRequest: request.id }, 'task bookkeeping failed'))
+      .finally(() => {
+        active.guard?.release();
+        this.active.delete(request.id);
+        this.slotFreed?.();
+      });
+  }
+
+  private async finish(active: ActiveTask, outcome: TaskOutcome): Promise<void> {
+    const { request } = active;
+    const { acknowledgedSeq } = await active.shipper.close();
+    const output: OutputData = outcome.output_data;
+    this.logger.info({ workRequest: request.id, result: outcome.result, statistics: output.runtime_statistics }, 'task finished');
+    if (outcome.result === 'aborted') {
+      const shutdown = output.errors?.some((error) => error.code === ERROR_CODES.workerShutdown);
+      if (shutdown) {
+        await this.outbox.put({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
+        return;
+      }
+      // Cancelled: the server already marked it aborted; this only records the killed run's statistics.
+      await this.outbox.put({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: 'failure', output_data: output } });
+      return;
+    }
+    await this.outbox.put({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
+  }
+
+  private async withRetry<T>(what: string, action: () => Promise<T>): Promise<T> {
+    const backoff = new Backoff();
+    for (;;) {
+      try {
+        return await action();
+      } catch (error) {
+        const transient = !(error instanceof WorkschedApiError) || error.status >= 500;
+        if (!transient || this.stopClaiming.signal.aborted) throw error;
+        this.logger.warn({ err: describe(error) }, `${what} failed; the server may not be up yet, retrying`);
+        await sleep(backoff.nextDelayMs(), this.stopClaiming.signal);
+      }
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

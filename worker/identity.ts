@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { WorkschedApiError } from '../client/http';
+import type { WorkerResources } from '../protocol/workerApi';
+import type { WorkerConfig } from './config';
+import { WorkerServerApi } from './serverApi';
+
+const identitySchema = z.object({ server: z.string(), worker_id: z.number().int(), name: z.string(), token: z.string() });
+export type WorkerIdentity = z.infer<typeof identitySchema>;
+
+function identityPath(config: WorkerConfig): string {
+  return path.join(config.stateDir, 'identity.json');
+}
+
+/**
+ * The worker's token: --token if given; else the one saved by an earlier registration with this server (a
+ * restarted worker keeps its identity); else it registers with the enrollment token and saves the answer
+ * (mode 600).
+ */
+export async function loadOrRegisterIdentity(config: WorkerConfig, resources: WorkerResources): Promise<{ token: string; name: string; registered: boolean }> {
+  if (config.token) return { token: config.token, name: config.name, registered: false };
+  const file = identityPath(config);
+  const saved = readIdentity(file);
+  if (saved && saved.server === config.server) return { token: saved.token, name: saved.name, registered: false };
+  if (!config.enrollmentToken) {
+    throw new Error(`no worker token: pass --enrollment-token (or WORKSCHED_ENROLLMENT_TOKEN) to register, or --token; none saved in ${file}`);
+  }
+  let answer;
+  try {
+    answer = await WorkerServerApi.register(config.server, config.enrollmentToken, {
+      name: config.name,
+      resources,
+      tags: config.tags,
+      concurrency: config.concurrency,
+      cost_per_hour: config.costPerHour ?? null,
+    });
+  } catch (error) {
+    if (error instanceof WorkschedApiError && error.code === 'worker_name_taken') {
+      throw new Error(`${error.message} (no saved identity in ${file})`);
+    }
+    throw error;
+  }
+  const identity: WorkerIdentity = { server: config.server, worker_id: answer.worker.id, name: answer.worker.name, token: answer.token };
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, JSON.stringify(identity, null, 2) + '\n', { mode: 0o600 });
+  return { token: identity.token, name: identity.name, registered: true };
+}
+
+function readIdentity(file: string): WorkerIdentity | null {
+  try {
+    return identitySchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  } catch {
+    return null;
+  }
+}

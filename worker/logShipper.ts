@@ -1,0 +1,112 @@
+import type { LogEntry } from '../protocol/workRequest';
+import type { Logger } from '../server/logger';
+import { WorkschedApiError } from '../client/http';
+import type { LogSpool } from './logSpool';
+import type { WorkerServerApi } from './serverApi';
+
+const FLUSH_INTERVAL_MS = 1_000;
+const FLUSH_BYTES = 64 * 1024;
+/** One entry's text at most; longer chunks are split so a batch never grows past the server's body limit. */
+const MAX_ENTRY_CHARS = 32 * 1024;
+/** Past this much unshipped output (server down), keep it only in the spool, not in memory. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Ships one task's output: numbered entries, batched at least once a second or when 64 KiB accumulate.
+ * Idempotent by seq on the server, so a batch is simply re-sent after a failure. Tells the agent when the
+ * server answers that the request was cancelled.
+ */
+export class LogShipper {
+  private nextSeq: number;
+  private pending: LogEntry[] = [];
+  private pendingBytes = 0;
+  private spoolOnly = false;
+  private acknowledgedSeq: number;
+  private flushing: Promise<void> | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly api: WorkerServerApi,
+    private readonly spool: LogSpool,
+    private readonly workRequestId: number,
+    seqStart: number,
+    private readonly onCancel: () => void,
+    private readonly logger: Logger,
+  ) {
+    this.nextSeq = seqStart;
+    this.acknowledgedSeq = seqStart - 1;
+    this.timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  push(stream: LogEntry['stream'], text: string): void {
+    for (let offset = 0; offset < text.length; offset += MAX_ENTRY_CHARS) {
+      const entry: LogEntry = { seq: this.nextSeq++, ts: new Date().toISOString(), stream, text: text.slice(offset, offset + MAX_ENTRY_CHARS) };
+      this.spool.append(this.workRequestId, entry);
+      if (this.spoolOnly) continue;
+      this.pending.push(entry);
+      this.pendingBytes += entry.text.length;
+      if (this.pendingBytes > MAX_BUFFERED_BYTES) {
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.spoolOnly = true;
+      }
+    }
+    if (this.pendingBytes >= FLUSH_BYTES) void this.flush();
+  }
+
+  /** Sends what is buffered (one batch at a time). Failures keep the entries for the next try. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.pending.length === 0) return Promise.resolve();
+    this.flushing = this.sendPending().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  /**
+   * Stops the timer and tries once more. Returns the last seq the server acknowledged: entries after it stay
+   * in the spool for the outbox to deliver with the result.
+   */
+  async close(): Promise<{ acknowledgedSeq: number; lastSeq: number }> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.flush();
+    if (this.pending.length > 0) await this.flush();
+    const lastSeq = this.nextSeq - 1;
+    if (!this.spoolOnly && this.acknowledgedSeq >= lastSeq) this.spool.remove(this.workRequestId);
+    return { acknowledgedSeq: this.acknowledgedSeq, lastSeq };
+  }
+
+  private async sendPending(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch: LogEntry[] = [];
+      let bytes = 0;
+      for (const entry of this.pending) {
+        if (batch.length > 0 && bytes + entry.text.length > 256 * 1024) break;
+        batch.push(entry);
+        bytes += entry.text.length;
+      }
+      try {
+        const answer = await this.api.postLogs(this.workRequestId, batch);
+        if (this.pending[0] === batch[0]) {
+          this.pending.splice(0, batch.length);
+          this.pendingBytes -= bytes;
+        }
+        this.acknowledgedSeq = Math.max(this.acknowledgedSeq, batch[batch.length - 1].seq);
+        if (answer.cancel) this.onCancel();
+      } catch (error) {
+        if (error instanceof WorkschedApiError && (error.status === 409 || error.status === 404)) {
+          // Not ours any more (reassigned after we were declared lost, or deleted): stop the task.
+          this.pending = [];
+          this.pendingBytes = 0;
+          this.onCancel();
+          return;
+        }
+        if (!this.stopped) this.logger.debug({ err: error, workRequest: this.workRequestId }, 'log shipping failed; will retry');
+        return;
+      }
+    }
+  }
+}
