@@ -1,0 +1,209 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { startEmbeddedPostgres, stopOrphanedPostgres } from '../server/embeddedPostgres';
+import { createTestDatabase } from './helpers/database';
+
+const repoRoot = path.resolve(__dirname, '..');
+
+/** Run in a child Node process: starts the server, writes a row, reports, then idles until killed. */
+const STARTER_SCRIPT = `
+require('@swc-node/register');
+const { startEmbeddedPostgres } = require(${JSON.stringify(path.join(repoRoot, 'server', 'embeddedPostgres.ts'))});
+const { Client } = require('pg');
+(async () => {
+  const server = await startEmbeddedPostgres({ dataDir: process.argv[1] });
+  const client = new Client({ connectionString: server.url });
+  await client.connect();
+  await client.query('CREATE TABLE IF NOT EXISTS survivor (note text)');
+  await client.query("INSERT INTO survivor VALUES ('written before kill -9')");
+  await client.end();
+  process.stdout.write(JSON.stringify({ pid: server.pid, port: server.port }) + '\\n');
+  setInterval(() => undefined, 60000);
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+
+interface StarterReport {
+  pid: number;
+  port: number;
+}
+
+/** Starts the server from a child process; `kill9` then leaves that postgres orphaned. */
+async function startInChild(dataDir: string): Promise<StarterReport & { kill9(): Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', STARTER_SCRIPT, dataDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const report = await new Promise<StarterReport>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('\n')) resolve(JSON.parse(stdout.split('\n')[0] ?? '') as StarterReport);
+    });
+    child.once('exit', (code) => reject(new Error(`starter exited with code ${code}: ${stderr}`)));
+  });
+  return {
+    ...report,
+    async kill9() {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function startInChildThenKill9(dataDir: string): Promise<StarterReport> {
+  const started = await startInChild(dataDir);
+  await started.kill9();
+  return { pid: started.pid, port: started.port };
+}
+
+/** Live (non-zombie) processes whose working directory is `dataDir`: the postmaster and its children. */
+async function processesServing(dataDir: string): Promise<number[]> {
+  const realDataDir = await fs.realpath(dataDir);
+  const pids: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if ((await fs.readlink(`/proc/${entry}/cwd`)) === realDataDir) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+async function describeThisProcess(): Promise<{ pid: number; startTime: string | null }> {
+  const stat = await fs.readFile(`/proc/${process.pid}/stat`, 'utf8').catch(() => undefined);
+  const startTime = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  return { pid: process.pid, startTime };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function queryNotes(url: string): Promise<string[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query<{ note: string }>('SELECT note FROM survivor');
+    return result.rows.map((row) => row.note);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('embedded PostgreSQL across restarts', () => {
+  let runDir: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    // Same layout as globalSetup's run dirs, so that a later run cleans up after this one if it gets killed.
+    runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'worksched-test-pg-'));
+    await fs.chmod(runDir, 0o755); // the postgres user (when we are root) must pass through
+    await fs.writeFile(path.join(runDir, 'owner.json'), JSON.stringify(await describeThisProcess()));
+    dataDir = path.join(runDir, 'data');
+  });
+
+  afterAll(async () => {
+    if (dataDir) await stopOrphanedPostgres(dataDir); // only if an assertion failed half-way
+    if (runDir) await fs.rm(runDir, { recursive: true, force: true });
+  });
+
+  it('adopts the server a kill -9ed process left running, keeps its data, and stops it without orphans', async () => {
+    const firstRun = await startInChild(dataDir);
+    // While the process that started it lives, the server is shared, and stopping our handle leaves it running.
+    const shared = await startEmbeddedPostgres({ dataDir });
+    expect(shared.reusedExistingServer).toBe(true);
+    expect(shared.pid).toBe(firstRun.pid);
+    await shared.stop();
+    expect(await processesServing(dataDir)).toContain(firstRun.pid);
+
+    await firstRun.kill9();
+    expect(await processesServing(dataDir)).toContain(firstRun.pid); // postgres outlived its parent
+
+    const startedAt = Date.now();
+    const server = await startEmbeddedPostgres({ dataDir });
+    const startMs = Date.now() - startedAt;
+    expect(server.reusedExistingServer).toBe(true);
+    expect(server.pid).toBe(firstRun.pid);
+    expect(server.port).toBe(firstRun.port);
+    expect(await queryNotes(server.url)).toEqual(['written before kill -9']);
+    expect(startMs).toBeLessThan(5000);
+
+    await server.stop();
+    expect(await processesServing(dataDir)).toEqual([]);
+    await expect(fs.access(path.join(dataDir, 'postmaster.pid'))).rejects.toThrow();
+  });
+
+  it('stops the orphaned server and starts its own when a different port is asked for', async () => {
+    const earlierRun = await startInChildThenKill9(dataDir);
+    const otherPort = await freePort();
+
+    const server = await startEmbeddedPostgres({ dataDir, port: otherPort });
+    expect(server.reusedExistingServer).toBe(false);
+    expect(server.port).toBe(otherPort);
+    expect(server.pid).not.toBe(earlierRun.pid);
+    expect(await queryNotes(server.url)).toEqual(['written before kill -9', 'written before kill -9']);
+    await server.stop();
+    expect(await processesServing(dataDir)).toEqual([]);
+  });
+
+  it('starts over a stale postmaster.pid, even one whose pid now belongs to another process', async () => {
+    // Postgres itself refuses to start when the recorded pid is alive (a recycled pid): here it is this jest worker.
+    const staleLockFile = [process.pid, dataDir, '0', '5432', '', '127.0.0.1', '0 0', 'ready', ''].join('\n');
+    await fs.writeFile(path.join(dataDir, 'postmaster.pid'), staleLockFile);
+    const progress: string[] = [];
+    const server = await startEmbeddedPostgres({ dataDir, onProgress: (line) => progress.push(line) });
+    expect(server.reusedExistingServer).toBe(false);
+    expect(progress.some((line) => line.startsWith('removing stale'))).toBe(true);
+    expect(progress.at(-1)).toMatch(/^PostgreSQL 18 listening on 127\.0\.0\.1:\d+$/);
+    expect(new URL(server.url).hostname).toBe('127.0.0.1');
+    expect(await queryNotes(server.url)).toHaveLength(2);
+    await server.stop();
+    await server.stop(); // idempotent
+    expect(await processesServing(dataDir)).toEqual([]);
+  });
+
+  it('keeps the password out of progress lines and the settings file private', async () => {
+    const progress: string[] = [];
+    const server = await startEmbeddedPostgres({ dataDir, onProgress: (line) => progress.push(line) });
+    const password = decodeURIComponent(new URL(server.url).password);
+    await server.stop();
+    expect(password.length).toBeGreaterThanOrEqual(24);
+    expect(progress.join('\n')).not.toContain(password);
+    const settings = await fs.stat(path.join(runDir, 'data.embedded-postgres.json'));
+    expect(settings.mode & 0o077).toBe(0);
+  });
+});
+
+describe('test databases', () => {
+  it('clones the migrated template into a database of its own', async () => {
+    const database = await createTestDatabase();
+    try {
+      const client = new Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        const migrations = await client.query('SELECT count(*)::int AS applied FROM worksched_migrations');
+        expect(migrations.rows[0].applied).toBeGreaterThan(0);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+});
