@@ -5,7 +5,7 @@
  * `kill -9`ed parent.
  */
 import { execFile, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -358,6 +358,31 @@ async function prepareDataDirParents(dataDir: string, user: PostgresUser | undef
   }
 }
 
+/** Where clusters live whose requested data dir user `postgres` cannot reach (a clone under /root). */
+const RELOCATED_ROOT = '/var/lib/worksched';
+
+/**
+ * The data dir to use. When user `postgres` cannot pass through the parents of the requested one (a clone
+ * under a mode-700 home directory), the cluster lives under /var/lib/worksched instead and the requested
+ * path becomes a symlink to it, so `npm start` works wherever the project was cloned and the data persists.
+ */
+async function reachableDataDir(requested: string, user: PostgresUser | undefined, progress: (line: string) => void): Promise<string> {
+  if (!user) return requested;
+  const linked = await fs.readlink(requested).catch(() => undefined);
+  if (linked !== undefined) return path.resolve(path.dirname(requested), linked);
+  const parent = path.dirname(requested);
+  await fs.mkdir(parent, { recursive: true, mode: 0o755 });
+  const blocker = firstBlockingDirectory(user, parent);
+  if (!blocker || !(await isEmptyOrMissing(requested))) return requested;
+  const relocated = path.join(RELOCATED_ROOT, `pg-${createHash('sha256').update(requested).digest('hex').slice(0, 12)}`);
+  await fs.mkdir(RELOCATED_ROOT, { recursive: true, mode: 0o755 });
+  await fs.chmod(RELOCATED_ROOT, 0o755);
+  await fs.rm(requested, { recursive: true, force: true });
+  await fs.symlink(relocated, requested);
+  progress(`user "${SUPERUSER}" cannot pass through ${blocker}; keeping the PostgreSQL data in ${relocated} (linked from ${requested})`);
+  return relocated;
+}
+
 async function ensureOwnedBy(dataDir: string, user: PostgresUser | undefined): Promise<void> {
   if (!user) return;
   const status = await fs.stat(dataDir).catch(() => undefined);
@@ -676,9 +701,9 @@ function runningHandle(details: {
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const progress = options.onProgress ?? (() => undefined);
-  const dataDir = path.resolve(options.dataDir);
-  const settingsFile = settingsFileFor(dataDir);
   const user = await postgresUserWhenRoot(progress);
+  const dataDir = await reachableDataDir(path.resolve(options.dataDir), user, progress);
+  const settingsFile = settingsFileFor(dataDir);
   await prepareDataDirParents(dataDir, user);
   let settings = await readSettings(settingsFile);
 
