@@ -47,6 +47,8 @@ export const WorkRequest = defineEntity({
     notBefore: p.datetime().nullable(),
     logBytes: p.bigint('number').default(0),
     logTruncated: p.boolean().default(false),
+    /** Set while no enabled worker can meet the effective requirements: says why, in words. */
+    unschedulableReason: p.text().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     startedAt: p.datetime().nullable(),
     completedAt: p.datetime().nullable(),

@@ -99,3 +99,6 @@ export const logEntriesQuerySchema = z
 
 export const logEntriesResponseSchema = z.object({ entries: z.array(logEntrySchema), truncated: z.boolean() });
 
+
+/** Body of POST /api/v1/work-requests/:id/priority (operators): added to the spec's priority for claim order. */
+export const priorityAdjustmentRequestSchema = z.object({ priority_adjustment: z.number().int().min(-10_000).max(10_000) }).strict();

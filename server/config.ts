@@ -13,6 +13,13 @@ export const serverConfigSchema = z.object({
   heartbeatIntervalS: z.coerce.number().positive().optional(),
   housekeepingIntervalS: z.coerce.number().int().min(1).max(59).default(5),
   logMaxBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /** Task history kept per key besides the last success and last failure. */
+  historyRetentionRuns: z.coerce.number().int().min(1).default(50),
+  /** Learned memory/disk requirement = p95 of successful runs × this. */
+  learnedHeadroom: z.coerce.number().min(1).default(1.2),
+  /** Retry back-off: base × 2^(attempt-1), with jitter, at most max. */
+  retryBaseDelayS: z.coerce.number().min(0).default(5),
+  retryMaxDelayS: z.coerce.number().min(0).default(600),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerConfig = Readonly<z.output<typeof serverConfigSchema> & { heartbeatIntervalS: number }>;
@@ -34,6 +41,10 @@ export function compileServerConfig(
     heartbeatIntervalS: env.WORKSCHED_HEARTBEAT_INTERVAL_S || undefined,
     housekeepingIntervalS: env.WORKSCHED_HOUSEKEEPING_INTERVAL_S || undefined,
     logMaxBytes: env.WORKSCHED_LOG_MAX_BYTES || undefined,
+    historyRetentionRuns: env.WORKSCHED_HISTORY_RETENTION_RUNS || undefined,
+    learnedHeadroom: env.WORKSCHED_LEARNED_HEADROOM || undefined,
+    retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,
+    retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,
     logLevel: env.LOG_LEVEL || undefined,
   };
   const merged = { ...stripUndefined(fromEnv), ...stripUndefined(overrides) };

@@ -79,6 +79,7 @@ export async function startServer(
     const housekeeping = scheduleHousekeeping(orm, logger, {
       intervalS: config.housekeepingIntervalS,
       heartbeatTimeoutS: config.heartbeatTimeoutS,
+      historyRetentionRuns: config.historyRetentionRuns,
     });
     // Stop housekeeping before the HTTP server and the database go away.
     cleanups.push(() => housekeeping.stop());

@@ -3,6 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 /** Stable advisory-lock keys: one per housekeeping job, so each runs on one server process at a time. */
 export const ADVISORY_LOCKS = {
   lostWorkers: 0x77730001,
+  unschedulable: 0x77730002,
+  historyRetention: 0x77730003,
 } as const;
 
 /**

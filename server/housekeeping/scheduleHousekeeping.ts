@@ -1,45 +1,71 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { pruneTaskHistory } from '../history/pruneTaskHistory';
 import type { Logger } from '../logger';
+import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
 import { markLostWorkers } from './markLostWorkers';
 
 export interface Housekeeping {
-  /** Runs every job once now (tests and `worksched` admin commands use this). */
+  /** Runs the frequent jobs once now (tests use this). */
   runOnce(): Promise<void>;
+  /** Runs the history retention once now. */
+  pruneHistoryOnce(): Promise<number>;
   stop(): Promise<void>;
 }
 
-/** Starts the periodic jobs on node-cron; each takes its advisory lock, so only one server process runs it. */
+/**
+ * Periodic jobs on node-cron. Each takes its own advisory lock, so with several server processes on one
+ * database only one runs each job at a time; a tick that finds the previous run still going is skipped.
+ */
 export function scheduleHousekeeping(
   orm: MikroORM,
   logger: Logger,
-  options: { intervalS: number; heartbeatTimeoutS: number },
+  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number },
 ): Housekeeping {
-  let running: Promise<void> | null = null;
   const runOnce = async () => {
-    const report = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.lostWorkers, (em) =>
-      markLostWorkers(em, options.heartbeatTimeoutS),
-    );
-    if (report && report.workers.length + report.requeued.length + report.aborted.length > 0) {
-      logger.warn(report, 'lost workers: marked offline, their requests requeued or aborted');
+    const lost = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.lostWorkers, (em) => markLostWorkers(em, options.heartbeatTimeoutS));
+    if (lost && lost.workers.length + lost.requeued.length + lost.aborted.length > 0) {
+      logger.warn(lost, 'lost workers: marked offline, their requests requeued or aborted');
     }
+    const changed = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.unschedulable, (em) => refreshUnschedulable(em));
+    if (changed) logger.info({ changed }, 'unschedulable reasons of pending requests updated');
   };
-  const tick = () => {
-    if (running) return; // the previous run is still going: skip rather than pile up
-    running = runOnce()
-      .catch((error: unknown) => logger.error({ err: error }, 'housekeeping failed; will retry at the next tick'))
-      .finally(() => {
-        running = null;
-      });
+  const pruneHistoryOnce = async () =>
+    (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
+
+  const tasks: ScheduledTask[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  const every = (expression: string, name: string, job: () => Promise<unknown>) => {
+    let running = false;
+    tasks.push(
+      cron.schedule(expression, () => {
+        if (running) return;
+        running = true;
+        const run = job()
+          .catch((error: unknown) => logger.error({ err: error, job: name }, 'housekeeping job failed; it runs again at the next tick'))
+          .finally(() => {
+            running = false;
+            inFlight.delete(run);
+          });
+        inFlight.add(run);
+      }, { name }),
+    );
   };
-  const task: ScheduledTask = cron.schedule(`*/${options.intervalS} * * * * *`, tick, { name: 'worksched-housekeeping', noOverlap: true });
+  every(`*/${options.intervalS} * * * * *`, 'worksched-lost-workers', runOnce);
+  every('17 */10 * * * *', 'worksched-history-retention', async () => {
+    const deleted = await pruneHistoryOnce();
+    if (deleted) logger.info({ deleted }, 'task history pruned');
+  });
   return {
     runOnce,
+    pruneHistoryOnce,
     stop: async () => {
-      await task.stop();
-      await task.destroy();
-      await running;
+      for (const task of tasks) {
+        await task.stop();
+        await task.destroy();
+      }
+      await Promise.allSettled([...inFlight]);
     },
   };
 }

@@ -1,10 +1,12 @@
 import { Router } from 'express';
 import { taskSpecSchema } from '../../protocol/taskSpec';
 import { completeWorkRequestSchema, postLogsRequestSchema, releaseWorkRequestSchema } from '../../protocol/workerApi';
-import { listWorkRequestsQuerySchema, logEntriesQuerySchema, type WorkRequestList } from '../../protocol/workRequest';
+import { listWorkRequestsQuerySchema, logEntriesQuerySchema, priorityAdjustmentRequestSchema, type WorkRequestList } from '../../protocol/workRequest';
+import { schedulingPolicyOf } from '../history/schedulingPolicy';
 import { ROLES, principalOf, requireRole, workerIdOf } from '../auth';
 import type { ServerContext } from '../context';
 import { parseId, parseInput } from '../errors';
+import { adjustPriority } from '../workRequests/adjustPriority';
 import { cancelWorkRequest } from '../workRequests/cancelWorkRequest';
 import { completeWorkRequest } from '../workRequests/completeWorkRequest';
 import { createWorkRequest } from '../workRequests/createWorkRequest';
@@ -21,13 +23,14 @@ export function workRequestRoutes(ctx: ServerContext): Router {
   const fork = () => ctx.orm.em.fork();
   const client = requireRole(ctx.authenticator, ROLES.client);
   const worker = requireRole(ctx.authenticator, ROLES.worker);
+  const policy = schedulingPolicyOf(ctx.config);
 
   router.post(
     '/',
     client,
     asyncRoute(async (req, res) => {
       const spec = parseInput(taskSpecSchema, req.body, 'task spec');
-      const row = await createWorkRequest(fork(), spec);
+      const row = await createWorkRequest(fork(), spec, policy);
       res.status(201).location(`/api/v1/work-requests/${row.id}`).json(serializeWorkRequest(row));
     }),
   );
@@ -58,6 +61,18 @@ export function workRequestRoutes(ctx: ServerContext): Router {
       const id = parseId(req.params.id);
       const principal = principalOf(req);
       const row = await cancelWorkRequest(fork(), id, `${principal.role} token #${principal.tokenId}`);
+      res.json(serializeWorkRequest(row));
+    }),
+  );
+
+  router.post(
+    '/:id/priority',
+    requireRole(ctx.authenticator, ROLES.operator),
+    asyncRoute(async (req, res) => {
+      const id = parseId(req.params.id);
+      const body = parseInput(priorityAdjustmentRequestSchema, req.body, 'priority adjustment');
+      const principal = principalOf(req);
+      const row = await adjustPriority(fork(), id, body.priority_adjustment, `${principal.role} token #${principal.tokenId}`);
       res.json(serializeWorkRequest(row));
     }),
   );
@@ -95,7 +110,7 @@ export function workRequestRoutes(ctx: ServerContext): Router {
     asyncRoute(async (req, res) => {
       const id = parseId(req.params.id);
       const body = parseInput(completeWorkRequestSchema, req.body, 'completion');
-      const row = await completeWorkRequest(fork(), id, workerIdOf(req), body);
+      const row = await completeWorkRequest(fork(), id, workerIdOf(req), body, policy);
       res.json(serializeWorkRequest(row));
     }),
   );

@@ -2,20 +2,28 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OutputData } from '../../protocol/outputData';
 import type { WorkRequestResult } from '../../protocol/workRequest';
 import type { WorkRequest } from '../../entities';
+import { createRetryAttempt } from '../history/createRetryAttempt';
+import { decideAfterFailure } from '../history/decideAfterFailure';
+import { recordTaskHistory } from '../history/recordTaskHistory';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { ConflictError } from '../errors';
 import { lockWorkRequest } from './lockWorkRequest';
+import { appendSystemLogLine } from './logEntries';
 import { notifyWorkRequestActivity } from './notifyChanges';
 
 /**
- * The assigned worker reports the result. Idempotent: a repeated report (e.g. re-sent after a lost answer)
- * is answered 200 and changes nothing. A request cancelled while running stays aborted but keeps the
- * statistics of the killed run. Any other worker gets a 409.
+ * The assigned worker reports the result, and in the same transaction: the attempt goes into the task history
+ * and, when it failed, history decides whether the failure is final or a new attempt supersedes it.
+ * Idempotent: a repeated report (e.g. re-sent after a lost answer) is answered 200 and changes nothing. A
+ * request cancelled while running stays aborted but keeps the statistics of the killed run. Any other worker
+ * gets a 409.
  */
 export async function completeWorkRequest(
   em: EntityManager,
   id: number,
   workerId: number,
   report: { result: WorkRequestResult; output_data: OutputData },
+  policy: SchedulingPolicy,
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
     const row = await lockWorkRequest(tem, id);
@@ -39,6 +47,18 @@ export async function completeWorkRequest(
     row.completedAt = new Date();
     row.stateReason = describeCompletion(report);
     await tem.flush();
+    await recordTaskHistory(tem, row, report.result, report.output_data);
+    if (report.result === 'failure' || report.result === 'error') {
+      const decision = await decideAfterFailure(tem, row, report.output_data, policy.retry);
+      if (decision.kind === 'retry') {
+        const retry = await createRetryAttempt(tem, row, decision, { headroom: policy.headroom });
+        row.stateReason = `${row.stateReason}; ${decision.reason} as #${retry.id} (attempt ${retry.attempt} of ${retry.maxAttempts}) after ${decision.delayS}s`;
+      } else {
+        row.stateReason = `${row.stateReason}; ${decision.reason}`;
+      }
+      await tem.flush();
+      await appendSystemLogLine(tem, row.id, row.stateReason);
+    }
     await notifyWorkRequestActivity(tem, id);
     return row;
   });

@@ -1,12 +1,25 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TaskSpec } from '../../protocol/taskSpec';
 import { WorkRequest } from '../../entities';
+import { historyKeyOf } from '../history/historyKey';
+import { learnRequirements } from '../history/learnRequirements';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
+import { unschedulableReason } from '../scheduler/unschedulableReason';
 import { notifyPendingWork, notifyWorkRequestActivity } from './notifyChanges';
 
-/** Stores a validated task spec as a pending work request and wakes claimers, in one transaction. */
-export async function createWorkRequest(em: EntityManager, spec: TaskSpec): Promise<WorkRequest> {
+/**
+ * Stores a validated task spec as a pending work request, in one transaction: requirements learned from the
+ * history of its key fill what the spec leaves open, the unschedulable reason is set if no worker can run it,
+ * and claimers are woken.
+ */
+export async function createWorkRequest(em: EntityManager, spec: TaskSpec, policy: SchedulingPolicy): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
-    const resources = spec.resources;
+    const key = historyKeyOf({ taskName: spec.task_name, subject: spec.subject, context: spec.context });
+    const explicit = spec.resources;
+    const effective = spec.use_history
+      ? await learnRequirements(tem, key, explicit, { headroom: policy.headroom })
+      : { learned: [], needMemory: explicit.memory ?? null, needDisk: explicit.disk ?? null, needCpu: explicit.cpu ?? null, needGpu: explicit.gpu ?? null, needTags: explicit.tags ?? [] };
     const row = tem.create(WorkRequest, {
       taskName: spec.task_name,
       subject: spec.subject ?? null,
@@ -17,13 +30,14 @@ export async function createWorkRequest(em: EntityManager, spec: TaskSpec): Prom
       priority: spec.priority,
       priorityAdjustment: 0,
       taskData: { execution: spec.execution, use_history: spec.use_history },
-      requirements: resources,
-      learnedRequirements: [],
-      needMemory: resources.memory ?? null,
-      needDisk: resources.disk ?? null,
-      needCpu: resources.cpu ?? null,
-      needGpu: resources.gpu ?? null,
-      needTags: resources.tags ?? [],
+      requirements: explicit,
+      learnedRequirements: effective.learned,
+      needMemory: effective.needMemory,
+      needDisk: effective.needDisk,
+      needCpu: effective.needCpu,
+      needGpu: effective.needGpu,
+      needTags: effective.needTags,
+      unschedulableReason: unschedulableReason(effective, await loadWorkerCapacities(tem)),
       attempt: 1,
       maxAttempts: spec.max_attempts,
       timeLimitS: spec.time_limit ?? null,

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { WorkRequest } from '../../entities';
+import { recordTaskHistory } from '../history/recordTaskHistory';
 import { appendSystemLogLine } from './logEntries';
 import { notifyPendingWork, notifyWorkRequestActivity } from './notifyChanges';
 
@@ -14,6 +15,10 @@ export async function requeueOrAbortRunning(
   why: string,
   errorCode: string,
 ): Promise<'requeued' | 'aborted'> {
+  // The interrupted attempt counts: it goes into the history as an error with the infrastructure's code.
+  row.completedAt = new Date();
+  await recordTaskHistory(em, row, 'error', { ...(row.outputData ?? {}), errors: [{ code: errorCode, message: why }] });
+  row.completedAt = null;
   const attemptsLeft = row.attempt < row.maxAttempts;
   if (row.interruptAllowed && attemptsLeft) {
     row.status = 'pending';

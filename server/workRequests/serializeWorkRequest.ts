@@ -13,7 +13,7 @@ export function serializeWorkRequest(row: WorkRequest): WorkRequestJson {
     context: row.context ?? null,
     status: row.status,
     result: row.result ?? null,
-    state_reason: row.stateReason ?? null,
+    state_reason: describeState(row),
     priority: row.priority,
     priority_adjustment: row.priorityAdjustment,
     task_data: row.taskData,
@@ -32,4 +32,12 @@ export function serializeWorkRequest(row: WorkRequest): WorkRequestJson {
     started_at: iso(row.startedAt),
     completed_at: iso(row.completedAt),
   };
+}
+
+/** Why the request is where it is; for a pending request nobody can run, that comes first. */
+function describeState(row: WorkRequest): string | null {
+  if (row.status === 'pending' && row.unschedulableReason) {
+    return row.stateReason ? `${row.unschedulableReason} (${row.stateReason})` : row.unschedulableReason;
+  }
+  return row.stateReason ?? null;
 }

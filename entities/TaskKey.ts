@@ -1,0 +1,25 @@
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+
+/**
+ * Per-key counters over all recorded runs (retention prunes history rows, not these), updated in the same
+ * transaction as each history row. They make the statistics listing sortable and pageable without
+ * aggregating the whole history; percentiles are computed for the page's keys only.
+ */
+export const TaskKey = defineEntity({
+  name: 'TaskKey',
+  tableName: 'task_key',
+  properties: (p) => ({
+    id: p.bigint('number').primary().autoincrement(),
+    taskName: p.string(),
+    subject: p.text().default(''),
+    context: p.text().default(''),
+    runs: p.integer().default(0),
+    successes: p.integer().default(0),
+    failures: p.integer().default(0),
+    lastRunAt: p.datetime().nullable(),
+    lastSuccessAt: p.datetime().nullable(),
+    lastFailureAt: p.datetime().nullable(),
+  }),
+  uniques: [{ properties: ['taskName', 'subject', 'context'] }],
+});
+export type TaskKey = InferEntity<typeof TaskKey>;

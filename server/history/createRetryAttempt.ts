@@ -1,0 +1,60 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { WorkRequest } from '../../entities';
+import { formatBytes } from '../../protocol/units';
+import type { LearnedRequirement } from '../../protocol/workRequest';
+import { notifyPendingWork } from '../workRequests/notifyChanges';
+import type { FailureDecision } from './decideAfterFailure';
+import { historyKeyOf } from './historyKey';
+import { learnRequirements } from './learnRequirements';
+
+/**
+ * A retry is a new work request that supersedes the failed one (both stay visible): same spec, attempt + 1,
+ * pending after the back-off, requirements learned afresh and, after a memory or time kill, raised.
+ */
+export async function createRetryAttempt(
+  em: EntityManager,
+  failed: WorkRequest,
+  decision: Extract<FailureDecision, { kind: 'retry' }>,
+  options: { headroom: number },
+): Promise<WorkRequest> {
+  const effective = await learnRequirements(em, historyKeyOf(failed), failed.requirements, options);
+  const learned: LearnedRequirement[] = effective.learned.filter((item) => !(decision.memory && item.resource === 'memory'));
+  let needMemory = effective.needMemory;
+  if (decision.memory) {
+    needMemory = decision.memory;
+    learned.unshift({ resource: 'memory', value: decision.memory, reason: `memory ≥ ${formatBytes(decision.memory)}: doubled after attempt ${failed.attempt} was killed for out_of_memory (#${failed.id})` });
+  }
+  const notBefore = new Date(Date.now() + decision.delayS * 1000);
+  const retry = em.create(WorkRequest, {
+    taskName: failed.taskName,
+    subject: failed.subject ?? null,
+    context: failed.context ?? null,
+    status: 'pending',
+    result: null,
+    stateReason: `retry of #${failed.id} (attempt ${failed.attempt + 1} of ${failed.maxAttempts}), not before ${notBefore.toISOString()}: ${decision.reason}`,
+    priority: failed.priority,
+    priorityAdjustment: failed.priorityAdjustment,
+    taskData: failed.taskData,
+    requirements: failed.requirements,
+    learnedRequirements: learned,
+    needMemory,
+    needDisk: effective.needDisk,
+    needCpu: effective.needCpu,
+    needGpu: effective.needGpu,
+    needTags: effective.needTags,
+    attempt: failed.attempt + 1,
+    maxAttempts: failed.maxAttempts,
+    supersedesId: failed.id,
+    workflowId: failed.workflowId ?? null,
+    timeLimitS: decision.timeLimitS ?? failed.timeLimitS ?? null,
+    interruptAllowed: failed.interruptAllowed,
+    userMetadata: failed.userMetadata,
+    outputData: null,
+    notBefore,
+  });
+  await em.flush();
+  failed.supersededById = retry.id;
+  await em.flush();
+  await notifyPendingWork(em);
+  return retry;
+}

@@ -1,0 +1,96 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ResourceRequirements } from '../../protocol/taskSpec';
+import { formatBytes } from '../../protocol/units';
+import type { LearnedRequirement } from '../../protocol/workRequest';
+import { historyLevels, type HistoryKey } from './historyKey';
+
+interface SuccessProfile {
+  runs: string;
+  memory_runs: string;
+  memory_p95: number | null;
+  disk_runs: string;
+  disk_p95: number | null;
+  duration_runs: string;
+  duration_p95_ms: number | null;
+  cores_p95: number | null;
+  min_available_memory: string | null;
+}
+
+export interface EffectiveRequirements {
+  learned: LearnedRequirement[];
+  needMemory: number | null;
+  needDisk: number | null;
+  needCpu: number | null;
+  needGpu: number | null;
+  needTags: string[];
+}
+
+/**
+ * What the history of successful runs says this task needs, for the resources its spec leaves open (an
+ * explicit value wins: the user knows better). Uses the most specific key level that has successful runs.
+ * Percentiles are PostgreSQL's percentile_cont (linear interpolation).
+ */
+export async function learnRequirements(
+  em: EntityManager,
+  key: HistoryKey,
+  explicit: ResourceRequirements,
+  options: { headroom: number },
+): Promise<EffectiveRequirements> {
+  const learned: LearnedRequirement[] = [];
+  const profile = await findSuccessProfile(em, key);
+  if (profile) {
+    const { label, stats } = profile;
+    const runs = Number(stats.runs);
+    const headroomText = options.headroom === 1 ? '' : ` × ${options.headroom} headroom`;
+    const runsText = (count: number) => `${count} successful run${count === 1 ? '' : 's'} of ${label}`;
+    if (explicit.memory === undefined) {
+      if (stats.memory_p95 !== null && Number(stats.memory_runs) > 0) {
+        const value = Math.ceil(stats.memory_p95 * options.headroom);
+        learned.push({ resource: 'memory', value, reason: `memory ≥ ${formatBytes(value)}: p95 of ${runsText(Number(stats.memory_runs))} is ${formatBytes(Math.round(stats.memory_p95))}${headroomText}` });
+      } else if (stats.min_available_memory !== null) {
+        // Seed 000's reference data: no measured peaks, but it is known to work with this much free memory.
+        const value = Number(stats.min_available_memory);
+        learned.push({ resource: 'memory', value, reason: `memory ≥ ${formatBytes(value)}: no measured peaks; the smallest worker that ran ${runsText(runs)} had that much available` });
+      }
+    }
+    if (explicit.disk === undefined && stats.disk_p95 !== null && Number(stats.disk_runs) > 0) {
+      const value = Math.ceil(stats.disk_p95 * options.headroom);
+      learned.push({ resource: 'disk', value, reason: `disk ≥ ${formatBytes(value)}: p95 of ${runsText(Number(stats.disk_runs))} is ${formatBytes(Math.round(stats.disk_p95))}${headroomText}` });
+    }
+    if (explicit.cpu === undefined && stats.cores_p95 !== null && stats.cores_p95 > 1.05) {
+      const value = Math.ceil(stats.cores_p95 - 0.05);
+      learned.push({ resource: 'cpu', value, reason: `cpu ≥ ${value}: p95 of ${runsText(runs)} kept ${stats.cores_p95.toFixed(1)} cores busy (cpu_time / duration)` });
+    }
+    if (stats.duration_p95_ms !== null && Number(stats.duration_runs) > 0) {
+      const value = Math.ceil(stats.duration_p95_ms / 1000);
+      learned.push({ resource: 'time', value, reason: `expected to take up to ${value}s: p95 duration of ${runsText(Number(stats.duration_runs))}` });
+    }
+  }
+  const pick = (resource: LearnedRequirement['resource']) => learned.find((item) => item.resource === resource)?.value ?? null;
+  return {
+    learned,
+    needMemory: explicit.memory ?? pick('memory'),
+    needDisk: explicit.disk ?? pick('disk'),
+    needCpu: explicit.cpu ?? pick('cpu'),
+    needGpu: explicit.gpu ?? null,
+    needTags: explicit.tags ?? [],
+  };
+}
+
+async function findSuccessProfile(em: EntityManager, key: HistoryKey): Promise<{ label: string; stats: SuccessProfile } | null> {
+  for (const level of historyLevels(key)) {
+    const rows = await em.execute<SuccessProfile[]>(
+      `select count(*) as runs,
+         count(memory) as memory_runs, percentile_cont(0.95) within group (order by memory) as memory_p95,
+         count(disk_space) as disk_runs, percentile_cont(0.95) within group (order by disk_space) as disk_p95,
+         count(duration_ms) as duration_runs, percentile_cont(0.95) within group (order by duration_ms) as duration_p95_ms,
+         percentile_cont(0.95) within group (order by cpu_time_ms::float8 / nullif(duration_ms, 0)) as cores_p95,
+         min(available_memory) as min_available_memory
+       from task_history where ${level.where} and result = 'success'`,
+      level.params,
+    );
+    const stats = rows[0];
+    if (stats && Number(stats.runs) > 0) return { label: level.label, stats };
+  }
+  return null;
+}

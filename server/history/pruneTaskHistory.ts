@@ -1,0 +1,24 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * Retention per key: the newest `keepRuns` runs, plus the last success and the last failure whatever their
+ * age (they answer "did this ever succeed?" and "how did it last fail?"). Only keys over the limit are
+ * scanned. Returns the number of rows deleted.
+ */
+export async function pruneTaskHistory(em: EntityManager, keepRuns: number): Promise<number> {
+  const deleted = await em.execute<{ id: string }[]>(
+    `with crowded as (
+       select task_name, subject, context from task_key where runs > ?
+     ), ranked as (
+       select h.id,
+         row_number() over (partition by h.task_name, h.subject, h.context order by h.completed_at desc, h.id desc) as newest,
+         row_number() over (partition by h.task_name, h.subject, h.context, h.result = 'success' order by h.completed_at desc, h.id desc) as newest_of_kind
+       from task_history h join crowded k using (task_name, subject, context)
+     )
+     delete from task_history h using ranked r
+     where h.id = r.id and r.newest > ? and r.newest_of_kind > 1
+     returning h.id`,
+    [keepRuns, keepRuns],
+  );
+  return deleted.length;
+}
