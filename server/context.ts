@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { TokenAuthenticator } from './auth';
 import type { ServerConfig } from './config';
 import type { Logger } from './logger';
+import type { ServerMetrics } from './metrics';
 import type { DatabaseNotifications } from './notifications';
 
 /** What route handlers need; built once by startServer. */
@@ -11,4 +12,5 @@ export interface ServerContext {
   logger: Logger;
   notifications: DatabaseNotifications;
   authenticator: TokenAuthenticator;
+  metrics: ServerMetrics;
 }

@@ -7,6 +7,7 @@ import type { ServerConfig } from './config';
 import { bootstrapCredentials } from './credentials';
 import { scheduleHousekeeping, type Housekeeping } from './housekeeping/scheduleHousekeeping';
 import { createLogger, type Logger } from './logger';
+import { ServerMetrics } from './metrics';
 import { DatabaseNotifications } from './notifications';
 import { migrateDatabase, openDatabase } from './orm';
 import { resolveDatabase } from './resolveDatabase';
@@ -51,7 +52,7 @@ export async function startServer(
     await notifications.start();
     cleanups.push(() => notifications.close());
 
-    const ctx = { orm, config, logger, notifications, authenticator: new TokenAuthenticator(orm) };
+    const ctx = { orm, config, logger, notifications, authenticator: new TokenAuthenticator(orm), metrics: new ServerMetrics(orm) };
     const server = http.createServer(createApp(ctx));
     // Long-polls hold requests for up to 60 s; keep idle sockets a little longer than clients do.
     server.keepAliveTimeout = 65_000;

@@ -51,6 +51,7 @@ export function workerRoutes(ctx: ServerContext): Router {
     asyncRoute(async (req, res) => {
       const body = parseInput(claimRequestSchema, req.body ?? {}, 'claim');
       const claimed = await claimWithWait(fork, ctx.notifications, workerIdOf(req), body.max, body.wait_s, clientGoneSignal(res));
+      ctx.metrics.claimedRequests.inc(claimed.length);
       const answer: ClaimResponse = { work_requests: claimed };
       res.json(answer);
     }),
