@@ -151,7 +151,9 @@ export class WorkerAgent {
           this.resources = await collectResources(this.config.workDir, { includeStatic: false }).then((fresh) => ({ ...this.resources, ...fresh, os: this.resources.os, gpus: this.resources.gpus }));
           this.resourcesAt = Date.now();
         }
-        const answer = await this.api.heartbeat({ running: this.runningIds(), ...(refresh ? { resources: this.resources } : {}) });
+        // Results still in the outbox count as running: the server must not requeue what already finished here.
+        const running = [...new Set([...this.runningIds(), ...this.outbox.pendingIds()])];
+        const answer = await this.api.heartbeat({ running, ...(refresh ? { resources: this.resources } : {}) });
         this.heartbeatIntervalMs = Math.min(MAX_HEARTBEAT_INTERVAL_MS, answer.heartbeat_interval_s * 1000);
         for (const id of answer.cancel) this.cancel(id, 'the server asked to stop it');
         backoff.reset();

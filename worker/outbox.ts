@@ -48,6 +48,13 @@ export class Outbox {
     return this.files().length;
   }
 
+  /** Requests whose report waits here: still this worker's as far as the server should know. */
+  pendingIds(): number[] {
+    return this.files()
+      .map((file) => Number(path.basename(file, '.json')))
+      .filter((id) => Number.isSafeInteger(id));
+  }
+
   /** Delivers queued reports until `signal` aborts; sleeps with back-off while the server is unreachable. */
   async run(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff();

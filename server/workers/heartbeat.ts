@@ -1,7 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { WorkerResources } from '../../protocol/workerApi';
 import { Worker } from '../../entities';
+import { ERROR_CODES } from '../../protocol/outputData';
+import { WorkRequest } from '../../entities';
 import { NotFoundError } from '../errors';
+import { requeueOrAbortRunning } from '../workRequests/requeueWorkRequest';
 import { resourceColumns } from './registerWorker';
 
 /**
@@ -20,6 +23,7 @@ export async function recordHeartbeat(
     worker.lastSeenAt = new Date();
     worker.online = true;
     await tem.flush();
+    await reclaimForgottenRequests(tem, worker.name, workerId, report.running);
     if (report.running.length === 0) return { cancel: [] };
     // Unknown ids (deleted) must stop too, hence the outer join from the reported list.
     const rows = await tem.execute<{ id: string }[]>(
@@ -31,4 +35,26 @@ export async function recordHeartbeat(
     const cancel = rows.map((row) => Number(row.id));
     return { cancel };
   });
+}
+
+/** A claim answer may still be on its way when a heartbeat is sent: only requests older than this count as forgotten. */
+const FORGOTTEN_AFTER_S = 15;
+
+/**
+ * Requests the server has running on this worker that the worker no longer mentions (it restarted, or never got
+ * the claim answer) go back to pending now, rather than after a heartbeat timeout that would never come.
+ * The agent lists results still waiting in its outbox as running, so those are not touched.
+ */
+async function reclaimForgottenRequests(em: EntityManager, workerName: string, workerId: number, running: number[]): Promise<void> {
+  const forgotten = await em.execute<{ id: string }[]>(
+    `select id from work_request
+     where status = 'running' and worker_id = ? and id <> all(array[?]::bigint[])
+       and started_at < now() - make_interval(secs => ?)
+     for update skip locked`,
+    [workerId, running, FORGOTTEN_AFTER_S],
+  );
+  for (const { id } of forgotten) {
+    const row = await em.findOneOrFail(WorkRequest, { id: Number(id) }, { populate: ['worker'] });
+    await requeueOrAbortRunning(em, row, `worker ${workerName} no longer runs it (restarted, or never received it)`, ERROR_CODES.workerLost);
+  }
 }
