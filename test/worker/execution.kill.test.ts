@@ -1,0 +1,119 @@
+import { existsSync } from 'fs';
+import { join } from 'path';
+import { makeRequest, NODE, processesOf, removeWorkRoots, run, sleep } from './helpers';
+
+jest.setTimeout(60_000);
+afterAll(removeWorkRoots);
+
+/** Wait until the task has written its marker file (so its children exist), at most 10 s. */
+async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 200 && !existsSync(path); i += 1) await sleep(50);
+  expect(existsSync(path)).toBe(true);
+}
+
+/** 1 s of cpu, then a marker file, then hang around. */
+const burnThenSleep = `for (;;) { const u = process.cpuUsage(); if (u.user + u.system >= 1e6) break; } require("fs").writeFileSync("burnt", ""); setTimeout(() => {}, 300000);`;
+
+describe('process cleanup and killing', () => {
+  test('a setsid-detached grandchild is killed when the task exits, and its cpu counts under cgroups', async () => {
+    // The grandchild burns 1 s of cpu, then sleeps; the main process exits once it has burnt.
+    const script = `setsid "${NODE}" -e '${burnThenSleep}' </dev/null >/dev/null 2>&1 & until [ -e burnt ]; do sleep 0.1; done`;
+    const request = makeRequest({ executable: 'sh', args: ['-c', script] });
+    const { outcome, system } = await run(request);
+    expect(outcome.result).toBe('success');
+    expect(system).toMatch(/killed processes the task left behind/);
+    expect(processesOf(request.id)).toEqual([]);
+    const stats = outcome.output_data.runtime_statistics!;
+    if (stats.measurement !== 'proc') expect(stats.cpu_time_ms).toBeGreaterThanOrEqual(800);
+  });
+
+  test('a grandchild holding stdout open does not keep the task running', async () => {
+    const request = makeRequest({ executable: 'sh', args: ['-c', 'setsid sleep 300 & echo started'] });
+    const started = Date.now();
+    const { outcome, stdout } = await run(request);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(outcome.result).toBe('success');
+    expect(stdout).toBe('started\n');
+    expect(processesOf(request.id)).toEqual([]);
+  });
+
+  test('time limit: SIGTERM at the limit, failure time_limit_exceeded, nothing survives', async () => {
+    const request = makeRequest({ executable: 'sh', args: ['-c', 'setsid sleep 300 & sleep 30'] }, { time_limit_s: 1 });
+    const started = Date.now();
+    const { outcome, system } = await run(request, { killGraceMs: 500 });
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(elapsed).toBeLessThan(4000);
+    expect(outcome.result).toBe('failure');
+    expect(outcome.output_data.errors).toEqual([
+      { code: 'time_limit_exceeded', message: expect.stringContaining('1 s'), time_limit_s: 1 },
+    ]);
+    expect(outcome.output_data.runtime_statistics!.duration).toBe(1);
+    expect(system).toMatch(/time limit of 1 s reached/);
+    expect(processesOf(request.id)).toEqual([]);
+  });
+
+  test('time limit: a task ignoring SIGTERM is SIGKILLed after the grace', async () => {
+    const request = makeRequest({ executable: NODE, args: ['-e', 'process.on("SIGTERM", () => {}); setTimeout(() => {}, 60000)'] }, { time_limit_s: 1 });
+    const started = Date.now();
+    const { outcome, system } = await run(request, { killGraceMs: 700 });
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(1700);
+    expect(elapsed).toBeLessThan(5000);
+    expect(outcome.output_data.errors?.[0].code).toBe('time_limit_exceeded');
+    expect(system).toMatch(/grace of 700 ms over: SIGKILL/);
+    expect(processesOf(request.id)).toEqual([]);
+  });
+
+  test("kill('cancelled') ends the task within 2 s even if it ignores SIGTERM; outcome aborted", async () => {
+    const request = makeRequest({ executable: 'sh', args: ['-c', `trap "" TERM; "${NODE}" -e 'process.on("SIGTERM", () => {}); setTimeout(() => {}, 60000)'; sleep 60`] });
+    let killedAt = 0;
+    let goneAfter = Infinity;
+    const { outcome } = await run(request, { killGraceMs: 60_000 }, async (task) => {
+      await sleep(500);
+      expect(processesOf(request.id).length).toBeGreaterThanOrEqual(2);
+      killedAt = Date.now();
+      task.kill('cancelled');
+      while (Date.now() - killedAt < 5000 && processesOf(request.id).length > 0) await sleep(50);
+      goneAfter = Date.now() - killedAt;
+    });
+    expect(goneAfter).toBeLessThan(2000);
+    expect(Date.now() - killedAt).toBeLessThan(2500); // done resolves right after (cleanup, removal)
+    expect(outcome.result).toBe('aborted');
+    expect(outcome.output_data.errors).toEqual([{ code: 'cancelled', message: expect.any(String) }]);
+    expect(processesOf(request.id)).toEqual([]);
+  });
+
+  test("kill('cancelled') on a cooperative task is immediate", async () => {
+    const request = makeRequest({ executable: 'sleep', args: ['30'] });
+    let killedAt = 0;
+    const { outcome, system } = await run(request, {}, async (task) => {
+      await sleep(300);
+      killedAt = Date.now();
+      task.kill('cancelled');
+      task.kill('shutdown'); // the first reason wins
+    });
+    expect(Date.now() - killedAt).toBeLessThan(1000);
+    expect(outcome.result).toBe('aborted');
+    expect(outcome.output_data.errors?.[0].code).toBe('cancelled');
+    expect(system).toMatch(/killing the task \(cancelled\)/);
+  });
+
+  test("kill('shutdown') gives worker_shutdown and waits for a cleanly exiting task", async () => {
+    const request = makeRequest({ executable: NODE, args: ['-e', 'require("fs").writeFileSync("ready", ""); process.on("SIGTERM", () => setTimeout(() => process.exit(0), 300)); setTimeout(() => {}, 60000)'] });
+    const { outcome } = await run(request, { killGraceMs: 5000 }, async (task) => {
+      await waitForFile(join(task.workdir, 'ready'));
+      task.kill('shutdown');
+    });
+    expect(outcome.result).toBe('aborted');
+    expect(outcome.output_data.errors).toEqual([{ code: 'worker_shutdown', message: expect.any(String) }]);
+  });
+
+  test('kill() right after startTask, before the process is spawned, never runs it', async () => {
+    const request = makeRequest({ executable: 'sh', args: ['-c', 'touch ran; sleep 5'] });
+    const { outcome, task } = await run(request, { keepWorkdir: true }, (running) => running.kill('cancelled'));
+    expect(outcome.result).toBe('aborted');
+    expect(task.pid).toBeUndefined();
+    expect(existsSync(join(task.workdir, 'ran'))).toBe(false);
+  });
+});

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcessByStdio } from 'child_process';
+import type { Readable } from 'stream';
+import { buildCommandLine, ERROR_CODES, type ClaimedWorkRequest } from '../../protocol';
+import { resolveExecutable } from './resolveExecutable';
+
+/** $0 of the wrapper shell: its own error messages start with it, which tells them from the task's. */
+export const WRAPPER_NAME = 'worksched-exec';
+
+/**
+ * Joins each cgroup.procs file given (count first), then execs the task, so everything the task does
+ * (its first allocation, every child) is charged to its cgroup.
+ */
+const JOIN_SCRIPT = [
+  'n=$1; shift',
+  'while [ "$n" -gt 0 ]; do',
+  `  echo $$ > "$1" || { echo "${WRAPPER_NAME}: cannot join cgroup $1" >&2; exit 125; }`,
+  '  shift; n=$((n - 1))',
+  'done',
+  'exec "$@"',
+].join('\n');
+
+export type TaskChild = ChildProcessByStdio<null, Readable, Readable>;
+
+export interface StartError {
+  code: string;
+  message: string;
+}
+
+export interface Spawned {
+  child: TaskChild;
+  /** The executable actually run (resolved via PATH / the working directory). */
+  path: string;
+}
+
+/** The worker's own credentials (WORKSCHED_ENROLLMENT_TOKEN, WORKSCHED_WORKER_TOKEN...): tasks are others' code. */
+const WORKER_SECRET = /^WORKSCHED_[A-Z0-9_]*(TOKEN|SECRET|PASSWORD)$/i;
+
+/** The worker's env without its credentials, then the spec's env, then the two WORKSCHED_ variables. */
+export function taskEnv(workRequest: ClaimedWorkRequest, taskFile: string): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !WORKER_SECRET.test(name)));
+  return {
+    ...inherited,
+    ...workRequest.execution.env,
+    WORKSCHED_WORK_REQUEST_ID: String(workRequest.id),
+    WORKSCHED_TASK_FILE: taskFile,
+  };
+}
+
+/**
+ * Spawn the task in its own process group (detached), stdin /dev/null, through the cgroup-joining shell when
+ * procsFiles is non-empty. Returns a StartError when the executable can't be run.
+ */
+export function spawnTask(
+  workRequest: ClaimedWorkRequest,
+  options: { cwd: string; env: NodeJS.ProcessEnv; procsFiles: string[] },
+): Spawned | StartError {
+  const { file, args } = buildCommandLine(workRequest.execution);
+  const resolved = resolveExecutable(file, options.cwd, options.env.PATH);
+  if (!resolved.ok) return { code: resolved.code, message: resolved.message };
+  const viaShell = options.procsFiles.length > 0;
+  const command = viaShell ? '/bin/sh' : resolved.path;
+  const argv = viaShell
+    ? ['-c', JOIN_SCRIPT, WRAPPER_NAME, String(options.procsFiles.length), ...options.procsFiles, resolved.path, ...args]
+    : args;
+  try {
+    const child = spawn(command, argv, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { child, path: resolved.path };
+  } catch (error) {
+    // Synchronous failures: invalid arguments (NUL bytes), too many open files...
+    return { code: ERROR_CODES.spawnFailed, message: `cannot start ${resolved.path}: ${(error as Error).message}` };
+  }
+}
+
+/** Map a spawn 'error' event (no wrapper shell) to an error code. */
+export function spawnErrorToStartError(error: NodeJS.ErrnoException, path: string): StartError {
+  if (error.code === 'ENOENT') return { code: ERROR_CODES.executableNotFound, message: `executable not found: ${path}` };
+  if (error.code === 'EACCES' || error.code === 'EPERM') {
+    return { code: ERROR_CODES.permissionDenied, message: `permission denied: cannot execute ${path}` };
+  }
+  return { code: ERROR_CODES.spawnFailed, message: `cannot start ${path}: ${error.message}` };
+}
+
+/**
+ * The wrapper shell's own failures: exit 125 after failing to join the cgroup, 126/127 when exec failed (a
+ * race with the pre-check, or an exec error it can't see). Recognised by the shell's message, which starts
+ * with WRAPPER_NAME and names the path, so a task that itself exits 126/127 stays a plain 'failure'.
+ */
+export function wrapperFailure(exitCode: number | null, stderrHead: string, path: string): StartError | undefined {
+  const lines = stderrHead.split('\n').filter((line) => line.startsWith(`${WRAPPER_NAME}: `));
+  if (exitCode === 125) {
+    const line = lines.find((text) => text.startsWith(`${WRAPPER_NAME}: cannot join cgroup`));
+    return line ? { code: ERROR_CODES.spawnFailed, message: `cannot start ${path}: ${line.slice(WRAPPER_NAME.length + 2)}` } : undefined;
+  }
+  if (exitCode !== 126 && exitCode !== 127) return undefined;
+  const line = lines.find((text) => text.includes(`${path}: `));
+  if (!line) return undefined;
+  const reason = line.slice(line.lastIndexOf(`${path}: `) + path.length + 2);
+  return exitCode === 127
+    ? { code: ERROR_CODES.executableNotFound, message: `executable not found: ${path} (${reason})` }
+    : { code: ERROR_CODES.permissionDenied, message: `permission denied: cannot execute ${path} (${reason})` };
+}
