@@ -26,7 +26,8 @@ export const WorkRequest = defineEntity({
     stateReason: p.text().nullable(),
     priority: p.integer().default(0),
     priorityAdjustment: p.integer().default(0),
-    taskData: p.json<TaskData>(),
+    // json, not jsonb: jsonb reorders object keys, and the order of `parameters` is the command line's order.
+    taskData: p.json<TaskData>().columnType('json'),
     requirements: p.json<ResourceRequirements>(),
     learnedRequirements: p.json<LearnedRequirement[]>(),
     needMemory: p.bigint('number').nullable(),
