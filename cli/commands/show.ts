@@ -1,0 +1,210 @@
+import type { Command } from 'commander';
+import type { RuntimeStatistics } from '../../protocol/outputData';
+import { buildCommandLine } from '../../protocol/taskSpec';
+import {
+  WORK_REQUEST_STATUSES,
+  type LearnedRequirement,
+  type WorkRequest,
+  type WorkRequestStatus,
+} from '../../protocol/workRequest';
+import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
+import { CliUsageError } from '../errors';
+import {
+  createTable,
+  formatAge,
+  formatDuration,
+  formatRunTime,
+  formatSize,
+  formatStatus,
+  parseIdArgument,
+  parseIntegerOption,
+  printJson,
+  truncate,
+  withNotFoundHint,
+} from '../format';
+
+interface ShowFlags extends ConnectionOptions {
+  status?: string;
+  taskName?: string;
+  worker?: string;
+  limit: string;
+  json?: boolean;
+}
+
+export function registerShowCommand(program: Command): void {
+  withConnectionOptions(
+    program
+      .command('show')
+      .description('list recent work requests, or show one in detail')
+      .argument('[id]', 'work request id: show this one in detail')
+      .option('--status <statuses>', `only these statuses, comma-separated (${WORK_REQUEST_STATUSES.join(', ')})`)
+      .option('--task-name <name>', 'only this task')
+      .option('--worker <name-or-id>', 'only requests assigned to this worker')
+      .option('--limit <n>', 'how many requests to list, newest first (1..500)', '20')
+      .option('--json', 'print JSON'),
+  ).action(async (id: string | undefined, flags: ShowFlags) => {
+    if (id !== undefined) {
+      const requestId = parseIdArgument(id);
+      const request = await connect(flags).getWorkRequest(requestId).catch((error: unknown) => {
+        throw withNotFoundHint(error);
+      });
+      if (flags.json) printJson(request);
+      else process.stdout.write(renderDetail(request));
+      return;
+    }
+    const limit = parseIntegerOption(flags.limit, '--limit', { min: 1, max: 500 });
+    const status = flags.status === undefined ? undefined : parseStatuses(flags.status);
+    const page = await connect(flags).listWorkRequests({ status, task_name: flags.taskName, worker: flags.worker, limit });
+    if (flags.json) {
+      printJson(page.work_requests);
+    } else if (page.work_requests.length === 0) {
+      process.stderr.write('no work requests match (submit one with `worksched submit`)\n');
+    } else {
+      process.stdout.write(`${renderList(page.work_requests)}\n`);
+    }
+  });
+}
+
+function parseStatuses(text: string): WorkRequestStatus[] {
+  const statuses = text.split(',').map((part) => part.trim()).filter(Boolean);
+  const known: readonly string[] = WORK_REQUEST_STATUSES;
+  const unknown = statuses.filter((status) => !known.includes(status));
+  if (statuses.length === 0 || unknown.length > 0) {
+    throw new CliUsageError(`--status: unknown status ${JSON.stringify(unknown[0] ?? text)}; use ${WORK_REQUEST_STATUSES.join(', ')}`);
+  }
+  return statuses as WorkRequestStatus[];
+}
+
+function renderList(requests: WorkRequest[], now: Date = new Date()): string {
+  const table = createTable(['id', 'task', 'status', 'result', 'worker', 'duration', 'age']);
+  for (const request of requests) {
+    table.push([
+      request.id,
+      truncate(request.task_name + (request.subject ? ` ${request.subject}` : ''), 40),
+      formatStatus(request),
+      truncate(outcomeOf(request), 50),
+      request.worker?.name ?? '-',
+      formatRunTime(request, now),
+      formatAge(request.created_at, now),
+    ]);
+  }
+  return table.toString();
+}
+
+/** What the result column says: the first error, the skip reason, or why the request is where it is. */
+function outcomeOf(request: WorkRequest): string {
+  const error = request.output_data?.errors?.[0];
+  if (error) return `${error.code}: ${error.message}`;
+  if (request.output_data?.skip_reason) return request.output_data.skip_reason;
+  if (request.result === 'success') return 'ok';
+  return request.state_reason ?? '-';
+}
+
+function renderDetail(request: WorkRequest, now: Date = new Date()): string {
+  const lines: string[] = [];
+  const field = (name: string, value: string | number | null | undefined) => {
+    lines.push(`${`${name}:`.padEnd(20)}${value === null || value === undefined || value === '' ? '-' : value}`);
+  };
+  field('id', request.id);
+  field('task', request.task_name);
+  field('subject', request.subject);
+  field('context', request.context);
+  field('status', formatStatus(request));
+  field('state reason', request.state_reason);
+  field('worker', request.worker ? `${request.worker.name} (#${request.worker.id})` : null);
+  field('attempt', `${request.attempt} of ${request.max_attempts}`);
+  if (request.supersedes !== null) field('supersedes', request.supersedes);
+  if (request.superseded_by !== null) field('superseded by', `${request.superseded_by} (a later attempt)`);
+  field('priority', request.priority_adjustment ? `${request.priority} (${signed(request.priority_adjustment)} adjustment)` : request.priority);
+  field('time limit', request.time_limit_s === null ? 'none' : formatDuration(request.time_limit_s));
+  field('interruptible', request.interrupt_allowed ? 'yes' : 'no');
+  field('created', `${request.created_at} (${formatAge(request.created_at, now)})`);
+  field('started', request.started_at);
+  field('completed', request.completed_at);
+  field(request.completed_at ? 'ran for' : 'running for', request.started_at ? formatRunTime(request, now) : null);
+
+  const { file, args } = buildCommandLine(request.task_data.execution);
+  field('command', [file, ...args].map(quoteArgument).join(' '));
+  const env = Object.entries(request.task_data.execution.env);
+  if (env.length > 0) field('environment', env.map(([name, value]) => `${name}=${quoteArgument(value)}`).join(' '));
+  if (!request.task_data.use_history) field('use history', 'no');
+
+  lines.push('', 'requirements:');
+  const requirements = request.requirements;
+  const explicit = [
+    requirements.memory !== undefined ? `memory ${formatSize(requirements.memory)}` : null,
+    requirements.disk !== undefined ? `disk ${formatSize(requirements.disk)}` : null,
+    requirements.cpu !== undefined ? `cpu ${requirements.cpu}` : null,
+    requirements.gpu !== undefined ? `gpu ${requirements.gpu}` : null,
+    requirements.tags?.length ? `tags ${requirements.tags.join(', ')}` : null,
+  ].filter((part): part is string => part !== null);
+  lines.push(`  explicit:  ${explicit.length > 0 ? explicit.join('; ') : 'none'}`);
+  if (request.learned_requirements.length === 0) {
+    lines.push('  learned:   none');
+  } else {
+    lines.push('  learned:');
+    for (const learned of request.learned_requirements) {
+      lines.push(`    ${learned.resource} ${formatRequirementValue(learned)}: ${learned.reason}`);
+    }
+  }
+
+  if (Object.keys(request.user_metadata).length > 0) {
+    lines.push('', `user metadata:      ${JSON.stringify(request.user_metadata)}`);
+  }
+
+  const output = request.output_data;
+  const statistics = output?.runtime_statistics;
+  if (statistics && Object.keys(statistics).length > 0) {
+    lines.push('', 'runtime statistics:', renderStatistics(statistics));
+  }
+  if (output?.skip_reason) lines.push('', `skip reason:        ${output.skip_reason}`);
+  if (output?.errors?.length) {
+    lines.push('', 'errors:');
+    for (const error of output.errors) {
+      const { code, message, ...extra } = error;
+      const more = Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : '';
+      lines.push(`  ${code}: ${message}${more}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderStatistics(statistics: RuntimeStatistics): string {
+  const table = createTable(['measure', 'value']);
+  const row = (name: string, value: string | undefined) => {
+    if (value !== undefined) table.push([name, value]);
+  };
+  const seconds = (whole: number | undefined, ms: number | undefined) =>
+    ms !== undefined ? formatDuration(ms / 1000) : whole !== undefined ? formatDuration(whole) : undefined;
+  const bytes = (value: number | undefined) => (value === undefined ? undefined : formatSize(value));
+  row('duration', seconds(statistics.duration, statistics.duration_ms));
+  row('cpu time', seconds(statistics.cpu_time, statistics.cpu_time_ms));
+  row('peak memory', bytes(statistics.memory));
+  row('peak disk space', bytes(statistics.disk_space));
+  row('worker free memory', bytes(statistics.available_memory));
+  row('worker free disk', bytes(statistics.available_disk_space));
+  row('worker cpus', statistics.cpu_count === undefined ? undefined : String(statistics.cpu_count));
+  row('measured by', statistics.measurement);
+  return table.toString();
+}
+
+function formatRequirementValue(learned: LearnedRequirement): string {
+  switch (learned.resource) {
+    case 'memory':
+    case 'disk':
+      return `≥ ${formatSize(learned.value)}`;
+    case 'time':
+      return formatDuration(learned.value);
+    default:
+      return `≥ ${learned.value}`;
+  }
+}
+
+function signed(value: number): string {
+  return value > 0 ? `+${value}` : String(value);
+}
+
+/** Shell-style quoting, only where needed, so the command line reads as it would be typed. */
+function quoteArgument(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import type { Worker } from '../../protocol/workerApi';
+import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
+import { createTable, formatAge, formatSize, printJson, truncate } from '../format';
+
+interface WorkersFlags extends ConnectionOptions {
+  json?: boolean;
+}
+
+export function registerWorkersCommand(program: Command): void {
+  withConnectionOptions(
+    program
+      .command('workers')
+      .description('list workers with their state, load and resources (needs an operator or admin token)')
+      .option('--json', 'print JSON'),
+  ).action(async (flags: WorkersFlags) => {
+    const workers = await connect(flags).listWorkers();
+    if (flags.json) {
+      printJson(workers);
+    } else if (workers.length === 0) {
+      process.stderr.write('no workers registered yet (start one with `worksched worker`)\n');
+    } else {
+      process.stdout.write(`${renderWorkers(workers)}\n`);
+    }
+  });
+}
+
+function renderWorkers(workers: Worker[], now: Date = new Date()): string {
+  const table = createTable(['id', 'name', 'state', 'running', 'cpus', 'memory', 'disk free', 'gpus', 'tags', 'last seen']);
+  for (const worker of workers) {
+    const { resources } = worker;
+    table.push([
+      worker.id,
+      truncate(worker.name, 40),
+      worker.state,
+      `${worker.running}/${worker.concurrency}`,
+      resources.cpu_count,
+      formatSize(resources.total_memory),
+      formatSize(resources.available_disk_space),
+      describeGpus(resources.gpus),
+      truncate(worker.tags.join(','), 30),
+      worker.last_seen_at ? formatAge(worker.last_seen_at, now) : 'never',
+    ]);
+  }
+  return table.toString();
+}
+
+/** "-", "1 (A100)", "2 (A100, T4)". */
+function describeGpus(gpus: Worker['resources']['gpus']): string {
+  if (gpus.length === 0) return '-';
+  const models = [...new Set(gpus.map((gpu) => gpu.model))];
+  return `${gpus.length} (${truncate(models.join(', '), 30)})`;
+}

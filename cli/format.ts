@@ -1,0 +1,114 @@
+import Table from 'cli-table3';
+import { WorkschedApiError } from '../client/http';
+import { formatBytes } from '../protocol/units';
+import type { WorkRequest } from '../protocol/workRequest';
+import { CliUsageError } from './errors';
+
+/** Colour only for a person at a terminal: never in pipes, files or when NO_COLOR is set. */
+export function useColour(stream: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(stream.isTTY) && !env.NO_COLOR;
+}
+
+/** A cli-table3 table with `head` as its header row; plain (no ANSI codes) unless stdout is a terminal. */
+export function createTable(head: string[], options: { colour?: boolean } = {}): Table.Table {
+  const colour = options.colour ?? useColour();
+  return new Table({
+    head,
+    // compact: no rule between rows, so a long list stays readable.
+    style: colour ? { head: ['cyan'], border: ['grey'], compact: true } : { head: [], border: [], compact: true },
+  });
+}
+
+/**
+ * 0.4 → "0.4s", 1.23 → "1.2s", 42 → "42s", 184 → "3m04s", 7500 → "2h05m", 273600 → "3d04h".
+ * Negative or missing → "-".
+ */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '-';
+  if (seconds < 10) return `${(Math.floor(seconds * 10) / 10).toFixed(1)}s`;
+  const whole = Math.floor(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${pad2(whole % 60)}s`;
+  if (whole < 86_400) return `${Math.floor(whole / 3600)}h${pad2(Math.floor((whole % 3600) / 60))}m`;
+  return `${Math.floor(whole / 86_400)}d${pad2(Math.floor((whole % 86_400) / 3600))}h`;
+}
+
+/** Seconds between two ISO times (`to` defaults to now); null when `from` is missing. */
+export function secondsBetween(from: string | null | undefined, to?: string | null, now: Date = new Date()): number | null {
+  if (!from) return null;
+  const end = to ? Date.parse(to) : now.getTime();
+  return Math.max(0, (end - Date.parse(from)) / 1000);
+}
+
+/** "5s ago", "3m ago", "2h ago", "4d ago"; "-" when there is no time. Clock skew never gives a negative age. */
+export function formatAge(iso: string | null | undefined, now: Date = new Date()): string {
+  const seconds = secondsBetween(iso, null, now);
+  if (seconds === null) return '-';
+  const whole = Math.floor(seconds);
+  if (whole < 60) return `${whole}s ago`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m ago`;
+  if (whole < 86_400) return `${Math.floor(whole / 3600)}h ago`;
+  return `${Math.floor(whole / 86_400)}d ago`;
+}
+
+/** Bytes for humans ("2.0 GiB"); "-" when unknown. */
+export function formatSize(bytes: number | null | undefined): string {
+  return formatBytes(bytes);
+}
+
+/** "completed/success", "running", "aborted". */
+export function formatStatus(request: Pick<WorkRequest, 'status' | 'result'>): string {
+  return request.result ? `${request.status}/${request.result}` : request.status;
+}
+
+/** How long the request ran (started → completed), or has been running so far; "-" if it never started. */
+export function formatRunTime(request: Pick<WorkRequest, 'started_at' | 'completed_at'>, now: Date = new Date()): string {
+  return formatDuration(secondsBetween(request.started_at, request.completed_at, now));
+}
+
+/** One line of at most `max` characters: whitespace runs (newlines too) collapse, an ellipsis marks the cut. */
+export function truncate(text: string | null | undefined, max = 60): string {
+  if (text === null || text === undefined || text === '') return '-';
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= max ? line : `${line.slice(0, Math.max(0, max - 1))}…`;
+}
+
+/**
+ * A work-request (or other) id given on the command line: a positive integer, else a usage error (exit 2)
+ * that says what was expected.
+ */
+export function parseIdArgument(value: string, what = 'work request id'): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(value.trim())) {
+    throw new CliUsageError(`${what} must be a positive integer, got ${JSON.stringify(value)} (see \`worksched show\` for ids)`);
+  }
+  return Number(value.trim());
+}
+
+/** An integer option such as `--limit 20`; a usage error naming the option otherwise. */
+export function parseIntegerOption(value: string, option: string, range: { min?: number; max?: number } = {}): number {
+  const trimmed = value.trim();
+  const number = /^-?[0-9]+$/.test(trimmed) ? Number(trimmed) : NaN;
+  const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    const bounds = range.min !== undefined && range.max !== undefined ? ` between ${min} and ${max}` : range.min !== undefined ? ` ≥ ${min}` : '';
+    throw new CliUsageError(`${option} must be an integer${bounds}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+/** Adds what to do next to a "work request N does not exist" answer; other errors pass through unchanged. */
+export function withNotFoundHint(error: unknown): unknown {
+  if (error instanceof WorkschedApiError && error.status === 404) {
+    return new WorkschedApiError(error.status, error.code, `${error.message} (list work requests with \`worksched show\`)`, error.issues);
+  }
+  return error;
+}
+
+/** Pretty JSON with a trailing newline, for `--json`. */
+export function printJson(value: unknown, out: NodeJS.WritableStream = process.stdout): void {
+  out.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function pad2(value: number): string {
+  return String(value).padStart(2, '0');
+}
