@@ -1,27 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { z } from 'zod';
 import { ensureApiToken, generateToken } from './tokens';
-
-const credentialsFileSchema = z.object({
-  server_url: z.string().optional(),
-  admin_token: z.string().optional(),
-  enrollment_token: z.string().optional(),
-});
-export type CredentialsFile = z.infer<typeof credentialsFileSchema>;
-
-export function credentialsPath(dataDir: string): string {
-  return path.join(dataDir, 'credentials.json');
-}
-
-export function readCredentialsFile(dataDir: string): CredentialsFile | null {
-  try {
-    return credentialsFileSchema.parse(JSON.parse(fs.readFileSync(credentialsPath(dataDir), 'utf8')));
-  } catch {
-    return null;
-  }
-}
+import { credentialsPath, readCredentialsFile, type CredentialsFile } from './credentialsFile';
 
 /**
  * The admin and enrollment tokens: from the environment, else from an earlier start's credentials file, else

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { compileServerConfig } from '../../server/config';
-import { migrateDatabase, openDatabase } from '../../server/orm';
-import { resolveDatabase } from '../../server/resolveDatabase';
 
 export function registerMigrateCommand(program: Command): void {
   program
@@ -10,6 +7,9 @@ export function registerMigrateCommand(program: Command): void {
     .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
     .option('--data-dir <dir>', 'data directory of the embedded PostgreSQL (default: $WORKSCHED_DATA_DIR or ./.worksched)')
     .action(async (options: { databaseUrl?: string; dataDir?: string }) => {
+      const { compileServerConfig } = await import('../../server/config');
+      const { migrateDatabase, openDatabase } = await import('../../server/orm');
+      const { resolveDatabase } = await import('../../server/resolveDatabase');
       const config = compileServerConfig({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
       const database = await resolveDatabase(config, (line) => process.stderr.write(`${line}\n`));
       try {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { compileServerConfig, type ServerConfigInput } from '../../server/config';
-import { startServer, type RunningServer } from '../../server/startServer';
+import type { ServerConfigInput } from '../../server/config';
+import type { RunningServer } from '../../server/startServer';
 
 export interface ServerFlags {
   host?: string;
@@ -66,6 +66,9 @@ export function printServerBanner(server: RunningServer, out: NodeJS.WritableStr
 export function registerServerCommand(program: Command): void {
   addServerOptions(program.command('server').description('run the worksched server (HTTP API, scheduler, housekeeping)')).action(
     async (flags: ServerFlags) => {
+      // Loaded here, not at the top: client commands must not pay for the ORM at every start.
+      const { compileServerConfig } = await import('../../server/config');
+      const { startServer } = await import('../../server/startServer');
       const config = compileServerConfig(serverOverrides(flags));
       const server = await startServer(config, { onProgress: (line) => process.stderr.write(`${line}\n`) });
       stopOnSignals(() => server.close());

@@ -2,8 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { compileServerConfig } from '../../server/config';
-import { startServer } from '../../server/startServer';
 import { addServerOptions, printServerBanner, serverOverrides, stopOnSignals, type ServerFlags } from './server';
 
 const WORKSCHED_BIN = path.resolve(__dirname, '..', '..', 'bin', 'worksched.js');
@@ -13,6 +11,8 @@ export function registerStartCommand(program: Command): void {
   addServerOptions(program.command('start').description('run the server and one local worker (what `npm start` does)'))
     .option('--concurrency <n>', 'tasks the local worker runs at once', String(Math.max(1, os.cpus().length)))
     .action(async (flags: ServerFlags & { concurrency: string }) => {
+      const { compileServerConfig } = await import('../../server/config');
+      const { startServer } = await import('../../server/startServer');
       const config = compileServerConfig(serverOverrides(flags));
       const server = await startServer(config, { onProgress: (line) => process.stderr.write(`${line}\n`) });
       const worker = spawnLocalWorker(server.url, server.enrollmentToken, config.dataDir, flags.concurrency);

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { compileWorkerConfig } from '../../worker/config';
-import { WorkerAgent } from '../../worker/agent';
 
 interface WorkerFlags {
   server?: string;
@@ -32,6 +30,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, wait this long for running tasks (default: 60)')
     .option('--kill-grace <seconds>', 'SIGTERM → SIGKILL grace at a time limit (default: 10)')
     .action(async (flags: WorkerFlags) => {
+      const { compileWorkerConfig } = await import('../../worker/config');
+      const { WorkerAgent } = await import('../../worker/agent');
       const config = compileWorkerConfig({
         server: flags.server ?? process.env.WORKSCHED_URL,
         enrollmentToken: flags.enrollmentToken,
