@@ -55,13 +55,15 @@ export const sizeSchema = z
     return bytes;
   });
 
+const MAX_DURATION_S = 365 * 86400;
+
 /** A duration in whole seconds, given as a number of seconds or a string with a unit ("90s", "15m", "2h"). */
 export const durationSchema = z
   .union([z.number(), z.string()])
   .transform((value, ctx) => {
     const seconds = parseDurationSeconds(value);
-    if (seconds === null || seconds === 0) {
-      ctx.addIssue({ code: 'custom', message: `not a positive duration: ${JSON.stringify(value)} (use seconds or e.g. "90s", "15m", "2h")` });
+    if (seconds === null || seconds === 0 || seconds > MAX_DURATION_S) {
+      ctx.addIssue({ code: 'custom', message: `not a positive duration up to 365 days: ${JSON.stringify(value)} (use seconds or e.g. "90s", "15m", "2h")` });
       return z.NEVER;
     }
     return seconds;

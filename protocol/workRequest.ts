@@ -81,10 +81,11 @@ export type WorkRequestList = z.infer<typeof workRequestListSchema>;
 export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
 export const logEntrySchema = z
   .object({
-    seq: z.number().int().nonnegative(),
+    seq: z.number().int().nonnegative().max(2_147_483_647),
     ts: z.iso.datetime({ offset: true }),
     stream: z.enum(LOG_STREAMS),
-    text: z.string().max(1024 * 1024),
+    // Task output may hold NUL bytes (find -print0), which PostgreSQL text cannot: store them as U+FFFD.
+    text: z.string().max(1024 * 1024).transform((text) => (text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text)),
   })
   .strict();
 export type LogEntry = z.infer<typeof logEntrySchema>;
@@ -92,7 +93,7 @@ export type LogEntry = z.infer<typeof logEntrySchema>;
 export const logEntriesQuerySchema = z
   .object({
     follow: z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1').optional(),
-    after_seq: z.coerce.number().int().min(-1).optional(),
+    after_seq: z.coerce.number().int().min(-1).max(2_147_483_647).optional(),
     limit: z.coerce.number().int().min(1).max(100_000).optional(),
   })
   .strict();

@@ -8,7 +8,7 @@ const bytes = z.number().int().nonnegative();
 /** What a worker reports about its machine (seed 000 naming; bytes). */
 export const workerResourcesSchema = z
   .object({
-    cpu_count: z.number().int().positive(),
+    cpu_count: z.number().int().positive().max(65_536),
     total_memory: bytes,
     available_memory: bytes,
     available_disk_space: bytes,

@@ -11,6 +11,8 @@ export const serverConfigSchema = z.object({
   enrollmentToken: z.string().min(16).optional(),
   heartbeatTimeoutS: z.coerce.number().positive().default(30),
   heartbeatIntervalS: z.coerce.number().positive().optional(),
+  /** A running request its worker's heartbeat no longer lists is given back after this long (claim answers in flight). */
+  claimGraceS: z.coerce.number().min(0).default(15),
   housekeepingIntervalS: z.coerce.number().int().min(1).max(59).default(5),
   logMaxBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
   /** Task history kept per key besides the last success and last failure. */
@@ -40,6 +42,7 @@ export function compileServerConfig(
     heartbeatTimeoutS: env.WORKSCHED_HEARTBEAT_TIMEOUT_S || undefined,
     heartbeatIntervalS: env.WORKSCHED_HEARTBEAT_INTERVAL_S || undefined,
     housekeepingIntervalS: env.WORKSCHED_HOUSEKEEPING_INTERVAL_S || undefined,
+    claimGraceS: env.WORKSCHED_CLAIM_GRACE_S || undefined,
     logMaxBytes: env.WORKSCHED_LOG_MAX_BYTES || undefined,
     historyRetentionRuns: env.WORKSCHED_HISTORY_RETENTION_RUNS || undefined,
     learnedHeadroom: env.WORKSCHED_LEARNED_HEADROOM || undefined,

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
-import { formatIssuePath } from '../protocol/errors';
+import { findNulCharacter, formatIssuePath, listZodIssues } from '../protocol/errors';
 import type { Logger } from './logger';
 
 export interface ErrorIssue { path: string; message: string }
@@ -24,7 +24,7 @@ export class BadRequestError extends HttpError {
   }
 
   static fromZod(error: z.ZodError, where: string): BadRequestError {
-    const issues = error.issues.map((issue) => ({ path: formatIssuePath(issue.path), message: issue.message }));
+    const issues = listZodIssues(error);
     const summary = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
     return new BadRequestError(`invalid ${where}: ${summary}`, issues, 'validation_failed');
   }
@@ -64,6 +64,11 @@ export class ServiceUnavailableError extends HttpError {
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw BadRequestError.fromZod(parsed.error, where);
+  const nul = findNulCharacter(parsed.data);
+  if (nul) {
+    const path = formatIssuePath(nul);
+    throw new BadRequestError(`invalid ${where}: ${path}: contains a NUL character, which cannot be stored`, [{ path, message: 'contains a NUL character (\\u0000)' }], 'validation_failed');
+  }
   return parsed.data;
 }
 
@@ -76,7 +81,7 @@ export function parseId(value: unknown, name = 'id'): number {
   return Number(text);
 }
 
-interface BodyParserError { type?: string; status?: number; expose?: boolean; message?: string }
+interface BodyParserError { type?: string; message?: string }
 
 /** Maps every error to the one envelope of DESIGN.md; unexpected errors are logged and answered 500 without internals. */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
@@ -103,9 +108,11 @@ export function toErrorResponse(error: unknown): { status: number; body: { error
     if (parserError.type === 'entity.parse.failed') {
       return { status: 400, body: { error: { code: 'invalid_json', message: `request body is not valid JSON: ${parserError.message ?? ''}`.trim() } } };
     }
-    if (parserError.status && parserError.status < 500 && parserError.expose) {
-      return { status: parserError.status, body: { error: { code: 'bad_request', message: parserError.message ?? 'bad request' } } };
-    }
+  }
+  // Other client errors raised below our routes (e.g. a malformed %-escape in the path) keep their 4xx.
+  const status = (error as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: { error: { code: 'bad_request', message: (error as Error).message || 'bad request' } } };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal server error; the server log has the details' } } };
 }

@@ -39,7 +39,7 @@ export function workerRoutes(ctx: ServerContext): Router {
     requireRole(ctx.authenticator, ROLES.worker),
     asyncRoute(async (req, res) => {
       const body = parseInput(heartbeatRequestSchema, req.body, 'heartbeat');
-      const { cancel } = await recordHeartbeat(fork(), workerIdOf(req), body);
+      const { cancel } = await recordHeartbeat(fork(), workerIdOf(req), body, { claimGraceS: ctx.config.claimGraceS });
       const answer: HeartbeatResponse = { cancel, heartbeat_interval_s: ctx.config.heartbeatIntervalS };
       res.json(answer);
     }),

@@ -15,6 +15,7 @@ export async function recordHeartbeat(
   em: EntityManager,
   workerId: number,
   report: { resources?: WorkerResources; running: number[] },
+  options: { claimGraceS: number },
 ): Promise<{ cancel: number[] }> {
   return em.transactional(async (tem) => {
     const worker = await tem.findOne(Worker, { id: workerId });
@@ -23,7 +24,7 @@ export async function recordHeartbeat(
     worker.lastSeenAt = new Date();
     worker.online = true;
     await tem.flush();
-    await reclaimForgottenRequests(tem, worker.name, workerId, report.running);
+    await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS);
     if (report.running.length === 0) return { cancel: [] };
     // Unknown ids (deleted) must stop too, hence the outer join from the reported list.
     const rows = await tem.execute<{ id: string }[]>(
@@ -37,21 +38,20 @@ export async function recordHeartbeat(
   });
 }
 
-/** A claim answer may still be on its way when a heartbeat is sent: only requests older than this count as forgotten. */
-const FORGOTTEN_AFTER_S = 15;
-
 /**
- * Requests the server has running on this worker that the worker no longer mentions (it restarted, or never got
- * the claim answer) go back to pending now, rather than after a heartbeat timeout that would never come.
+ * A claim answer may still be on its way when a heartbeat is sent, and a worker that hung up just as its
+ * answer went out never got it (the server cannot tell): so requests the server has running on this worker
+ * that the worker no longer mentions, and that it got more than `graceS` ago, go back to pending, rather
+ * than after a heartbeat timeout that never comes while the worker is alive.
  * The agent lists results still waiting in its outbox as running, so those are not touched.
  */
-async function reclaimForgottenRequests(em: EntityManager, workerName: string, workerId: number, running: number[]): Promise<void> {
+async function reclaimForgottenRequests(em: EntityManager, workerName: string, workerId: number, running: number[], graceS: number): Promise<void> {
   const forgotten = await em.execute<{ id: string }[]>(
     `select id from work_request
      where status = 'running' and worker_id = ? and id <> all(array[?]::bigint[])
        and started_at < now() - make_interval(secs => ?)
      for update skip locked`,
-    [workerId, running, FORGOTTEN_AFTER_S],
+    [workerId, running, graceS],
   );
   for (const { id } of forgotten) {
     const row = await em.findOneOrFail(WorkRequest, { id: Number(id) }, { populate: ['worker'] });

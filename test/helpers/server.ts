@@ -265,7 +265,7 @@ export class TestServer {
   }
 }
 
-export type TestServerOptions = Partial<Pick<ServerConfigInput, 'heartbeatTimeoutS' | 'heartbeatIntervalS' | 'housekeepingIntervalS' | 'logMaxBytes'>>;
+export type TestServerOptions = Partial<Omit<ServerConfigInput, 'databaseUrl' | 'port' | 'host' | 'dataDir' | 'logLevel'>>;
 
 /**
  * A server on a fresh database. Defaults keep housekeeping out of the way (long heartbeat timeout); tests that
@@ -284,10 +284,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         dataDir,
         // WORKSCHED_TEST_SERVER_LOG=error (or debug…) shows the server's own log when a test needs explaining.
         logLevel: (process.env.WORKSCHED_TEST_SERVER_LOG as ServerConfigInput['logLevel']) ?? 'silent',
-        heartbeatTimeoutS: options.heartbeatTimeoutS ?? 300,
-        housekeepingIntervalS: options.housekeepingIntervalS ?? 5,
-        ...(options.heartbeatIntervalS !== undefined ? { heartbeatIntervalS: options.heartbeatIntervalS } : {}),
-        ...(options.logMaxBytes !== undefined ? { logMaxBytes: options.logMaxBytes } : {}),
+        heartbeatTimeoutS: 300,
+        housekeepingIntervalS: 5,
+        ...options,
       }, {}),
     );
     const token = expectStatus(
