@@ -18,11 +18,19 @@ export async function createRetryAttempt(
   options: { headroom: number },
 ): Promise<WorkRequest> {
   const effective = await learnRequirements(em, historyKeyOf(failed), failed.requirements, options);
-  const learned: LearnedRequirement[] = effective.learned.filter((item) => !(decision.memory && item.resource === 'memory'));
+  // Like the time limit, memory never drops below what the superseded attempt had: a requirement raised after
+  // an out_of_memory kill must survive a later attempt failing for another reason.
+  const carried = !decision.memory && (failed.needMemory ?? 0) > (effective.needMemory ?? 0);
+  const replaceMemory = Boolean(decision.memory) || carried;
+  const learned: LearnedRequirement[] = effective.learned.filter((item) => !(replaceMemory && item.resource === 'memory'));
   let needMemory = effective.needMemory;
   if (decision.memory) {
     needMemory = decision.memory;
     learned.unshift({ resource: 'memory', value: decision.memory, reason: `memory ≥ ${formatBytes(decision.memory)}: doubled after attempt ${failed.attempt} was killed for out_of_memory (#${failed.id})` });
+  } else if (carried) {
+    needMemory = failed.needMemory ?? null;
+    const previous = failed.learnedRequirements.find((item) => item.resource === 'memory');
+    if (previous) learned.unshift(previous);
   }
   const notBefore = new Date(Date.now() + decision.delayS * 1000);
   const retry = em.create(WorkRequest, {

@@ -54,23 +54,32 @@ export async function decideAfterFailure(em: EntityManager, row: WorkRequest, ou
   };
 }
 
-/** base × 2^(attempt-1), ±25 % jitter, capped. */
+/** base × 2^(attempt-1), ±25 % jitter, capped: never more than maxDelayS (jitter included). */
 export function retryDelayS(attempt: number, policy: RetryPolicy): number {
   const raw = Math.min(policy.maxDelayS, policy.baseDelayS * 2 ** Math.max(0, attempt - 1));
-  return Math.round(raw * (0.75 + Math.random() * 0.5) * 10) / 10;
+  return Math.min(policy.maxDelayS, Math.round(raw * (0.75 + Math.random() * 0.5) * 10) / 10);
 }
 
 function lastSuccessLabel(row: WorkRequest): string {
   return historyLevels(historyKeyOf(row))[0].label;
 }
 
-/** The most specific key level with any runs decides whether the task ever succeeded. */
+/**
+ * The most specific key level with any runs decides whether the task ever succeeded. Runs of this request's own
+ * retry chain (earlier attempts it supersedes, requeues of the same row) are not evidence either way: otherwise
+ * a chain retried on a wider level's success would turn final after its own first failure.
+ */
 async function findEarlierSuccess(em: EntityManager, row: WorkRequest): Promise<{ label: string; workRequestId: number | null } | null> {
   for (const level of historyLevels(historyKeyOf(row))) {
     const rows = await em.execute<{ any_runs: boolean; work_request_id: string | null }[]>(
-      `select exists (select 1 from task_history where ${level.where} and work_request_id is distinct from ?) as any_runs,
+      `with recursive chain (id) as (
+         select ?::bigint
+         union all
+         select w.supersedes_id from work_request w join chain c on w.id = c.id where w.supersedes_id is not null
+       )
+       select exists (select 1 from task_history where ${level.where} and (work_request_id is null or work_request_id not in (select id from chain))) as any_runs,
          (select work_request_id from task_history where ${level.where} and result = 'success' order by completed_at desc limit 1) as work_request_id`,
-      [...level.params, row.id, ...level.params],
+      [row.id, ...level.params, ...level.params],
     );
     const found = rows[0];
     if (found?.work_request_id) return { label: level.label, workRequestId: Number(found.work_request_id) };
