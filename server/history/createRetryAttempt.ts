@@ -3,6 +3,8 @@ import { WorkRequest } from '../../entities';
 import { formatBytes } from '../../protocol/units';
 import type { LearnedRequirement } from '../../protocol/workRequest';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
+import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
+import { unschedulableReason } from '../scheduler/unschedulableReason';
 import type { FailureDecision } from './decideAfterFailure';
 import { historyKeyOf } from './historyKey';
 import { learnRequirements } from './learnRequirements';
@@ -50,6 +52,7 @@ export async function createRetryAttempt(
     needCpu: effective.needCpu,
     needGpu: effective.needGpu,
     needTags: effective.needTags,
+    unschedulableReason: unschedulableReason({ ...effective, needMemory }, await loadWorkerCapacities(em)),
     attempt: failed.attempt + 1,
     maxAttempts: failed.maxAttempts,
     supersedesId: failed.id,

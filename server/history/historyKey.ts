@@ -27,5 +27,7 @@ export function historyLevels(key: HistoryKey): HistoryLevel[] {
 
 /** "build/foo/amd64": the key as operators read it. */
 export function describeKey(key: HistoryKey): string {
+  // "-" keeps the parts apart when only the context is set: (T, '', C) reads "T/-/C", not "T/C".
+  if (key.subject === '' && key.context !== '') return `${key.taskName}/-/${key.context}`;
   return [key.taskName, key.subject, key.context].filter((part) => part !== '').join('/');
 }

@@ -3,42 +3,11 @@
  * last failure whatever their age (they answer "did this ever succeed?" and "how did it last fail?"). The
  * per-key counters keep counting every run.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { TaskSpecInput } from '../../protocol/taskSpec';
 import type { WorkRequest } from '../../protocol/workRequest';
 import type { CompleteWorkRequest } from '../../protocol/workerApi';
-import { compileServerConfig, type ServerConfigInput } from '../../server/config';
-import { startServer, type RunningServer } from '../../server/startServer';
-import { createTestDatabase } from '../helpers/database';
-import { MiB, TestServer, expectStatus, httpRequest, uniqueTaskName, type SimWorker } from '../helpers/server';
+import { MiB, TestServer, expectStatus, uniqueTaskName, type SimWorker, startTestServer } from '../helpers/server';
 
-/** A server on a fresh database with the scheduling knobs these tests set (startTestServer does not take them). */
-async function startServerWith(config: Partial<ServerConfigInput>): Promise<TestServer> {
-  const db = await createTestDatabase();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'worksched-retention-test-'));
-  let server: RunningServer | undefined;
-  try {
-    server = await startServer(
-      compileServerConfig(
-        { databaseUrl: db.url, port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', heartbeatTimeoutS: 300, housekeepingIntervalS: 59, ...config },
-        {},
-      ),
-    );
-    const token = expectStatus(
-      await httpRequest<{ token: string }>(server.url, 'POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'client', name: 'tests' } }),
-      201,
-      'create client token',
-    ).body.token;
-    return new TestServer(server, db, dataDir, token);
-  } catch (error) {
-    await server?.close().catch(() => undefined);
-    await db.drop().catch(() => undefined);
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
-}
 
 async function runAttempt(s: TestServer, worker: SimWorker, spec: Partial<TaskSpecInput>, completion: CompleteWorkRequest): Promise<WorkRequest> {
   const created = await s.createWorkRequest(spec);
@@ -81,7 +50,7 @@ afterEach(async () => {
 });
 
 test('keeps the newest 3 runs plus the old only success; counters still count all 8; the old success still allows a retry', async () => {
-  server = await startServerWith({ historyRetentionRuns: 3, retryBaseDelayS: 0.2, retryMaxDelayS: 1 });
+  server = await startTestServer({ historyRetentionRuns: 3, retryBaseDelayS: 0.2, retryMaxDelayS: 1 });
   const s = server;
   const worker = await s.registerWorker();
   const onlySuccessFirst = uniqueTaskName('retained');

@@ -4,44 +4,13 @@
  * An attempt killed for memory is retried with twice the memory (capped at the largest worker), one killed at
  * its time limit with twice the time. Requeues after a lost worker count as attempts.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { TaskSpecInput } from '../../protocol/taskSpec';
 import type { LogEntry, WorkRequest, WorkRequestResult } from '../../protocol/workRequest';
 import type { CompleteWorkRequest } from '../../protocol/workerApi';
-import { compileServerConfig, type ServerConfigInput } from '../../server/config';
-import { startServer, type RunningServer } from '../../server/startServer';
 import { detectMeasurementMethod } from '../../worker/execution';
-import { createTestDatabase } from '../helpers/database';
-import { GiB, MiB, TestServer, eventually, expectStatus, httpRequest, sleep, uniqueTaskName, type SimWorker } from '../helpers/server';
+import { GiB, MiB, TestServer, eventually, expectStatus, sleep, uniqueTaskName, type SimWorker, startTestServer } from '../helpers/server';
 import { python3, removeWorkRoots, run } from '../worker/helpers';
 
-/** A server on a fresh database with the scheduling knobs these tests set (startTestServer does not take them). */
-async function startServerWith(config: Partial<ServerConfigInput>): Promise<TestServer> {
-  const db = await createTestDatabase();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'worksched-retry-test-'));
-  let server: RunningServer | undefined;
-  try {
-    server = await startServer(
-      compileServerConfig(
-        { databaseUrl: db.url, port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', heartbeatTimeoutS: 300, housekeepingIntervalS: 59, ...config },
-        {},
-      ),
-    );
-    const token = expectStatus(
-      await httpRequest<{ token: string }>(server.url, 'POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'client', name: 'tests' } }),
-      201,
-      'create client token',
-    ).body.token;
-    return new TestServer(server, db, dataDir, token);
-  } catch (error) {
-    await server?.close().catch(() => undefined);
-    await db.drop().catch(() => undefined);
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
-}
 
 /** Back-off of attempt 1: 0.5 s ± 25 %, rounded to 0.1 s → 0.4 … 0.6 s. Attempt 2: min(1, 1.0) ± 25 %, at most 1 s. */
 const RETRY_CONFIG = { retryBaseDelayS: 0.5, retryMaxDelayS: 1 } as const;
@@ -99,7 +68,7 @@ afterAll(() => removeWorkRoots());
 
 describe('history decides', () => {
   test('a key that never succeeded: the failure is final, no new request', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const worker = await s.registerWorker();
     const key = { task_name: uniqueTaskName('never'), subject: 'x', context: 'y', max_attempts: 3 };
@@ -117,7 +86,7 @@ describe('history decides', () => {
   });
 
   test('a key with an earlier success: a new attempt supersedes the failed one after a back-off; the last allowed failure is final', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const worker = await s.registerWorker();
     const key = { task_name: uniqueTaskName('flaky'), subject: 'x' };
@@ -174,7 +143,7 @@ describe('history decides', () => {
   });
 
   test('a new context of a subject that succeeded elsewhere keeps being retried until max_attempts', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const worker = await s.registerWorker();
     const taskName = uniqueTaskName('ported');
@@ -203,7 +172,7 @@ describe('history decides', () => {
   });
 
   test('use_history: false fails for good even after earlier successes', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const worker = await s.registerWorker();
     const key = { task_name: uniqueTaskName('opt-out') };
@@ -216,7 +185,7 @@ describe('history decides', () => {
 
 describe('out_of_memory and time_limit_exceeded raise the requirement', () => {
   test('OOM at X: retried with memory ≥ 2X, and again 2 × that after a second OOM; small workers cannot take it', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const big = await s.registerWorker({ totalMemory: 8 * GiB });
     const key = { task_name: uniqueTaskName('hungry'), max_attempts: 3 };
@@ -251,7 +220,7 @@ describe('out_of_memory and time_limit_exceeded raise the requirement', () => {
   });
 
   test('the raised memory sticks: an attempt after an OOM retry that fails otherwise keeps the raised requirement', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const big = await s.registerWorker({ totalMemory: 8 * GiB });
     const key = { task_name: uniqueTaskName('hungry'), max_attempts: 3 };
@@ -275,7 +244,7 @@ describe('out_of_memory and time_limit_exceeded raise the requirement', () => {
   });
 
   test('the doubled memory is capped at the largest enabled worker; an OOM at or above it is final', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const largest = await s.registerWorker({ totalMemory: 1 * GiB });
     await s.registerWorker({ totalMemory: 512 * MiB });
@@ -300,7 +269,7 @@ describe('out_of_memory and time_limit_exceeded raise the requirement', () => {
   });
 
   test('time_limit_exceeded: retried with the time limit doubled, and the worker is handed the new limit', async () => {
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const worker = await s.registerWorker();
     const created = await s.createWorkRequest({ task_name: uniqueTaskName('slow'), time_limit: '10s', max_attempts: 3 });
@@ -320,7 +289,7 @@ describe('out_of_memory and time_limit_exceeded raise the requirement', () => {
 
 describe('lost workers', () => {
   test('a requeue after a lost worker is an attempt: attempt increments, history has a worker_lost error, and it uses up max_attempts', async () => {
-    server = await startServerWith({ ...RETRY_CONFIG, heartbeatTimeoutS: 1 });
+    server = await startTestServer({ ...RETRY_CONFIG, heartbeatTimeoutS: 1 });
     const s = server;
     const lost = await s.registerWorker();
     const key = { task_name: uniqueTaskName('fragile'), subject: 'k', max_attempts: 2 };
@@ -361,7 +330,7 @@ describe('end to end: a real OOM kill', () => {
       console.warn('SKIPPED the real OOM case: cgroups are not writable here (measurement method "proc"), so no memory limit can be set');
       return;
     }
-    server = await startServerWith(RETRY_CONFIG);
+    server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const worker = await s.registerWorker({ totalMemory: 8 * GiB });
     const created = await s.createWorkRequest({
