@@ -8,6 +8,7 @@ import { registerLogsCommand } from './commands/logs';
 import { registerMigrateCommand } from './commands/migrate';
 import { registerServerCommand } from './commands/server';
 import { registerShowCommand } from './commands/show';
+import { registerStatsCommand } from './commands/stats';
 import { registerStartCommand } from './commands/start';
 import { registerSubmitCommand } from './commands/submit';
 import { registerTokenCommand } from './commands/token';
@@ -29,6 +30,7 @@ registerShowCommand(program);
 registerLogsCommand(program);
 registerCancelCommand(program);
 registerWorkersCommand(program);
+registerStatsCommand(program);
 registerTokenCommand(program);
 
 /** Exit codes: 0 ok, 1 failure (server said no, unreachable, internal), 2 bad usage or input. */

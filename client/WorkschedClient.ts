@@ -1,3 +1,11 @@
+import type {
+  StatisticsSummary,
+  TaskStatistics,
+  TaskStatisticsDetail,
+  TaskStatisticsFilter,
+  TaskStatisticsList,
+  WorkerStatisticsList,
+} from '../protocol/statistics';
 import type { TaskSpecInput } from '../protocol/taskSpec';
 import type { Worker } from '../protocol/workerApi';
 import type { LogEntry, WorkRequest, WorkRequestList, WorkRequestResult, WorkRequestStatus } from '../protocol/workRequest';
@@ -112,6 +120,36 @@ export class WorkschedClient {
   async listWorkers(): Promise<Worker[]> {
     const answer = await this.http.request<{ workers: Worker[] }>('GET', '/api/v1/workers');
     return answer.workers;
+  }
+
+  /** GET /api/v1/statistics/tasks (operator): one page of per-key statistics; pass `next_cursor` as `cursor` for the next. */
+  getTaskStatistics(filter: TaskStatisticsFilter = {}): Promise<TaskStatisticsList> {
+    return this.http.request('GET', '/api/v1/statistics/tasks', { query: { ...filter } });
+  }
+
+  /** Every key's statistics matching `filter`, following the cursor page by page. */
+  async *iterateTaskStatistics(filter: TaskStatisticsFilter = {}): AsyncGenerator<TaskStatistics> {
+    let cursor: string | undefined = filter.cursor;
+    do {
+      const page = await this.getTaskStatistics({ ...filter, cursor });
+      yield* page.tasks;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** GET /api/v1/statistics/tasks/:task_name (operator): the task by subject/context, its total and recent runs. */
+  getTaskStatisticsFor(taskName: string, options: { limit?: number } = {}): Promise<TaskStatisticsDetail> {
+    return this.http.request('GET', `/api/v1/statistics/tasks/${encodeURIComponent(taskName)}`, { query: { limit: options.limit } });
+  }
+
+  /** GET /api/v1/statistics/workers (operator); `window` in seconds or "90s" / "15m" / "2h" / "7d" (default 24h). */
+  getWorkerStatistics(window?: string | number): Promise<WorkerStatisticsList> {
+    return this.http.request('GET', '/api/v1/statistics/workers', { query: { window } });
+  }
+
+  /** GET /api/v1/statistics/summary (operator): work requests by status and result, unschedulable, workers by state. */
+  getStatisticsSummary(): Promise<StatisticsSummary> {
+    return this.http.request('GET', '/api/v1/statistics/summary');
   }
 
   createToken(role: Exclude<TokenRole, 'worker'>, name?: string): Promise<{ id: number; role: TokenRole; name: string | null; token: string }> {

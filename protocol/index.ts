@@ -5,3 +5,4 @@ export * from './workRequest';
 export * from './workerApi';
 export * from './errors';
 export * from './tokens';
+export * from './statistics';

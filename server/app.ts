@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { ServerContext } from './context';
 import { NotFoundError, errorMiddleware } from './errors';
 import { healthRoutes } from './routes/healthRoutes';
+import { statisticsRoutes } from './routes/statisticsRoutes';
 import { metaRoutes } from './routes/metaRoutes';
 import { tokenRoutes } from './routes/tokenRoutes';
 import { workerRoutes } from './routes/workerRoutes';
@@ -19,6 +20,7 @@ export function createApp(ctx: ServerContext): Express {
   app.use('/api/v1/workers', workerRoutes(ctx));
   app.use('/api/v1/work-requests', workRequestRoutes(ctx));
   app.use('/api/v1/tokens', tokenRoutes(ctx));
+  app.use('/api/v1/statistics', statisticsRoutes(ctx));
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.logger));
   return app;

@@ -1,0 +1,226 @@
+import type { Command } from 'commander';
+import type { WorkschedClient } from '../../client';
+import {
+  statisticsWindowSchema,
+  TASK_STATISTICS_SORTS,
+  type RecentRun,
+  type StatisticsSummary,
+  type TaskStatistics,
+  type TaskStatisticsDetail,
+  type TaskStatisticsFilter,
+  type TaskStatisticsSort,
+  type WorkerStatisticsList,
+} from '../../protocol/statistics';
+import { describeZodError } from '../../protocol/errors';
+import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
+import { CliUsageError } from '../errors';
+import { createTable, formatAge, formatDuration, formatSize, parseIntegerOption, printJson, truncate } from '../format';
+
+interface StatsFlags extends ConnectionOptions {
+  prefix?: string;
+  subject?: string;
+  context?: string;
+  minRuns?: string;
+  sort: string;
+  limit: string;
+  cursor?: string;
+  all?: boolean;
+  workers?: boolean;
+  window?: string;
+  summary?: boolean;
+  json?: boolean;
+}
+
+export function registerStatsCommand(program: Command): void {
+  withConnectionOptions(
+    program
+      .command('stats')
+      .description(
+        'statistics from the task history (needs an operator or admin token): per task key, one task in detail ' +
+          '(TASK), per worker (--workers) or an overview (--summary). Percentiles are over the retained successful runs.',
+      )
+      .argument('[task]', 'one task: its subjects/contexts, a total and its 20 newest runs')
+      .option('--prefix <text>', 'only tasks whose name starts with this')
+      .option('--subject <subject>', 'only this subject ("" for keys without one)')
+      .option('--context <context>', 'only this context ("" for keys without one)')
+      .option('--min-runs <n>', 'only keys with at least this many runs')
+      .option('--sort <order>', `one of ${TASK_STATISTICS_SORTS.join(', ')} (a leading - sorts descending)`, 'task_name')
+      .option('--limit <n>', 'keys per page (1..500)', '50')
+      .option('--cursor <cursor>', 'continue from the cursor a previous page printed')
+      .option('--all', 'every page, not just the first')
+      .option('--workers', 'per worker: runs, failures, busy time and utilisation over --window')
+      .option('--window <duration>', 'with --workers: seconds or e.g. 90s, 15m, 2h, 7d (at most 90d)', '24h')
+      .option('--summary', 'work requests by status and result, unschedulable ones, workers by state')
+      .option('--json', 'print JSON'),
+  ).action(async (task: string | undefined, flags: StatsFlags) => {
+    const modes = [task !== undefined && 'TASK', flags.workers && '--workers', flags.summary && '--summary'].filter(Boolean);
+    if (modes.length > 1) throw new CliUsageError(`give only one of TASK, --workers, --summary (got ${modes.join(' and ')})`);
+    const client = connect(flags);
+    if (flags.workers) return showWorkers(client, parseWindow(flags.window ?? '24h'), flags.json);
+    if (flags.summary) return showSummary(client, flags.json);
+    if (task !== undefined) return showTask(client, task, parseIntegerOption(flags.limit, '--limit', { min: 1, max: 500 }), flags.json);
+    return showTasks(client, toFilter(flags), flags.all ?? false, flags.json);
+  });
+}
+
+function toFilter(flags: StatsFlags): TaskStatisticsFilter {
+  const sorts: readonly string[] = TASK_STATISTICS_SORTS;
+  if (!sorts.includes(flags.sort)) {
+    throw new CliUsageError(`--sort: unknown order ${JSON.stringify(flags.sort)}; use one of ${TASK_STATISTICS_SORTS.join(', ')}`);
+  }
+  return {
+    task_name_prefix: flags.prefix,
+    subject: flags.subject,
+    context: flags.context,
+    min_runs: flags.minRuns === undefined ? undefined : parseIntegerOption(flags.minRuns, '--min-runs', { min: 0 }),
+    sort: flags.sort as TaskStatisticsSort,
+    limit: parseIntegerOption(flags.limit, '--limit', { min: 1, max: 500 }),
+    cursor: flags.cursor,
+  };
+}
+
+function parseWindow(text: string): number {
+  const parsed = statisticsWindowSchema.safeParse(text);
+  if (!parsed.success) throw new CliUsageError(`--window: ${describeZodError(parsed.error).replace(/^\(body\): /, '')}`);
+  return parsed.data;
+}
+
+async function showTasks(client: WorkschedClient, filter: TaskStatisticsFilter, all: boolean, json?: boolean): Promise<void> {
+  let rows: TaskStatistics[];
+  let nextCursor: string | null = null;
+  if (all) {
+    rows = [];
+    for await (const row of client.iterateTaskStatistics(filter)) rows.push(row);
+  } else {
+    const page = await client.getTaskStatistics(filter);
+    rows = page.tasks;
+    nextCursor = page.next_cursor;
+  }
+  if (json) {
+    printJson(all ? rows : { tasks: rows, next_cursor: nextCursor });
+    return;
+  }
+  if (rows.length === 0) {
+    process.stderr.write('no task history matches (statistics appear once work requests have finished)\n');
+    return;
+  }
+  const table = createTable(['key', 'runs', 'ok %', 'dur p50', 'dur p95', 'cpu p95', 'mem p95', 'mem max', 'disk p95', 'last success', 'last failure']);
+  for (const row of rows) table.push([truncate(describeKey(row), 60), ...figures(row)]);
+  process.stdout.write(`${table.toString()}\n`);
+  if (nextCursor) process.stderr.write(`more keys: add --cursor ${nextCursor} (or --all)\n`);
+}
+
+async function showTask(client: WorkschedClient, task: string, limit: number, json?: boolean): Promise<void> {
+  const detail = await client.getTaskStatisticsFor(task, { limit });
+  if (json) {
+    printJson(detail);
+    return;
+  }
+  process.stdout.write(renderTaskDetail(detail));
+}
+
+export function renderTaskDetail(detail: TaskStatisticsDetail, now: Date = new Date()): string {
+  const keys = createTable(['subject', 'context', 'runs', 'ok %', 'dur p50', 'dur p95', 'cpu p95', 'mem p95', 'mem max', 'disk p95', 'last success', 'last failure']);
+  for (const row of [...detail.keys, detail.total]) {
+    const isTotal = row === detail.total;
+    keys.push([isTotal ? 'total' : truncate(row.subject ?? '-', 30), isTotal ? '' : truncate(row.context ?? '-', 20), ...figures(row, now)]);
+  }
+  const recent = createTable(['completed', 'request', 'subject', 'context', 'try', 'result', 'worker', 'duration', 'cpu', 'memory', 'disk']);
+  for (const run of detail.recent_runs) recent.push(recentRunCells(run, now));
+  const more = detail.keys_truncated ? `(more keys: worksched stats --prefix ${detail.task_name} --all)\n` : '';
+  return `${detail.task_name}\n${keys.toString()}\n${more}\nrecent runs\n${recent.toString()}\n`;
+}
+
+function recentRunCells(run: RecentRun, now: Date): string[] {
+  return [
+    formatAge(run.completed_at, now),
+    run.work_request_id === null ? '-' : String(run.work_request_id),
+    truncate(run.subject ?? '-', 30),
+    truncate(run.context ?? '-', 20),
+    String(run.attempt),
+    run.error_code ? `${run.result} (${run.error_code})` : run.result,
+    truncate(run.worker_name ?? '-', 30),
+    formatDuration(run.duration_s),
+    formatDuration(run.cpu_time_s),
+    formatSize(run.memory),
+    formatSize(run.disk_space),
+  ];
+}
+
+async function showWorkers(client: WorkschedClient, windowS: number, json?: boolean): Promise<void> {
+  const answer = await client.getWorkerStatistics(windowS);
+  if (json) {
+    printJson(answer);
+    return;
+  }
+  process.stdout.write(renderWorkerStatistics(answer));
+}
+
+export function renderWorkerStatistics(answer: WorkerStatisticsList): string {
+  if (answer.workers.length === 0) return 'no workers registered yet (start one with `worksched worker`)\n';
+  const table = createTable(['worker', 'state', 'slots', 'runs', 'failures', 'busy', 'utilisation']);
+  for (const worker of answer.workers) {
+    table.push([
+      truncate(worker.name, 40),
+      worker.state,
+      String(worker.concurrency),
+      String(worker.runs),
+      String(worker.failures),
+      formatDuration(worker.busy_time_s),
+      formatPercent(worker.utilisation),
+    ]);
+  }
+  return `last ${formatDuration(answer.window_s)} (since ${answer.since})\n${table.toString()}\n`;
+}
+
+async function showSummary(client: WorkschedClient, json?: boolean): Promise<void> {
+  const summary = await client.getStatisticsSummary();
+  if (json) {
+    printJson(summary);
+    return;
+  }
+  process.stdout.write(renderSummary(summary));
+}
+
+export function renderSummary(summary: StatisticsSummary): string {
+  const { work_requests: requests, workers } = summary;
+  const counts = (record: Record<string, number>) =>
+    Object.entries(record)
+      .map(([name, count]) => `${name} ${count}`)
+      .join(', ');
+  const table = createTable(['', 'total', 'by kind']);
+  table.push(['work requests', String(requests.total), counts(requests.by_status)]);
+  table.push(['results', String(Object.values(requests.by_result).reduce((sum, count) => sum + count, 0)), counts(requests.by_result)]);
+  table.push(['unschedulable', String(requests.unschedulable), 'pending, but no enabled worker can run them (see `worksched show ID`)']);
+  table.push(['workers', String(workers.total), counts(workers.by_state)]);
+  return `${table.toString()}\n`;
+}
+
+/** The figures columns shared by the listing and the per-task table. */
+function figures(row: TaskStatistics, now: Date = new Date()): string[] {
+  return [
+    String(row.runs),
+    formatPercent(row.success_rate),
+    formatDuration(row.duration.p50),
+    formatDuration(row.duration.p95),
+    formatDuration(row.cpu_time.p95),
+    formatSize(row.memory.p95),
+    formatSize(row.memory.max),
+    formatSize(row.disk_space.p95),
+    formatAge(row.last_success_at, now),
+    formatAge(row.last_failure_at, now),
+  ];
+}
+
+/** "build (pkg-a, amd64)", "build (-, amd64)", "build". */
+function describeKey(row: Pick<TaskStatistics, 'task_name' | 'subject' | 'context'>): string {
+  if (row.subject === null && row.context === null) return row.task_name;
+  return `${row.task_name} (${row.subject ?? '-'}${row.context === null ? '' : `, ${row.context}`})`;
+}
+
+/** 0.975 → "97.5%", 1 → "100%", null → "-". */
+function formatPercent(fraction: number | null): string {
+  if (fraction === null || !Number.isFinite(fraction)) return '-';
+  const percent = fraction * 100;
+  return `${Number.isInteger(Math.round(percent * 10) / 10) ? Math.round(percent) : percent.toFixed(1)}%`;
+}

@@ -1,0 +1,48 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RecentRun } from '../../protocol/statistics';
+import type { WorkRequestResult } from '../../protocol/workRequest';
+
+interface RecentRunRow {
+  work_request_id: string | null;
+  subject: string;
+  context: string;
+  attempt: number;
+  result: WorkRequestResult;
+  error_code: string | null;
+  worker_name: string | null;
+  duration_ms: string | null;
+  cpu_time_ms: string | null;
+  memory: string | null;
+  disk_space: string | null;
+  completed_at: Date | string;
+}
+
+/** The newest retained history rows of a task, across its subjects and contexts (task_history_task_recent_idx). */
+export async function listRecentRuns(em: EntityManager, taskName: string, limit = 20): Promise<RecentRun[]> {
+  const rows = await em.execute<RecentRunRow[]>(
+    `select h.work_request_id, h.subject, h.context, h.attempt, h.result, h.error_code, h.worker_name,
+       h.duration_ms, h.cpu_time_ms, h.memory, h.disk_space, h.completed_at
+     from task_history h where h.task_name = ?
+     order by h.completed_at desc, h.id desc
+     limit ?`,
+    [taskName, limit],
+  );
+  return rows.map((row) => ({
+    work_request_id: nullableNumber(row.work_request_id),
+    subject: row.subject === '' ? null : row.subject,
+    context: row.context === '' ? null : row.context,
+    attempt: Number(row.attempt),
+    result: row.result,
+    error_code: row.error_code,
+    worker_name: row.worker_name,
+    duration_s: row.duration_ms === null ? null : Number(row.duration_ms) / 1000,
+    cpu_time_s: row.cpu_time_ms === null ? null : Number(row.cpu_time_ms) / 1000,
+    memory: nullableNumber(row.memory),
+    disk_space: nullableNumber(row.disk_space),
+    completed_at: new Date(row.completed_at).toISOString(),
+  }));
+}
+
+function nullableNumber(value: string | number | null): number | null {
+  return value === null ? null : Number(value);
+}

@@ -1,0 +1,127 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TaskStatisticsQuery } from '../../protocol/statistics';
+import { cursorRejectedByDatabase, decodeTaskKeyCursor, encodeTaskKeyCursor } from './taskKeyCursor';
+import { TASK_KEY_ORDERS, afterCursorCondition, cursorValueColumns, orderByClause } from './taskKeyOrder';
+
+/** A history key's all-time counters, as task_key keeps them ('' = no subject / context). */
+export interface TaskKeyCounters {
+  taskName: string;
+  subject: string;
+  context: string;
+  runs: number;
+  successes: number;
+  failures: number;
+  lastRunAt: Date | null;
+  lastSuccessAt: Date | null;
+  lastFailureAt: Date | null;
+}
+
+interface TaskKeyRow {
+  task_name: string;
+  subject: string;
+  context: string;
+  runs: number;
+  successes: number;
+  failures: number;
+  last_run_at: Date | string | null;
+  last_success_at: Date | string | null;
+  last_failure_at: Date | string | null;
+  [cursorColumn: `cursor_${number}`]: string;
+}
+
+/**
+ * One page of history keys, filtered and sorted on task_key alone (one row per key, counters kept on every
+ * insert), so the cost depends on the page size and not on the history's. Keyset pagination: see taskKeyCursor.
+ */
+export async function listTaskKeys(
+  em: EntityManager,
+  query: Pick<TaskStatisticsQuery, 'task_name' | 'task_name_prefix' | 'subject' | 'context' | 'min_runs' | 'sort' | 'limit' | 'cursor'>,
+): Promise<{ keys: TaskKeyCounters[]; nextCursor: string | null }> {
+  const order = TASK_KEY_ORDERS[query.sort];
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (query.task_name !== undefined) {
+    conditions.push('k.task_name = ?');
+    params.push(query.task_name);
+  }
+  if (query.task_name_prefix !== undefined) {
+    // LIKE with a constant prefix uses task_key_task_name_pattern_idx whatever the database's collation.
+    conditions.push('k.task_name like ?');
+    params.push(`${escapeLike(query.task_name_prefix)}%`);
+  }
+  if (query.subject !== undefined) {
+    conditions.push('k.subject = ?');
+    params.push(query.subject);
+  }
+  if (query.context !== undefined) {
+    conditions.push('k.context = ?');
+    params.push(query.context);
+  }
+  if (query.min_runs !== undefined) {
+    conditions.push('k.runs >= ?');
+    params.push(query.min_runs);
+  }
+  if (query.cursor !== undefined) {
+    conditions.push(afterCursorCondition(order));
+    params.push(...decodeTaskKeyCursor(query.cursor, query.sort, query, order.types));
+  }
+  let rows: TaskKeyRow[];
+  try {
+    rows = await em.execute<TaskKeyRow[]>(
+      `select k.task_name, k.subject, k.context, k.runs, k.successes, k.failures,
+         k.last_run_at, k.last_success_at, k.last_failure_at, ${cursorValueColumns(order)}
+       from task_key k
+       ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
+       order by ${orderByClause(order)}
+       limit ?`,
+      [...params, query.limit + 1],
+    );
+  } catch (error) {
+    // Only the cursor's values go through a cast: a value PostgreSQL cannot take is the client's mistake.
+    throw (query.cursor !== undefined && cursorRejectedByDatabase(error)) || error;
+  }
+  const hasMore = rows.length > query.limit;
+  const page = hasMore ? rows.slice(0, query.limit) : rows;
+  const last = page[page.length - 1];
+  const nextCursor = hasMore
+    ? encodeTaskKeyCursor(query.sort, query, order.columns.map((_, index) => last[`cursor_${index}`]))
+    : null;
+  return { keys: page.map(toCounters), nextCursor };
+}
+
+/** All-time counters of a task across its subjects and contexts, or null when it has no history. */
+export async function sumTaskCounters(em: EntityManager, taskName: string): Promise<TaskKeyCounters | null> {
+  const rows = await em.execute<Array<Omit<TaskKeyRow, 'runs' | 'successes' | 'failures'> & { keys: string; runs: string; successes: string; failures: string }>>(
+    `select ? as task_name, '' as subject, '' as context, count(*) as keys,
+       coalesce(sum(k.runs), 0) as runs, coalesce(sum(k.successes), 0) as successes, coalesce(sum(k.failures), 0) as failures,
+       max(k.last_run_at) as last_run_at, max(k.last_success_at) as last_success_at, max(k.last_failure_at) as last_failure_at
+     from task_key k where k.task_name = ?`,
+    [taskName, taskName],
+  );
+  const row = rows[0];
+  if (!row || Number(row.keys) === 0) return null;
+  return toCounters({ ...row, runs: Number(row.runs), successes: Number(row.successes), failures: Number(row.failures) });
+}
+
+function toCounters(row: Omit<TaskKeyRow, `cursor_${number}`>): TaskKeyCounters {
+  return {
+    taskName: row.task_name,
+    subject: row.subject,
+    context: row.context,
+    runs: Number(row.runs),
+    successes: Number(row.successes),
+    failures: Number(row.failures),
+    lastRunAt: toDate(row.last_run_at),
+    lastSuccessAt: toDate(row.last_success_at),
+    lastFailureAt: toDate(row.last_failure_at),
+  };
+}
+
+function toDate(value: Date | string | null): Date | null {
+  return value === null ? null : new Date(value);
+}
+
+/** A LIKE pattern that matches `text` literally (backslash is LIKE's default escape). */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
+}

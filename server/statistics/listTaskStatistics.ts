@@ -1,0 +1,19 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TaskStatisticsList, TaskStatisticsQuery } from '../../protocol/statistics';
+import { listTaskKeys } from './listTaskKeys';
+import { serializeTaskStatistics } from './serializeTaskStatistics';
+import { computeKeyPercentiles, percentileMapKey } from './successPercentiles';
+
+/**
+ * GET /statistics/tasks in two steps, so it stays fast however long the history: one page of keys from
+ * task_key (filters, sort and cursor on its own columns and indexes), then the percentiles of just those
+ * keys in one grouped query over their history rows.
+ */
+export async function listTaskStatistics(em: EntityManager, query: TaskStatisticsQuery): Promise<TaskStatisticsList> {
+  const { keys, nextCursor } = await listTaskKeys(em, query);
+  const percentiles = await computeKeyPercentiles(em, keys);
+  return {
+    tasks: keys.map((key) => serializeTaskStatistics(key, percentiles.get(percentileMapKey(key)))),
+    next_cursor: nextCursor,
+  };
+}

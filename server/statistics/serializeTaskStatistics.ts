@@ -1,0 +1,37 @@
+import type { TaskStatistics } from '../../protocol/statistics';
+import type { TaskKeyCounters } from './listTaskKeys';
+import type { SuccessPercentiles } from './successPercentiles';
+
+/** A key's counters and percentiles as the API returns them: seconds, whole bytes, ISO times, '' → null. */
+export function serializeTaskStatistics(counters: TaskKeyCounters, percentiles: SuccessPercentiles | null | undefined): TaskStatistics {
+  const p = percentiles ?? null;
+  return {
+    task_name: counters.taskName,
+    subject: counters.subject === '' ? null : counters.subject,
+    context: counters.context === '' ? null : counters.context,
+    runs: counters.runs,
+    successes: counters.successes,
+    failures: counters.failures,
+    success_rate: counters.runs > 0 ? counters.successes / counters.runs : null,
+    sampled_runs: p?.sampledRuns ?? 0,
+    duration: { p50: seconds(p?.durationMs.p50), p95: seconds(p?.durationMs.p95), max: seconds(p?.durationMs.max) },
+    cpu_time: { p50: seconds(p?.cpuTimeMs.p50), p95: seconds(p?.cpuTimeMs.p95) },
+    memory: { p50: wholeBytes(p?.memory.p50), p95: wholeBytes(p?.memory.p95), max: wholeBytes(p?.memory.max) },
+    disk_space: { p95: wholeBytes(p?.diskSpace.p95), max: wholeBytes(p?.diskSpace.max) },
+    last_success_at: isoTime(counters.lastSuccessAt),
+    last_failure_at: isoTime(counters.lastFailureAt),
+    last_run_at: isoTime(counters.lastRunAt),
+  };
+}
+
+function seconds(ms: number | null | undefined): number | null {
+  return ms === null || ms === undefined ? null : ms / 1000;
+}
+
+function wholeBytes(bytes: number | null | undefined): number | null {
+  return bytes === null || bytes === undefined ? null : Math.round(bytes);
+}
+
+function isoTime(value: Date | null): string | null {
+  return value ? value.toISOString() : null;
+}

@@ -1,0 +1,94 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { HistoryKey } from '../history/historyKey';
+
+/** Figures of a key's retained successful runs, in the history's units (ms, bytes); null where nothing was measured. */
+export interface SuccessPercentiles {
+  sampledRuns: number;
+  durationMs: { p50: number | null; p95: number | null; max: number | null };
+  cpuTimeMs: { p50: number | null; p95: number | null };
+  memory: { p50: number | null; p95: number | null; max: number | null };
+  diskSpace: { p95: number | null; max: number | null };
+}
+
+interface PercentileRow {
+  task_name: string;
+  subject: string;
+  context: string;
+  sampled_runs: string;
+  duration_ms_p: Array<number | null> | null;
+  duration_ms_max: string | null;
+  cpu_time_ms_p: Array<number | null> | null;
+  memory_p: Array<number | null> | null;
+  memory_max: string | null;
+  disk_space_p95: number | null;
+  disk_space_max: string | null;
+}
+
+/**
+ * percentile_cont (linear interpolation between the closest ranks; nulls ignored) over `task_history h`.
+ * One array-valued percentile_cont per figure: one sort gives both p50 and p95.
+ */
+const PERCENTILE_COLUMNS = `count(*) as sampled_runs,
+  percentile_cont(array[0.5, 0.95]) within group (order by h.duration_ms) as duration_ms_p,
+  max(h.duration_ms) as duration_ms_max,
+  percentile_cont(array[0.5, 0.95]) within group (order by h.cpu_time_ms) as cpu_time_ms_p,
+  percentile_cont(array[0.5, 0.95]) within group (order by h.memory) as memory_p,
+  max(h.memory) as memory_max,
+  percentile_cont(0.95) within group (order by h.disk_space) as disk_space_p95,
+  max(h.disk_space) as disk_space_max`;
+
+/**
+ * Percentiles of the successful runs of each of `keys` (one page of the listing, ≤ 500 keys), in one grouped
+ * query. The keys come in as three parallel arrays; PostgreSQL knows the arrays' length, so it plans a nested
+ * loop that reads each key's rows through task_history_key_idx / task_history_success_idx (both lead with
+ * the key) instead of scanning the history. The cost is the page's retained rows: at most the retention
+ * (historyRetentionRuns + 2) per key. Keys without a successful run are absent from the map.
+ */
+export async function computeKeyPercentiles(em: EntityManager, keys: HistoryKey[]): Promise<Map<string, SuccessPercentiles>> {
+  const byKey = new Map<string, SuccessPercentiles>();
+  if (keys.length === 0) return byKey;
+  const rows = await em.execute<PercentileRow[]>(
+    `select k.task_name, k.subject, k.context, ${PERCENTILE_COLUMNS}
+     from unnest(array[?]::text[], array[?]::text[], array[?]::text[]) as k(task_name, subject, context)
+     join task_history h on h.task_name = k.task_name and h.subject = k.subject and h.context = k.context
+     where h.result = 'success'
+     group by k.task_name, k.subject, k.context`,
+    [keys.map((key) => key.taskName), keys.map((key) => key.subject), keys.map((key) => key.context)],
+  );
+  for (const row of rows) {
+    byKey.set(percentileMapKey({ taskName: row.task_name, subject: row.subject, context: row.context }), toPercentiles(row));
+  }
+  return byKey;
+}
+
+/** Percentiles of the successful runs of a task across all its subjects and contexts (null: none retained). */
+export async function computeTaskPercentiles(em: EntityManager, taskName: string): Promise<SuccessPercentiles | null> {
+  const rows = await em.execute<PercentileRow[]>(
+    `select ${PERCENTILE_COLUMNS} from task_history h where h.task_name = ? and h.result = 'success'`,
+    [taskName],
+  );
+  const row = rows[0];
+  return row && Number(row.sampled_runs) > 0 ? toPercentiles(row) : null;
+}
+
+export function percentileMapKey(key: HistoryKey): string {
+  return JSON.stringify([key.taskName, key.subject, key.context]);
+}
+
+function toPercentiles(row: PercentileRow): SuccessPercentiles {
+  return {
+    sampledRuns: Number(row.sampled_runs),
+    durationMs: { p50: pick(row.duration_ms_p, 0), p95: pick(row.duration_ms_p, 1), max: toNumber(row.duration_ms_max) },
+    cpuTimeMs: { p50: pick(row.cpu_time_ms_p, 0), p95: pick(row.cpu_time_ms_p, 1) },
+    memory: { p50: pick(row.memory_p, 0), p95: pick(row.memory_p, 1), max: toNumber(row.memory_max) },
+    diskSpace: { p95: toNumber(row.disk_space_p95), max: toNumber(row.disk_space_max) },
+  };
+}
+
+function pick(values: Array<number | string | null> | null, index: number): number | null {
+  return toNumber(values?.[index] ?? null);
+}
+
+function toNumber(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}
