@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkschedApiError } from '../client/http';
+import { WorkschedApiError, WorkschedConnectionError } from '../client/http';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
 import type { ClaimedWorkRequest, WorkerResources } from '../protocol/workerApi';
 import { createLogger, type Logger } from '../server/logger';
@@ -232,7 +232,9 @@ export class WorkerAgent {
       try {
         return await action();
       } catch (error) {
-        const transient = !(error instanceof WorkschedApiError) || error.status >= 500;
+        // Only an unreachable or failing server is worth waiting for; anything else (no token to register with,
+        // a name taken, a 4xx) will not fix itself and must stop the worker with its message.
+        const transient = error instanceof WorkschedConnectionError || (error instanceof WorkschedApiError && error.status >= 500);
         if (!transient || this.stopClaiming.signal.aborted) throw error;
         this.logger.warn({ err: describe(error) }, `${what} failed; the server may not be up yet, retrying`);
         await sleep(backoff.nextDelayMs(), this.stopClaiming.signal);

@@ -6,7 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * outlives its worker. It ignores the terminal's signals so a Ctrl-C that the agent handles (drain) does not
  * fire it. On normal completion the agent kills the guard itself.
  */
-const GUARD_SCRIPT = `trap '' INT TERM HUP QUIT; read _ignored; kill -KILL -- "-$1" 2>/dev/null; exit 0`;
+// `kill -s KILL -- -PGID` is the POSIX form; dash (Debian's /bin/sh) rejects `kill -KILL -- -PGID` ("Illegal
+// number: -"), which silently left every orphan alive.
+const GUARD_SCRIPT = `trap '' INT TERM HUP QUIT; read _ignored; kill -s KILL -- "-$1" 2>/dev/null; exit 0`;
 
 export class OrphanGuard {
   private readonly guard: ChildProcess;
