@@ -14,3 +14,11 @@ export type { TaskSpecInput } from '../protocol/taskSpec';
 export type { WorkRequest, WorkRequestList, LogEntry, WorkRequestStatus, WorkRequestResult } from '../protocol/workRequest';
 export type { Worker } from '../protocol/workerApi';
 export type { OutputData, RuntimeStatistics } from '../protocol/outputData';
+export type {
+  TaskStatistics,
+  TaskStatisticsFilter,
+  TaskStatisticsList,
+  TaskStatisticsDetail,
+  RecentRun,
+  WorkerStatistics,
+} from '../protocol/statistics';

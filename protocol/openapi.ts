@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorResponseSchema } from './errors';
+import { STATISTICS_ROUTES } from './statistics';
 import { taskSpecSchema } from './taskSpec';
 import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
 import {
@@ -54,7 +55,9 @@ export const API_ROUTES: RouteDescription[] = [
   { method: 'post', path: '/api/v1/work-requests/{id}/complete', summary: 'Assigned worker reports the result (idempotent)', role: 'worker', body: completeWorkRequestSchema, response: workRequestSchema },
   { method: 'post', path: '/api/v1/work-requests/{id}/release', summary: 'Assigned worker hands a running request back (shutdown)', role: 'worker', body: releaseWorkRequestSchema, response: workRequestSchema },
   { method: 'post', path: '/api/v1/tokens', summary: 'Create an API token (shown once, stored hashed)', role: 'admin', body: createTokenRequestSchema, response: createTokenResponseSchema, status: 201 },
+  ...STATISTICS_ROUTES,
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', role: 'operator', response: null },
+  { method: 'get', path: '/api/v1/openapi.json', summary: 'This OpenAPI description', role: 'none', response: null },
 ];
 
 type JsonSchema = Record<string, unknown>;
@@ -79,7 +82,9 @@ export function buildOpenApiDocument(routes: RouteDescription[] = API_ROUTES, se
   for (const route of routes) {
     const base = operationName(route);
     const parameters: unknown[] = [];
-    if (route.path.includes('{id}')) parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } });
+    for (const [, name] of route.path.matchAll(/\{([a-z_]+)\}/g)) {
+      parameters.push({ name, in: 'path', required: true, schema: name === 'id' ? { type: 'integer', minimum: 1 } : { type: 'string' } });
+    }
     if (route.query) {
       const query = z.toJSONSchema(route.query, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonSchema>; required?: string[] };
       for (const [name, schema] of Object.entries(query.properties ?? {})) {
