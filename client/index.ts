@@ -21,4 +21,6 @@ export type {
   TaskStatisticsDetail,
   RecentRun,
   WorkerStatistics,
+  WorkerStatisticsList,
+  StatisticsSummary,
 } from '../protocol/statistics';
