@@ -23,7 +23,6 @@ interface ActiveTask {
   request: ClaimedWorkRequest;
   task: RunningTask;
   shipper: LogShipper;
-  guard: OrphanGuard | null;
   cancelled: boolean;
 }
 
@@ -141,7 +140,8 @@ export class WorkerAgent {
   }
 
   private async heartbeatLoop(): Promise<void> {
-    const backoff = new Backoff(500, 10_000);
+    // Short cap: after a server restart the heartbeat must arrive well within the server's timeout.
+    const backoff = new Backoff(500, 2_000);
     const signal = this.stopBackground.signal;
     while (!signal.aborted) {
       let delay = this.heartbeatIntervalMs;
@@ -178,6 +178,7 @@ export class WorkerAgent {
   }
 
   private run(request: ClaimedWorkRequest): void {
+    let guard: OrphanGuard | null = null;
     const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger);
     const task = startTask({
       workRequest: request,
@@ -190,19 +191,18 @@ export class WorkerAgent {
         cpu_count: this.resources.cpu_count,
       },
       onOutput: (stream, text) => shipper.push(stream, text),
+      onSpawn: (pid) => {
+        guard = new OrphanGuard(pid);
+      },
     });
-    const active: ActiveTask = { request, task, shipper, guard: null, cancelled: false };
+    const active: ActiveTask = { request, task, shipper, cancelled: false };
     this.active.set(request.id, active);
-    // The pid is known once spawned (a tick later at most).
-    setImmediate(() => {
-      if (task.pid && this.active.has(request.id)) active.guard = new OrphanGuard(task.pid);
-    });
     this.logger.info({ workRequest: request.id, task: request.task_name, attempt: request.attempt }, 'task started');
     void task.done
       .then((outcome) => this.finish(active, outcome))
       .catch((error: unknown) => this.logger.error({ err: error, workRequest: request.id }, 'task bookkeeping failed'))
       .finally(() => {
-        active.guard?.release();
+        (guard as OrphanGuard | null)?.release(); // assigned in onSpawn, which TypeScript cannot see
         this.active.delete(request.id);
         this.slotFreed?.();
       });

@@ -47,6 +47,25 @@ async function serverOptions(): Promise<ServerProcessOptions> {
 const LINES = 12; // one every 0.5 s: 6 s
 
 describe('server outage during a task', () => {
+  it('an outage longer than the heartbeat timeout does not requeue work that kept running', withProcessLogs(async () => {
+    const options = { ...(await serverOptions()), heartbeatTimeoutS: 3 };
+    let server: ManagedProcess = await startServerProcess(options);
+    const url = `http://127.0.0.1:${options.port}`;
+    const client = new WorkschedClient({ baseUrl: url, token: options.adminToken });
+    const worker: WorkerProcess = await startWorker({ url, enrollmentToken: options.enrollmentToken });
+    const created = await client.createWorkRequest({ ...shellTask('sleep 8'), interrupt_allowed: true });
+    await waitForRequest(client, created.id, (request) => request.status === 'running', 'running', 20_000);
+
+    server.signal('SIGKILL');
+    await server.waitForExit(10_000);
+    await sleep(5_000); // longer than the 3 s heartbeat timeout
+    server = await startServerProcess(options);
+
+    const done = await waitForEnd(client, created.id, 60_000);
+    // Not killed and re-run: the same attempt finished on the same worker.
+    expect(done).toMatchObject({ status: 'completed', result: 'success', attempt: 1, worker: { name: worker.options.name } });
+  }), 120_000);
+
   it('the worker buffers logs and the result and delivers them after the server restarts', withProcessLogs(async () => {
     const options = await serverOptions();
     let server: ManagedProcess = await startServerProcess(options);

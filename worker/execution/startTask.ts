@@ -126,6 +126,7 @@ class TaskRun {
     if ('code' in spawned) return this.finish({ kind: 'start-error', ...spawned }, method, 0, {});
     const { child, path } = spawned;
     this.child = child;
+    if (child.pid !== undefined) this.options.onSpawn?.(child.pid);
     const startedAt = performance.now();
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((done) => {
       child.once('error', (error) => done({ code: null, signal: null, error }));
