@@ -1,0 +1,123 @@
+/**
+ * `npm run bench`: runs the scenarios in order against the real server (in this process) and prints a summary.
+ * `npm run bench -- latency claim`: only the scenarios whose name contains one of the words.
+ * PostgreSQL: DATABASE_URL when set, else an embedded server in a fresh temp dir (pg_stat_statements preloaded);
+ * one database per scenario. Scenario 4 (bench/statisticsQuery.ts) provisions its own.
+ * Figures only, not a test: a missed target is reported, not a failure. Exits non-zero if a scenario fails.
+ */
+import os from 'node:os';
+import Table from 'cli-table3';
+import { runClaimCost } from './claimCost';
+import { Cleanup, progress, provisionPostgres } from './lib/harness';
+import type { ScenarioReport, SummaryRow } from './lib/report';
+import { runLatency } from './latency';
+import { benchStatisticsQuery } from './statisticsQuery';
+import { runThroughput } from './throughput';
+
+/** Hard stop: whatever happens, the bench ends (after trying to clean up). */
+const OVERALL_LIMIT_MS = 12 * 60_000;
+
+const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
+  { name: '1 end-to-end no-op throughput', run: runThroughput },
+  { name: '2 enqueue→claim latency (long-polling workers)', run: runLatency },
+  { name: '3 claim cost vs table size', run: runClaimCost },
+  { name: '4 statistics queries on 1M history rows (bench/statisticsQuery.ts)', run: runStatisticsQuery },
+];
+
+/** bench/statisticsQuery.ts (its own database and server) as a scenario: its result object as summary rows. */
+async function runStatisticsQuery(): Promise<ScenarioReport> {
+  const result = await benchStatisticsQuery();
+  const rows: SummaryRow[] = [];
+  for (const [key, value] of Object.entries(result)) {
+    if (key === 'tasks_target' || key === 'tasks_target_met' || key === 'machine') continue;
+    const row: SummaryRow = { scenario: '4 statistics', metric: key, value: String(value) };
+    if (key === 'tasks_p95_ms' && result.tasks_target !== undefined) {
+      row.target = String(result.tasks_target);
+      row.met = result.tasks_target_met === 'yes';
+    }
+    rows.push(row);
+  }
+  return { rows, notes: [] };
+}
+
+async function main(): Promise<number> {
+  const cleanup = new Cleanup();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress(`${signal}: cleaning up`);
+    void cleanup.runAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const watchdog = setTimeout(() => {
+    progress(`the bench did not finish within ${OVERALL_LIMIT_MS / 60_000} min: cleaning up and exiting`);
+    void cleanup.runAll().finally(() => process.exit(2));
+  }, OVERALL_LIMIT_MS);
+  watchdog.unref();
+
+  const rows: SummaryRow[] = [];
+  const notes: string[] = [];
+  const failures: string[] = [];
+  try {
+    const cpus = os.cpus();
+    console.log('worksched bench');
+    console.log(`  machine:    ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown cpu'}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, ${os.platform()} ${os.release()}`);
+    console.log(`  node:       ${process.version}; load average ${os.loadavg().map((value) => value.toFixed(1)).join(' ')} (the machine may be shared)`);
+    const postgres = await provisionPostgres(cleanup);
+    console.log(`  postgresql: ${postgres.version} (${postgres.origin}); ${postgres.settings}`);
+    console.log('  the server, the simulated workers and the bench share this one Node process (one event loop);');
+    console.log('  PostgreSQL runs on the same machine.\n');
+
+    // `npm run bench -- latency claim`: only the scenarios whose name contains one of the words.
+    const only = process.argv.slice(3).map((word) => word.toLowerCase());
+    for (const scenario of scenarios) {
+      if (interrupted) break;
+      if (only.length > 0 && !only.some((word) => scenario.name.toLowerCase().includes(word))) continue;
+      progress(`=== scenario ${scenario.name}`);
+      const start = Date.now();
+      try {
+        const report: ScenarioReport = await scenario.run(postgres);
+        rows.push(...report.rows);
+        notes.push(...report.notes);
+        progress(`=== scenario ${scenario.name}: done in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+      } catch (error) {
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        failures.push(`${scenario.name}: ${message}`);
+        progress(`=== scenario ${scenario.name}: FAILED: ${message}\n`);
+      }
+    }
+  } catch (error) {
+    failures.push(`setup: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  } finally {
+    await cleanup.runAll();
+    clearTimeout(watchdog);
+  }
+
+  const table = new Table({ head: ['scenario', 'metric', 'value', 'target', ''], style: { head: [], border: [] } });
+  for (const row of rows) {
+    table.push([row.scenario, row.metric, row.value, row.target ?? '', row.met === undefined ? '' : row.met ? 'met' : 'MISSED']);
+  }
+  console.log('\nsummary');
+  console.log(table.toString());
+  if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+  if (failures.length > 0) {
+    console.log(`\n${failures.length} scenario(s) failed:`);
+    for (const failure of failures) console.log(`  ${failure}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Anything still holding the event loop (a stray socket) must not keep the bench alive.
+    setTimeout(() => process.exit(code), 2_000).unref();
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
