@@ -481,14 +481,15 @@ export async function explainPick(
     const scan = lines.find((line) => /Scan/.test(line) && /work_request r\b|on work_request r|\br$/.test(line))?.trim().replace(/^->\s+/, '') ?? '?';
     const buffers = lines.find((line) => line.trim().startsWith('Buffers:'))?.trim() ?? '';
     const execution = lines.find((line) => line.startsWith('Execution Time'))?.trim() ?? '?';
-    const usesIndex = lines.some((line) => line.includes('work_request_claim_idx'));
+    // Only an ordered scan of the claim index stops after LIMIT rows; a bitmap scan reads and sorts every match.
+    const usesIndex = lines.some((line) => line.includes('Index Scan using work_request_claim_idx'));
     const estimated = /\(cost=[^)]*rows=(\d+)/.exec(scan)?.[1];
     const actual = /\(actual[^)]*rows=([\d.]+)/.exec(scan)?.[1];
     const rowsNote = estimated !== undefined && actual !== undefined ? ` (planner expected ${estimated} matching rows, actual ${Number(actual)})` : '';
     return {
       usesIndex,
       executionMs: Number(/([\d.]+) ms/.exec(execution)?.[1] ?? Number.NaN),
-      summary: `${top.replace(/\s+\((cost|actual).*$/, '')} → ${scan.replace(/\s+\((cost|actual).*$/, '')}${rowsNote}; ${buffers}; ${execution}; claim index ${usesIndex ? 'used' : 'NOT used'}`,
+      summary: `${top.replace(/\s+\((cost|actual).*$/, '')} → ${scan.replace(/\s+\((cost|actual).*$/, '')}${rowsNote}; ${buffers}; ${execution}; ${usesIndex ? 'walks the claim index in order' : 'reads and sorts every pending row (claim index not walked)'}`,
       lines,
     };
   } finally {
