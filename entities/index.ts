@@ -2,10 +2,11 @@ import { ApiToken } from './ApiToken';
 import { LogChunk } from './LogChunk';
 import { TaskHistory } from './TaskHistory';
 import { TaskKey } from './TaskKey';
+import { TaskKeyIncrement } from './TaskKeyIncrement';
 import { Worker } from './Worker';
 import { WorkRequest } from './WorkRequest';
 
-export { ApiToken, LogChunk, TaskHistory, TaskKey, Worker, WorkRequest };
+export { ApiToken, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Worker, WorkRequest };
 export type { TaskData } from './WorkRequest';
 
-export const ALL_ENTITIES = [ApiToken, Worker, WorkRequest, LogChunk, TaskHistory, TaskKey];
+export const ALL_ENTITIES = [ApiToken, Worker, WorkRequest, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement];

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { rollUpTaskKeyCounters } from './rollUpTaskKeyCounters';
 
 /**
  * Retention per key: the newest `keepRuns` runs, plus the last success and the last failure whatever their
@@ -6,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * scanned. Returns the number of rows deleted.
  */
 export async function pruneTaskHistory(em: EntityManager, keepRuns: number): Promise<number> {
+  await rollUpTaskKeyCounters(em); // "crowded" is judged on the counters: bring them up to date first
   const deleted = await em.execute<{ id: string }[]>(
     `with crowded as (
        select task_name, subject, context from task_key where runs > ?

@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { pruneTaskHistory } from '../history/pruneTaskHistory';
+import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import type { Logger } from '../logger';
 import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
@@ -32,6 +33,7 @@ export function scheduleHousekeeping(
     if (lost && lost.workers.length + lost.requeued.length + lost.aborted.length > 0) {
       logger.warn(lost, 'lost workers: marked offline, their requests requeued or aborted');
     }
+    await rollUpTaskKeyCounters(orm.em.fork());
     const changed = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.unschedulable, (em) => refreshUnschedulable(em));
     if (changed) logger.info({ changed }, 'unschedulable reasons of pending requests updated');
   };

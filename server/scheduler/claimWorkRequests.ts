@@ -39,7 +39,9 @@ interface ClaimedRow {
  *   never get the same row (graphile-worker's getJobs and pg-boss's fetch do the same). The WHERE clause
  *   compares the request's effective requirements with the worker's reported capacity, so a request is only
  *   ever locked by a worker that can run it; the ORDER BY matches the partial index `work_request_claim_idx`
- *   (effective priority, then age, pending rows only), so the cost stays flat as the pending table grows.
+ *   (effective priority, then age, pending rows only), so the cost stays flat as the pending table grows. The
+ *   filters are written `x is null or x <= $n`, not `coalesce(x, 0) <= $n`: the planner has statistics for the
+ *   former and then walks the index; for the latter it guesses "1 row" and sorts every pending row instead.
  * Memory is compared with the worker's total memory (its capacity; what is free right now includes our own
  * running tasks), disk with its available disk space (disk is consumed, not returned).
  */
@@ -58,11 +60,11 @@ export async function claimWorkRequests(em: EntityManager, workerId: number, max
          select r.id from work_request r
          where r.status = 'pending'
            and (r.not_before is null or r.not_before <= now())
-           and coalesce(r.need_memory, 0) <= ?
-           and coalesce(r.need_disk, 0) <= ?
-           and coalesce(r.need_cpu, 0) <= ?
-           and coalesce(r.need_gpu, 0) <= ?
-           and r.need_tags <@ array[?]::text[]
+           and (r.need_memory is null or r.need_memory <= ?)
+           and (r.need_disk is null or r.need_disk <= ?)
+           and (r.need_cpu is null or r.need_cpu <= ?)
+           and (r.need_gpu is null or r.need_gpu <= ?)
+           and (r.need_tags = '{}' or r.need_tags <@ array[?]::text[])
          order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id
          limit greatest(0, least(?::int, ?::int - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ?)))
          for update of r skip locked

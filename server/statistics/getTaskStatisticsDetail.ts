@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TaskStatisticsDetail } from '../../protocol/statistics';
 import { NotFoundError } from '../errors';
 import { listRecentRuns } from './listRecentRuns';
+import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import { listTaskKeys, sumTaskCounters } from './listTaskKeys';
 import { serializeTaskStatistics } from './serializeTaskStatistics';
 import { computeKeyPercentiles, computeTaskPercentiles, percentileMapKey } from './successPercentiles';
@@ -14,6 +15,7 @@ export const RECENT_RUNS = 20;
  * A 404 when the task has no history.
  */
 export async function getTaskStatisticsDetail(em: EntityManager, taskName: string, keyLimit: number): Promise<TaskStatisticsDetail> {
+  await rollUpTaskKeyCounters(em);
   const total = await sumTaskCounters(em, taskName);
   if (!total) {
     throw new NotFoundError(`task ${JSON.stringify(taskName)} has no history (list the tasks that have with GET /api/v1/statistics/tasks)`);

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TaskStatisticsList, TaskStatisticsQuery } from '../../protocol/statistics';
+import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import { listTaskKeys } from './listTaskKeys';
 import { serializeTaskStatistics } from './serializeTaskStatistics';
 import { computeKeyPercentiles, percentileMapKey } from './successPercentiles';
@@ -10,6 +11,7 @@ import { computeKeyPercentiles, percentileMapKey } from './successPercentiles';
  * keys in one grouped query over their history rows.
  */
 export async function listTaskStatistics(em: EntityManager, query: TaskStatisticsQuery): Promise<TaskStatisticsList> {
+  await rollUpTaskKeyCounters(em);
   const { keys, nextCursor } = await listTaskKeys(em, query);
   const percentiles = await computeKeyPercentiles(em, keys);
   return {

@@ -39,6 +39,7 @@ async function historyOf(s: TestServer, taskName: string): Promise<Array<{ work_
 }
 
 async function countersOf(s: TestServer, taskName: string) {
+  await s.runHousekeeping(); // folds the counted runs into task_key
   return (await s.sql<{ runs: number; successes: number; failures: number }>(`select runs, successes, failures from task_key where task_name = $1`, [taskName]))[0];
 }
 

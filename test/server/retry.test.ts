@@ -310,6 +310,7 @@ describe('lost workers', () => {
       [created.id],
     );
     expect(history).toEqual([{ attempt: 1, result: 'error', error_code: 'worker_lost', worker_name: lost.name }]);
+    await s.runHousekeeping(); // folds the counted runs into task_key
     expect((await s.sql<{ runs: number; failures: number }>(`select runs, failures from task_key where task_name = $1`, [key.task_name]))[0]).toEqual({
       runs: 2,
       failures: 1,
