@@ -13,7 +13,7 @@ const repoRoot = path.resolve(__dirname, '..');
 /** Run in a child Node process: starts the server, writes a row, reports, then idles until killed. */
 const STARTER_SCRIPT = `
 require('@swc-node/register');
-const { startEmbeddedPostgres } = require(${JSON.stringify(path.join(repoRoot, 'server', 'embeddedPostgres.ts'))});
+const { startEmbeddedPostgres } = require(${JSON.stringify(path.join(repoRoot, 'server', 'embeddedPostgres', 'index.ts'))});
 const { Client } = require('pg');
 (async () => {
   const server = await startEmbeddedPostgres({ dataDir: process.argv[1] });

@@ -61,7 +61,7 @@ export default async function globalSetup() {
 
 function loadEmbeddedPostgresModule() {
   require('@swc-node/register'); // transpiles .ts on require, as bin/worksched.js does
-  return /** @type {typeof import('../server/embeddedPostgres')} */ (require('../server/embeddedPostgres.ts'));
+  return /** @type {typeof import('../server/embeddedPostgres')} */ (require('../server/embeddedPostgres/index.ts'));
 }
 
 /** Stops and deletes what a killed earlier run left behind; runs that are still alive are left alone. */

@@ -1,0 +1,89 @@
+/**
+ * The handle on a running server that startEmbeddedPostgres returns, and the 'exit' safety net for servers
+ * whose handle was never stopped.
+ */
+import { Client } from 'pg';
+import { connectionUrl } from './connection';
+import { signal } from './processes';
+import { isPostmasterOf } from './postmaster';
+
+export interface RunningPostgres {
+  /** postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The postmaster's process id. */
+  pid: number;
+  /**
+   * True when a server already running on dataDir was used instead of starting one: adopted if the process that
+   * started it has ended (a kill -9), shared if that process is still alive.
+   */
+  reusedExistingServer: boolean;
+  /** Creates database `name` (optionally as a copy of `template`) and returns its URL. */
+  createDatabase(name: string, template?: string): Promise<string>;
+  /**
+   * Fast shutdown (SIGINT); resolves once the postmaster and its children are gone. Safe to call twice.
+   * A server that another live process started (and shares with us) is left running.
+   */
+  stop(): Promise<void>;
+}
+
+/** Postmasters started or adopted here and not yet stopped. */
+const unstoppedPostmasters = new Map<number, string>();
+let exitListenerInstalled = false;
+
+/**
+ * If the process exits without calling stop() (process.exit, an uncaught error), ask the servers for a fast
+ * shutdown so they don't outlive us. Only 'exit' (synchronous; cannot wait), no signal handlers.
+ */
+function stopServersOnExit(pid: number, dataDir: string): void {
+  unstoppedPostmasters.set(pid, dataDir);
+  if (exitListenerInstalled) return;
+  exitListenerInstalled = true;
+  process.on('exit', () => {
+    for (const [postmasterPid, postmasterDataDir] of unstoppedPostmasters) {
+      // Checked first: it may have been stopped by other means and its pid reused.
+      if (isPostmasterOf(postmasterPid, postmasterDataDir)) signal(postmasterPid, 'SIGINT');
+    }
+  });
+}
+
+export function runningHandle(details: {
+  port: number;
+  password: string;
+  dataDir: string;
+  pid: number;
+  reusedExistingServer: boolean;
+  stopServer: () => Promise<void>;
+  /** False for a server another live process started: stop() leaves it running. */
+  owned?: boolean;
+}): RunningPostgres {
+  const { port, password, dataDir, pid, reusedExistingServer, stopServer, owned = true } = details;
+  const url = connectionUrl(port, password, 'postgres');
+  let stopping: Promise<void> | undefined;
+  if (owned) stopServersOnExit(pid, dataDir);
+  return {
+    url,
+    port,
+    dataDir,
+    pid,
+    reusedExistingServer,
+    async createDatabase(name, template) {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        const templateClause = template === undefined ? '' : ` TEMPLATE ${client.escapeIdentifier(template)}`;
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}${templateClause}`);
+      } finally {
+        await client.end();
+      }
+      return connectionUrl(port, password, name);
+    },
+    stop() {
+      stopping ??= stopServer().then(() => {
+        unstoppedPostmasters.delete(pid);
+      });
+      return stopping;
+    },
+  };
+}
