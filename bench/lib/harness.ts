@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { compileServerConfig } from '../../server/config';
 import { startEmbeddedPostgres } from '../../server/embeddedPostgres';
+import { claimPickingQuery } from '../../server/scheduler/claimWorkRequests';
 import { startServer, type RunningServer } from '../../server/startServer';
 import type { RegisterWorkerResponse, WorkerResources } from '../../protocol/workerApi';
 import { BenchHttp } from './http';
@@ -462,20 +463,29 @@ export async function explainPick(
   const resources = BENCH_WORKER_RESOURCES;
   await bench.sql.query('begin');
   try {
-    const result = await bench.sql.query<{ 'QUERY PLAN': string }>(
-      `explain (analyze, buffers)
-       select r.id from work_request r
-       where r.status = 'pending'
-         and (r.not_before is null or r.not_before <= now())
-         and coalesce(r.need_memory, 0) <= ${resources.total_memory}
-         and coalesce(r.need_disk, 0) <= ${resources.available_disk_space}
-         and coalesce(r.need_cpu, 0) <= ${resources.cpu_count}
-         and coalesce(r.need_gpu, 0) <= ${resources.gpus.length}
-         and r.need_tags <@ array[]::text[]
-       order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id
-       limit ${options.constantLimit ? '1' : `greatest(0, least(1, 1 - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ${worker.id})))`}
-       for update of r skip locked`,
+    const picking = claimPickingQuery(
+      {
+        total_memory: String(resources.total_memory),
+        available_disk_space: String(resources.available_disk_space),
+        cpu_count: resources.cpu_count,
+        gpu_count: resources.gpus.length,
+        tags: [],
+        concurrency: 1,
+      },
+      worker.id,
+      1,
     );
+    let sql = picking.sql;
+    if (options.constantLimit) sql = sql.replace(/limit greatest\([^\n]*\n/, 'limit 1\n');
+    // The server's text uses MikroORM's `?` placeholders (arrays as array[?]); pg wants $n.
+    let index = 0;
+    const params: unknown[] = [];
+    sql = sql.replace(/array\[\?\]|\?/g, () => {
+      params.push(picking.params[index]);
+      index += 1;
+      return `$${index}`;
+    });
+    const result = await bench.sql.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${sql}`, params);
     const lines = result.rows.map((row) => row['QUERY PLAN']);
     const top = lines[0]?.trim() ?? '?';
     const scan = lines.find((line) => /Scan/.test(line) && /work_request r\b|on work_request r|\br$/.test(line))?.trim().replace(/^->\s+/, '') ?? '?';
