@@ -463,6 +463,7 @@ export async function explainPick(
   const resources = BENCH_WORKER_RESOURCES;
   await bench.sql.query('begin');
   try {
+    await bench.sql.query(`select set_config('enable_sort', 'off', true)`); // as the claim transaction does
     const picking = claimPickingQuery(
       {
         total_memory: String(resources.total_memory),

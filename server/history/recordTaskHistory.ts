@@ -16,11 +16,8 @@ export async function recordTaskHistory(
 ): Promise<void> {
   if (row.taskData.use_history === false) return;
   const key = historyKeyOf(row);
-  const stats = outputData?.runtime_statistics ?? {};
   const worker = row.worker ?? null;
-  const errorCode = outputData?.errors?.[0]?.code ?? null;
-  const durationMs = stats.duration_ms ?? (stats.duration !== undefined ? stats.duration * 1000 : null);
-  const cpuTimeMs = stats.cpu_time_ms ?? (stats.cpu_time !== undefined ? stats.cpu_time * 1000 : null);
+  const figures = historyFigures(outputData);
   const completedAt = row.completedAt ?? new Date();
   // One statement: the history row, and the run queued for the key's counters (rollUpTaskKeyCounters).
   await em.execute(
@@ -33,10 +30,29 @@ export async function recordTaskHistory(
      )
      insert into task_key_increment (task_name, subject, context, result, completed_at) select * from recorded`,
     [
-      key.taskName, key.subject, key.context, row.id, row.attempt, result, errorCode,
+      key.taskName, key.subject, key.context, row.id, row.attempt, result, figures[0],
       worker?.id ?? null, worker?.name ?? null, worker?.cpuCount ?? null, worker?.totalMemory ?? null,
-      durationMs, cpuTimeMs, stats.memory ?? null, stats.disk_space ?? null, stats.available_memory ?? null,
-      stats.available_disk_space ?? null, stats.cpu_count ?? null, stats.measurement ?? null, row.startedAt ?? null, completedAt,
+      ...figures.slice(1), row.startedAt ?? null, completedAt,
     ],
   );
+}
+
+/**
+ * The history columns a report fills, in table order: error_code, duration_ms, cpu_time_ms, memory, disk_space,
+ * available_memory, available_disk_space, cpu_count, measurement. Milliseconds come from the `_ms` fields when
+ * the worker sent them (full precision), else from the integer seconds.
+ */
+export function historyFigures(outputData: OutputData | null | undefined): Array<string | number | null> {
+  const stats = outputData?.runtime_statistics ?? {};
+  return [
+    outputData?.errors?.[0]?.code ?? null,
+    stats.duration_ms ?? (stats.duration !== undefined ? stats.duration * 1000 : null),
+    stats.cpu_time_ms ?? (stats.cpu_time !== undefined ? stats.cpu_time * 1000 : null),
+    stats.memory ?? null,
+    stats.disk_space ?? null,
+    stats.available_memory ?? null,
+    stats.available_disk_space ?? null,
+    stats.cpu_count ?? null,
+    stats.measurement ?? null,
+  ];
 }

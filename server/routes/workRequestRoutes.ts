@@ -41,7 +41,7 @@ export function workRequestRoutes(ctx: ServerContext): Router {
     asyncRoute(async (req, res) => {
       const query = parseInput(listWorkRequestsQuerySchema, req.query, 'query');
       const { rows, nextCursor } = await listWorkRequests(fork(), query);
-      const answer: WorkRequestList = { work_requests: rows.map(serializeWorkRequest), next_cursor: nextCursor };
+      const answer: WorkRequestList = { work_requests: rows.map((row) => serializeWorkRequest(row)), next_cursor: nextCursor };
       res.json(answer);
     }),
   );
@@ -110,8 +110,8 @@ export function workRequestRoutes(ctx: ServerContext): Router {
     asyncRoute(async (req, res) => {
       const id = parseId(req.params.id);
       const body = parseInput(completeWorkRequestSchema, req.body, 'completion');
-      const row = await completeWorkRequest(fork(), id, workerIdOf(req), body, policy);
-      res.json(serializeWorkRequest(row));
+      const { row, worker: assigned } = await completeWorkRequest(fork(), id, workerIdOf(req), body, policy);
+      res.json(serializeWorkRequest(row, assigned));
     }),
   );
 

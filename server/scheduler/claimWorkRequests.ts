@@ -47,10 +47,16 @@ interface ClaimedRow {
  */
 export async function claimWorkRequests(em: EntityManager, workerId: number, max: number): Promise<ClaimedWorkRequest[]> {
   return em.transactional(async (tem) => {
+    // enable_sort off for this transaction only: the one sort-free plan for statement 2 walks the claim index,
+    // which stays right even when the table's statistics are stale (e.g. just after a burst of submissions,
+    // when the planner would think "1 pending row" and read and sort all of them instead).
     const workers = await tem.execute<ClaimingWorkerRow[]>(
-      `update worker set last_seen_at = now(), online = true
-       where id = ? and enabled
-       returning id, concurrency, cpu_count, total_memory, available_disk_space, gpu_count, tags`,
+      `with me as (
+         update worker set last_seen_at = now(), online = true
+         where id = ? and enabled
+         returning id, concurrency, cpu_count, total_memory, available_disk_space, gpu_count, tags
+       )
+       select me.*, set_config('enable_sort', 'off', true) as planner from me`,
       [workerId],
     );
     const worker = workers[0];
@@ -59,7 +65,7 @@ export async function claimWorkRequests(em: EntityManager, workerId: number, max
     const rows = await tem.execute<ClaimedRow[]>(
       `with picked as (${picking.sql})
        update work_request w
-         set status = 'running', worker_id = ?, started_at = now(), state_reason = null
+         set status = 'running', worker_id = ?, started_at = date_trunc('milliseconds', now()), state_reason = null
          from picked where w.id = picked.id
        returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
          w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at,

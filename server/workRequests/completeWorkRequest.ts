@@ -7,18 +7,35 @@ import { decideAfterFailure } from '../history/decideAfterFailure';
 import { recordTaskHistory } from '../history/recordTaskHistory';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { ConflictError } from '../errors';
+import { completeWithoutDecision } from './completeWithoutDecision';
 import { lockWorkRequest } from './lockWorkRequest';
 import { appendSystemLogLine } from './logEntries';
 import { notifyWorkRequestActivity } from './notifyChanges';
 
 /**
  * The assigned worker reports the result, and in the same transaction: the attempt goes into the task history
- * and, when it failed, history decides whether the failure is final or a new attempt supersedes it.
+ * and, when it failed, history decides whether the failure is final or a new attempt supersedes it. A success
+ * or skip on a running request takes the one-statement path (completeWithoutDecision).
  * Idempotent: a repeated report (e.g. re-sent after a lost answer) is answered 200 and changes nothing. A
  * request cancelled while running stays aborted but keeps the statistics of the killed run. Any other worker
  * gets a 409.
  */
 export async function completeWorkRequest(
+  em: EntityManager,
+  id: number,
+  workerId: number,
+  report: { result: WorkRequestResult; output_data: OutputData },
+  policy: SchedulingPolicy,
+): Promise<{ row: WorkRequest; worker: { id: number; name: string } | null }> {
+  if (report.result === 'success' || report.result === 'skipped') {
+    const done = await completeWithoutDecision(em, id, workerId, { result: report.result, output_data: report.output_data });
+    if (done) return done;
+  }
+  const row = await completeWithDecision(em, id, workerId, report, policy);
+  return { row, worker: row.worker ?? null };
+}
+
+async function completeWithDecision(
   em: EntityManager,
   id: number,
   workerId: number,

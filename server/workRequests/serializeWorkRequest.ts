@@ -3,9 +3,11 @@ import type { WorkRequest } from '../../entities';
 
 const iso = (date: Date | null | undefined): string | null => (date ? new Date(date).toISOString() : null);
 
-/** The API shape of a work request (DESIGN.md "A work request as returned"). `worker` must be loaded. */
-export function serializeWorkRequest(row: WorkRequest): WorkRequestJson {
-  const worker = row.worker ?? null;
+/**
+ * The API shape of a work request (DESIGN.md "A work request as returned"). `row.worker` must be loaded, or the
+ * worker's id and name given.
+ */
+export function serializeWorkRequest(row: WorkRequest, worker: { id: number; name: string } | null = row.worker ?? null): WorkRequestJson {
   return {
     id: row.id,
     task_name: row.taskName,
