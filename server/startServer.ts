@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { Pool } from 'pg';
 import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createApp } from './app';
@@ -48,11 +49,15 @@ export async function startServer(
     const applied = await migrateDatabase(orm);
     if (applied.length > 0) progress(`applied ${applied.length} migration(s): ${applied.join(', ')}`);
 
+    const pool = new Pool({ connectionString: databaseUrl, max: 10, application_name: 'worksched-claim' });
+    pool.on('error', (error) => logger.warn({ err: error }, 'idle claim connection failed; it is replaced'));
+    cleanups.push(() => pool.end());
+
     const notifications = new DatabaseNotifications(databaseUrl, logger);
     await notifications.start();
     cleanups.push(() => notifications.close());
 
-    const ctx = { orm, config, logger, notifications, authenticator: new TokenAuthenticator(orm), metrics: new ServerMetrics(orm) };
+    const ctx = { orm, pool, config, logger, notifications, authenticator: new TokenAuthenticator(orm), metrics: new ServerMetrics(orm) };
     const server = http.createServer(createApp(ctx));
     // Long-polls hold requests for up to 60 s; keep idle sockets a little longer than clients do.
     server.keepAliveTimeout = 65_000;

@@ -460,33 +460,12 @@ export async function explainPick(
   worker: BenchWorker,
   options: { constantLimit?: boolean } = {},
 ): Promise<{ summary: string; lines: string[]; usesIndex: boolean; executionMs: number }> {
-  const resources = BENCH_WORKER_RESOURCES;
   await bench.sql.query('begin');
   try {
     await bench.sql.query(`select set_config('enable_sort', 'off', true)`); // as the claim transaction does
-    const picking = claimPickingQuery(
-      {
-        total_memory: String(resources.total_memory),
-        available_disk_space: String(resources.available_disk_space),
-        cpu_count: resources.cpu_count,
-        gpu_count: resources.gpus.length,
-        tags: [],
-        concurrency: 1,
-      },
-      worker.id,
-      1,
-    );
-    let sql = picking.sql;
-    if (options.constantLimit) sql = sql.replace(/limit greatest\([^\n]*\n/, 'limit 1\n');
-    // The server's text uses MikroORM's `?` placeholders (arrays as array[?]); pg wants $n.
-    let index = 0;
-    const params: unknown[] = [];
-    sql = sql.replace(/array\[\?\]|\?/g, () => {
-      params.push(picking.params[index]);
-      index += 1;
-      return `$${index}`;
-    });
-    const result = await bench.sql.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${sql}`, params);
+    let sql = claimPickingQuery(worker.id, 1);
+    if (options.constantLimit) sql = sql.replace(/limit greatest\([\s\S]*?\)\)\)\n/, 'limit 1\n');
+    const result = await bench.sql.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${sql}`);
     const lines = result.rows.map((row) => row['QUERY PLAN']);
     const top = lines[0]?.trim() ?? '?';
     const scan = lines.find((line) => /Scan/.test(line) && /work_request r\b|on work_request r|\br$/.test(line))?.trim().replace(/^->\s+/, '') ?? '?';

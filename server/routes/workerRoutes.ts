@@ -50,7 +50,7 @@ export function workerRoutes(ctx: ServerContext): Router {
     requireRole(ctx.authenticator, ROLES.worker),
     asyncRoute(async (req, res) => {
       const body = parseInput(claimRequestSchema, req.body ?? {}, 'claim');
-      const claimed = await claimWithWait(fork, ctx.notifications, workerIdOf(req), body.max, body.wait_s, clientGoneSignal(res));
+      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerIdOf(req), body.max, body.wait_s, clientGoneSignal(res));
       ctx.metrics.claimedRequests.inc(claimed.length);
       const answer: ClaimResponse = { work_requests: claimed };
       res.json(answer);

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { CHANNELS, type DatabaseNotifications } from '../notifications';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
@@ -14,6 +15,7 @@ const WAIT_SLICE_WITHOUT_LISTEN_MS = 500;
  * it goes straight back to pending, so nothing is stranded on a worker that never heard of it.
  */
 export async function claimWithWait(
+  pool: Pool,
   forkEm: () => EntityManager,
   notifications: DatabaseNotifications,
   workerId: number,
@@ -24,7 +26,7 @@ export async function claimWithWait(
   const deadline = Date.now() + waitS * 1000;
   for (;;) {
     const subscription = notifications.subscribe(CHANNELS.pendingWork);
-    const claimed = await claimWorkRequests(forkEm(), workerId, max);
+    const claimed = await claimWorkRequests(pool, workerId, max);
     if (signal.aborted && claimed.length > 0) {
       subscription.cancel();
       await releaseUndelivered(forkEm(), workerId, claimed.map((item) => item.id));
