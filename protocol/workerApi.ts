@@ -66,6 +66,10 @@ export const heartbeatRequestSchema = z
   .object({
     resources: workerResourcesSchema.optional(),
     running: z.array(z.number().int().positive()).max(10_000).default([]),
+    /** A restarted worker keeps its identity; these let it change its settings too. */
+    concurrency: z.number().int().min(1).max(1024).optional(),
+    tags: z.array(z.string().min(1).max(100)).max(50).optional(),
+    cost_per_hour: z.number().nonnegative().nullable().optional(),
   })
   .strict();
 export type HeartbeatRequest = z.input<typeof heartbeatRequestSchema>;

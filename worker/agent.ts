@@ -43,6 +43,7 @@ export class WorkerAgent {
   private resources!: WorkerResources;
   private resourcesAt = 0;
   private heartbeatIntervalMs = MAX_HEARTBEAT_INTERVAL_MS;
+  private settingsSent = false;
   private loops: Promise<unknown>[] = [];
   private stopping: Promise<void> | null = null;
   readonly logger: Logger;
@@ -153,7 +154,12 @@ export class WorkerAgent {
         }
         // Results still in the outbox count as running: the server must not requeue what already finished here.
         const running = [...new Set([...this.runningIds(), ...this.outbox.pendingIds()])];
-        const answer = await this.api.heartbeat({ running, ...(refresh ? { resources: this.resources } : {}) });
+        // With each resource refresh (and the first beat), the settings this run was started with.
+        const settings = refresh || !this.settingsSent
+          ? { resources: this.resources, concurrency: this.config.concurrency, tags: this.config.tags, cost_per_hour: this.config.costPerHour ?? null }
+          : {};
+        const answer = await this.api.heartbeat({ running, ...settings });
+        this.settingsSent = true;
         this.heartbeatIntervalMs = Math.min(MAX_HEARTBEAT_INTERVAL_MS, answer.heartbeat_interval_s * 1000);
         for (const id of answer.cancel) this.cancel(id, 'the server asked to stop it');
         backoff.reset();

@@ -2,6 +2,7 @@ import { HttpTransport } from '../client/http';
 import type { OutputData } from '../protocol/outputData';
 import type {
   ClaimResponse,
+  HeartbeatRequest,
   HeartbeatResponse,
   RegisterWorkerRequest,
   RegisterWorkerResponse,
@@ -21,7 +22,7 @@ export class WorkerServerApi {
     return new HttpTransport({ baseUrl, token: enrollmentToken }).request('POST', '/api/v1/workers/register', { body });
   }
 
-  heartbeat(body: { resources?: WorkerResources; running: number[] }): Promise<HeartbeatResponse> {
+  heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse> {
     return this.http.request('POST', '/api/v1/workers/heartbeat', { body });
   }
 

@@ -14,13 +14,16 @@ import { resourceColumns } from './registerWorker';
 export async function recordHeartbeat(
   em: EntityManager,
   workerId: number,
-  report: { resources?: WorkerResources; running: number[] },
+  report: { resources?: WorkerResources; running: number[]; concurrency?: number; tags?: string[]; cost_per_hour?: number | null },
   options: { claimGraceS: number },
 ): Promise<{ cancel: number[] }> {
   return em.transactional(async (tem) => {
     const worker = await tem.findOne(Worker, { id: workerId });
     if (!worker) throw new NotFoundError(`worker ${workerId} does not exist`);
     if (report.resources) tem.assign(worker, resourceColumns(report.resources));
+    if (report.concurrency !== undefined) worker.concurrency = report.concurrency;
+    if (report.tags !== undefined) worker.tags = report.tags;
+    if (report.cost_per_hour !== undefined) worker.costPerHour = report.cost_per_hour;
     worker.lastSeenAt = new Date();
     worker.online = true;
     await tem.flush();
