@@ -24,6 +24,7 @@ import { compileServerConfig } from '../server/config';
 import { startEmbeddedPostgres } from '../server/embeddedPostgres';
 import { startServer, type RunningServer } from '../server/startServer';
 import { taskStatisticsQuerySchema } from '../protocol/statistics';
+import { withClient } from './lib/harness';
 import { listTaskKeys } from '../server/statistics/listTaskKeys';
 import { listTaskStatistics } from '../server/statistics/listTaskStatistics';
 import { computeKeyPercentiles } from '../server/statistics/successPercentiles';
@@ -319,15 +320,6 @@ async function makeTempDir(cleanups: Array<{ what: string; run: () => Promise<un
   return dir;
 }
 
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** JSON over a keep-alive agent (node:http costs less per call than fetch, and the server shares this process). */
 class ApiClient {
