@@ -8,20 +8,24 @@
 import os from 'node:os';
 import Table from 'cli-table3';
 import { runClaimCost } from './claimCost';
+import { runClaimLearned } from './claimLearned';
 import { Cleanup, progress, provisionPostgres } from './lib/harness';
 import type { ScenarioReport, SummaryRow } from './lib/report';
 import { runLatency } from './latency';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
+import { runWorkerAgent } from './workerAgent';
 
 /** Hard stop: whatever happens, the bench ends (after trying to clean up). */
-const OVERALL_LIMIT_MS = 12 * 60_000;
+const OVERALL_LIMIT_MS = 14 * 60_000; // scenarios 5 and 6 add about 2 min
 
 const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '1 end-to-end no-op throughput', run: runThroughput },
   { name: '2 enqueue→claim latency (long-polling workers)', run: runLatency },
   { name: '3 claim cost vs table size', run: runClaimCost },
   { name: '4 statistics queries on 1M history rows (bench/statisticsQuery.ts)', run: runStatisticsQuery },
+  { name: '5 worker agent: idle RSS/CPU and per-task overhead (bench/workerAgent.ts)', run: runWorkerAgent },
+  { name: '6 claim latency with learned requirements on 100k pending (bench/claimLearned.ts)', run: runClaimLearned },
 ];
 
 /** bench/statisticsQuery.ts (its own database and server) as a scenario: its result object as summary rows. */
