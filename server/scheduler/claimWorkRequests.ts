@@ -95,10 +95,12 @@ export function claimPickingQuery(workerId: number, max: number): string {
 }
 
 function claimStatement(workerId: number, max: number): string {
+  // `id = any(array(…))`, not a join with `picked`: the planner cannot read the LIMIT expression, guesses a
+  // large row count and would hash-join over a scan of the whole table; this way it is a primary-key lookup.
   return `with picked as (${claimPickingQuery(workerId, max)})
        update work_request w
          set status = 'running', worker_id = ${workerId}, started_at = date_trunc('milliseconds', now()), state_reason = null
-         from picked where w.id = picked.id
+         where w.id = any(array(select id from picked))
        returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
          w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at,
          (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`;
