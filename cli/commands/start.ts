@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { addServerOptions, printServerBanner, serverOverrides, stopOnSignals, type ServerFlags } from './server';
 
-const WORKSCHED_BIN = path.resolve(__dirname, '..', '..', 'bin', 'worksched.js');
+// The same entry point this process was started with (bin/worksched.js), from the sources or from dist/.
+const WORKSCHED_BIN = process.argv[1];
 
 /** `npm start`: the server plus one local worker, stopped together by Ctrl-C. */
 export function registerStartCommand(program: Command): void {
