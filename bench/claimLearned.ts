@@ -249,7 +249,7 @@ async function learnPerKey(bench: BenchServer, headroom: number): Promise<Learne
   const keys: LearnedKey[] = [];
   for (let index = 0; index < KEYS; index += 1) {
     const subject = `key-${index}`;
-    const effective = await learnRequirements(em, { taskName: TASK_NAME, subject, context: '' }, {}, { headroom });
+    const effective = await learnRequirements(em, { taskName: TASK_NAME, subject, context: '' }, {}, { headroom, sampleRuns: 50 });
     keys.push({
       index,
       subject,

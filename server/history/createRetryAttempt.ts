@@ -17,7 +17,7 @@ export async function createRetryAttempt(
   em: EntityManager,
   failed: WorkRequest,
   decision: Extract<FailureDecision, { kind: 'retry' }>,
-  options: { headroom: number },
+  options: { headroom: number; sampleRuns: number },
 ): Promise<WorkRequest> {
   const effective = await learnRequirements(em, historyKeyOf(failed), failed.requirements, options);
   // Like the time limit, memory never drops below what the superseded attempt had: a requirement raised after

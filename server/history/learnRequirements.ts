@@ -27,17 +27,18 @@ export interface EffectiveRequirements {
 
 /**
  * What the history of successful runs says this task needs, for the resources its spec leaves open (an
- * explicit value wins: the user knows better). Uses the most specific key level that has successful runs.
+ * explicit value wins: the user knows better). Uses the newest `sampleRuns` successful runs of the most specific
+ * key level that has any, so the cost does not grow with the history between two retention passes.
  * Percentiles are PostgreSQL's percentile_cont (linear interpolation).
  */
 export async function learnRequirements(
   em: EntityManager,
   key: HistoryKey,
   explicit: ResourceRequirements,
-  options: { headroom: number },
+  options: { headroom: number; sampleRuns: number },
 ): Promise<EffectiveRequirements> {
   const learned: LearnedRequirement[] = [];
-  const profile = await findSuccessProfile(em, key);
+  const profile = await findSuccessProfile(em, key, options.sampleRuns);
   if (profile) {
     const { label, stats } = profile;
     const runs = Number(stats.runs);
@@ -77,7 +78,7 @@ export async function learnRequirements(
   };
 }
 
-async function findSuccessProfile(em: EntityManager, key: HistoryKey): Promise<{ label: string; stats: SuccessProfile } | null> {
+async function findSuccessProfile(em: EntityManager, key: HistoryKey, sampleRuns: number): Promise<{ label: string; stats: SuccessProfile } | null> {
   for (const level of historyLevels(key)) {
     const rows = await em.execute<SuccessProfile[]>(
       `select count(*) as runs,
@@ -86,8 +87,10 @@ async function findSuccessProfile(em: EntityManager, key: HistoryKey): Promise<{
          count(duration_ms) as duration_runs, percentile_cont(0.95) within group (order by duration_ms) as duration_p95_ms,
          percentile_cont(0.95) within group (order by cpu_time_ms::float8 / nullif(duration_ms, 0)) as cores_p95,
          min(available_memory) as min_available_memory
-       from task_history where ${level.where} and result = 'success'`,
-      level.params,
+       from (
+         select * from task_history where ${level.where} and result = 'success' order by completed_at desc limit ?
+       ) recent`,
+      [...level.params, sampleRuns],
     );
     const stats = rows[0];
     if (stats && Number(stats.runs) > 0) return { label: level.label, stats };

@@ -68,7 +68,7 @@ async function completeWithDecision(
     if (report.result === 'failure' || report.result === 'error') {
       const decision = await decideAfterFailure(tem, row, report.output_data, policy.retry);
       if (decision.kind === 'retry') {
-        const retry = await createRetryAttempt(tem, row, decision, { headroom: policy.headroom });
+        const retry = await createRetryAttempt(tem, row, decision, { headroom: policy.headroom, sampleRuns: policy.sampleRuns });
         row.stateReason = `${row.stateReason}; ${decision.reason} as #${retry.id} (attempt ${retry.attempt} of ${retry.maxAttempts}) after ${decision.delayS}s`;
       } else {
         row.stateReason = `${row.stateReason}; ${decision.reason}`;

@@ -18,7 +18,7 @@ export async function createWorkRequest(em: EntityManager, spec: TaskSpec, polic
     const key = historyKeyOf({ taskName: spec.task_name, subject: spec.subject, context: spec.context });
     const explicit = spec.resources;
     const effective = spec.use_history
-      ? await learnRequirements(tem, key, explicit, { headroom: policy.headroom })
+      ? await learnRequirements(tem, key, explicit, { headroom: policy.headroom, sampleRuns: policy.sampleRuns })
       : { learned: [], needMemory: explicit.memory ?? null, needDisk: explicit.disk ?? null, needCpu: explicit.cpu ?? null, needGpu: explicit.gpu ?? null, needTags: explicit.tags ?? [] };
     const row = tem.create(WorkRequest, {
       taskName: spec.task_name,
