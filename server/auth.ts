@@ -49,11 +49,6 @@ export class TokenAuthenticator {
     return principal;
   }
 
-  /** Forget cached lookups (after revoking a token or disabling a worker). */
-  invalidate(): void {
-    this.cache.clear();
-  }
-
   private async lookup(hash: string): Promise<Principal | null> {
     const rows = await this.orm.em.fork().execute<{ id: string; role: TokenRole; worker_id: string | null }[]>(
       `select t.id, t.role, t.worker_id from api_token t

@@ -6,7 +6,6 @@ import type {
   HeartbeatResponse,
   RegisterWorkerRequest,
   RegisterWorkerResponse,
-  WorkerResources,
 } from '../protocol/workerApi';
 import type { LogEntry, WorkRequestResult } from '../protocol/workRequest';
 

@@ -50,7 +50,7 @@ test('GET /healthz answers ok without a token', async () => {
 });
 
 test('register → create → claim → logs → complete; output_data and logs come back intact; completion is idempotent', async () => {
-  const { register, create, tag } = isolation();
+  const { register, tag } = isolation();
   const worker = await register();
   const other = await register();
 
