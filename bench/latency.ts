@@ -5,7 +5,8 @@
  */
 import type { ClaimResponse } from '../protocol/workerApi';
 import type { WorkRequest } from '../protocol/workRequest';
-import { Cleanup, calibrate, NOOP_SPEC, QueryCounter, StatementStats, progress, registerWorkers, sleep, startBenchServer, withTimeLimit, type BenchPostgres } from './lib/harness';
+import { Cleanup, calibrate, NOOP_SPEC, QueryCounter, StatementStats, progress, registerWorkers, startBenchServer, withTimeLimit, type BenchPostgres } from './lib/harness';
+import { sleep } from '../common/sleep';
 import type { ScenarioReport } from './lib/report';
 import { CpuMeter, describeLatency, ms, summarize } from './lib/stats';
 

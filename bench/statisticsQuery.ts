@@ -24,7 +24,7 @@ import { compileServerConfig } from '../server/config';
 import { startEmbeddedPostgres } from '../server/embeddedPostgres';
 import { startServer, type RunningServer } from '../server/startServer';
 import { taskStatisticsQuerySchema } from '../protocol/statistics';
-import { withClient } from './lib/harness';
+import { withClient } from '../common/withClient';
 import { listTaskKeys } from '../server/statistics/listTaskKeys';
 import { listTaskStatistics } from '../server/statistics/listTaskStatistics';
 import { computeKeyPercentiles } from '../server/statistics/successPercentiles';

@@ -27,7 +27,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { LogEntry, WorkRequest } from '../protocol/workRequest';
-import { Cleanup, NOOP_SPEC, makeTempDir, progress, sleep, startBenchServer, withTimeLimit, type BenchPostgres, type BenchServer } from './lib/harness';
+import { Cleanup, NOOP_SPEC, makeTempDir, progress, startBenchServer, withTimeLimit, type BenchPostgres, type BenchServer } from './lib/harness';
+import { sleep } from '../common/sleep';
 import type { ScenarioReport } from './lib/report';
 import { describeLatency, ms, summarize, type Summary } from './lib/stats';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { WorkschedClient } from '../client';
-import { readCredentialsFile } from '../server/credentialsFile';
+import { readCredentialsFile } from '../common/credentialsFile';
 import { CliUsageError } from './errors';
 
 export interface ConnectionOptions {

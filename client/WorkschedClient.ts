@@ -10,6 +10,8 @@ import type { TaskSpecInput } from '../protocol/taskSpec';
 import type { Worker } from '../protocol/workerApi';
 import type { LogEntry, WorkRequest, WorkRequestList, WorkRequestResult, WorkRequestStatus } from '../protocol/workRequest';
 import type { TokenRole } from '../protocol/tokens';
+import { Backoff } from '../common/backoff';
+import { sleep } from '../common/sleep';
 import { HttpTransport, type HttpOptions } from './http';
 
 export interface ListWorkRequestsFilter {
@@ -28,7 +30,7 @@ export interface WaitForOptions {
   /** Give up after this long (rejects with an Error). Default: wait for ever. */
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** First poll interval; grows to 2 s. Default 100 ms. */
+  /** First poll interval; doubles (±25 %) up to 2 s. Default 100 ms. */
   pollMs?: number;
 }
 
@@ -105,15 +107,16 @@ export class WorkschedClient {
   /** Resolves with the request once it is completed or aborted. */
   async waitFor(id: number, options: WaitForOptions = {}): Promise<WorkRequest> {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-    let interval = options.pollMs ?? 100;
+    const backoff = new Backoff(options.pollMs ?? 100, 2_000);
     for (;;) {
       const request = await this.getWorkRequest(id);
       if (FINISHED.has(request.status)) return request;
+      const interval = backoff.nextDelayMs();
       if (Date.now() + interval > deadline) {
         throw new Error(`work request ${id} is still ${request.status} after ${options.timeoutMs} ms`);
       }
       await sleep(interval, options.signal);
-      interval = Math.min(interval * 1.5, 2_000);
+      options.signal?.throwIfAborted();
     }
   }
 
@@ -159,15 +162,4 @@ export class WorkschedClient {
   health(): Promise<{ status: string; database: string }> {
     return this.http.request('GET', '/healthz');
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { logFormatSchema, logLevelSchema } from '../common/logger';
 
 /** Server configuration, compiled once from the environment and flags (flags win) and frozen. */
 export const serverConfigSchema = z.object({
@@ -22,12 +23,14 @@ export const serverConfigSchema = z.object({
   /** Retry back-off: base × 2^(attempt-1), with jitter, at most max. */
   retryBaseDelayS: z.coerce.number().min(0).default(5),
   retryMaxDelayS: z.coerce.number().min(0).default(600),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: logLevelSchema.default('info'),
+  /** Unset: readable lines on a terminal, else JSON. */
+  logFormat: logFormatSchema.optional(),
 });
 export type ServerConfig = Readonly<z.output<typeof serverConfigSchema> & { heartbeatIntervalS: number }>;
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;
 
-/** Reads WORKSCHED_* / DATABASE_URL / LOG_LEVEL; `overrides` (from flags) take precedence over the environment. */
+/** Reads WORKSCHED_* / DATABASE_URL / LOG_LEVEL / LOG_FORMAT; `overrides` (from flags) take precedence over the environment. */
 export function compileServerConfig(
   overrides: Partial<ServerConfigInput> = {},
   env: NodeJS.ProcessEnv = process.env,
@@ -49,6 +52,7 @@ export function compileServerConfig(
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,
     retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,
     logLevel: env.LOG_LEVEL || undefined,
+    logFormat: env.LOG_FORMAT || undefined,
   };
   const merged = { ...stripUndefined(fromEnv), ...stripUndefined(overrides) };
   const parsed = serverConfigSchema.parse(merged);

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
 import type { TokenAuthenticator } from './auth';
 import type { ServerConfig } from './config';
-import type { Logger } from './logger';
+import type { Logger } from '../common/logger';
 import type { ServerMetrics } from './metrics';
 import type { DatabaseNotifications } from './notifications';
 

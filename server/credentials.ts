@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ensureApiToken, generateToken } from './tokens';
-import { credentialsPath, readCredentialsFile, type CredentialsFile } from './credentialsFile';
+import { credentialsPath, readCredentialsFile, type CredentialsFile } from '../common/credentialsFile';
 
 /**
  * The admin and enrollment tokens: from the environment, else from an earlier start's credentials file, else

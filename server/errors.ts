@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { findNulCharacter, formatIssuePath, listZodIssues } from '../protocol/errors';
-import type { Logger } from './logger';
+import type { Logger } from '../common/logger';
 
 export interface ErrorIssue { path: string; message: string }
 

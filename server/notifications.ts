@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
-import type { Logger } from './logger';
+import type { Logger } from '../common/logger';
 
 /** Channels the server NOTIFYs on; every server process sharing the database LISTENs to all of them. */
 export const CHANNELS = {

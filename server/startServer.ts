@@ -7,7 +7,7 @@ import { TokenAuthenticator } from './auth';
 import type { ServerConfig } from './config';
 import { bootstrapCredentials } from './credentials';
 import { scheduleHousekeeping, type Housekeeping } from './housekeeping/scheduleHousekeeping';
-import { createLogger, type Logger } from './logger';
+import { createLogger, type Logger } from '../common/logger';
 import { ServerMetrics } from './metrics';
 import { DatabaseNotifications } from './notifications';
 import { migrateDatabase, openDatabase } from './orm';
@@ -34,7 +34,7 @@ export async function startServer(
   config: ServerConfig,
   options: { logger?: Logger; onProgress?: (line: string) => void } = {},
 ): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const progress = options.onProgress ?? ((line: string) => logger.info(line));
   const cleanups: Array<() => Promise<unknown>> = [];
   const closeAll = async () => {

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { WorkschedApiError, WorkschedConnectionError } from '../client/http';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
 import type { ClaimedWorkRequest, WorkerResources } from '../protocol/workerApi';
-import { createLogger, type Logger } from '../server/logger';
-import { Backoff, sleep } from './backoff';
+import { Backoff } from '../common/backoff';
+import { createLogger, type Logger } from '../common/logger';
+import { sleep } from '../common/sleep';
 import type { WorkerConfig } from './config';
 import { detectMeasurementMethod, startTask, type RunningTask, type TaskOutcome } from './execution';
 import { loadOrRegisterIdentity } from './identity';
@@ -50,7 +51,7 @@ export class WorkerAgent {
   name = '';
 
   constructor(private readonly config: WorkerConfig, logger?: Logger) {
-    this.logger = logger ?? createLogger(config.logLevel, 'worksched-worker');
+    this.logger = logger ?? createLogger({ level: config.logLevel, format: config.logFormat, name: 'worksched-worker' });
   }
 
   async start(): Promise<void> {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { logFormatSchema, logLevelSchema } from '../common/logger';
 
 /** Worker agent configuration from flags, then environment; compiled once and frozen. */
 export const workerConfigSchema = z.object({
@@ -20,7 +21,9 @@ export const workerConfigSchema = z.object({
   drainTimeoutS: z.coerce.number().nonnegative().default(60),
   killGraceS: z.coerce.number().nonnegative().default(10),
   claimWaitS: z.coerce.number().min(0).max(60).default(20),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: logLevelSchema.default('info'),
+  /** Unset: readable lines on a terminal, else JSON. */
+  logFormat: logFormatSchema.optional(),
 });
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 export type WorkerConfig = Readonly<z.output<typeof workerConfigSchema> & { stateDir: string }>;
@@ -36,6 +39,7 @@ export function compileWorkerConfig(flags: Partial<WorkerConfigInput>, env: Node
     tags: env.WORKSCHED_TAGS || undefined,
     costPerHour: env.WORKSCHED_COST_PER_HOUR || undefined,
     logLevel: (env.LOG_LEVEL as WorkerConfigInput['logLevel']) || undefined,
+    logFormat: (env.LOG_FORMAT as WorkerConfigInput['logFormat']) || undefined,
   };
   const defined = <T extends object>(value: T) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
   const parsed = workerConfigSchema.parse({ ...defined(fromEnv), ...defined(flags) });

@@ -1,5 +1,5 @@
 import type { LogEntry } from '../protocol/workRequest';
-import type { Logger } from '../server/logger';
+import type { Logger } from '../common/logger';
 import { WorkschedApiError } from '../client/http';
 import type { LogSpool } from './logSpool';
 import type { WorkerServerApi } from './serverApi';

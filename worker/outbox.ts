@@ -3,8 +3,9 @@ import path from 'node:path';
 import { WorkschedApiError } from '../client/http';
 import type { OutputData } from '../protocol/outputData';
 import type { WorkRequestResult } from '../protocol/workRequest';
-import type { Logger } from '../server/logger';
-import { Backoff, sleep } from './backoff';
+import { Backoff } from '../common/backoff';
+import type { Logger } from '../common/logger';
+import { sleep } from '../common/sleep';
 import type { LogSpool } from './logSpool';
 import type { WorkerServerApi } from './serverApi';
 

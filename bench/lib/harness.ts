@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { withClient } from '../../common/withClient';
 import { compileServerConfig } from '../../server/config';
 import { startEmbeddedPostgres } from '../../server/embeddedPostgres';
 import { claimPickingQuery } from '../../server/scheduler/claimWorkRequests';
@@ -20,8 +21,6 @@ export function progress(line: string): void {
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1).padStart(6);
   process.stdout.write(`[${seconds}s] ${line}\n`);
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Things to undo, last in first out; every step runs even if an earlier one fails. */
 export class Cleanup {
@@ -125,16 +124,6 @@ export async function provisionPostgres(cleanup: Cleanup): Promise<BenchPostgres
       return url.toString();
     },
   };
-}
-
-export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 export interface BenchServer {
@@ -561,6 +550,6 @@ function packageOf(url: string): string {
   if (url.startsWith('node:')) return 'node internals';
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (match) return match[1];
-  const project = /\/(server|bench|protocol|entities|client|worker|migrations)\//.exec(url);
+  const project = /\/(server|bench|protocol|entities|client|common|worker|migrations)\//.exec(url);
   return project ? `worksched/${project[1]}` : url.replace(/^file:\/\//, '');
 }

@@ -33,7 +33,7 @@ export function registerWorkerCommand(program: Command): void {
       const { compileWorkerConfig } = await import('../../worker/config');
       const { WorkerAgent } = await import('../../worker/agent');
       const config = compileWorkerConfig({
-        server: flags.server ?? process.env.WORKSCHED_URL,
+        server: flags.server,
         enrollmentToken: flags.enrollmentToken,
         token: flags.token,
         name: flags.name,

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { backoffDelay } from '../../common/backoff';
 import { ERROR_CODES, type OutputData } from '../../protocol/outputData';
 import { formatBytes } from '../../protocol/units';
 import type { WorkRequest } from '../../entities';
@@ -54,10 +55,9 @@ export async function decideAfterFailure(em: EntityManager, row: WorkRequest, ou
   };
 }
 
-/** base × 2^(attempt-1), ±25 % jitter, capped: never more than maxDelayS (jitter included). */
+/** base × 2^(attempt-1), ±25 % jitter (common/backoff), capped, to a tenth of a second: never more than maxDelayS. */
 export function retryDelayS(attempt: number, policy: RetryPolicy): number {
-  const raw = Math.min(policy.maxDelayS, policy.baseDelayS * 2 ** Math.max(0, attempt - 1));
-  return Math.min(policy.maxDelayS, Math.round(raw * (0.75 + Math.random() * 0.5) * 10) / 10);
+  return Math.min(policy.maxDelayS, Math.round(backoffDelay(attempt - 1, policy.baseDelayS, policy.maxDelayS) * 10) / 10);
 }
 
 function lastSuccessLabel(row: WorkRequest): string {

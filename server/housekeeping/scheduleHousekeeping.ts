@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { pruneTaskHistory } from '../history/pruneTaskHistory';
 import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
-import type { Logger } from '../logger';
+import type { Logger } from '../../common/logger';
 import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
 import { markLostWorkers } from './markLostWorkers';

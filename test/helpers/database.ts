@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { withClient } from '../../common/withClient';
 
 export interface TestDatabase {
   /** postgres:// URL of a fresh, migrated database that only this test file uses. */
@@ -21,7 +21,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   databasesCreated += 1;
   // Unique across the workers of this run (pid) and recognisable as this run's (teardown drops leftovers).
   const name = `worksched_test_${runId}_${process.pid}_${databasesCreated}`;
-  await withAdminClient(adminUrl, (client) =>
+  await withClient(adminUrl, (client) =>
     client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(template)}`),
   );
   const url = new URL(adminUrl);
@@ -31,7 +31,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url: url.toString(),
     name,
     drop() {
-      dropping ??= withAdminClient(adminUrl, async (client) => {
+      dropping ??= withClient(adminUrl, async (client) => {
         await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
       });
       return dropping;
@@ -43,14 +43,4 @@ function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests with jest (test/globalSetup.mjs sets it)`);
   return value;
-}
-
-async function withAdminClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

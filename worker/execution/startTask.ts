@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
+import { sleep } from '../../common/sleep';
 import { ERROR_CODES } from '../../protocol';
 import { describeSetup, detectMeasurementMethod, getCgroupSetup } from './cgroupDetect';
 import { DiskSampler } from './diskUsage';
@@ -17,8 +18,6 @@ const CANCEL_GRACE_MS = 1500;
 /** How long to wait for the output pipes after the processes are gone (a stray holder can't block us). */
 const PIPE_DRAIN_MS = 1000;
 const STDERR_HEAD_CHARS = 4096;
-
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 /** Wait for `promise` at most `ms`, leaving no timer behind (a pending one would hold the process open). */
 async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { sleep } from '../../common/sleep';
 import { ensureBases, releaseBases, type CgroupSetup } from './cgroupDetect';
 
 export interface CgroupStats {
@@ -13,8 +14,6 @@ export interface CgroupStats {
 
 /** Task cgroups of this process alive per setup: the bases are released when it drops to zero. */
 const active = new Map<CgroupSetup, number>();
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function readText(file: string): string | undefined {
   try {

@@ -1,0 +1,26 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { z } from 'zod';
+
+export type { Logger };
+
+/** `LOG_LEVEL` and `LOG_FORMAT`, as the server's and the worker's compiled configs read them. */
+export const logLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+export const logFormatSchema = z.enum(['json', 'pretty']);
+export type LogFormat = z.infer<typeof logFormatSchema>;
+
+/**
+ * Logs go to stderr: JSON for machines, or readable lines when stderr is a terminal (`format` overrides).
+ * Authorization headers and tokens are redacted; the code never logs a token on purpose either.
+ */
+export function createLogger(options: { level: string; format?: LogFormat; name?: string }): Logger {
+  const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  const destination: DestinationStream =
+    format === 'pretty'
+      ? pretty({ destination: 2, colorize: process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', sync: true })
+      : pino.destination(2);
+  return pino(
+    { name: options.name ?? 'worksched', level: options.level, redact: { paths: ['req.headers.authorization', 'token', '*.token'], censor: '[redacted]' } },
+    destination,
+  );
+}
