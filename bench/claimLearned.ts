@@ -20,13 +20,12 @@
  * 4 GiB worker at 100k, before its claims and after them.
  */
 import os from 'node:os';
-import type { Pool } from 'pg';
 import type { ClaimResponse, RegisterWorkerResponse, WorkerResources } from '../protocol/workerApi';
 import { formatBytes } from '../protocol/units';
 import { compileServerConfig } from '../server/config';
 import { learnRequirements } from '../server/history/learnRequirements';
-import { claimWorkRequests } from '../server/scheduler/claimWorkRequests';
 import { loadWorkerCapacities } from '../server/scheduler/refreshUnschedulable';
+import { claimStatement } from '../server/sql/claim';
 import { unschedulableReason } from '../server/scheduler/unschedulableReason';
 import {
   Cleanup,
@@ -329,25 +328,11 @@ async function blocksPerCall(bench: BenchServer, prefix: string): Promise<number
 }
 
 /**
- * The claim statement exactly as the server sends it: claimWorkRequests is run against a stand-in pool that
- * records the one multi-statement string it sends (begin; update worker; set_config; <claim>; commit) and
- * answers nothing, so no copy of the text lives here. Its 4th statement is EXPLAINed (ANALYZE, BUFFERS) in a
- * transaction with enable_sort off, as the server runs it, and rolled back.
+ * The claim statement exactly as the server sends it (claimStatement, the builder claimWorkRequests uses),
+ * EXPLAINed (ANALYZE, BUFFERS) in a transaction with enable_sort off, as the server runs it, and rolled back.
  */
 async function explainClaimStatement(bench: BenchServer, worker: BenchWorker): Promise<{ join: string; summary: string; short: string; lines: string[] }> {
-  let sent = '';
-  const recorder = {
-    connect: async () => ({
-      query: async (text: string) => {
-        sent = text;
-        return [{ rows: [] }, { rows: [] }, { rows: [] }, { rows: [] }, { rows: [] }];
-      },
-      release: () => undefined,
-    }),
-  } as unknown as Pool;
-  await claimWorkRequests(recorder, worker.id, 1);
-  const statement = sent.split(';\n').find((part) => /^\s*with picked as/.test(part));
-  if (!statement) throw new Error(`cannot find the claim statement in what claimWorkRequests sends: ${sent.slice(0, 200)}`);
+  const statement = claimStatement(worker.id, 1).text;
   await bench.sql.query('begin');
   let lines: string[];
   try {

@@ -8,7 +8,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { withClient } from '../../common/withClient';
 import { compileServerConfig } from '../../server/config';
 import { startEmbeddedPostgres } from '../../server/embeddedPostgres';
-import { claimPickingQuery } from '../../server/scheduler/claimWorkRequests';
+import { claimPickingQuery } from '../../server/sql/claim';
 import { startServer, type RunningServer } from '../../server/startServer';
 import type { RegisterWorkerResponse, WorkerResources } from '../../protocol/workerApi';
 import { BenchHttp } from './http';
@@ -440,7 +440,7 @@ export class StatementStats {
 }
 
 /**
- * EXPLAIN (ANALYZE, BUFFERS) of the claim's picking query (server/scheduler/claimWorkRequests.ts, statement 2's
+ * EXPLAIN (ANALYZE, BUFFERS) of the claim's picking query (server/sql/claim.ts, the claim statement's
  * `picked`) with this worker's values as literals, rolled back (it locks a row). `constantLimit`: `limit 1` instead
  * of the server's computed limit expression, to show what the planner does when it knows the limit.
  */
@@ -452,7 +452,7 @@ export async function explainPick(
   await bench.sql.query('begin');
   try {
     await bench.sql.query(`select set_config('enable_sort', 'off', true)`); // as the claim transaction does
-    let sql = claimPickingQuery(worker.id, 1);
+    let sql = claimPickingQuery(worker.id, 1).text;
     if (options.constantLimit) sql = sql.replace(/limit greatest\([\s\S]*?\)\)\)\n/, 'limit 1\n');
     const result = await bench.sql.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${sql}`);
     const lines = result.rows.map((row) => row['QUERY PLAN']);

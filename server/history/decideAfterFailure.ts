@@ -3,6 +3,7 @@ import { backoffDelay } from '../../common/backoff';
 import { ERROR_CODES, type OutputData } from '../../protocol/outputData';
 import { formatBytes } from '../../protocol/units';
 import type { WorkRequest } from '../../entities';
+import { earlierSuccessQuery } from '../sql/earlierSuccess';
 import { historyKeyOf, historyLevels } from './historyKey';
 
 export type FailureDecision =
@@ -71,16 +72,8 @@ function lastSuccessLabel(row: WorkRequest): string {
  */
 async function findEarlierSuccess(em: EntityManager, row: WorkRequest): Promise<{ label: string; workRequestId: number | null } | null> {
   for (const level of historyLevels(historyKeyOf(row))) {
-    const rows = await em.execute<{ any_runs: boolean; work_request_id: string | null }[]>(
-      `with recursive chain (id) as (
-         select ?::bigint
-         union all
-         select w.supersedes_id from work_request w join chain c on w.id = c.id where w.supersedes_id is not null
-       )
-       select exists (select 1 from task_history where ${level.where} and (work_request_id is null or work_request_id not in (select id from chain))) as any_runs,
-         (select work_request_id from task_history where ${level.where} and result = 'success' order by completed_at desc limit 1) as work_request_id`,
-      [row.id, ...level.params, ...level.params],
-    );
+    const query = earlierSuccessQuery(row.id, level);
+    const rows = await em.execute<{ any_runs: boolean; work_request_id: string | null }[]>(query.text, query.values);
     const found = rows[0];
     if (found?.work_request_id) return { label: level.label, workRequestId: Number(found.work_request_id) };
     if (found?.any_runs) return null;

@@ -1,0 +1,38 @@
+import type { SqlStatement } from './statement';
+
+/**
+ * The picking half of the claim: pending rows this worker can run, in claim order, at most its free slots,
+ * locked and skipping rows other claimers hold. Exported so that the benchmark EXPLAINs exactly this text.
+ */
+export function claimPickingQuery(workerId: number, max: number): SqlStatement {
+  const me = `(select %s from worker where id = ${Number(workerId)})`;
+  const column = (name: string) => me.replace('%s', name);
+  const text = `select r.id from work_request r
+         where r.status = 'pending'
+           and exists (select 1 from worker where id = ${Number(workerId)} and enabled)
+           and (r.not_before is null or r.not_before <= now())
+           and (r.need_memory is null or r.need_memory <= ${column('total_memory')})
+           and (r.need_disk is null or r.need_disk <= ${column('available_disk_space')})
+           and (r.need_cpu is null or r.need_cpu <= ${column('cpu_count')})
+           and (r.need_gpu is null or r.need_gpu <= ${column('gpu_count')})
+           and (r.need_tags = '{}' or r.need_tags <@ ${column('tags')})
+         order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id
+         limit greatest(0, least(${Number(max)}, ${column('concurrency')}
+           - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ${Number(workerId)})))
+         for update of r skip locked`;
+  return { text, values: [] };
+}
+
+/** The claim's statement: picks (claimPickingQuery), marks the picked rows running on this worker and returns them. */
+export function claimStatement(workerId: number, max: number): SqlStatement {
+  // `id = any(array(…))`, not a join with `picked`: the planner cannot read the LIMIT expression, guesses a
+  // large row count and would hash-join over a scan of the whole table; this way it is a primary-key lookup.
+  const text = `with picked as (${claimPickingQuery(workerId, max).text})
+       update work_request w
+         set status = 'running', worker_id = ${Number(workerId)}, started_at = date_trunc('milliseconds', now()), state_reason = null
+         where w.id = any(array(select id from picked))
+       returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
+         w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at,
+         (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`;
+  return { text, values: [] };
+}

@@ -1,0 +1,51 @@
+import type { OutputData } from '../../protocol/outputData';
+import { CHANNELS } from '../notifications';
+import type { SqlStatement } from './statement';
+import { fromSource, historyFigures, insertTaskHistory, queueKeyIncrement } from './taskHistory';
+
+/**
+ * A `success` or `skipped` report for a request running on this worker, in one statement: the request
+ * completed, its history row and counter increment written (unless it opted out of history), followers
+ * notified. Answers the completed row with its worker's name, or nothing when the request is not running on
+ * this worker.
+ */
+export function completeWithoutDecisionStatement(
+  id: number,
+  workerId: number,
+  report: { result: 'success' | 'skipped'; output_data: OutputData; stateReason: string | null },
+): SqlStatement {
+  const history = insertTaskHistory(
+    {
+      taskName: fromSource('task_name'),
+      subject: fromSource(`coalesce(subject, '')`),
+      context: fromSource(`coalesce(context, '')`),
+      workRequestId: fromSource('id'),
+      attempt: fromSource('attempt'),
+      result: fromSource('result'),
+      workerId: fromSource('worker_id'),
+      workerName: fromSource('worker_name'),
+      workerCpuCount: fromSource('worker_cpu_count'),
+      workerTotalMemory: fromSource('worker_total_memory'),
+      startedAt: fromSource('started_at'),
+      completedAt: fromSource('completed_at'),
+      ...historyFigures(report.output_data),
+    },
+    { from: 'done', where: `coalesce((task_data ->> 'use_history')::boolean, true)` },
+  );
+  return {
+    text: `with done as (
+       update work_request w
+         -- Millisecond precision, like every other timestamp the API shows.
+         set status = 'completed', result = ?, output_data = ?::jsonb, completed_at = date_trunc('milliseconds', now()), state_reason = ?
+         from worker k
+         where w.id = ? and w.worker_id = ? and w.status = 'running' and k.id = w.worker_id
+         returning w.*, k.name as worker_name, k.cpu_count as worker_cpu_count, k.total_memory as worker_total_memory
+     ), recorded as (
+       ${history.text}
+     ), counted as (
+       ${queueKeyIncrement('recorded')}
+     )
+     select done.*, pg_notify(?, done.id::text) as notified from done`,
+    values: [report.result, JSON.stringify(report.output_data), report.stateReason, id, workerId, ...history.values, CHANNELS.workRequestActivity],
+  };
+}
