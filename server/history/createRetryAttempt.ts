@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkRequest } from '../../entities';
 import { formatBytes } from '../../protocol/units';
 import type { LearnedRequirement } from '../../protocol/workRequest';
+import { newWorkRequestRow } from '../workRequests/newWorkRequest';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
 import { unschedulableReason } from '../scheduler/unschedulableReason';
@@ -34,35 +35,32 @@ export async function createRetryAttempt(
     const previous = failed.learnedRequirements.find((item) => item.resource === 'memory');
     if (previous) learned.unshift(previous);
   }
+  const needs = { ...effective, needMemory };
   const notBefore = new Date(Date.now() + decision.delayS * 1000);
-  const retry = em.create(WorkRequest, {
-    taskName: failed.taskName,
-    subject: failed.subject ?? null,
-    context: failed.context ?? null,
-    status: 'pending',
-    result: null,
-    stateReason: `retry of #${failed.id} (attempt ${failed.attempt + 1} of ${failed.maxAttempts}), not before ${notBefore.toISOString()}: ${decision.reason}`,
-    priority: failed.priority,
-    priorityAdjustment: failed.priorityAdjustment,
-    taskData: failed.taskData,
-    requirements: failed.requirements,
-    learnedRequirements: learned,
-    needMemory,
-    needDisk: effective.needDisk,
-    needCpu: effective.needCpu,
-    needGpu: effective.needGpu,
-    needTags: effective.needTags,
-    unschedulableReason: unschedulableReason({ ...effective, needMemory }, await loadWorkerCapacities(em)),
-    attempt: failed.attempt + 1,
-    maxAttempts: failed.maxAttempts,
-    supersedesId: failed.id,
-    workflowId: failed.workflowId ?? null,
-    timeLimitS: decision.timeLimitS ?? failed.timeLimitS ?? null,
-    interruptAllowed: failed.interruptAllowed,
-    userMetadata: failed.userMetadata,
-    outputData: null,
-    notBefore,
-  });
+  const retry = em.create(
+    WorkRequest,
+    newWorkRequestRow({
+      taskName: failed.taskName,
+      subject: failed.subject ?? null,
+      context: failed.context ?? null,
+      taskData: failed.taskData,
+      requirements: failed.requirements,
+      effective: needs,
+      learned,
+      unschedulableReason: unschedulableReason(needs, await loadWorkerCapacities(em)),
+      stateReason: `retry of #${failed.id} (attempt ${failed.attempt + 1} of ${failed.maxAttempts}), not before ${notBefore.toISOString()}: ${decision.reason}`,
+      priority: failed.priority,
+      priorityAdjustment: failed.priorityAdjustment,
+      attempt: failed.attempt + 1,
+      maxAttempts: failed.maxAttempts,
+      timeLimitS: decision.timeLimitS ?? failed.timeLimitS ?? null,
+      interruptAllowed: failed.interruptAllowed,
+      userMetadata: failed.userMetadata,
+      supersedesId: failed.id,
+      workflowId: failed.workflowId ?? null,
+      notBefore,
+    }),
+  );
   await em.flush();
   failed.supersededById = retry.id;
   await em.flush();

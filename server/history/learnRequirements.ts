@@ -2,28 +2,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ResourceRequirements } from '../../protocol/taskSpec';
 import { formatBytes } from '../../protocol/units';
 import type { LearnedRequirement } from '../../protocol/workRequest';
+import { explicitRequirements, type EffectiveRequirements } from '../scheduler/effectiveRequirements';
+import { successProfileQuery, type SuccessProfile } from '../sql/successProfile';
 import { historyLevels, type HistoryKey } from './historyKey';
 
-interface SuccessProfile {
-  runs: string;
-  memory_runs: string;
-  memory_p95: number | null;
-  disk_runs: string;
-  disk_p95: number | null;
-  duration_runs: string;
-  duration_p95_ms: number | null;
-  cores_p95: number | null;
-  min_available_memory: string | null;
-}
-
-export interface EffectiveRequirements {
-  learned: LearnedRequirement[];
-  needMemory: number | null;
-  needDisk: number | null;
-  needCpu: number | null;
-  needGpu: number | null;
-  needTags: string[];
-}
+/** The effective requirements, and the learned ones among them with their reasons. */
+export type LearnedRequirements = EffectiveRequirements & { learned: LearnedRequirement[] };
 
 /**
  * What the history of successful runs says this task needs, for the resources its spec leaves open (an
@@ -36,7 +20,7 @@ export async function learnRequirements(
   key: HistoryKey,
   explicit: ResourceRequirements,
   options: { headroom: number; sampleRuns: number },
-): Promise<EffectiveRequirements> {
+): Promise<LearnedRequirements> {
   const learned: LearnedRequirement[] = [];
   const profile = await findSuccessProfile(em, key, options.sampleRuns);
   if (profile) {
@@ -68,30 +52,20 @@ export async function learnRequirements(
     }
   }
   const pick = (resource: LearnedRequirement['resource']) => learned.find((item) => item.resource === resource)?.value ?? null;
+  const fromSpec = explicitRequirements(explicit);
   return {
+    ...fromSpec,
     learned,
-    needMemory: explicit.memory ?? pick('memory'),
-    needDisk: explicit.disk ?? pick('disk'),
-    needCpu: explicit.cpu ?? pick('cpu'),
-    needGpu: explicit.gpu ?? null,
-    needTags: explicit.tags ?? [],
+    needMemory: fromSpec.needMemory ?? pick('memory'),
+    needDisk: fromSpec.needDisk ?? pick('disk'),
+    needCpu: fromSpec.needCpu ?? pick('cpu'),
   };
 }
 
 async function findSuccessProfile(em: EntityManager, key: HistoryKey, sampleRuns: number): Promise<{ label: string; stats: SuccessProfile } | null> {
   for (const level of historyLevels(key)) {
-    const rows = await em.execute<SuccessProfile[]>(
-      `select count(*) as runs,
-         count(memory) as memory_runs, percentile_cont(0.95) within group (order by memory) as memory_p95,
-         count(disk_space) as disk_runs, percentile_cont(0.95) within group (order by disk_space) as disk_p95,
-         count(duration_ms) as duration_runs, percentile_cont(0.95) within group (order by duration_ms) as duration_p95_ms,
-         percentile_cont(0.95) within group (order by cpu_time_ms::float8 / nullif(duration_ms, 0)) as cores_p95,
-         min(available_memory) as min_available_memory
-       from (
-         select * from task_history where ${level.where} and result = 'success' order by completed_at desc limit ?
-       ) recent`,
-      [...level.params, sampleRuns],
-    );
+    const query = successProfileQuery(level, sampleRuns);
+    const rows = await em.execute<SuccessProfile[]>(query.text, query.values);
     const stats = rows[0];
     if (stats && Number(stats.runs) > 0) return { label: level.label, stats };
   }

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { unschedulableReason, type Needs, type WorkerCapacity } from './unschedulableReason';
+import type { EffectiveRequirements } from './effectiveRequirements';
+import { unschedulableReason, type WorkerCapacity } from './unschedulableReason';
 
 /** Enabled workers' capacities, as the claim query compares them. */
 export async function loadWorkerCapacities(em: EntityManager): Promise<WorkerCapacity[]> {
@@ -30,7 +31,7 @@ export async function refreshUnschedulable(em: EntityManager): Promise<number> {
   );
   let changed = 0;
   for (const group of groups) {
-    const needs: Needs = {
+    const needs: EffectiveRequirements = {
       needMemory: group.need_memory === null ? null : Number(group.need_memory),
       needDisk: group.need_disk === null ? null : Number(group.need_disk),
       needCpu: group.need_cpu,

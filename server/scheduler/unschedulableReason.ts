@@ -1,4 +1,5 @@
 import { formatBytes } from '../../protocol/units';
+import type { EffectiveRequirements } from './effectiveRequirements';
 
 export interface WorkerCapacity {
   totalMemory: number;
@@ -8,16 +9,8 @@ export interface WorkerCapacity {
   tags: string[];
 }
 
-export interface Needs {
-  needMemory: number | null;
-  needDisk: number | null;
-  needCpu: number | null;
-  needGpu: number | null;
-  needTags: string[];
-}
-
 /** The claim query's test, in JS: can this worker ever take a request with these needs? */
-export function workerFits(worker: WorkerCapacity, needs: Needs): boolean {
+export function workerFits(worker: WorkerCapacity, needs: EffectiveRequirements): boolean {
   return (
     (needs.needMemory ?? 0) <= worker.totalMemory &&
     (needs.needDisk ?? 0) <= worker.availableDiskSpace &&
@@ -31,7 +24,7 @@ export function workerFits(worker: WorkerCapacity, needs: Needs): boolean {
  * Why no enabled worker can run a request with these needs ("needs 64.0 GiB memory; the largest worker has
  * 16.0 GiB"), or null when one can.
  */
-export function unschedulableReason(needs: Needs, workers: WorkerCapacity[]): string | null {
+export function unschedulableReason(needs: EffectiveRequirements, workers: WorkerCapacity[]): string | null {
   if (workers.length === 0) return 'waiting for a worker: no enabled worker is registered';
   if (workers.some((worker) => workerFits(worker, needs))) return null;
   const max = (pick: (worker: WorkerCapacity) => number) => Math.max(...workers.map(pick));

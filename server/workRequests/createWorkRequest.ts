@@ -4,8 +4,10 @@ import { WorkRequest } from '../../entities';
 import { historyKeyOf } from '../history/historyKey';
 import { learnRequirements } from '../history/learnRequirements';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
 import { unschedulableReason } from '../scheduler/unschedulableReason';
+import { newWorkRequestRow } from './newWorkRequest';
 import { notifyPendingWork, notifyWorkRequestActivity } from './notifyChanges';
 
 /**
@@ -19,32 +21,28 @@ export async function createWorkRequest(em: EntityManager, spec: TaskSpec, polic
     const explicit = spec.resources;
     const effective = spec.use_history
       ? await learnRequirements(tem, key, explicit, { headroom: policy.headroom, sampleRuns: policy.sampleRuns })
-      : { learned: [], needMemory: explicit.memory ?? null, needDisk: explicit.disk ?? null, needCpu: explicit.cpu ?? null, needGpu: explicit.gpu ?? null, needTags: explicit.tags ?? [] };
-    const row = tem.create(WorkRequest, {
-      taskName: spec.task_name,
-      subject: spec.subject ?? null,
-      context: spec.context ?? null,
-      status: 'pending',
-      result: null,
-      stateReason: null,
-      priority: spec.priority,
-      priorityAdjustment: 0,
-      taskData: { execution: spec.execution, use_history: spec.use_history },
-      requirements: explicit,
-      learnedRequirements: effective.learned,
-      needMemory: effective.needMemory,
-      needDisk: effective.needDisk,
-      needCpu: effective.needCpu,
-      needGpu: effective.needGpu,
-      needTags: effective.needTags,
-      unschedulableReason: unschedulableReason(effective, await loadWorkerCapacities(tem)),
-      attempt: 1,
-      maxAttempts: spec.max_attempts,
-      timeLimitS: spec.time_limit ?? null,
-      interruptAllowed: spec.interrupt_allowed,
-      userMetadata: spec.user_metadata,
-      outputData: null,
-    });
+      : { learned: [], ...explicitRequirements(explicit) };
+    const row = tem.create(
+      WorkRequest,
+      newWorkRequestRow({
+        taskName: spec.task_name,
+        subject: spec.subject ?? null,
+        context: spec.context ?? null,
+        taskData: { execution: spec.execution, use_history: spec.use_history },
+        requirements: explicit,
+        effective,
+        learned: effective.learned,
+        unschedulableReason: unschedulableReason(effective, await loadWorkerCapacities(tem)),
+        stateReason: null,
+        priority: spec.priority,
+        priorityAdjustment: 0,
+        attempt: 1,
+        maxAttempts: spec.max_attempts,
+        timeLimitS: spec.time_limit ?? null,
+        interruptAllowed: spec.interrupt_allowed,
+        userMetadata: spec.user_metadata,
+      }),
+    );
     await tem.flush();
     await notifyPendingWork(tem);
     await notifyWorkRequestActivity(tem, row.id);

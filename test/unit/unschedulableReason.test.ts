@@ -2,7 +2,8 @@
  * unschedulableReason: the words an operator reads on a pending request nobody can run. A pure function of the
  * request's effective needs and the enabled workers' capacities; null as soon as one worker fits everything.
  */
-import { unschedulableReason, workerFits, type Needs, type WorkerCapacity } from '../../server/scheduler/unschedulableReason';
+import type { EffectiveRequirements as Needs } from '../../server/scheduler/effectiveRequirements';
+import { unschedulableReason, workerFits, type WorkerCapacity } from '../../server/scheduler/unschedulableReason';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
