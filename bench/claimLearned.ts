@@ -23,14 +23,17 @@ import os from 'node:os';
 import type { ClaimResponse, RegisterWorkerResponse, WorkerResources } from '../protocol/workerApi';
 import { formatBytes } from '../protocol/units';
 import { compileServerConfig } from '../server/config';
+import { historyLevels } from '../server/history/historyKey';
 import { learnRequirements } from '../server/history/learnRequirements';
 import { loadWorkerCapacities } from '../server/scheduler/refreshUnschedulable';
 import { claimStatement } from '../server/sql/claim';
+import { successProfileQuery } from '../server/sql/successProfile';
 import { unschedulableReason } from '../server/scheduler/unschedulableReason';
 import {
   Cleanup,
   StatementStats,
   explainPick,
+  explainStatement,
   insertRequests,
   progress,
   startBenchServer,
@@ -73,6 +76,8 @@ export async function runClaimLearned(postgres: BenchPostgres): Promise<Scenario
     progress(`  learnRequirements for ${KEYS.toLocaleString('en-US')} keys (headroom ${headroom}): ${((performance.now() - learnStart) / 1000).toFixed(2)} s`);
     const fitsSmall = keys.filter((key) => (key.need_memory ?? 0) <= SMALL.total_memory && (key.need_cpu ?? 0) <= SMALL.cpu_count && (key.need_disk ?? 0) <= SMALL.available_disk_space).length;
     const example = keys.find((key) => key.learned.length >= 3) ?? keys[0];
+    const profile = await explainStatement(bench, successProfileQuery(historyLevels({ taskName: TASK_NAME, subject: example.subject, context: '' })[0], 50));
+    progress(`  EXPLAIN learned-requirements query (successProfileQuery, one key, newest 50 successful runs): ${profile.summary}`);
     progress(`  ${fitsSmall} of ${KEYS} keys fit the 4 GiB worker; need_memory ${formatBytes(Math.min(...keys.map((key) => key.need_memory ?? 0)))}–${formatBytes(Math.max(...keys.map((key) => key.need_memory ?? 0)))}; e.g. ${example.subject}: ${example.learned.map((item) => item.reason).join(' | ')}`);
 
     const cases: Array<{ label: string; learned: boolean; worker: BenchWorker; what: string }> = [

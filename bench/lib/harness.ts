@@ -9,6 +9,7 @@ import { withClient } from '../../common/withClient';
 import { compileServerConfig } from '../../server/config';
 import { startEmbeddedPostgres } from '../../server/embeddedPostgres';
 import { claimPickingQuery } from '../../server/sql/claim';
+import type { SqlStatement } from '../../server/sql/statement';
 import { startServer, type RunningServer } from '../../server/startServer';
 import type { RegisterWorkerResponse, WorkerResources } from '../../protocol/workerApi';
 import { BenchHttp } from './http';
@@ -471,6 +472,26 @@ export async function explainPick(
       summary: `${top.replace(/\s+\((cost|actual).*$/, '')} → ${scan.replace(/\s+\((cost|actual).*$/, '')}${rowsNote}; ${buffers}; ${execution}; ${usesIndex ? 'walks the claim index in order' : 'reads and sorts every pending row (claim index not walked)'}`,
       lines,
     };
+  } finally {
+    await bench.sql.query('rollback');
+  }
+}
+
+/**
+ * EXPLAIN (ANALYZE, BUFFERS) of one of the server's statement builders (server/sql/), with its values bound
+ * (`?` placeholders numbered for the pg driver), in a transaction that is rolled back: nothing it writes stays.
+ */
+export async function explainStatement(bench: BenchServer, statement: SqlStatement): Promise<{ summary: string; lines: string[] }> {
+  let n = 0;
+  const text = statement.text.replace(/\?/g, () => `$${(n += 1)}`);
+  await bench.sql.query('begin');
+  try {
+    const result = await bench.sql.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${text}`, statement.values);
+    const lines = result.rows.map((row) => row['QUERY PLAN']);
+    const top = lines[0]?.trim().replace(/\s+\((cost|actual).*$/, '') ?? '?';
+    const buffers = lines.find((line) => line.trim().startsWith('Buffers:'))?.trim() ?? '';
+    const execution = lines.find((line) => line.startsWith('Execution Time'))?.trim() ?? '?';
+    return { summary: `${top}; ${buffers}; ${execution}`, lines };
   } finally {
     await bench.sql.query('rollback');
   }

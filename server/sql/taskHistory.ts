@@ -1,65 +1,21 @@
 import type { OutputData } from '../../protocol/outputData';
-import type { WorkRequestResult } from '../../protocol/workRequest';
+import type { TaskHistory } from '../../entities';
 import type { SqlStatement } from './statement';
 
-/** The figures of a report that a history row keeps. */
-export interface HistoryFigures {
-  errorCode: string | null;
-  durationMs: number | null;
-  cpuTimeMs: number | null;
-  memory: number | null;
-  diskSpace: number | null;
-  availableMemory: number | null;
-  availableDiskSpace: number | null;
-  cpuCount: number | null;
-  measurement: string | null;
-}
+/** One finished attempt as task_history stores it: the entity's fields (the key with '' for "none"). */
+export type TaskHistoryRow = Omit<TaskHistory, 'id'>;
 
-/** One finished attempt as task_history stores it (the key with '' for "none"). */
-export interface TaskHistoryRow extends HistoryFigures {
-  taskName: string;
-  subject: string;
-  context: string;
-  workRequestId: number;
-  attempt: number;
-  result: WorkRequestResult;
-  workerId: number | null;
-  workerName: string | null;
-  workerCpuCount: number | null;
-  workerTotalMemory: number | null;
-  startedAt: Date | null;
-  completedAt: Date;
-}
+/** The figures of a report that a history row keeps. */
+export type HistoryFigures = Pick<
+  TaskHistoryRow,
+  'errorCode' | 'durationMs' | 'cpuTimeMs' | 'memory' | 'diskSpace' | 'availableMemory' | 'availableDiskSpace' | 'cpuCount' | 'measurement'
+>;
 
 /** A field taken from the statement's source relation (an SQL expression over it) instead of a bound value. */
 export interface SourceExpression {
   readonly sql: string;
 }
 export const fromSource = (sql: string): SourceExpression => ({ sql });
-
-const COLUMNS: { [K in keyof TaskHistoryRow]-?: string } = {
-  taskName: 'task_name',
-  subject: 'subject',
-  context: 'context',
-  workRequestId: 'work_request_id',
-  attempt: 'attempt',
-  result: 'result',
-  errorCode: 'error_code',
-  workerId: 'worker_id',
-  workerName: 'worker_name',
-  workerCpuCount: 'worker_cpu_count',
-  workerTotalMemory: 'worker_total_memory',
-  durationMs: 'duration_ms',
-  cpuTimeMs: 'cpu_time_ms',
-  memory: 'memory',
-  diskSpace: 'disk_space',
-  availableMemory: 'available_memory',
-  availableDiskSpace: 'available_disk_space',
-  cpuCount: 'cpu_count',
-  measurement: 'measurement',
-  startedAt: 'started_at',
-  completedAt: 'completed_at',
-};
 
 /**
  * The one writer of task_history rows: `insert … returning` the key, result and time that
@@ -71,14 +27,16 @@ export function insertTaskHistory(
   source?: { from: string; where: string },
 ): SqlStatement {
   const values: unknown[] = [];
-  const expressions = (Object.keys(COLUMNS) as Array<keyof TaskHistoryRow>).map((field) => {
-    const value = row[field];
-    if (typeof value === 'object' && value !== null && !(value instanceof Date)) return value.sql;
+  const fields = Object.entries(row);
+  // Each column is its field in snake_case (workRequestId: work_request_id), as the entity names them.
+  const columns = fields.map(([field]) => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`));
+  const expressions = fields.map(([, value]) => {
+    if (typeof value === 'object' && value !== null && !(value instanceof Date)) return (value as SourceExpression).sql;
     values.push(value);
     return '?';
   });
   return {
-    text: `insert into task_history (${Object.values(COLUMNS).join(', ')})
+    text: `insert into task_history (${columns.join(', ')})
        select ${expressions.join(', ')}${source ? `\n       from ${source.from} where ${source.where}` : ''}
        returning task_name, subject, context, result, completed_at`,
     values,

@@ -1,31 +1,14 @@
-import type { TaskData } from '../../entities';
-import type { ResourceRequirements, UserMetadata } from '../../protocol/taskSpec';
+import type { WorkRequest } from '../../entities';
 import type { LearnedRequirement } from '../../protocol/workRequest';
 import type { EffectiveRequirements } from '../scheduler/effectiveRequirements';
 
-export interface NewWorkRequest {
-  taskName: string;
-  subject: string | null;
-  context: string | null;
-  taskData: TaskData;
-  /** What the spec names explicitly. */
-  requirements: ResourceRequirements;
-  effective: EffectiveRequirements;
-  learned: LearnedRequirement[];
-  unschedulableReason: string | null;
-  stateReason: string | null;
-  priority: number;
-  priorityAdjustment: number;
-  attempt: number;
-  maxAttempts: number;
-  timeLimitS: number | null;
-  interruptAllowed: boolean;
-  userMetadata: UserMetadata;
-  /** A retry: the attempt it supersedes, its workflow, and when its back-off ends. */
-  supersedesId?: number;
-  workflowId?: number | null;
-  notBefore?: Date;
-}
+/** A new request's own columns; the need_* columns come from `effective`, learned_requirements from `learned`. */
+export type NewWorkRequest = Pick<
+  WorkRequest,
+  'taskName' | 'subject' | 'context' | 'taskData' | 'requirements' | 'unschedulableReason' | 'stateReason' | 'priority' | 'priorityAdjustment'
+  | 'attempt' | 'maxAttempts' | 'timeLimitS' | 'interruptAllowed' | 'userMetadata'
+> &
+  Partial<Pick<WorkRequest, 'supersedesId' | 'workflowId' | 'notBefore'>> & { effective: EffectiveRequirements; learned: LearnedRequirement[] };
 
 /** The one builder of a new pending work request's columns: a first attempt (createWorkRequest) or a retry. */
 export function newWorkRequestRow({ effective, learned, ...fields }: NewWorkRequest) {
