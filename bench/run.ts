@@ -1,23 +1,27 @@
 /**
  * `npm run bench`: runs the scenarios in order against the real server (in this process) and prints a summary.
- * `npm run bench -- latency claim`: only the scenarios whose name contains one of the words.
+ * `npm run bench -- latency claim`: only the scenarios whose name contains one of the words; `compared`: the ones
+ * the comparison with pg-boss and graphile-worker needs (1, 2, 7, 8).
  * PostgreSQL: DATABASE_URL when set, else an embedded server in a fresh temp dir (pg_stat_statements preloaded);
  * one database per scenario. Scenario 4 (bench/statisticsQuery.ts) provisions its own.
  * Figures only, not a test: a missed target is reported, not a failure. Exits non-zero if a scenario fails.
  */
 import os from 'node:os';
 import Table from 'cli-table3';
+import { runAgentConcurrent } from './agentConcurrent';
 import { runClaimCost } from './claimCost';
 import { runClaimLearned } from './claimLearned';
 import { Cleanup, progress, provisionPostgres } from './lib/harness';
+import type { Figures } from './lib/compared';
 import type { ScenarioReport, SummaryRow } from './lib/report';
 import { runLatency } from './latency';
+import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
 import { runWorkerAgent } from './workerAgent';
 
 /** Hard stop: whatever happens, the bench ends (after trying to clean up). */
-const OVERALL_LIMIT_MS = 14 * 60_000; // scenarios 5 and 6 add about 2 min
+const OVERALL_LIMIT_MS = 20 * 60_000; // scenarios 7 and 8 and the 20,000-request variant A add about 4 min
 
 const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '1 end-to-end no-op throughput', run: runThroughput },
@@ -26,7 +30,12 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '4 statistics queries on 1M history rows (bench/statisticsQuery.ts)', run: runStatisticsQuery },
   { name: '5 worker agent: idle RSS/CPU and per-task overhead (bench/workerAgent.ts)', run: runWorkerAgent },
   { name: '6 claim latency with learned requirements on 100k pending (bench/claimLearned.ts)', run: runClaimLearned },
+  { name: '7 the real agent at --concurrency 32 on 5,000 /bin/true tasks (bench/agentConcurrent.ts)', run: runAgentConcurrent },
+  { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
 ];
+
+/** Selection words that stand for several scenarios. */
+const SELECTION_ALIASES: Record<string, string[]> = { compared: ['throughput', 'enqueue→claim', 'concurrency 32', 'peers'] };
 
 /** bench/statisticsQuery.ts (its own database and server) as a scenario: its result object as summary rows. */
 async function runStatisticsQuery(): Promise<ScenarioReport> {
@@ -64,6 +73,8 @@ async function main(): Promise<number> {
   const rows: SummaryRow[] = [];
   const notes: string[] = [];
   const failures: string[] = [];
+  const figures: Figures = {};
+  const peers: NonNullable<ScenarioReport['peers']> = [];
   try {
     const cpus = os.cpus();
     console.log('worksched bench');
@@ -75,7 +86,7 @@ async function main(): Promise<number> {
     console.log('  PostgreSQL runs on the same machine.\n');
 
     // `npm run bench -- latency claim`: only the scenarios whose name contains one of the words.
-    const only = process.argv.slice(3).map((word) => word.toLowerCase());
+    const only = process.argv.slice(3).flatMap((word) => SELECTION_ALIASES[word.toLowerCase()] ?? [word.toLowerCase()]);
     for (const scenario of scenarios) {
       if (interrupted) break;
       if (only.length > 0 && !only.some((word) => scenario.name.toLowerCase().includes(word))) continue;
@@ -85,6 +96,8 @@ async function main(): Promise<number> {
         const report: ScenarioReport = await scenario.run(postgres);
         rows.push(...report.rows);
         notes.push(...report.notes);
+        Object.assign(figures, report.figures);
+        peers.push(...(report.peers ?? []));
         progress(`=== scenario ${scenario.name}: done in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
       } catch (error) {
         const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -106,6 +119,10 @@ async function main(): Promise<number> {
   console.log('\nsummary');
   console.log(table.toString());
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+  if (peers.length > 0) {
+    console.log('\nworksched beside pg-boss and graphile-worker (same PostgreSQL, same run; ratio = worksched ÷ peer)');
+    console.log(comparisonTable(figures, peers));
+  }
   if (failures.length > 0) {
     console.log(`\n${failures.length} scenario(s) failed:`);
     for (const failure of failures) console.log(`  ${failure}`);

@@ -1,5 +1,6 @@
 /**
- * Scenario 1: end-to-end no-op throughput. 10,000 pending requests, then claimed and completed over HTTP by
+ * Scenario 1: end-to-end no-op throughput. Pending requests (20,000 for A, the N of the comparison with pg-boss and
+ * graphile-worker, BENCH_PEERS_N; 10,000 for B, C and D, BENCH_THROUGHPUT_TOTAL), claimed and completed over HTTP by
  * simulated worker slots:
  *   A. 32 workers × concurrency 1, each slot: claim {max 1, wait_s 1} → complete         (requests made over HTTP)
  *   B. 8 workers × concurrency 4, each worker: claim {max 4, wait_s 1} → complete all 4   (batching)
@@ -8,6 +9,8 @@
  * Requests for A are created over HTTP (POST /api/v1/work-requests, 16 in flight) for up to CREATE_LIMIT_S, the
  * rest with SQL; B, C and D get theirs with SQL (insert … select generate_series, same columns as the server).
  * Each variant stops at its time limit if it has not finished by then: the rate is what was done in that time.
+ * Before them: BENCH_PEERS_SEQUENTIAL (1,000) creates one at a time, one after another (the sequential create rate),
+ * and, when the server has POST /api/v1/work-requests/batch, the N requests in batches of 1,000 (batch create rate).
  */
 import type { ClaimResponse } from '../protocol/workerApi';
 import type { WorkRequest } from '../protocol/workRequest';
@@ -27,6 +30,8 @@ import {
   type BenchServer,
   type BenchWorker,
 } from './lib/harness';
+import { COMPARED_BATCH, COMPARED_N, COMPARED_SEQUENTIAL } from './lib/compared';
+import { BenchHttpError } from './lib/http';
 import type { ScenarioReport } from './lib/report';
 import { CpuMeter, describeLatency, ms, rate, summarize } from './lib/stats';
 
@@ -34,6 +39,8 @@ const TOTAL = Number(process.env.BENCH_THROUGHPUT_TOTAL) || 10_000;
 const CREATE_CONCURRENCY = 16;
 const CREATE_LIMIT_S = 30;
 const VARIANT_LIMIT_S = Number(process.env.BENCH_VARIANT_LIMIT_S) || 30;
+/** Variant A drains the comparison's N: at today's ~450/s, 20,000 take about 45 s. */
+const VARIANT_A_LIMIT_S = Number(process.env.BENCH_VARIANT_A_LIMIT_S) || 60;
 const SERIAL_CREATES = 100;
 const TARGET_PER_S = 1_000;
 const SCENARIO = '1 throughput';
@@ -42,7 +49,7 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
   const cleanup = new Cleanup();
   try {
     const bench = await startBenchServer(cleanup, postgres, 'throughput');
-    const report: ScenarioReport = { rows: [], notes: [] };
+    const report: ScenarioReport = { rows: [], notes: [], figures: {} };
     const statements = await StatementStats.open(bench.sql);
     const floor = await calibrate(bench);
     progress(floor.line);
@@ -54,14 +61,21 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
     const workersD = await registerWorkers(bench, 'd', 32, 1);
     const [probe] = await registerWorkers(bench, 'probe', 1, 1);
 
-    const emptyHistory = await serialCreates(bench, SERIAL_CREATES);
-    progress(`${SERIAL_CREATES} creates one at a time, empty history: ${describeLatency(emptyHistory)}`);
+    const emptyHistory = await serialCreates(bench, COMPARED_SEQUENTIAL);
+    const sequentialPerS = COMPARED_SEQUENTIAL / emptyHistory.seconds;
+    progress(`${COMPARED_SEQUENTIAL} creates one at a time, sequentially, empty history: ${rate(sequentialPerS)}; ${describeLatency(emptyHistory)}`);
+    report.rows.push({ scenario: SCENARIO, metric: 'one-at-a-time create rate, sequential', value: rate(sequentialPerS) });
+    report.figures!.sequentialCreatePerS = sequentialPerS;
+    const batch = await batchCreates(bench, COMPARED_N);
+    progress(`batch create: ${batch.line}`);
+    report.rows.push({ scenario: SCENARIO, metric: `batch create rate (batches of ${COMPARED_BATCH.toLocaleString('en-US')})`, value: batch.perS === undefined ? batch.line : rate(batch.perS) });
+    if (batch.perS !== undefined) report.figures!.batchCreatePerS = batch.perS;
     await bench.sql.query(`update work_request set status = 'aborted' where status = 'pending'`);
 
     // --- requests for A, over HTTP ---
-    progress(`creating ${TOTAL.toLocaleString('en-US')} requests over HTTP, ${CREATE_CONCURRENCY} in flight (at most ${CREATE_LIMIT_S} s; the rest with SQL)`);
+    progress(`creating ${COMPARED_N.toLocaleString('en-US')} requests over HTTP, ${CREATE_CONCURRENCY} in flight (at most ${CREATE_LIMIT_S} s; the rest with SQL)`);
     await statements?.reset();
-    const created = await createOverHttp(bench, TOTAL, CREATE_CONCURRENCY, CREATE_LIMIT_S * 1000);
+    const created = await createOverHttp(bench, COMPARED_N, CREATE_CONCURRENCY, CREATE_LIMIT_S * 1000);
     progress(`  ${created.count.toLocaleString('en-US')} created in ${created.seconds.toFixed(2)} s = ${rate(created.count / created.seconds)}`);
     progress(`  ${created.cpu}`);
     progress(`  server connections (avg): ${created.activity}`);
@@ -71,34 +85,42 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
       metric: `HTTP create rate (${CREATE_CONCURRENCY} in flight)`,
       value: `${rate(created.count / created.seconds)} (${created.count.toLocaleString('en-US')} in ${created.seconds.toFixed(1)} s)`,
     });
-    if (created.count < TOTAL) {
-      progress(`  inserting the other ${(TOTAL - created.count).toLocaleString('en-US')} with SQL`);
-      await insertRequests(bench.sql, TOTAL - created.count);
+    if (created.count < COMPARED_N) {
+      progress(`  inserting the other ${(COMPARED_N - created.count).toLocaleString('en-US')} with SQL`);
+      await insertRequests(bench.sql, COMPARED_N - created.count);
     }
 
-    const variants: Array<{ label: string; metric: string; slots: Slot[]; prepare?: () => Promise<void>; target?: boolean }> = [
+    const variants: Array<{ label: string; metric: string; slots: Slot[]; total: number; limitS: number; prepare?: () => Promise<void>; target?: boolean }> = [
       {
-        label: 'A: 32 workers × concurrency 1, claim {max 1, wait_s 1} → complete',
-        metric: 'A: 32 workers × 1, claim max 1 → complete',
+        label: `A: 32 workers × concurrency 1, claim {max 1, wait_s 1} → complete, ${COMPARED_N.toLocaleString('en-US')} requests`,
+        metric: `A: 32 workers × 1, claim max 1 → complete (${COMPARED_N.toLocaleString('en-US')})`,
         slots: workersA.map((worker) => ({ worker, max: 1 })),
+        total: COMPARED_N,
+        limitS: VARIANT_A_LIMIT_S,
         target: true,
       },
       {
         label: 'B: 8 workers × concurrency 4, claim {max 4, wait_s 1} → complete the batch in parallel',
         metric: 'B: 8 workers × 4, claim max 4 → complete batch',
         slots: workersB.map((worker) => ({ worker, max: 4 })),
+        total: TOTAL,
+        limitS: VARIANT_LIMIT_S,
         prepare: () => insertRequests(bench.sql, TOTAL),
       },
       {
         label: 'C: 8 workers × concurrency 4, one loop per slot claiming {max 1, wait_s 1}',
         metric: 'C: 8 workers × 4 slots, each claim max 1',
         slots: workersC.flatMap((worker) => [1, 2, 3, 4].map(() => ({ worker, max: 1 }))),
+        total: TOTAL,
+        limitS: VARIANT_LIMIT_S,
         prepare: () => insertRequests(bench.sql, TOTAL),
       },
       {
         label: 'D: as A, but each request has its own history key (subject), so completions share no task_key row',
         metric: 'D: as A, a distinct history key per request',
         slots: workersD.map((worker) => ({ worker, max: 1 })),
+        total: TOTAL,
+        limitS: VARIANT_LIMIT_S,
         prepare: () => insertRequests(bench.sql, TOTAL, { distinctSubjects: true }),
       },
     ];
@@ -107,16 +129,16 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
         progress(`inserting ${TOTAL.toLocaleString('en-US')} pending requests with SQL`);
         await variant.prepare();
       }
-      progress(`${variant.label} (at most ${VARIANT_LIMIT_S} s)`);
+      progress(`${variant.label} (at most ${variant.limitS} s)`);
       await statements?.reset();
-      const result = await drain(bench, variant.slots, TOTAL, VARIANT_LIMIT_S * 1000);
+      const result = await drain(bench, variant.slots, variant.total, variant.limitS * 1000);
       for (const line of result.lines) progress(`  ${line}`);
       const top = (await statements?.top(result.completed)) ?? [];
       for (const line of top) progress(`  ${line}`);
       report.rows.push({
         scenario: SCENARIO,
         metric: variant.metric,
-        value: `${rate(result.perSecond)}${result.completed < TOTAL ? ` (${result.completed.toLocaleString('en-US')} done in ${VARIANT_LIMIT_S} s)` : ''}`,
+        value: `${rate(result.perSecond)}${result.completed < variant.total ? ` (${result.completed.toLocaleString('en-US')} done in ${variant.limitS} s)` : ''}`,
         target: variant.target ? `≥ ${TARGET_PER_S}/s` : undefined,
         met: variant.target ? result.perSecond >= TARGET_PER_S : undefined,
       });
@@ -129,6 +151,7 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
       const tableRows = Number(rows.rows[0].n).toLocaleString('en-US');
       progress(`  picking query now (${tableRows} rows in work_request): ${plan.summary}`);
       if (variant.target) {
+        report.figures!.drainPerS = result.perSecond;
         report.notes.push(`variant A, server time per claimed+completed request:`, ...top.map((line) => `  ${line}`));
         report.notes.push(`  picking query after variant A (${tableRows} rows in work_request): ${plan.summary}`);
       }
@@ -151,14 +174,36 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
   }
 }
 
+/** `count` creates, each awaited before the next: the call's latency, and the seconds they took in all. */
 async function serialCreates(bench: BenchServer, count: number) {
   const times: number[] = [];
+  const first = performance.now();
   for (let i = 0; i < count; i += 1) {
     const start = performance.now();
     await bench.http.post<WorkRequest>('/api/v1/work-requests', bench.server.adminToken, NOOP_SPEC);
     times.push(performance.now() - start);
   }
-  return summarize(times);
+  return { ...summarize(times), seconds: (performance.now() - first) / 1000 };
+}
+
+/**
+ * `total` requests through POST /api/v1/work-requests/batch (issue 9), COMPARED_BATCH a call, one call after
+ * another. A server without the route (404) gives no rate, and says so.
+ */
+async function batchCreates(bench: BenchServer, total: number): Promise<{ perS?: number; line: string }> {
+  const meter = new CpuMeter();
+  const start = performance.now();
+  for (let from = 0; from < total; from += COMPARED_BATCH) {
+    const specs = Array.from({ length: Math.min(COMPARED_BATCH, total - from) }, () => NOOP_SPEC);
+    try {
+      await bench.http.post('/api/v1/work-requests/batch', bench.server.adminToken, { work_requests: specs });
+    } catch (error) {
+      if (error instanceof BenchHttpError && from === 0) return { line: `not measured: POST /api/v1/work-requests/batch answered ${error.status}` };
+      throw error;
+    }
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { perS: total / seconds, line: `${total.toLocaleString('en-US')} in batches of ${COMPARED_BATCH.toLocaleString('en-US')} in ${seconds.toFixed(2)} s = ${rate(total / seconds)}; ${meter.describe(total)}` };
 }
 
 async function createOverHttp(bench: BenchServer, total: number, concurrency: number, limitMs: number) {

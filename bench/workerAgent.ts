@@ -53,7 +53,7 @@ export async function runWorkerAgent(postgres: BenchPostgres): Promise<ScenarioR
     const report: ScenarioReport = { rows: [], notes: [] };
     const clockTicks = readClockTicks();
 
-    const agent = startAgent(bench, workDir);
+    const agent = startAgent(bench, workDir, AGENT_NAME, 1);
     // If the bench exits without running this scenario's cleanup (watchdog, a signal), the agent must not outlive
     // it, nor its work dir.
     const killOnExit = () => {
@@ -146,7 +146,7 @@ export async function runWorkerAgent(postgres: BenchPostgres): Promise<ScenarioR
   }
 }
 
-interface Agent {
+export interface Agent {
   child: ChildProcess;
   pid: number;
   /** The last lines it wrote (stdout and stderr), for error messages. */
@@ -154,12 +154,13 @@ interface Agent {
   assertAlive(): void;
 }
 
-function startAgent(bench: BenchServer, workDir: string): Agent {
+/** `node bin/worksched.js worker --server … --name <name> --work-dir <workDir> --concurrency <concurrency>`. */
+export function startAgent(bench: BenchServer, workDir: string, name: string, concurrency: number): Agent {
   const env: NodeJS.ProcessEnv = { ...process.env, WORKSCHED_ENROLLMENT_TOKEN: bench.server.enrollmentToken, LOG_LEVEL: 'warn' };
   for (const name of ['WORKSCHED_WORKER_TOKEN', 'WORKSCHED_URL', 'WORKSCHED_WORKER_NAME', 'WORKSCHED_WORK_DIR', 'WORKSCHED_CONCURRENCY']) delete env[name];
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/worksched.js'), 'worker', '--server', bench.server.url, '--name', AGENT_NAME, '--work-dir', workDir, '--concurrency', '1'],
+    [path.join(ROOT, 'bin/worksched.js'), 'worker', '--server', bench.server.url, '--name', name, '--work-dir', workDir, '--concurrency', String(concurrency)],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: string[] = [];
@@ -186,7 +187,7 @@ function startAgent(bench: BenchServer, workDir: string): Agent {
 }
 
 /** SIGTERM (the agent drains: nothing runs here), SIGKILL if it is still there after 10 s. */
-async function stopAgent(child: ChildProcess): Promise<string> {
+export async function stopAgent(child: ChildProcess): Promise<string> {
   if (child.exitCode !== null || child.signalCode !== null) return `had already exited (code ${child.exitCode}, signal ${child.signalCode})`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const start = performance.now();
@@ -200,10 +201,10 @@ async function stopAgent(child: ChildProcess): Promise<string> {
   return 'still running 10 s after SIGTERM: killed with SIGKILL';
 }
 
-async function waitForRegistration(bench: BenchServer, agent: Agent): Promise<number> {
+export async function waitForRegistration(bench: BenchServer, agent: Agent, name = AGENT_NAME): Promise<number> {
   for (;;) {
     agent.assertAlive();
-    const result = await bench.sql.query<{ id: string }>('select id from worker where name = $1', [AGENT_NAME]);
+    const result = await bench.sql.query<{ id: string }>('select id from worker where name = $1', [name]);
     if (result.rows[0]) return Number(result.rows[0].id);
     await sleep(100);
   }
@@ -427,7 +428,7 @@ function describeCounts(before: Map<string, number>, after: Map<string, number>,
   return `${parts.join(', ') || 'none'} ${what}`;
 }
 
-function readClockTicks(): number {
+export function readClockTicks(): number {
   try {
     const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
     if (Number.isFinite(value) && value > 0) return value;
@@ -438,7 +439,7 @@ function readClockTicks(): number {
 }
 
 /** utime+stime and cutime+cstime (clock ticks) from /proc/<pid>/stat. */
-function readStat(pid: number): { own: number; children: number } {
+export function readStat(pid: number): { own: number; children: number } {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const field = (n: number) => Number(fields[n - 3]);
