@@ -68,7 +68,9 @@ async function measureLatency(
   const claimedAt = new Map<number, number>();
   let claimCalls = 0;
   let emptyClaims = 0;
-  let waiter: { count: number; resolve: () => void } | null = null;
+  let completing = 0;
+  let waiter: { ids: number[]; resolve: () => void } | null = null;
+  const claimedAll = (ids: number[]) => ids.every((id) => claimedAt.has(id));
 
   const result = await withTimeLimit('latency scenario', 120_000, async (signal) => {
     const loops = workers.map(async (worker) => {
@@ -84,25 +86,31 @@ async function measureLatency(
         const now = performance.now();
         if (answer.work_requests.length === 0) emptyClaims += 1;
         for (const item of answer.work_requests) claimedAt.set(item.id, now);
-        if (waiter && claimedAt.size >= waiter.count) waiter.resolve();
+        if (waiter && claimedAll(waiter.ids)) waiter.resolve();
         for (const item of answer.work_requests) {
-          await bench.http.post(`/api/v1/work-requests/${item.id}/complete`, worker.token, { result: 'success', output_data: {} }, signal);
+          completing += 1;
+          try {
+            await bench.http.post(`/api/v1/work-requests/${item.id}/complete`, worker.token, { result: 'success', output_data: {} }, signal);
+          } finally {
+            completing -= 1;
+          }
         }
       }
     });
     const loopsDone = Promise.all(loops);
     loopsDone.catch(() => undefined);
-    const allClaimed = (count: number) =>
+    // By id: a request left over from an earlier measurement on this server must not count.
+    const allClaimed = (ids: number[]) =>
       new Promise<void>((resolve, reject) => {
-        if (claimedAt.size >= count) return resolve();
-        waiter = { count, resolve };
+        if (claimedAll(ids)) return resolve();
+        waiter = { ids, resolve };
         loopsDone.then(() => reject(new Error('worker loops ended early')), reject);
       });
 
     await sleep(500); // let every worker park in its long-poll
     progress(`${count} workers long-polling (wait_s 30); warm-up: ${WARMUP} requests`);
-    await createSpaced(bench, WARMUP, signal);
-    await allClaimed(WARMUP);
+    const warmup = await createSpaced(bench, WARMUP, signal);
+    await allClaimed(warmup.map((item) => item.id));
     await sleep(200);
 
     progress(`creating ${MEASURED} requests one at a time, 5–20 ms apart`);
@@ -113,9 +121,11 @@ async function measureLatency(
     const emptyBefore = emptyClaims;
     const meter = new CpuMeter();
     const sent = await createSpaced(bench, MEASURED, signal);
-    await allClaimed(WARMUP + MEASURED);
+    await allClaimed(sent.map((item) => item.id));
     const cpu = meter.describe(MEASURED);
     counter.stop();
+    // The last completions finish before the loops are stopped: none is left running for a later measurement.
+    for (let waited = 0; completing > 0 && waited < 10_000; waited += 10) await sleep(10);
     return {
       sent,
       cpu,
