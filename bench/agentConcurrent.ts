@@ -5,7 +5,7 @@
  * - tasks/s: completed requests ÷ (last completed_at − first started_at), both set by PostgreSQL;
  * - per-task overhead: completed_at − started_at of each request (claim transaction → result stored; /bin/true
  *   itself takes ~1 ms), as scenario 5 defines it, now with 32 running at once.
- * Stops at BENCH_AGENT_LIMIT_S (default 180 s) if not done: the rate is then what was done by that time.
+ * Stops at BENCH_AGENT_LIMIT_S (default 120 s) if not done: the rate is then what was done by that time.
  */
 import { rmSync } from 'node:fs';
 import { sleep } from '../common/sleep';
@@ -18,7 +18,7 @@ const SCENARIO = '7 agent × 32';
 const AGENT_NAME = 'bench-agent-32';
 const CONCURRENCY = 32;
 const TASKS = positiveIntegerFromEnv('BENCH_AGENT_TASKS', 5_000);
-const LIMIT_S = positiveIntegerFromEnv('BENCH_AGENT_LIMIT_S', 180);
+const LIMIT_S = positiveIntegerFromEnv('BENCH_AGENT_LIMIT_S', 120);
 const TARGET_OVERHEAD_P50_MS = 10;
 
 export async function runAgentConcurrent(postgres: BenchPostgres): Promise<ScenarioReport> {
