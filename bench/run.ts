@@ -30,7 +30,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '4 statistics queries on 1M history rows (bench/statisticsQuery.ts)', run: runStatisticsQuery },
   { name: '5 worker agent: idle RSS/CPU and per-task overhead (bench/workerAgent.ts)', run: runWorkerAgent },
   { name: '6 claim latency with learned requirements on 100k pending (bench/claimLearned.ts)', run: runClaimLearned },
-  { name: '7 the real agent at --concurrency 32 on 5,000 /bin/true tasks (bench/agentConcurrent.ts)', run: runAgentConcurrent },
+  { name: '7 the real agent at --concurrency 32 on /bin/true tasks, 5,000 by default (bench/agentConcurrent.ts)', run: runAgentConcurrent },
   { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
 ];
 
