@@ -1,8 +1,8 @@
 import { spawnSync } from 'child_process';
 import { existsSync, readdirSync } from 'fs';
-import { detectMeasurementMethod } from '../../worker/execution';
 import { getCgroupSetup } from '../../worker/execution/cgroupDetect';
 import { WRAPPER_NAME, wrapperFailure } from '../../worker/execution/spawnChild';
+import { hasWritableCgroup2, measurementMethod, testIf, testWithCgroups } from '../helpers/capabilities';
 import { makeRequest, MiB, NODE, processesOf, python3, removeWorkRoots, run, timeMaxRss } from './helpers';
 
 jest.setTimeout(60_000);
@@ -60,10 +60,8 @@ describe("forced 'proc' fallback (/proc sampling)", () => {
 });
 
 describe('cgroups', () => {
-  test('task cgroups are removed afterwards', async () => {
-    const method = await detectMeasurementMethod();
-    if (method === 'proc') return;
-    const setup = getCgroupSetup(method)!;
+  testWithCgroups('task cgroups are removed afterwards', async () => {
+    const setup = getCgroupSetup(measurementMethod as 'cgroup-v2' | 'cgroup-v1')!;
     const request = makeRequest({ executable: 'sh', args: ['-c', 'sleep 0.2'] });
     const { outcome } = await run(request);
     expect(outcome.result).toBe('success');
@@ -74,16 +72,13 @@ describe('cgroups', () => {
     }
   });
 
-  test('an OOM kill inside the task cgroup is failure out_of_memory (limit set only for this test)', async () => {
-    const method = await detectMeasurementMethod();
-    if (method === 'proc') return;
+  testWithCgroups('an OOM kill inside the task cgroup is failure out_of_memory (limit set only for this test)', async () => {
     const { outcome } = await run(makeRequest({ executable: PYTHON, args: ['-c', 'b = bytearray(400 * 1024 * 1024)'] }), { memoryLimitBytes: 100 * MiB });
     expect(outcome.result).toBe('failure');
     expect(outcome.output_data.errors?.[0]).toMatchObject({ code: 'out_of_memory' });
   });
 
-  test("forced 'cgroup-v2' uses the cgroup2 hierarchy where it is writable (cpu from cpu.stat)", async () => {
-    if (!getCgroupSetup('cgroup-v2', { requireMemory: false })) return; // no writable cgroup2 here
+  testIf(hasWritableCgroup2, 'no cgroup2 hierarchy the worker may create cgroups in')("forced 'cgroup-v2' uses the cgroup2 hierarchy where it is writable (cpu from cpu.stat)", async () => {
     const request = makeRequest({ executable: 'sh', args: ['-c', `setsid "${NODE}" ${burn.map((arg) => `'${arg}'`).join(' ')} & sleep 0.5; "${PYTHON}" -c 'b = bytearray(100 * 1024 * 1024); import time; time.sleep(0.3)'; wait`] });
     const { outcome } = await run(request, { measurementMethod: 'cgroup-v2' });
     expect(outcome.result).toBe('success');

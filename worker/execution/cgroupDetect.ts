@@ -204,15 +204,18 @@ let detected: Promise<MeasurementMethod> | undefined;
 
 /**
  * The best method here: cgroup v2 with a memory controller (pure v2), else v1 memory + cpuacct (v1 or the
- * hybrid whose cgroup2 lacks memory), else /proc sampling. Cached.
+ * hybrid whose cgroup2 lacks memory), else /proc sampling. Synchronous, for tests deciding what they can run.
  */
+export function bestMeasurementMethod(): MeasurementMethod {
+  if (process.platform !== 'linux') return 'proc';
+  if (getCgroupSetup('cgroup-v2')) return 'cgroup-v2';
+  if (getCgroupSetup('cgroup-v1')) return 'cgroup-v1';
+  return 'proc';
+}
+
+/** bestMeasurementMethod, once (cached). */
 export function detectMeasurementMethod(): Promise<MeasurementMethod> {
-  detected ??= Promise.resolve().then((): MeasurementMethod => {
-    if (process.platform !== 'linux') return 'proc';
-    if (getCgroupSetup('cgroup-v2')) return 'cgroup-v2';
-    if (getCgroupSetup('cgroup-v1')) return 'cgroup-v1';
-    return 'proc';
-  });
+  detected ??= Promise.resolve().then(bestMeasurementMethod);
   return detected;
 }
 

@@ -1,0 +1,23 @@
+/**
+ * What this host lets the tests exercise, decided once at collection time, so that a test which cannot run here
+ * is reported as skipped, with the reason in its name, instead of passing without checking anything.
+ */
+import { bestMeasurementMethod, getCgroupSetup } from '../../worker/execution/cgroupDetect';
+
+/** How the worker measures tasks here: a cgroup method where it may create memory and cpu cgroups, else 'proc'. */
+export const measurementMethod = bestMeasurementMethod();
+export const hasTaskCgroups = measurementMethod !== 'proc';
+/** A cgroup2 hierarchy the worker may create children in, with or without its memory controller (the hybrid's). */
+export const hasWritableCgroup2 = process.platform === 'linux' && getCgroupSetup('cgroup-v2', { requireMemory: false }) !== null;
+export const isRoot = process.getuid?.() === 0;
+
+type TestFunction = (name: string, fn: jest.ProvidesCallback, timeout?: number) => void;
+
+/** `test` where `available`; elsewhere `test.skip`, its name ending in "[skipped here: <missing>]". */
+export function testIf(available: boolean, missing: string): TestFunction {
+  if (available) return test;
+  return (name, fn, timeout) => test.skip(`${name} [skipped here: ${missing}]`, fn, timeout);
+}
+
+/** For tests that need task cgroups (a memory limit, cgroup cpu and memory figures). */
+export const testWithCgroups = testIf(hasTaskCgroups, 'the worker may not create memory and cpu cgroups on this host, it measures from /proc');
