@@ -29,6 +29,7 @@ import path from 'node:path';
 import type { LogEntry, WorkRequest } from '../protocol/workRequest';
 import { Cleanup, NOOP_SPEC, makeTempDir, progress, startBenchServer, withTimeLimit, type BenchPostgres, type BenchServer } from './lib/harness';
 import { sleep } from '../common/sleep';
+import { pollUntil } from '../test/helpers/waitFor';
 import type { ScenarioReport } from './lib/report';
 import { describeLatency, ms, summarize, type Summary } from './lib/stats';
 
@@ -67,7 +68,7 @@ export async function runWorkerAgent(postgres: BenchPostgres): Promise<ScenarioR
     });
     progress(`worker agent started: pid ${agent.child.pid}, work dir ${workDir}`);
     const spawnedAt = performance.now();
-    const workerId = await withTimeLimit('agent registration', 60_000, () => waitForRegistration(bench, agent));
+    const workerId = await waitForRegistration(bench, agent);
     const startupMs = performance.now() - spawnedAt;
     progress(`  registered as worker #${workerId} ${(startupMs / 1000).toFixed(2)} s after the spawn; settling ${SETTLE_MS / 1000} s`);
     report.rows.push({ scenario: SCENARIO, metric: 'agent start → registered', value: ms(startupMs) });
@@ -201,13 +202,16 @@ export async function stopAgent(child: ChildProcess): Promise<string> {
   return 'still running 10 s after SIGTERM: killed with SIGKILL';
 }
 
+/** The agent's worker id once it has registered (an agent that died shows as the last error). */
 export async function waitForRegistration(bench: BenchServer, agent: Agent, name = AGENT_NAME): Promise<number> {
-  for (;;) {
-    agent.assertAlive();
-    const result = await bench.sql.query<{ id: string }>('select id from worker where name = $1', [name]);
-    if (result.rows[0]) return Number(result.rows[0].id);
-    await sleep(100);
-  }
+  const id = await pollUntil(
+    async () => {
+      agent.assertAlive();
+      return (await bench.sql.query<{ id: string }>('select id from worker where name = $1', [name])).rows[0]?.id;
+    },
+    { description: `agent ${name} to register`, timeoutMs: 60_000 },
+  );
+  return Number(id);
 }
 
 async function measureIdle(bench: BenchServer, agent: Agent, clockTicks: number) {

@@ -13,6 +13,7 @@ import type { WorkRequest } from '../protocol/workRequest';
 import { compileServerConfig } from '../server/config';
 import { startServer, type RunningServer } from '../server/startServer';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { pollUntil } from './helpers/waitFor';
 
 const REPO = path.resolve(__dirname, '..');
 const BIN = path.join(REPO, 'bin', 'worksched.js');
@@ -88,11 +89,7 @@ function cli(args: string[], options: { token?: string; input?: string } = {}): 
 }
 
 async function eventually(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await pollUntil(condition, { description: what, timeoutMs: 90_000 });
 }
 
 function createdId(result: CliResult): number {

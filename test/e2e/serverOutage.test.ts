@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkschedClient } from '../../client';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { pollUntil } from '../helpers/waitFor';
 import type { ManagedProcess, WorkerProcess } from '../helpers/workerProcess';
 import {
   cleanup,
@@ -19,6 +20,7 @@ import {
   startWorker,
   taskProcesses,
   tmpDir,
+  waitUntilTaskGone,
   waitForEnd,
   waitForRequest,
   withProcessLogs,
@@ -127,7 +129,7 @@ describe('server outage during a task', () => {
     server.signal('SIGKILL');
     await server.waitForExit(10_000);
     // The task ends during the outage: the worker cannot report it and must keep it.
-    await waitForProcessesGone(created.id, 20_000);
+    await waitUntilTaskGone(created.id, 20_000);
     await worker.waitForLine((line) => line.includes('cannot deliver the result yet') && line.includes(`"workRequest":${created.id}`), 20_000);
     expect(fs.existsSync(path.join(worker.options.workDir, '.state', 'outbox', `${created.id}.json`))).toBe(true);
 
@@ -138,7 +140,10 @@ describe('server outage during a task', () => {
     expect(done.output_data?.runtime_statistics?.duration).toBeGreaterThanOrEqual(2);
     const log = await logText(client, created.id);
     expect(log.stdout.split('\n').filter(Boolean)).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6']);
-    await eventuallyTrue('the outbox file is removed once delivered', () => !fs.existsSync(path.join(worker.options.workDir, '.state', 'outbox', `${created.id}.json`)), 10_000);
+    await pollUntil(() => !fs.existsSync(path.join(worker.options.workDir, '.state', 'outbox', `${created.id}.json`)), {
+      description: 'the outbox file to be removed once delivered',
+      timeoutMs: 10_000,
+    });
   }), 120_000);
 
   it('a queued result survives a worker restart during the outage', withProcessLogs(async () => {
@@ -153,7 +158,7 @@ describe('server outage during a task', () => {
     await waitForLogLine(client, created.id, 'line 1', 20_000);
     server.signal('SIGKILL');
     await server.waitForExit(10_000);
-    await waitForProcessesGone(created.id, 20_000);
+    await waitUntilTaskGone(created.id, 20_000);
     await worker.waitForLine((line) => line.includes('cannot deliver the result yet'), 20_000);
     // The worker stops while the server is still down: the report stays on disk.
     expect(await worker.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
@@ -169,24 +174,10 @@ describe('server outage during a task', () => {
   }), 120_000);
 });
 
-async function waitForProcessesGone(id: number, timeoutMs: number): Promise<void> {
-  await eventuallyTrue(`the processes of work request ${id} to end`, () => taskProcesses(id).length === 0, timeoutMs);
-}
-
-async function eventuallyTrue(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 async function waitForLogLine(client: WorkschedClient, id: number, line: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { stdout } = await logText(client, id);
-    if (stdout.split('\n').includes(line)) return stdout;
-    if (Date.now() > deadline) throw new Error(`"${line}" not in the stored log of ${id} after ${timeoutMs} ms: ${JSON.stringify(stdout)}`);
-    await sleep(100);
-  }
+  return pollUntil(async () => (await logText(client, id)).stdout, {
+    until: (stdout) => stdout.split('\n').includes(line),
+    description: `"${line}" in the stored log of ${id}`,
+    timeoutMs,
+  });
 }

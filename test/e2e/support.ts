@@ -15,6 +15,7 @@ import type { WorkRequest } from '../../protocol/workRequest';
 import { compileServerConfig } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { pollUntil } from '../helpers/waitFor';
 import {
   childEnv,
   describeProcessesSince,
@@ -32,7 +33,7 @@ import {
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep } from '../helpers/waitFor';
 
 /**
  * Every task these tests submit carries WORKSCHED_E2E_RUN=<this tag> in its environment, so cleanup can find
@@ -222,22 +223,13 @@ export async function waitForRequest(
   timeoutMs = 30_000,
   intervalMs = 100,
 ): Promise<WorkRequest> {
-  const deadline = Date.now() + timeoutMs;
-  let last: WorkRequest | undefined;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      last = await client.getWorkRequest(id);
-      if (done(last)) return last;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const state = last ? `status ${last.status}, result ${last.result}, attempt ${last.attempt}, reason ${last.state_reason}` : `no answer: ${String(lastError)}`;
-      throw new Error(`work request ${id}: timed out after ${timeoutMs} ms waiting for ${what} (${state})`);
-    }
-    await sleep(intervalMs);
-  }
+  return pollUntil(() => client.getWorkRequest(id), {
+    until: done,
+    description: `work request ${id} to be ${what}`,
+    describe: (last) => `status ${last.status}, result ${last.result}, attempt ${last.attempt}, reason ${last.state_reason}`,
+    timeoutMs,
+    intervalMs,
+  });
 }
 
 /** Waits until the request is completed or aborted. */

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pollUntil } from '../helpers/waitFor';
 import { describePids } from '../helpers/workerProcess';
 import { cleanup, logText, removeTaskCgroups, taskProcesses, waitForTaskProcesses, waitUntilTaskGone, shellTask, startE2EServer, startWorker, tmpDir, waitForEnd, waitForRequest, withProcessLogs, type E2EServer } from './support';
 
@@ -64,9 +65,5 @@ describe('worker killed with kill -9', () => {
 });
 
 async function waitForLogEntries(client: E2EServer['client'], id: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await client.getLogs(id)).entries.length === 0) {
-    if (Date.now() > deadline) throw new Error(`no log entry of ${id} reached the server within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await pollUntil(async () => (await client.getLogs(id)).entries.length > 0, { description: `a log entry of ${id} to reach the server`, timeoutMs });
 }

@@ -13,6 +13,7 @@ import type { ClaimRequest, ClaimedWorkRequest, CompleteWorkRequest, HeartbeatRe
 import { compileServerConfig, type ServerConfigInput } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from './database';
+export { sleep } from './waitFor';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -303,24 +304,3 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` with `what`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    }
-    await sleep(intervalMs);
-  }
-}

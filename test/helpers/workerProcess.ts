@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pollUntil } from './waitFor';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO_ROOT, 'bin', 'worksched.js');
@@ -320,22 +321,23 @@ export interface ProcessPollOptions {
  */
 export async function waitUntilNoProcesses(id: number, timeoutMs: number, options: ProcessPollOptions = {}): Promise<number> {
   const started = performance.now();
-  for (;;) {
-    const pids = processesOfWorkRequest(id, options.scope);
-    const elapsed = performance.now() - started;
-    if (pids.length === 0) return elapsed;
-    if (elapsed > timeoutMs) throw new Error(`processes of work request ${id} still alive after ${Math.round(elapsed)} ms: ${describePids(pids)}`);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
-  }
+  await pollUntil(() => processesOfWorkRequest(id, options.scope), {
+    until: (pids) => pids.length === 0,
+    description: `the processes of work request ${id} to end`,
+    describe: (pids) => `still alive: ${describePids(pids)}`,
+    timeoutMs,
+    intervalMs: options.intervalMs ?? 50,
+  });
+  return performance.now() - started;
 }
 
 /** Polls until work request `id` has at least `min` live processes; resolves with their pids. */
-export async function waitForProcesses(id: number, timeoutMs: number, min = 1, options: ProcessPollOptions = {}): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const pids = processesOfWorkRequest(id, options.scope);
-    if (pids.length >= min) return pids;
-    if (Date.now() > deadline) throw new Error(`work request ${id}: expected ${min} live process(es) within ${timeoutMs} ms, found ${pids.length}`);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
-  }
+export function waitForProcesses(id: number, timeoutMs: number, min = 1, options: ProcessPollOptions = {}): Promise<number[]> {
+  return pollUntil(() => processesOfWorkRequest(id, options.scope), {
+    until: (pids) => pids.length >= min,
+    description: `work request ${id} to have ${min} live process(es)`,
+    describe: (pids) => `found ${pids.length}`,
+    timeoutMs,
+    intervalMs: options.intervalMs ?? 50,
+  });
 }

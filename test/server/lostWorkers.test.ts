@@ -5,7 +5,8 @@
  */
 import type { LogEntry, WorkRequest } from '../../protocol/workRequest';
 import type { Worker } from '../../protocol/workerApi';
-import { eventually, expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
+import { expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
+import { pollUntil } from '../helpers/waitFor';
 
 let server: TestServer | undefined;
 
@@ -28,13 +29,13 @@ async function logsOf(s: TestServer, id: number): Promise<LogEntry[]> {
 
 /** Resolves once the worker's last contact is more than `seconds` old, by the database's clock. */
 async function waitUntilSilentFor(s: TestServer, worker: SimWorker, seconds: number): Promise<void> {
-  await eventually(`worker ${worker.name} silent for ${seconds}s`, async () => {
+  await pollUntil(async () => {
     const rows = await s.sql<{ silent: boolean }>(`select last_seen_at < now() - make_interval(secs => $2) as silent from worker where id = $1`, [
       worker.id,
       seconds,
     ]);
-    return rows[0]?.silent ? true : undefined;
-  }, 15_000, 100);
+    return rows[0]?.silent;
+  }, { description: `worker ${worker.name} silent for ${seconds}s` });
 }
 
 test('a silent worker is marked offline; its interruptible request is requeued, the other aborted with worker_lost', async () => {
@@ -123,15 +124,12 @@ test('the housekeeping cron finds lost workers by itself and leaves heartbeating
     }
   })();
   try {
-    const requeued = await eventually(
-      'the cron to requeue the abandoned request',
-      async () => {
-        const request = await s.getWorkRequest(abandoned.id);
-        return request.status === 'pending' ? request : undefined;
-      },
-      20_000,
-      200,
-    );
+    const requeued = await pollUntil(() => s.getWorkRequest(abandoned.id), {
+      until: (request) => request.status === 'pending',
+      description: 'the cron to requeue the abandoned request',
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
     expect(requeued.attempt).toBe(2);
     expect((await workerState(s, lost)).state).toBe('offline');
     // Two more sweeps go by while the live worker keeps heartbeating.

@@ -7,8 +7,9 @@
 import type { TaskSpecInput } from '../../protocol/taskSpec';
 import type { LogEntry, WorkRequest, WorkRequestResult } from '../../protocol/workRequest';
 import type { CompleteWorkRequest } from '../../protocol/workerApi';
-import { detectMeasurementMethod } from '../../worker/execution';
-import { GiB, MiB, TestServer, eventually, expectStatus, sleep, uniqueTaskName, type SimWorker, startTestServer } from '../helpers/server';
+import { testWithCgroups } from '../helpers/capabilities';
+import { GiB, MiB, TestServer, expectStatus, sleep, uniqueTaskName, type SimWorker, startTestServer } from '../helpers/server';
+import { pollUntil } from '../helpers/waitFor';
 import { python3, removeWorkRoots, run } from '../worker/helpers';
 
 
@@ -39,10 +40,11 @@ const oom = (memory: number): CompleteWorkRequest => ({
 
 /** Resolves once the retry's back-off has ended, by the database's clock. */
 async function waitForNotBefore(s: TestServer, id: number): Promise<void> {
-  await eventually(`not_before of #${id} to pass`, async () => {
-    const rows = await s.sql<{ due: boolean }>(`select not_before <= now() as due from work_request where id = $1`, [id]);
-    return rows[0]?.due ? true : undefined;
-  }, 10_000, 50);
+  await pollUntil(async () => (await s.sql<{ due: boolean }>(`select not_before <= now() as due from work_request where id = $1`, [id]))[0]?.due, {
+    description: `not_before of #${id} to pass`,
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
 }
 
 async function listByTask(s: TestServer, taskName: string): Promise<WorkRequest[]> {
@@ -297,10 +299,10 @@ describe('lost workers', () => {
 
     const created = await s.createWorkRequest(key);
     expect(await claimedIds(lost)).toEqual([created.id]);
-    await eventually('worker silent for 1.2 s', async () => {
+    await pollUntil(async () => {
       const rows = await s.sql<{ silent: boolean }>(`select last_seen_at < now() - interval '1.2 seconds' as silent from worker where id = $1`, [lost.id]);
-      return rows[0]?.silent ? true : undefined;
-    });
+      return rows[0]?.silent;
+    }, { description: 'worker silent for 1.2 s' });
     await s.runHousekeeping();
 
     const requeued = await s.getWorkRequest(created.id);
@@ -325,12 +327,8 @@ describe('lost workers', () => {
 });
 
 describe('end to end: a real OOM kill', () => {
-  test('a task over its cgroup memory limit ends with out_of_memory, and the retry asks for twice its peak', async () => {
-    const method = await detectMeasurementMethod();
-    if (method === 'proc') {
-      console.warn('SKIPPED the real OOM case: cgroups are not writable here (measurement method "proc"), so no memory limit can be set');
-      return;
-    }
+  // Without task cgroups no memory limit can be set.
+  testWithCgroups('a task over its cgroup memory limit ends with out_of_memory, and the retry asks for twice its peak', async () => {
     server = await startTestServer(RETRY_CONFIG);
     const s = server;
     const worker = await s.registerWorker({ totalMemory: 8 * GiB });

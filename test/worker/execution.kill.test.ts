@@ -1,30 +1,48 @@
 import { existsSync } from 'fs';
 import { join } from 'path';
-import { makeRequest, NODE, processesOf, removeWorkRoots, run, sleep } from './helpers';
+import { measurementMethod, testWithCgroups } from '../helpers/capabilities';
+import { pollUntil } from '../helpers/waitFor';
+import { makeRequest, NODE, processesOf, removeWorkRoots, run, type Run } from './helpers';
 
 jest.setTimeout(60_000);
 afterAll(removeWorkRoots);
 
 /** Wait until the task has written its marker file (so its children exist), at most 10 s. */
 async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 200 && !existsSync(path); i += 1) await sleep(50);
-  expect(existsSync(path)).toBe(true);
+  await pollUntil(() => existsSync(path), { description: `${path} to exist`, timeoutMs: 10_000, intervalMs: 50 });
+}
+
+/** Wait until the task has at least `min` live processes, at most 10 s. */
+async function waitForTaskProcesses(id: number, min: number): Promise<void> {
+  await pollUntil(() => processesOf(id), { until: (pids) => pids.length >= min, description: `${min} live process(es) of work request ${id}`, timeoutMs: 10_000, intervalMs: 50 });
 }
 
 /** 1 s of cpu, then a marker file, then hang around. */
 const burnThenSleep = `for (;;) { const u = process.cpuUsage(); if (u.user + u.system >= 1e6) break; } require("fs").writeFileSync("burnt", ""); setTimeout(() => {}, 300000);`;
 
 describe('process cleanup and killing', () => {
-  test('a setsid-detached grandchild is killed when the task exits, and its cpu counts under cgroups', async () => {
-    // The grandchild burns 1 s of cpu, then sleeps; the main process exits once it has burnt.
-    const script = `setsid "${NODE}" -e '${burnThenSleep}' </dev/null >/dev/null 2>&1 & until [ -e burnt ]; do sleep 0.1; done`;
-    const request = makeRequest({ executable: 'sh', args: ['-c', script] });
-    const { outcome, system } = await run(request);
-    expect(outcome.result).toBe('success');
-    expect(system).toMatch(/killed processes the task left behind/);
-    expect(processesOf(request.id)).toEqual([]);
-    const stats = outcome.output_data.runtime_statistics!;
-    if (stats.measurement !== 'proc') expect(stats.cpu_time_ms).toBeGreaterThanOrEqual(800);
+  describe('a setsid-detached grandchild', () => {
+    // The grandchild burns 1 s of cpu, then sleeps; the main process exits once it has burnt. One run serves both tests.
+    let detached: Promise<Run & { requestId: number }> | undefined;
+    const runDetached = () =>
+      (detached ??= (async () => {
+        const script = `setsid "${NODE}" -e '${burnThenSleep}' </dev/null >/dev/null 2>&1 & until [ -e burnt ]; do sleep 0.1; done`;
+        const request = makeRequest({ executable: 'sh', args: ['-c', script] });
+        return { ...(await run(request)), requestId: request.id };
+      })());
+
+    test('is killed when the task exits', async () => {
+      const { outcome, system, requestId } = await runDetached();
+      expect(outcome.result).toBe('success');
+      expect(system).toMatch(/killed processes the task left behind/);
+      expect(processesOf(requestId)).toEqual([]);
+    });
+
+    testWithCgroups('has its cpu counted under cgroups', async () => {
+      const stats = (await runDetached()).outcome.output_data.runtime_statistics!;
+      expect(stats.measurement).toBe(measurementMethod);
+      expect(stats.cpu_time_ms).toBeGreaterThanOrEqual(800);
+    });
   });
 
   test('a grandchild holding stdout open does not keep the task running', async () => {
@@ -70,11 +88,11 @@ describe('process cleanup and killing', () => {
     let killedAt = 0;
     let goneAfter = Infinity;
     const { outcome } = await run(request, { killGraceMs: 60_000 }, async (task) => {
-      await sleep(500);
+      await waitForTaskProcesses(request.id, 2);
       expect(processesOf(request.id).length).toBeGreaterThanOrEqual(2);
       killedAt = Date.now();
       task.kill('cancelled');
-      while (Date.now() - killedAt < 5000 && processesOf(request.id).length > 0) await sleep(50);
+      await pollUntil(() => processesOf(request.id), { until: (pids) => pids.length === 0, description: 'the cancelled task to be gone', timeoutMs: 5000, intervalMs: 50 });
       goneAfter = Date.now() - killedAt;
     });
     expect(goneAfter).toBeLessThan(2000);
@@ -88,7 +106,7 @@ describe('process cleanup and killing', () => {
     const request = makeRequest({ executable: 'sleep', args: ['30'] });
     let killedAt = 0;
     const { outcome, system } = await run(request, {}, async (task) => {
-      await sleep(300);
+      await waitForTaskProcesses(request.id, 1);
       killedAt = Date.now();
       task.kill('cancelled');
       task.kill('shutdown'); // the first reason wins
