@@ -4,6 +4,7 @@
  */
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { expectStatus, GiB, sleep, startTestServer, uniqueTaskName, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
+import { pollUntil } from '../helpers/waitFor';
 
 let server: TestServer;
 
@@ -279,7 +280,8 @@ test('long-polls aborted just as work arrives never strand it (30 rounds, abort 
   // is at-least-once: once the worker's heartbeat no longer lists the request past the claim grace period, it is
   // pending again and another worker gets it. (A worker that stops heartbeating is covered by the lost-worker
   // sweep, tested in lostWorkers.test.ts.)
-  const graceServer = await startTestServer({ claimGraceS: 1 });
+  const claimGraceS = 0.2;
+  const graceServer = await startTestServer({ claimGraceS });
   try {
     const other = await graceServer.registerWorker({ concurrency: 100 });
     const stranded: string[] = [];
@@ -304,7 +306,13 @@ test('long-polls aborted just as work arrives never strand it (30 rounds, abort 
       let got = await other.claimOk({ max: 1, wait_s: 0 });
       if (got.length === 0) {
         // Claimed for the quitter and the answer lost: its next heartbeat after the grace period gives it back.
-        await sleep(1_200);
+        await pollUntil(
+          async () => {
+            const sql = `select status <> 'running' or started_at < now() - make_interval(secs => $2) as past from work_request where id = $1`;
+            return (await graceServer.sql<{ past: boolean }>(sql, [request.id, claimGraceS]))[0]?.past;
+          },
+          { description: `the claim grace of request ${request.id} to pass`, intervalMs: 50 },
+        );
         expectStatus(await quitter.heartbeat([]), 200, 'quitter heartbeat');
         got = await other.claimOk({ max: 1, wait_s: 3 });
       }
