@@ -6,10 +6,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { compileServerConfig } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { httpRequest, expectStatus, sleep } from '../helpers/server';
+import { pollUntil } from '../helpers/waitFor';
+
+/** Short, so the test waits little; long enough that the sweep right after a restart runs well within it. */
+const HEARTBEAT_TIMEOUT_S = 1;
 
 let db: TestDatabase;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'worksched-restart-test-'));
@@ -17,7 +22,7 @@ const servers: RunningServer[] = [];
 
 async function start(): Promise<RunningServer> {
   const server = await startServer(
-    compileServerConfig({ databaseUrl: db.url, port: 0, dataDir, logLevel: 'silent', heartbeatTimeoutS: 2, housekeepingIntervalS: 59 }),
+    compileServerConfig({ databaseUrl: db.url, port: 0, dataDir, logLevel: 'silent', heartbeatTimeoutS: HEARTBEAT_TIMEOUT_S, housekeepingIntervalS: 59 }),
   );
   servers.push(server);
   return server;
@@ -32,6 +37,19 @@ afterAll(async () => {
   await db.drop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** Resolves once the worker's last contact is more than `seconds` old, by the database's clock. */
+async function waitUntilSilentFor(seconds: number): Promise<void> {
+  const client = new Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await pollUntil(async () => (await client.query<{ silent: boolean }>(`select bool_and(last_seen_at < now() - make_interval(secs => $1)) as silent from worker`, [seconds])).rows[0]?.silent, {
+      description: `the worker silent for ${seconds}s`,
+    });
+  } finally {
+    await client.end();
+  }
+}
 
 test('a restarted server does not declare workers lost before they had one timeout to reach it', async () => {
   let server = await start();
@@ -59,7 +77,7 @@ test('a restarted server does not declare workers lost before they had one timeo
   expect(claimed.work_requests.map((item) => item.id)).toEqual([created.id]);
 
   await server.close();
-  await sleep(3_000); // the outage outlasts the 2 s heartbeat timeout
+  await waitUntilSilentFor(HEARTBEAT_TIMEOUT_S + 0.2); // the outage outlasts the heartbeat timeout
   server = await start();
   await server.housekeeping.runOnce(); // at once, before the worker's first heartbeat to the new process
 
@@ -71,7 +89,7 @@ test('a restarted server does not declare workers lost before they had one timeo
   expect(afterRestart).toMatchObject({ status: 'running', attempt: 1 });
 
   // A worker that stays silent for a whole timeout after the restart is lost, as usual.
-  await sleep(2_200);
+  await sleep(HEARTBEAT_TIMEOUT_S * 1000 + 200);
   await server.housekeeping.runOnce();
   const later = expectStatus(
     await httpRequest<{ status: string; attempt: number }>(server.url, 'GET', `/api/v1/work-requests/${created.id}`, { token: server.adminToken }),
