@@ -9,6 +9,7 @@ import path from 'node:path';
 import { WorkschedClient } from '../../client';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { pollUntil } from '../helpers/waitFor';
+import { waitUntilWorkersSilent } from '../helpers/workerSilence';
 import type { ManagedProcess, WorkerProcess } from '../helpers/workerProcess';
 import {
   cleanup,
@@ -60,7 +61,7 @@ describe('server outage during a task', () => {
 
     server.signal('SIGKILL');
     await server.waitForExit(10_000);
-    await sleep(5_000); // longer than the 3 s heartbeat timeout
+    await waitUntilWorkersSilent(options.databaseUrl, 3.5); // longer than the 3 s heartbeat timeout
     server = await startServerProcess(options);
 
     const done = await waitForEnd(client, created.id, 60_000);

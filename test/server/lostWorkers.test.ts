@@ -7,6 +7,7 @@ import type { LogEntry, WorkRequest } from '../../protocol/workRequest';
 import type { Worker } from '../../protocol/workerApi';
 import { expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
+import { waitUntilWorkersSilent } from '../helpers/workerSilence';
 
 let server: TestServer | undefined;
 
@@ -27,15 +28,8 @@ async function logsOf(s: TestServer, id: number): Promise<LogEntry[]> {
     .entries;
 }
 
-/** Resolves once the worker's last contact is more than `seconds` old, by the database's clock. */
-async function waitUntilSilentFor(s: TestServer, worker: SimWorker, seconds: number): Promise<void> {
-  await pollUntil(async () => {
-    const rows = await s.sql<{ silent: boolean }>(`select last_seen_at < now() - make_interval(secs => $2) as silent from worker where id = $1`, [
-      worker.id,
-      seconds,
-    ]);
-    return rows[0]?.silent;
-  }, { description: `worker ${worker.name} silent for ${seconds}s` });
+function waitUntilSilentFor(s: TestServer, worker: SimWorker, seconds: number): Promise<void> {
+  return waitUntilWorkersSilent(s.db.url, seconds, worker.id);
 }
 
 test('a silent worker is marked offline; its interruptible request is requeued, the other aborted with worker_lost', async () => {

@@ -8,8 +8,9 @@ import type { TaskSpecInput } from '../../protocol/taskSpec';
 import type { LogEntry, WorkRequest, WorkRequestResult } from '../../protocol/workRequest';
 import type { CompleteWorkRequest } from '../../protocol/workerApi';
 import { testWithCgroups } from '../helpers/capabilities';
-import { GiB, MiB, TestServer, expectStatus, sleep, uniqueTaskName, type SimWorker, startTestServer } from '../helpers/server';
+import { GiB, MiB, TestServer, expectStatus, uniqueTaskName, type SimWorker, startTestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
+import { waitUntilWorkersSilent } from '../helpers/workerSilence';
 import { python3, removeWorkRoots, run } from '../worker/helpers';
 
 
@@ -47,6 +48,11 @@ async function waitForNotBefore(s: TestServer, id: number): Promise<void> {
   });
 }
 
+/** The task's unfinished requests, whatever their not_before: what could still be claimed, now or later. */
+async function unfinishedOf(s: TestServer, taskName: string): Promise<Array<{ id: number; status: string; not_before: Date | null }>> {
+  return s.sql(`select id, status, not_before from work_request where task_name = $1 and status not in ('completed', 'aborted')`, [taskName]);
+}
+
 async function listByTask(s: TestServer, taskName: string): Promise<WorkRequest[]> {
   return expectStatus(
     await s.request<{ work_requests: WorkRequest[] }>('GET', `/api/v1/work-requests?task_name=${encodeURIComponent(taskName)}`, { token: s.clientToken }),
@@ -81,7 +87,8 @@ describe('history decides', () => {
     expect(failed.state_reason).toContain('exited with code 1');
     expect((await s.getWorkRequest(failed.id)).state_reason).toBe(failed.state_reason);
     expect((await listByTask(s, key.task_name)).map((row) => row.id)).toEqual([failed.id]);
-    await sleep(800); // longer than any back-off: still nothing to claim
+    // Nothing unfinished, not even behind a back-off: nothing becomes claimable later either.
+    expect(await unfinishedOf(s, key.task_name)).toEqual([]);
     expect(await claimedIds(worker)).toEqual([]);
     // The decision is in the request's log too.
     expect((await logsOf(s, failed.id)).some((entry) => entry.stream === 'system' && entry.text.includes('no earlier successful run'))).toBe(true);
@@ -139,7 +146,8 @@ describe('history decides', () => {
     // Attempt 2 of 2 failed: no attempts left, final even though the key succeeded before.
     expect(lastFailure).toMatchObject({ status: 'completed', result: 'failure', attempt: 2, superseded_by: null, supersedes: failed.id });
     expect(lastFailure.state_reason).toContain('no attempts left (attempt 2 of 2)');
-    await sleep(1200); // longer than any back-off
+    // Nothing unfinished, not even behind a back-off: nothing becomes claimable later either.
+    expect(await unfinishedOf(s, key.task_name)).toEqual([]);
     expect(await claimedIds(worker)).toEqual([]);
     expect((await listByTask(s, key.task_name)).length).toBe(3);
   });
@@ -299,10 +307,7 @@ describe('lost workers', () => {
 
     const created = await s.createWorkRequest(key);
     expect(await claimedIds(lost)).toEqual([created.id]);
-    await pollUntil(async () => {
-      const rows = await s.sql<{ silent: boolean }>(`select last_seen_at < now() - interval '1.2 seconds' as silent from worker where id = $1`, [lost.id]);
-      return rows[0]?.silent;
-    }, { description: 'worker silent for 1.2 s' });
+    await waitUntilWorkersSilent(s.db.url, 1.2, lost.id);
     await s.runHousekeeping();
 
     const requeued = await s.getWorkRequest(created.id);

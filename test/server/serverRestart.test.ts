@@ -6,12 +6,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { compileServerConfig } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { httpRequest, expectStatus, sleep } from '../helpers/server';
-import { pollUntil } from '../helpers/waitFor';
+import { waitUntilWorkersSilent } from '../helpers/workerSilence';
 
 /** Short, so the test waits little; long enough that the sweep right after a restart runs well within it. */
 const HEARTBEAT_TIMEOUT_S = 1;
@@ -37,19 +36,6 @@ afterAll(async () => {
   await db.drop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-/** Resolves once the worker's last contact is more than `seconds` old, by the database's clock. */
-async function waitUntilSilentFor(seconds: number): Promise<void> {
-  const client = new Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    await pollUntil(async () => (await client.query<{ silent: boolean }>(`select bool_and(last_seen_at < now() - make_interval(secs => $1)) as silent from worker`, [seconds])).rows[0]?.silent, {
-      description: `the worker silent for ${seconds}s`,
-    });
-  } finally {
-    await client.end();
-  }
-}
 
 test('a restarted server does not declare workers lost before they had one timeout to reach it', async () => {
   let server = await start();
@@ -77,7 +63,7 @@ test('a restarted server does not declare workers lost before they had one timeo
   expect(claimed.work_requests.map((item) => item.id)).toEqual([created.id]);
 
   await server.close();
-  await waitUntilSilentFor(HEARTBEAT_TIMEOUT_S + 0.2); // the outage outlasts the heartbeat timeout
+  await waitUntilWorkersSilent(db.url, HEARTBEAT_TIMEOUT_S + 0.2); // the outage outlasts the heartbeat timeout
   server = await start();
   await server.housekeeping.runOnce(); // at once, before the worker's first heartbeat to the new process
 
