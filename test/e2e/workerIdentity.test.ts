@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startWorkerProcess } from '../helpers/workerProcess';
-import { cleanup, freePort, shellTask, sleep, startE2EServer, startWorker, tmpDir, uniqueName, waitForEnd, withProcessLogs, type E2EServer } from './support';
+import { cleanup, freePort, shellTask, startE2EServer, startWorker, tmpDir, uniqueName, waitForEnd, withProcessLogs, type E2EServer } from './support';
 
 let server: E2EServer;
 const laterServers: E2EServer[] = [];
@@ -60,8 +60,9 @@ describe('worker identity across restarts', () => {
     const url = `http://127.0.0.1:${port}`;
     const enrollmentToken = `wse_${randomBytes(16).toString('hex')}`;
     const early = startWorkerProcess({ server: url, name: uniqueName('early'), workDir: tmpDir('worker'), enrollmentToken });
-    await early.waitForLine(/server may not be up yet/, 30_000);
-    await sleep(1_000);
+    // It retries (a second failed attempt after its back-off) instead of giving up.
+    let failedAttempts = 0;
+    await early.waitForLine((line) => /server may not be up yet/.test(line) && (failedAttempts += 1) === 2, 30_000);
     expect(early.alive).toBe(true);
 
     const late = await startE2EServer({ port, enrollmentToken });
