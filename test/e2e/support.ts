@@ -33,7 +33,7 @@ import {
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 
-export { sleep } from '../helpers/waitFor';
+export { sleep } from '../../common/sleep';
 
 /**
  * Every task these tests submit carries WORKSCHED_E2E_RUN=<this tag> in its environment, so cleanup can find

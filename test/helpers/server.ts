@@ -13,7 +13,7 @@ import type { ClaimRequest, ClaimedWorkRequest, CompleteWorkRequest, HeartbeatRe
 import { compileServerConfig, type ServerConfigInput } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from './database';
-export { sleep } from './waitFor';
+export { sleep } from '../../common/sleep';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;

@@ -2,6 +2,7 @@
  * The one "poll until" of the tests and the benchmark: call a probe until its answer says done, or fail with what
  * was awaited and the last answer (or error) seen. No jest here, so the benchmark can use it too.
  */
+import { sleep } from '../../common/sleep';
 
 export interface PollOptions<T> {
   /** What is awaited, for the timeout message ("work request 3 to complete"). */
@@ -13,10 +14,6 @@ export interface PollOptions<T> {
   /** How the last answer reads in the timeout message; JSON by default. */
   describe?: (value: T) => string;
 }
-
-import { sleep } from '../../common/sleep';
-
-export { sleep };
 
 const isAnswer = (value: unknown) => value !== undefined && value !== null && value !== false;
 

@@ -106,5 +106,3 @@ export function timeMaxRss(file: string, args: string[]): number {
   if (result.status !== 0 || !match) throw new Error(`/usr/bin/time -v failed: ${result.stderr}`);
   return Number(match[1]) * 1024;
 }
-
-export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
