@@ -1,67 +1,78 @@
 /**
- * Running as root: the server runs as user `postgres`, who must be able to reach the binaries and the data
- * directory (relocated under /var/lib/worksched when it cannot) and own the data.
+ * Running as root: the server runs as a system user (created if missing), who must be able to reach the binaries
+ * and the data directory (relocated under /var/lib/worksched when it cannot) and own the data.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SUPERUSER } from './constants';
 import { isEmptyOrMissing } from './helpers';
 
 const execFileAsync = promisify(execFile);
 
-
-export interface PostgresUser {
+export interface SystemUser {
+  name: string;
   uid: number;
   gid: number;
 }
 
-export async function postgresUserWhenRoot(progress: (line: string) => void): Promise<PostgresUser | undefined> {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
-  const existing = await lookUpUser(SUPERUSER);
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** The user to run PostgreSQL as: none unless we are root; then `name`, created as a system user if missing. */
+export async function systemUserWhenRoot(name: string, progress: (line: string) => void): Promise<SystemUser | undefined> {
+  if (!isRoot()) return undefined;
+  const existing = await lookUpUser(name);
   if (existing) return existing;
-  // The library would create it too (createPostgresUser), but only after we need its uid for the checks below.
-  progress(`creating system user "${SUPERUSER}" to run PostgreSQL (it refuses to run as root)`);
-  await execFileAsync('groupadd', ['--system', SUPERUSER]).catch(() => undefined);
-  await execFileAsync('useradd', ['--system', '--gid', SUPERUSER, '--no-create-home', SUPERUSER]);
-  const created = await lookUpUser(SUPERUSER);
-  if (!created) throw new Error(`created user "${SUPERUSER}" but cannot look it up`);
+  progress(`creating system user "${name}" to run PostgreSQL (it refuses to run as root)`);
+  await execFileAsync('groupadd', ['--system', name]).catch(() => undefined); // may exist without the user
+  await execFileAsync('useradd', ['--system', '--gid', name, '--no-create-home', name]);
+  const created = await lookUpUser(name);
+  if (!created) throw new Error(`created user "${name}" but cannot look it up`);
   return created;
 }
 
-async function lookUpUser(name: string): Promise<PostgresUser | undefined> {
+async function lookUpUser(name: string): Promise<SystemUser | undefined> {
   try {
     const [uid, gid] = await Promise.all([
       execFileAsync('id', ['-u', name]).then(({ stdout }) => Number.parseInt(stdout, 10)),
       execFileAsync('id', ['-g', name]).then(({ stdout }) => Number.parseInt(stdout, 10)),
     ]);
-    return Number.isInteger(uid) && Number.isInteger(gid) ? { uid, gid } : undefined;
+    return Number.isInteger(uid) && Number.isInteger(gid) ? { name, uid, gid } : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** As root, the owner of an existing data dir: whom pg_ctl must run as to stop its server. */
+export async function ownerOfDataDir(dataDir: string): Promise<SystemUser | undefined> {
+  if (!isRoot()) return undefined;
+  const status = await fs.stat(dataDir);
+  return { name: String(status.uid), uid: status.uid, gid: status.gid };
+}
+
 /** Runs a tiny shell test as `user`, with the same identity (no supplementary groups) postgres will get. */
-function succeedsAs(user: PostgresUser, script: string, args: string[]): boolean {
+function succeedsAs(user: SystemUser, script: string, args: string[]): boolean {
   const result = spawnSync('/bin/sh', ['-c', script, 'sh', ...args], {
     uid: user.uid,
     gid: user.gid,
+    cwd: '/',
     stdio: 'ignore',
     timeout: 10_000,
   });
   return result.status === 0;
 }
 
-export function canRunBinaries(user: PostgresUser, nativeDir: string): boolean {
+export function canRunBinaries(user: SystemUser, installationDir: string): boolean {
   return succeedsAs(user, '"$1/bin/postgres" --version >/dev/null 2>&1 && test -r "$1/share/postgresql/postgres.bki"', [
-    nativeDir,
+    installationDir,
   ]);
 }
 
 /** The first directory on the way to `target` that `user` cannot pass through, if any. */
-export function firstBlockingDirectory(user: PostgresUser, target: string): string | undefined {
+export function firstBlockingDirectory(user: SystemUser, target: string): string | undefined {
   const directories: string[] = [];
   for (let current = path.resolve(target); ; current = path.dirname(current)) {
     directories.unshift(current);
@@ -78,8 +89,8 @@ function describeDirectory(directory: string): string {
   }
 }
 
-/** Creates the parents of the data dir; when running as root, checks user `postgres` can reach them. */
-export async function prepareDataDirParents(dataDir: string, user: PostgresUser | undefined): Promise<void> {
+/** Creates the parents of the data dir; when running as root, checks `user` can reach them. */
+export async function prepareDataDirParents(dataDir: string, user: SystemUser | undefined): Promise<void> {
   const parent = path.dirname(dataDir);
   const firstCreated = await fs.mkdir(parent, { recursive: true, mode: 0o755 });
   if (!user) return;
@@ -93,7 +104,7 @@ export async function prepareDataDirParents(dataDir: string, user: PostgresUser 
   const blocker = firstBlockingDirectory(user, parent);
   if (blocker) {
     throw new Error(
-      `PostgreSQL runs as user "${SUPERUSER}" (it refuses to run as root), and that user cannot reach the data directory ${dataDir}: ` +
+      `PostgreSQL runs as user "${user.name}" (it refuses to run as root), and that user cannot reach the data directory ${dataDir}: ` +
         `it cannot pass through ${blocker} (${describeDirectory(blocker)}). ` +
         `Put the data directory somewhere else (for example WORKSCHED_DATA_DIR=/var/lib/worksched), ` +
         `or let other users pass through that directory (chmod o+x ${blocker}), or set DATABASE_URL to an existing server.`,
@@ -101,15 +112,15 @@ export async function prepareDataDirParents(dataDir: string, user: PostgresUser 
   }
 }
 
-/** Where clusters live whose requested data dir user `postgres` cannot reach (a clone under /root). */
-const RELOCATED_ROOT = '/var/lib/worksched';
+/** Where clusters live whose requested data dir the system user cannot reach (a clone under /root). */
+export const RELOCATED_ROOT = '/var/lib/worksched';
 
 /**
- * The data dir to use. When user `postgres` cannot pass through the parents of the requested one (a clone
- * under a mode-700 home directory), the cluster lives under /var/lib/worksched instead and the requested
- * path becomes a symlink to it, so `npm start` works wherever the project was cloned and the data persists.
+ * The data dir to use. When `user` cannot pass through the parents of the requested one (a clone under a
+ * mode-700 home directory), the cluster lives under /var/lib/worksched instead and the requested path becomes a
+ * symlink to it, so `npm start` works wherever the project was cloned and the data persists.
  */
-export async function reachableDataDir(requested: string, user: PostgresUser | undefined, progress: (line: string) => void): Promise<string> {
+export async function reachableDataDir(requested: string, user: SystemUser | undefined, progress: (line: string) => void): Promise<string> {
   if (!user) return requested;
   const linked = await fs.readlink(requested).catch(() => undefined);
   if (linked !== undefined) return path.resolve(path.dirname(requested), linked);
@@ -122,14 +133,16 @@ export async function reachableDataDir(requested: string, user: PostgresUser | u
   await fs.chmod(RELOCATED_ROOT, 0o755);
   await fs.rm(requested, { recursive: true, force: true });
   await fs.symlink(relocated, requested);
-  progress(`user "${SUPERUSER}" cannot pass through ${blocker}; keeping the PostgreSQL data in ${relocated} (linked from ${requested})`);
+  progress(`user "${user.name}" cannot pass through ${blocker}; keeping the PostgreSQL data in ${relocated} (linked from ${requested})`);
   return relocated;
 }
 
-export async function ensureOwnedBy(dataDir: string, user: PostgresUser | undefined): Promise<void> {
+/** The data dir exists, mode 700, owned by `user` (initdb as that user cannot create it in a root-owned parent). */
+export async function ensureDataDirOwnedBy(dataDir: string, user: SystemUser | undefined): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (!user) return;
-  const status = await fs.stat(dataDir).catch(() => undefined);
-  if (status && (status.uid !== user.uid || status.gid !== user.gid)) {
+  const status = await fs.stat(dataDir);
+  if (status.uid !== user.uid || status.gid !== user.gid) {
     await execFileAsync('chown', ['-R', `${user.uid}:${user.gid}`, dataDir]);
   }
 }
