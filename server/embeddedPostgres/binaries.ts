@@ -41,13 +41,14 @@ export async function binariesFor(
 ): Promise<PostgresBinaries> {
   if (!user || canRunBinaries(user, installationDir)) return { installationDir, user };
   const source = await fs.realpath(installationDir);
-  const copyRoot = path.join(os.tmpdir(), `worksched-postgres-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`);
+  // One copy per installation and build of it (an upgrade in place makes a new one).
+  const { size, mtimeMs } = await fs.stat(path.join(source, 'bin', 'postgres'));
+  const key = createHash('sha256').update(`${source} ${size} ${mtimeMs}`).digest('hex').slice(0, 12);
+  const copyRoot = path.join(os.tmpdir(), `worksched-postgres-${key}`);
   const copiedInstallation = path.join(copyRoot, 'native');
   const copyExists = await isTrustedCopy(copyRoot);
-  if (copyExists && canRunBinaries(user, copiedInstallation) && (await isSameVersion(source, copiedInstallation))) {
-    return { installationDir: copiedInstallation, user };
-  }
-  // A copy that no longer works (partly deleted by a temp cleaner) or is of an older install: replace it.
+  if (copyExists && canRunBinaries(user, copiedInstallation)) return { installationDir: copiedInstallation, user };
+  // A copy that no longer works (partly deleted by a temp cleaner): replace it.
   if (copyExists) await fs.rm(copyRoot, { recursive: true, force: true });
   progress(
     `copying the PostgreSQL binaries to ${copyRoot}: user "${user.name}" cannot reach ${installationDir} (blocked at ${firstBlockingDirectory(user, installationDir) ?? installationDir})`,
@@ -70,21 +71,10 @@ async function isTrustedCopy(copyRoot: string): Promise<boolean> {
   throw new Error(`${copyRoot} exists but is not a directory owned by this user and writable only by it; refusing to run programs from it. Remove it and try again.`);
 }
 
-/** The copy keeps timestamps: same size and mtime of bin/postgres means the same build. */
-async function isSameVersion(source: string, copy: string): Promise<boolean> {
-  const describe = (dir: string) =>
-    fs.stat(path.join(dir, 'bin', 'postgres')).then(
-      (status) => `${status.size} ${status.mtimeMs}`,
-      () => undefined,
-    );
-  const [original, copied] = await Promise.all([describe(source), describe(copy)]);
-  return original !== undefined && original === copied;
-}
-
 async function copyInstallation(source: string, copyRoot: string): Promise<void> {
   const staging = await fs.mkdtemp(`${copyRoot}.staging-`);
   try {
-    await fs.cp(source, path.join(staging, 'native'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    await fs.cp(source, path.join(staging, 'native'), { recursive: true, verbatimSymlinks: true });
     await makeWorldReadable(staging);
     try {
       await fs.rename(staging, copyRoot);

@@ -35,15 +35,9 @@ export async function systemUserWhenRoot(name: string, progress: (line: string) 
 }
 
 async function lookUpUser(name: string): Promise<SystemUser | undefined> {
-  try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', name]).then(({ stdout }) => Number.parseInt(stdout, 10)),
-      execFileAsync('id', ['-g', name]).then(({ stdout }) => Number.parseInt(stdout, 10)),
-    ]);
-    return Number.isInteger(uid) && Number.isInteger(gid) ? { name, uid, gid } : undefined;
-  } catch {
-    return undefined;
-  }
+  const entry = await execFileAsync('getent', ['passwd', name]).then(({ stdout }) => stdout.split(':'), () => undefined);
+  const [uid, gid] = [Number.parseInt(entry?.[2] ?? '', 10), Number.parseInt(entry?.[3] ?? '', 10)];
+  return Number.isInteger(uid) && Number.isInteger(gid) ? { name, uid, gid } : undefined;
 }
 
 /** As root, the owner of an existing data dir: whom pg_ctl must run as to stop its server. */
@@ -53,32 +47,25 @@ export async function ownerOfDataDir(dataDir: string): Promise<SystemUser | unde
   return { name: String(status.uid), uid: status.uid, gid: status.gid };
 }
 
-/** Runs a tiny shell test as `user`, with the same identity (no supplementary groups) postgres will get. */
-function succeedsAs(user: SystemUser, script: string, args: string[]): boolean {
-  const result = spawnSync('/bin/sh', ['-c', script, 'sh', ...args], {
-    uid: user.uid,
-    gid: user.gid,
-    cwd: '/',
-    stdio: 'ignore',
-    timeout: 10_000,
-  });
-  return result.status === 0;
+/** Runs a tiny shell script as `user`, with the same identity (no supplementary groups) postgres will get. */
+function runAs(user: SystemUser, script: string, args: string[]): { status: number | null; stdout: string } {
+  return spawnSync('/bin/sh', ['-c', script, 'sh', ...args], { uid: user.uid, gid: user.gid, cwd: '/', encoding: 'utf8', timeout: 10_000 });
 }
 
 export function canRunBinaries(user: SystemUser, installationDir: string): boolean {
-  return succeedsAs(user, '"$1/bin/postgres" --version >/dev/null 2>&1 && test -r "$1/share/postgresql/postgres.bki"', [
-    installationDir,
-  ]);
+  const script = '"$1/bin/postgres" --version >/dev/null 2>&1 && test -r "$1/share/postgresql/postgres.bki"';
+  return runAs(user, script, [installationDir]).status === 0;
 }
 
-/** The first directory on the way to `target` that `user` cannot pass through, if any. */
+/** The first directory on the way to `target` that `user` cannot pass through, if any (one shell for all). */
 export function firstBlockingDirectory(user: SystemUser, target: string): string | undefined {
   const directories: string[] = [];
   for (let current = path.resolve(target); ; current = path.dirname(current)) {
     directories.unshift(current);
     if (path.dirname(current) === current) break;
   }
-  return directories.find((directory) => !succeedsAs(user, 'test -x "$1"', [directory]));
+  const result = runAs(user, 'for d do test -x "$d" || { printf %s "$d"; exit 0; }; done', directories);
+  return result.stdout === '' ? undefined : result.stdout;
 }
 
 function describeDirectory(directory: string): string {
