@@ -69,8 +69,9 @@ export async function stopPostmaster(binaries: PostgresBinaries, dataDir: string
   ] as const;
   for (const [mode, timeoutS] of attempts) {
     if (!isPostmasterOf(pid, dataDir)) return; // checked first: pg_ctl would signal a recycled pid too
-    const result = await runProgram(binaries, 'pg_ctl', ['stop', '-D', dataDir, '-m', mode, '-w', '-t', String(timeoutS)]);
-    if (result.code === 0 && (await waitForExit(pid, 5000))) return;
+    // -W: we wait for the postmaster to exit ourselves, polling more often than pg_ctl's 100 ms.
+    const result = await runProgram(binaries, 'pg_ctl', ['stop', '-D', dataDir, '-m', mode, '-W']);
+    if (result.code === 0 && (await waitForExit(pid, timeoutS * 1000))) return;
   }
   signal(pid, 'SIGKILL');
   if (!(await waitForExit(pid, IMMEDIATE_SHUTDOWN_TIMEOUT_S * 1000))) throw new Error(`PostgreSQL (pid ${pid}) did not stop`);
