@@ -202,9 +202,27 @@ describe('a fresh data directory', () => {
       const client = new Client({ connectionString: second.url });
       await client.connect();
       await client.end();
+      // The server's log of this run, and of the one before.
+      expect(await fs.readFile(path.join(dataDir, 'postgres.log'), 'utf8')).toContain('database system is ready to accept connections');
+      expect(await fs.readFile(path.join(dataDir, 'postgres.log.1'), 'utf8')).toContain('database system is shut down');
     } finally {
       await second.stop();
     }
+  });
+
+  it('says why it did not start, from the server log, and leaves nothing running', async () => {
+    const dataDir = path.join(runDir ?? (runDir = await makeRunDir()), 'data');
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as net.AddressInfo).port;
+    try {
+      await expect(startEmbeddedPostgres({ dataDir, port: takenPort })).rejects.toThrow(
+        new RegExp(`PostgreSQL failed to start on 127\\.0\\.0\\.1:${takenPort} for .*could not bind IPv4 address "127\\.0\\.0\\.1"`, 's'),
+      );
+    } finally {
+      taken.close();
+    }
+    expect(await processesServing(dataDir)).toEqual([]);
   });
 
   itAsRoot('runs the server as user postgres and gives it the data directory', async () => {

@@ -7,9 +7,8 @@ import { isErrorCode } from './helpers';
 import { withPasswordFile } from './passwordFile';
 import { isPostmasterOf, readPostmasterPid, stopPostmaster } from './postmaster';
 
-/** The server's own log (pg_ctl -l), inside the data dir where the server's user may write. */
+/** The server's log of its current run (pg_ctl -l), inside the data dir where the server's user may write. */
 export const LOG_FILE = 'postgres.log';
-const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 const ERROR_LOG_LINES = 40;
 
 function lastLines(text: string): string {
@@ -45,40 +44,18 @@ export type StartResult = { started: true; pid: number } | { started: false; log
  */
 export async function startCluster(binaries: PostgresBinaries, dataDir: string, port: number): Promise<StartResult> {
   const logFile = path.join(dataDir, LOG_FILE);
-  const logOffset = await rotatedLogSize(logFile);
+  // One log per run (the previous one kept as .1): what a failed start reports below is its own lines.
+  await fs.rename(logFile, `${logFile}.1`).catch((error: unknown) => {
+    if (!isErrorCode(error, 'ENOENT')) throw error;
+  });
   const options = `-p ${port} -c listen_addresses=${LISTEN_HOST} -c unix_socket_directories=`;
   const result = await runProgram(binaries, 'pg_ctl', ['start', '-D', dataDir, '-w', '-t', String(START_TIMEOUT_S), '-l', logFile, '-o', options]);
   const pidFile = await readPostmasterPid(dataDir);
   if (result.code === 0 && pidFile && isPostmasterOf(pidFile.pid, dataDir)) return { started: true, pid: pidFile.pid };
-  const log = `${result.output}\n${await readFrom(logFile, logOffset)}`;
+  const log = `${result.output}\n${await fs.readFile(logFile, 'utf8').catch(() => '')}`;
   // Timed out: pg_ctl leaves the server starting. Not one another process started (its lock file made ours fail).
   if (/did not start in time/.test(result.output) && pidFile && isPostmasterOf(pidFile.pid, dataDir)) {
     await stopPostmaster(binaries, dataDir, pidFile.pid);
   }
   return { started: false, log: lastLines(log) };
-}
-
-/** Size of the log before this start, after moving a large one to postgres.log.1. */
-async function rotatedLogSize(logFile: string): Promise<number> {
-  const size = (await fs.stat(logFile).catch(() => undefined))?.size ?? 0;
-  if (size < LOG_ROTATE_BYTES) return size;
-  await fs.rename(logFile, `${logFile}.1`);
-  return 0;
-}
-
-async function readFrom(file: string, offset: number): Promise<string> {
-  try {
-    const handle = await fs.open(file, 'r');
-    try {
-      const { size } = await handle.stat();
-      const buffer = Buffer.alloc(Math.max(0, size - offset));
-      await handle.read(buffer, 0, buffer.length, offset);
-      return buffer.toString('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (isErrorCode(error, 'ENOENT')) return '';
-    throw error;
-  }
 }
