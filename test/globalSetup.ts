@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
+import { withClient } from '../common/withClient';
 import { startEmbeddedPostgres, stopOrphanedPostgres, type RunningPostgres } from '../server/embeddedPostgres';
 import { identify, isStillRunning, type ProcessIdentity } from '../server/embeddedPostgres/processes';
 
@@ -130,16 +130,6 @@ function migrate(databaseUrl: string): Promise<void> {
       },
     );
   });
-}
-
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Stops the embedded server and deletes its directory; on a DATABASE_URL server, drops what this run created. */

@@ -2,7 +2,7 @@
  * The handle on a running server that startEmbeddedPostgres returns, and the 'exit' safety net for servers
  * whose handle was never stopped.
  */
-import { Client } from 'pg';
+import { withClient } from '../../common/withClient';
 import { connectionUrl } from './connection';
 import { signal } from './processes';
 import { isPostmasterOf } from './postmaster';
@@ -70,14 +70,10 @@ export function runningHandle(details: {
     pid,
     reusedExistingServer,
     async createDatabase(name, template) {
-      const client = new Client({ connectionString: url });
-      await client.connect();
-      try {
+      await withClient(url, (client) => {
         const templateClause = template === undefined ? '' : ` TEMPLATE ${client.escapeIdentifier(template)}`;
-        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}${templateClause}`);
-      } finally {
-        await client.end();
-      }
+        return client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}${templateClause}`);
+      });
       return connectionUrl(port, password, name);
     },
     stop() {
