@@ -9,8 +9,8 @@ module.exports = {
     ],
   },
   // One PostgreSQL for the run; each test file clones a migrated template (test/helpers/database.ts).
-  globalSetup: '<rootDir>/test/globalSetup.mjs',
-  globalTeardown: '<rootDir>/test/globalTeardown.mjs',
+  globalSetup: '<rootDir>/test/globalSetup.ts',
+  globalTeardown: '<rootDir>/test/globalTeardown.ts',
   testTimeout: 60000,
   maxWorkers: 2,
 };

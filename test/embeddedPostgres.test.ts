@@ -1,12 +1,13 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres, stopOrphanedPostgres } from '../server/embeddedPostgres';
+import { withPasswordFile } from '../server/embeddedPostgres/passwordFile';
 import { createTestDatabase } from './helpers/database';
+import { isRoot, itAsRoot, makeRunDir, processesServing, systemUserIds, uidOf } from './helpers/embeddedPostgres';
 
 const repoRoot = path.resolve(__dirname, '..');
 
@@ -61,29 +62,6 @@ async function startInChildThenKill9(dataDir: string): Promise<StarterReport> {
   return { pid: started.pid, port: started.port };
 }
 
-/** Live (non-zombie) processes whose working directory is `dataDir`: the postmaster and its children. */
-async function processesServing(dataDir: string): Promise<number[]> {
-  const realDataDir = await fs.realpath(dataDir);
-  const pids: number[] = [];
-  for (const entry of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if ((await fs.readlink(`/proc/${entry}/cwd`)) === realDataDir) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
-}
-
-async function describeThisProcess(): Promise<{ pid: number; startTime: string | null }> {
-  const stat = await fs.readFile(`/proc/${process.pid}/stat`, 'utf8').catch(() => undefined);
-  const startTime = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  return { pid: process.pid, startTime };
-}
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -112,9 +90,7 @@ describe('embedded PostgreSQL across restarts', () => {
 
   beforeAll(async () => {
     // Same layout as globalSetup's run dirs, so that a later run cleans up after this one if it gets killed.
-    runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'worksched-test-pg-'));
-    await fs.chmod(runDir, 0o755); // the postgres user (when we are root) must pass through
-    await fs.writeFile(path.join(runDir, 'owner.json'), JSON.stringify(await describeThisProcess()));
+    runDir = await makeRunDir();
     dataDir = path.join(runDir, 'data');
   });
 
@@ -187,6 +163,119 @@ describe('embedded PostgreSQL across restarts', () => {
     expect(progress.join('\n')).not.toContain(password);
     const settings = await fs.stat(path.join(runDir, 'data.embedded-postgres.json'));
     expect(settings.mode & 0o077).toBe(0);
+  });
+});
+
+describe('a fresh data directory', () => {
+  let runDir: string | undefined;
+
+  afterAll(async () => {
+    if (!runDir) return;
+    await stopOrphanedPostgres(path.join(runDir, 'data')); // only if an assertion failed half-way
+    await fs.rm(runDir, { recursive: true, force: true });
+  });
+
+  it('is initialised once, served on loopback TCP only, and restarted on its saved port and password', async () => {
+    runDir = await makeRunDir();
+    const dataDir = path.join(runDir, 'data');
+    const progress: string[] = [];
+    const first = await startEmbeddedPostgres({ dataDir, onProgress: (line) => progress.push(line) });
+    expect(first.reusedExistingServer).toBe(false);
+    expect(progress).toContain(`initialising PostgreSQL data directory in ${dataDir}`);
+    const settings = JSON.parse(await fs.readFile(path.join(runDir, 'data.embedded-postgres.json'), 'utf8')) as unknown;
+    expect(settings).toMatchObject({ port: first.port, password: decodeURIComponent(new URL(first.url).password), initialised: true });
+    expect((await fs.stat(dataDir)).mode & 0o777).toBe(0o700);
+    expect((await fs.readdir(runDir)).filter((name) => name.startsWith('.initdb-password-'))).toEqual([]);
+    // postmaster.pid line 5: Unix socket directory (none); line 6: listen address.
+    const lockFileLines = (await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
+    expect(lockFileLines.slice(4, 6)).toEqual(['', '127.0.0.1']);
+    await first.stop();
+    expect(await processesServing(dataDir)).toEqual([]);
+
+    const restartProgress: string[] = [];
+    const second = await startEmbeddedPostgres({ dataDir, onProgress: (line) => restartProgress.push(line) });
+    try {
+      expect(second.reusedExistingServer).toBe(false);
+      expect(second.pid).not.toBe(first.pid);
+      expect(second.url).toBe(first.url); // same port and password
+      expect(restartProgress.filter((line) => line.startsWith('initialising'))).toEqual([]);
+      const client = new Client({ connectionString: second.url });
+      await client.connect();
+      await client.end();
+      // The server's log of this run, and of the one before.
+      expect(await fs.readFile(path.join(dataDir, 'postgres.log'), 'utf8')).toContain('database system is ready to accept connections');
+      expect(await fs.readFile(path.join(dataDir, 'postgres.log.1'), 'utf8')).toContain('database system is shut down');
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('says why it did not start, from the server log, and leaves nothing running', async () => {
+    const dataDir = path.join(runDir ?? (runDir = await makeRunDir()), 'data');
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as net.AddressInfo).port;
+    try {
+      await expect(startEmbeddedPostgres({ dataDir, port: takenPort })).rejects.toThrow(
+        new RegExp(`PostgreSQL failed to start on 127\\.0\\.0\\.1:${takenPort} for .*could not bind IPv4 address "127\\.0\\.0\\.1"`, 's'),
+      );
+    } finally {
+      taken.close();
+    }
+    expect(await processesServing(dataDir)).toEqual([]);
+  });
+
+  itAsRoot('runs the server as user postgres and gives it the data directory', async () => {
+    const dataDir = path.join(runDir ?? (runDir = await makeRunDir()), 'data');
+    const server = await startEmbeddedPostgres({ dataDir });
+    try {
+      const postgresUser = systemUserIds('postgres');
+      expect(await uidOf(server.pid)).toBe(postgresUser.uid);
+      expect((await fs.stat(dataDir)).uid).toBe(postgresUser.uid);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('the initdb password file', () => {
+  let parentDir: string | undefined;
+  const owner = isRoot ? { name: 'postgres', ...systemUserIds('postgres') } : undefined;
+
+  afterAll(async () => {
+    if (parentDir) await fs.rm(parentDir, { recursive: true, force: true });
+  });
+
+  it('is created 0600 in a 0700 directory of the server user, whatever the umask, and removed after', async () => {
+    parentDir = await makeRunDir();
+    const previousUmask = process.umask(0);
+    let passwordFile = '';
+    try {
+      await withPasswordFile(parentDir, 'secret password', owner, async (file) => {
+        passwordFile = file;
+        const [fileStatus, directoryStatus] = await Promise.all([fs.stat(file), fs.stat(path.dirname(file))]);
+        expect(fileStatus.mode & 0o777).toBe(0o600);
+        expect(directoryStatus.mode & 0o777).toBe(0o700);
+        expect([fileStatus.uid, directoryStatus.uid]).toEqual(Array(2).fill(owner?.uid ?? process.getuid?.()));
+        expect(await fs.readFile(file, 'utf8')).toBe('secret password\n');
+      });
+    } finally {
+      process.umask(previousUmask);
+    }
+    await expect(fs.access(path.dirname(passwordFile))).rejects.toThrow();
+    await expect(withPasswordFile(parentDir, 'x', owner, () => Promise.reject(new Error('initdb failed')))).rejects.toThrow('initdb failed');
+    expect((await fs.readdir(parentDir)).filter((name) => name.startsWith('.initdb-password-'))).toEqual([]);
+  });
+
+  itAsRoot('cannot be read by another user', async () => {
+    parentDir ??= await makeRunDir();
+    await withPasswordFile(parentDir, 'secret password', owner, async (file) => {
+      const asNobody = spawnSync('cat', [file], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      expect(asNobody.status).not.toBe(0);
+      expect(asNobody.stdout).toBe('');
+      const asOwner = spawnSync('cat', [file], { uid: owner?.uid, gid: owner?.gid, encoding: 'utf8' });
+      expect(asOwner.stdout).toBe('secret password\n');
+    });
   });
 });
 

@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import { Client } from 'pg';
-import { LISTEN_HOST, SUPERUSER } from './constants';
+import { DATABASE_SUPERUSER, LISTEN_HOST } from './constants';
 
 export function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -26,7 +26,7 @@ export function isPortFree(port: number): Promise<boolean> {
 }
 
 export function connectionUrl(port: number, password: string, database: string): string {
-  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@${LISTEN_HOST}:${port}/${encodeURIComponent(database)}`;
+  return `postgres://${DATABASE_SUPERUSER}:${encodeURIComponent(password)}@${LISTEN_HOST}:${port}/${encodeURIComponent(database)}`;
 }
 
 /** Whether the server on `port` accepts our password and serves `dataDir`. */

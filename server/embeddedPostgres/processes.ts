@@ -1,9 +1,5 @@
-/**
- * Processes: liveness (zombies count as gone), identity (pid plus start time), parentage, signals, waiting for
- * exit. Read from /proc where there is one.
- */
+/** Processes: liveness (zombies count as gone), identity (pid plus start time), signals, waiting for exit. */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { delay, isErrorCode } from './helpers';
 
 /** A pid plus its start time, so that a recycled pid is not mistaken for the process. */
@@ -13,7 +9,7 @@ export interface ProcessIdentity {
 }
 
 /** Fields of /proc/<pid>/stat from the state (field 3) on; undefined without /proc (macOS) or process. */
-export function processStatFields(pid: number): string[] | undefined {
+function processStatFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -23,8 +19,8 @@ export function processStatFields(pid: number): string[] | undefined {
 }
 
 /**
- * Alive and not a zombie: where pid 1 does not reap orphans (as on these machines), a stopped orphaned postgres
- * stays a zombie and kill(pid, 0) keeps succeeding.
+ * Alive and not a zombie: where pid 1 does not reap orphans, a stopped orphaned postgres stays a zombie and
+ * kill(pid, 0) keeps succeeding.
  */
 export function isProcessAlive(pid: number): boolean {
   if (!(pid > 0)) return false;
@@ -33,23 +29,11 @@ export function isProcessAlive(pid: number): boolean {
   } catch (error) {
     return isErrorCode(error, 'EPERM');
   }
-  const state = processStatFields(pid)?.[0];
-  return state !== 'Z'; // no /proc (macOS): trust kill(pid, 0)
+  return processStatFields(pid)?.[0] !== 'Z'; // no /proc (macOS): trust kill(pid, 0)
 }
 
 export function identify(pid: number): ProcessIdentity {
   return { pid, startTime: processStatFields(pid)?.[19] ?? null }; // field 22: start time in clock ticks
-}
-
-/** Whether the postmaster's parent is still the live Node process that spawned it (not init or a subreaper). */
-export function hasLiveNodeParent(postmasterPid: number): boolean {
-  const parentPid = Number(processStatFields(postmasterPid)?.[1]);
-  if (!(parentPid > 1) || !isProcessAlive(parentPid)) return false;
-  try {
-    return readFileSync(`/proc/${parentPid}/comm`, 'utf8').trim() === path.basename(process.execPath);
-  } catch {
-    return false;
-  }
 }
 
 export function isStillRunning(identity: ProcessIdentity): boolean {

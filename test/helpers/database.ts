@@ -11,7 +11,7 @@ export interface TestDatabase {
 let databasesCreated = 0;
 
 /**
- * Clones the migrated template database made by test/globalSetup.mjs (a file copy: much faster than running
+ * Clones the migrated template database made by test/globalSetup.ts (a file copy: much faster than running
  * migrations), so test files can run in parallel without seeing each other's rows.
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
@@ -41,6 +41,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the tests with jest (test/globalSetup.mjs sets it)`);
+  if (!value) throw new Error(`${name} is not set: run the tests with jest (test/globalSetup.ts sets it)`);
   return value;
 }

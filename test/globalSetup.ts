@@ -1,15 +1,15 @@
 // Jest global setup: one PostgreSQL server per test run and a migrated template database that every test file
-// clones (test/helpers/database.ts). Plain ESM so jest loads it without a transform.
+// clones (test/helpers/database.ts). Jest compiles it with the configured transform, like the tests.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { withClient } from '../common/withClient';
+import { startEmbeddedPostgres, stopOrphanedPostgres, type RunningPostgres } from '../server/embeddedPostgres';
+import { identify, isStillRunning, type ProcessIdentity } from '../server/embeddedPostgres/processes';
 
-const require = createRequire(import.meta.url);
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = path.resolve(__dirname, '..');
 
 export const TEMPLATE_DATABASE = 'worksched_template';
 /** Each run's embedded server lives in `<tmpdir>/worksched-test-pg-XXXXXX/{data, owner.json}`. */
@@ -19,25 +19,32 @@ export const RUN_STATE_KEY = '__worksched_test_postgres__';
 /** A run dir without owner.json younger than this may be a run that is just starting: leave it alone. */
 const UNOWNED_GRACE_MS = 5 * 60 * 1000;
 
-export default async function globalSetup() {
+export interface RunState {
+  server?: RunningPostgres;
+  runDir?: string;
+  adminUrl: string;
+  runId: string;
+}
+
+type GlobalWithRunState = typeof globalThis & { [RUN_STATE_KEY]?: RunState };
+
+export default async function globalSetup(): Promise<void> {
   const startedAt = Date.now();
   const runId = randomBytes(4).toString('hex');
-  /** @type {{ server?: import('../server/embeddedPostgres').RunningPostgres, runDir?: string, adminUrl: string, runId: string }} */
-  const state = { adminUrl: '', runId };
+  const state: RunState = { adminUrl: '', runId };
   try {
     if (process.env.DATABASE_URL) {
       // An existing server (CI service container, a developer's own): only databases are created on it.
       state.adminUrl = process.env.DATABASE_URL;
     } else {
-      const { startEmbeddedPostgres, stopOrphanedPostgres } = loadEmbeddedPostgresModule();
-      await removeStaleRunDirs(stopOrphanedPostgres);
+      await removeStaleRunDirs();
       state.runDir = await fs.mkdtemp(path.join(os.tmpdir(), RUN_DIR_PREFIX));
       await fs.chmod(state.runDir, 0o755); // mkdtemp makes it 700; the postgres user must pass through
-      await fs.writeFile(path.join(state.runDir, 'owner.json'), JSON.stringify(await describeProcess(process.pid)));
+      await fs.writeFile(path.join(state.runDir, 'owner.json'), JSON.stringify(identify(process.pid)));
       state.server = await startEmbeddedPostgres({ dataDir: path.join(state.runDir, 'data') });
       state.adminUrl = state.server.url;
     }
-    globalThis[RUN_STATE_KEY] = state;
+    (globalThis as GlobalWithRunState)[RUN_STATE_KEY] = state;
 
     const templateUrl = await recreateTemplateDatabase(state.adminUrl);
     await migrate(templateUrl);
@@ -59,68 +66,40 @@ export default async function globalSetup() {
   }
 }
 
-function loadEmbeddedPostgresModule() {
-  require('@swc-node/register'); // transpiles .ts on require, as bin/worksched.js does
-  return /** @type {typeof import('../server/embeddedPostgres')} */ (require('../server/embeddedPostgres/index.ts'));
+/** The state globalSetup left for teardown, taken (so a second call finds nothing). */
+export function takeRunState(): RunState | undefined {
+  const holder = globalThis as GlobalWithRunState;
+  const state = holder[RUN_STATE_KEY];
+  delete holder[RUN_STATE_KEY];
+  return state;
 }
 
 /** Stops and deletes what a killed earlier run left behind; runs that are still alive are left alone. */
-async function removeStaleRunDirs(stopOrphanedPostgres) {
+async function removeStaleRunDirs(): Promise<void> {
   const tmp = os.tmpdir();
-  const entries = await fs.readdir(tmp, { withFileTypes: true });
-  for (const entry of entries) {
+  for (const entry of await fs.readdir(tmp, { withFileTypes: true })) {
     if (!entry.isDirectory() || !entry.name.startsWith(RUN_DIR_PREFIX)) continue;
     const runDir = path.join(tmp, entry.name);
     const status = await fs.lstat(runDir).catch(() => undefined);
     if (!status || status.uid !== process.getuid?.()) continue; // someone else's
-    const owner = await readJson(path.join(runDir, 'owner.json'));
-    if (owner ? await isSameProcessAlive(owner) : Date.now() - status.mtimeMs < UNOWNED_GRACE_MS) continue;
+    const owner = await readOwner(path.join(runDir, 'owner.json'));
+    if (owner ? isStillRunning(owner) : Date.now() - status.mtimeMs < UNOWNED_GRACE_MS) continue;
     // Signals only a postgres whose working directory is this data dir (see stopOrphanedPostgres).
     await stopOrphanedPostgres(path.join(runDir, 'data'));
     await fs.rm(runDir, { recursive: true, force: true });
   }
 }
 
-/** pid plus start time, so a recycled pid is not mistaken for the run that wrote owner.json. */
-export async function describeProcess(pid) {
-  return { pid, startTime: await processStartTime(pid) };
-}
-
-async function isSameProcessAlive(owner) {
+async function readOwner(file: string): Promise<ProcessIdentity | undefined> {
   try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    if (error.code !== 'EPERM') return false;
-  }
-  const fields = await processStatFields(owner.pid);
-  if (!fields) return true; // no /proc (macOS): pid liveness only
-  // A zombie counts as dead: where pid 1 does not reap orphans, a killed run stays one.
-  return fields[0] !== 'Z' && (owner.startTime === null || fields[19] === owner.startTime);
-}
-
-async function processStartTime(pid) {
-  return (await processStatFields(pid))?.[19] ?? null; // field 22 of /proc/<pid>/stat: starttime
-}
-
-/** /proc/<pid>/stat fields from the state (field 3) on, split after the ")" that ends the command name. */
-async function processStatFields(pid) {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const owner = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<ProcessIdentity>;
+    return typeof owner.pid === 'number' ? { pid: owner.pid, startTime: owner.startTime ?? null } : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function readJson(file) {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-async function recreateTemplateDatabase(adminUrl) {
+async function recreateTemplateDatabase(adminUrl: string): Promise<string> {
   await withClient(adminUrl, async (client) => {
     const name = client.escapeIdentifier(TEMPLATE_DATABASE);
     const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DATABASE]);
@@ -136,7 +115,7 @@ async function recreateTemplateDatabase(adminUrl) {
   return templateUrl.toString();
 }
 
-function migrate(databaseUrl) {
+function migrate(databaseUrl: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
@@ -153,25 +132,14 @@ function migrate(databaseUrl) {
   });
 }
 
-export async function withClient(url, work) {
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Stops the embedded server and deletes its directory; on a DATABASE_URL server, drops what this run created. */
-export async function releaseServer(state) {
+export async function releaseServer(state: RunState | undefined): Promise<void> {
   if (!state) return;
   if (state.server) {
     await state.server.stop();
   } else if (state.adminUrl) {
     await withClient(state.adminUrl, async (client) => {
-      const leftovers = await client.query(
+      const leftovers = await client.query<{ datname: string }>(
         `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`,
         [TEMPLATE_DATABASE, `worksched_test_${state.runId}_%`],
       );
