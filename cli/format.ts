@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { WorkschedApiError } from '../client/http';
-import { formatBytes } from '../protocol/units';
+import { formatBytes, formatDuration } from '../protocol/units';
 import type { WorkRequest } from '../protocol/workRequest';
 import { CliUsageError } from './errors';
 
@@ -19,19 +19,7 @@ export function createTable(head: string[], options: { colour?: boolean } = {}):
   });
 }
 
-/**
- * 0.4 → "0.4s", 1.23 → "1.2s", 42 → "42s", 184 → "3m04s", 7500 → "2h05m", 273600 → "3d04h".
- * Negative or missing → "-".
- */
-export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '-';
-  if (seconds < 10) return `${(Math.floor(seconds * 10) / 10).toFixed(1)}s`;
-  const whole = Math.floor(seconds);
-  if (whole < 60) return `${whole}s`;
-  if (whole < 3600) return `${Math.floor(whole / 60)}m${pad2(whole % 60)}s`;
-  if (whole < 86_400) return `${Math.floor(whole / 3600)}h${pad2(Math.floor((whole % 3600) / 60))}m`;
-  return `${Math.floor(whole / 86_400)}d${pad2(Math.floor((whole % 86_400) / 3600))}h`;
-}
+export { formatDuration };
 
 /** Seconds between two ISO times (`to` defaults to now); null when `from` is missing. */
 export function secondsBetween(from: string | null | undefined, to?: string | null, now: Date = new Date()): number | null {
@@ -107,8 +95,4 @@ export function withNotFoundHint(error: unknown): unknown {
 /** Pretty JSON with a trailing newline, for `--json`. */
 export function printJson(value: unknown, out: NodeJS.WritableStream = process.stdout): void {
   out.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-function pad2(value: number): string {
-  return String(value).padStart(2, '0');
 }

@@ -3,7 +3,6 @@ import type { RuntimeStatistics } from '../../protocol/outputData';
 import { buildCommandLine } from '../../protocol/taskSpec';
 import {
   WORK_REQUEST_STATUSES,
-  type LearnedRequirement,
   type WorkRequest,
   type WorkRequestStatus,
 } from '../../protocol/workRequest';
@@ -144,7 +143,8 @@ function renderDetail(request: WorkRequest, now: Date = new Date()): string {
   } else {
     lines.push('  learned:');
     for (const learned of request.learned_requirements) {
-      lines.push(`    ${learned.resource} ${formatRequirementValue(learned)}: ${learned.reason}`);
+      // The reason already names the resource and its value ("memory ≥ 369.4 MiB: p95 of …").
+      lines.push(`    ${learned.reason}`);
     }
   }
 
@@ -186,18 +186,6 @@ function renderStatistics(statistics: RuntimeStatistics): string {
   row('worker cpus', statistics.cpu_count === undefined ? undefined : String(statistics.cpu_count));
   row('measured by', statistics.measurement);
   return table.toString();
-}
-
-function formatRequirementValue(learned: LearnedRequirement): string {
-  switch (learned.resource) {
-    case 'memory':
-    case 'disk':
-      return `≥ ${formatSize(learned.value)}`;
-    case 'time':
-      return formatDuration(learned.value);
-    default:
-      return `≥ ${learned.value}`;
-  }
 }
 
 function signed(value: number): string {
