@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import { WorkschedApiError } from '../client/http';
 import { formatBytes, formatDuration } from '../protocol/units';
 import type { WorkRequest } from '../protocol/workRequest';
@@ -7,16 +6,6 @@ import { CliUsageError } from './errors';
 /** Colour only for a person at a terminal: never in pipes, files or when NO_COLOR is set. */
 export function useColour(stream: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(stream.isTTY) && !env.NO_COLOR;
-}
-
-/** A cli-table3 table with `head` as its header row; plain (no ANSI codes) unless stdout is a terminal. */
-export function createTable(head: string[], options: { colour?: boolean } = {}): Table.Table {
-  const colour = options.colour ?? useColour();
-  return new Table({
-    head,
-    // compact: no rule between rows, so a long list stays readable.
-    style: colour ? { head: ['cyan'], border: ['grey'], compact: true } : { head: [], border: [], compact: true },
-  });
 }
 
 export { formatDuration };
@@ -95,4 +84,36 @@ export function withNotFoundHint(error: unknown): unknown {
 /** Pretty JSON with a trailing newline, for `--json`. */
 export function printJson(value: unknown, out: NodeJS.WritableStream = process.stdout): void {
   out.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * `prefix` + `text` as lines of at most `width` characters (one line when width is null), later lines indented
+ * by `hang` spaces; breaks at spaces, inside a word only when the word alone is too long.
+ */
+export function wrapText(prefix: string, text: string, width: number | null, hang = prefix.length): string[] {
+  const single = `${prefix}${text}`;
+  if (width === null || [...single].length <= width) return [single];
+  const lines: string[] = [];
+  let line = prefix;
+  let lineHasWord = false;
+  const room = () => width - [...line].length;
+  for (const word of text.split(/ +/).filter(Boolean)) {
+    let rest = word;
+    if (lineHasWord && [...rest].length + 1 > room()) {
+      lines.push(line);
+      line = ' '.repeat(hang);
+      lineHasWord = false;
+    }
+    if (lineHasWord) line += ' ';
+    while ([...rest].length > room() && room() > 0) {
+      const chars = [...rest];
+      lines.push(line + chars.slice(0, room()).join(''));
+      rest = chars.slice(room()).join('');
+      line = ' '.repeat(hang);
+    }
+    line += rest;
+    lineHasWord = true;
+  }
+  lines.push(line);
+  return lines;
 }
