@@ -47,7 +47,7 @@ export function formatRunTime(request: Pick<WorkRequest, 'started_at' | 'complet
 export function truncate(text: string | null | undefined, max = 60): string {
   if (text === null || text === undefined || text === '') return '-';
   const line = text.replace(/\s+/g, ' ').trim();
-  return line.length <= max ? line : `${line.slice(0, Math.max(0, max - 1))}…`;
+  return line.length <= max ? line : `${line.slice(0, Math.max(0, max - 1)).trimEnd()}…`;
 }
 
 /**

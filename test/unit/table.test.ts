@@ -29,7 +29,7 @@ describe('renderTable', () => {
     const table = renderTable(COLUMNS, ROWS, { width: 130, colour: false });
     expect(width(table)).toBe(130);
     expect(table).toContain('build the-package-with-a-long-name');
-    expect(table).toMatch(/exit_code: exited with code 3 af… │/);
+    expect(table).toMatch(/exit_code: exited with code 3 after… +│/);
   });
 
   test('text is cut down to its floor before any column is dropped', () => {
