@@ -1,6 +1,5 @@
-import Table from 'cli-table3';
 import { WorkschedApiError } from '../client/http';
-import { formatBytes } from '../protocol/units';
+import { formatBytes, formatDuration } from '../protocol/units';
 import type { WorkRequest } from '../protocol/workRequest';
 import { CliUsageError } from './errors';
 
@@ -9,29 +8,7 @@ export function useColour(stream: NodeJS.WriteStream = process.stdout, env: Node
   return Boolean(stream.isTTY) && !env.NO_COLOR;
 }
 
-/** A cli-table3 table with `head` as its header row; plain (no ANSI codes) unless stdout is a terminal. */
-export function createTable(head: string[], options: { colour?: boolean } = {}): Table.Table {
-  const colour = options.colour ?? useColour();
-  return new Table({
-    head,
-    // compact: no rule between rows, so a long list stays readable.
-    style: colour ? { head: ['cyan'], border: ['grey'], compact: true } : { head: [], border: [], compact: true },
-  });
-}
-
-/**
- * 0.4 → "0.4s", 1.23 → "1.2s", 42 → "42s", 184 → "3m04s", 7500 → "2h05m", 273600 → "3d04h".
- * Negative or missing → "-".
- */
-export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '-';
-  if (seconds < 10) return `${(Math.floor(seconds * 10) / 10).toFixed(1)}s`;
-  const whole = Math.floor(seconds);
-  if (whole < 60) return `${whole}s`;
-  if (whole < 3600) return `${Math.floor(whole / 60)}m${pad2(whole % 60)}s`;
-  if (whole < 86_400) return `${Math.floor(whole / 3600)}h${pad2(Math.floor((whole % 3600) / 60))}m`;
-  return `${Math.floor(whole / 86_400)}d${pad2(Math.floor((whole % 86_400) / 3600))}h`;
-}
+export { formatDuration };
 
 /** Seconds between two ISO times (`to` defaults to now); null when `from` is missing. */
 export function secondsBetween(from: string | null | undefined, to?: string | null, now: Date = new Date()): number | null {
@@ -70,7 +47,7 @@ export function formatRunTime(request: Pick<WorkRequest, 'started_at' | 'complet
 export function truncate(text: string | null | undefined, max = 60): string {
   if (text === null || text === undefined || text === '') return '-';
   const line = text.replace(/\s+/g, ' ').trim();
-  return line.length <= max ? line : `${line.slice(0, Math.max(0, max - 1))}…`;
+  return line.length <= max ? line : `${line.slice(0, Math.max(0, max - 1)).trimEnd()}…`;
 }
 
 /**
@@ -109,6 +86,34 @@ export function printJson(value: unknown, out: NodeJS.WritableStream = process.s
   out.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-function pad2(value: number): string {
-  return String(value).padStart(2, '0');
+/**
+ * `prefix` + `text` as lines of at most `width` characters (one line when width is null), later lines indented
+ * by `hang` spaces; breaks at spaces, inside a word only when the word alone is too long.
+ */
+export function wrapText(prefix: string, text: string, width: number | null, hang = prefix.length): string[] {
+  const single = `${prefix}${text}`;
+  if (width === null || [...single].length <= width) return [single];
+  const lines: string[] = [];
+  let line = prefix;
+  let lineHasWord = false;
+  const room = () => width - [...line].length;
+  for (const word of text.split(/ +/).filter(Boolean)) {
+    let rest = word;
+    if (lineHasWord && [...rest].length + 1 > room()) {
+      lines.push(line);
+      line = ' '.repeat(hang);
+      lineHasWord = false;
+    }
+    if (lineHasWord) line += ' ';
+    while ([...rest].length > room() && room() > 0) {
+      const chars = [...rest];
+      lines.push(line + chars.slice(0, room()).join(''));
+      rest = chars.slice(room()).join('');
+      line = ' '.repeat(hang);
+    }
+    line += rest;
+    lineHasWord = true;
+  }
+  lines.push(line);
+  return lines;
 }

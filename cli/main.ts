@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import { describeZodError } from '../protocol/errors';
 import { WorkschedApiError, WorkschedConnectionError } from '../client/http';
 import { CliUsageError } from './errors';
+import { packageVersion } from './version';
 import { registerCancelCommand } from './commands/cancel';
 import { registerLogsCommand } from './commands/logs';
 import { registerMigrateCommand } from './commands/migrate';
@@ -18,7 +19,7 @@ import { registerWorkersCommand } from './commands/workers';
 const program = new Command()
   .name('worksched')
   .description('worksched: a work-request scheduler on PostgreSQL')
-  .showHelpAfterError('(run with --help for usage)')
+  .version(packageVersion(), '-V, --version', 'print the version of worksched')
   .exitOverride();
 
 registerStartCommand(program);
@@ -33,6 +34,20 @@ registerWorkersCommand(program);
 registerStatsCommand(program);
 registerTokenCommand(program);
 
+// A usage mistake is one line on stderr ("worksched submit: unknown option '--bogus' (Did you mean --logs?); …").
+const withSubcommands = (command: Command, name: string): Array<[Command, string]> => [
+  [command, name],
+  ...command.commands.flatMap((sub) => withSubcommands(sub, `${name} ${sub.name()}`)),
+];
+for (const [command, name] of withSubcommands(program, 'worksched')) {
+  command.configureOutput({
+    outputError: (message, write) => {
+      const text = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      write(`${name}: ${text}; see \`${name} --help\`\n`);
+    },
+  });
+}
+
 /** Exit codes: 0 ok, 1 failure (server said no, unreachable, internal), 2 bad usage or input. */
 function exitCodeFor(error: unknown): number {
   if (error instanceof CliUsageError || error instanceof ZodError) return 2;
@@ -46,7 +61,9 @@ function describe(error: unknown): string {
     const next = error.status === 401 ? ' (give a token with --token or WORKSCHED_TOKEN)' : '';
     return `${error.message}${next}`;
   }
-  if (error instanceof WorkschedConnectionError) return `${error.message} (is the server running? check --server or WORKSCHED_URL)`;
+  if (error instanceof WorkschedConnectionError) {
+    return `${error.message}: is the server running? Start one with \`npm start\` (or \`worksched server\`), or point --server or WORKSCHED_URL at it`;
+  }
   return error instanceof Error ? error.message : String(error);
 }
 

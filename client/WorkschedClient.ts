@@ -10,9 +10,8 @@ import type { TaskSpecInput } from '../protocol/taskSpec';
 import type { Worker } from '../protocol/workerApi';
 import type { LogEntry, WorkRequest, WorkRequestList, WorkRequestResult, WorkRequestStatus } from '../protocol/workRequest';
 import type { TokenRole } from '../protocol/tokens';
-import { Backoff } from '../common/backoff';
-import { sleep } from '../common/sleep';
 import { HttpTransport, type HttpOptions } from './http';
+import { waitForWorkRequest, type WaitForOptions } from './waitForWorkRequest';
 
 export interface ListWorkRequestsFilter {
   status?: WorkRequestStatus | WorkRequestStatus[];
@@ -25,16 +24,6 @@ export interface ListWorkRequestsFilter {
   limit?: number;
   cursor?: string;
 }
-
-export interface WaitForOptions {
-  /** Give up after this long (rejects with an Error). Default: wait for ever. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** First poll interval; doubles (±25 %) up to 2 s. Default 100 ms. */
-  pollMs?: number;
-}
-
-const FINISHED: ReadonlySet<WorkRequestStatus> = new Set(['completed', 'aborted']);
 
 /**
  * Typed client for the worksched HTTP API v1, for workflows and scripts.
@@ -57,8 +46,14 @@ export class WorkschedClient {
     return this.http.request('POST', '/api/v1/work-requests', { body: spec });
   }
 
-  getWorkRequest(id: number): Promise<WorkRequest> {
-    return this.http.request('GET', `/api/v1/work-requests/${id}`);
+  /** With `waitS` the server holds the answer until the status is no longer `whileStatus` (default: it has ended). */
+  getWorkRequest(id: number, options: { waitS?: number; whileStatus?: WorkRequestStatus; signal?: AbortSignal } = {}): Promise<WorkRequest> {
+    const waitS = options.waitS && options.waitS > 0 ? Math.round(options.waitS * 1000) / 1000 : undefined;
+    return this.http.request('GET', `/api/v1/work-requests/${id}`, {
+      query: { wait_s: waitS, while_status: waitS === undefined ? undefined : options.whileStatus },
+      extraTimeoutMs: waitS === undefined ? 0 : waitS * 1000,
+      signal: options.signal,
+    });
   }
 
   listWorkRequests(filter: ListWorkRequestsFilter = {}): Promise<WorkRequestList> {
@@ -104,20 +99,12 @@ export class WorkschedClient {
     }
   }
 
-  /** Resolves with the request once it is completed or aborted. */
-  async waitFor(id: number, options: WaitForOptions = {}): Promise<WorkRequest> {
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-    const backoff = new Backoff(options.pollMs ?? 100, 2_000);
-    for (;;) {
-      const request = await this.getWorkRequest(id);
-      if (FINISHED.has(request.status)) return request;
-      const interval = backoff.nextDelayMs();
-      if (Date.now() + interval > deadline) {
-        throw new Error(`work request ${id} is still ${request.status} after ${options.timeoutMs} ms`);
-      }
-      await sleep(interval, options.signal);
-      options.signal?.throwIfAborted();
-    }
+  /**
+   * Resolves once the request has completed or been aborted, following retries to the final attempt (see
+   * WaitForOptions); rejects with a WaitTimeoutError when `timeoutMs` runs out.
+   */
+  waitFor(id: number, options: WaitForOptions = {}): Promise<WorkRequest> {
+    return waitForWorkRequest(this, id, options);
   }
 
   async listWorkers(): Promise<Worker[]> {

@@ -8,7 +8,8 @@
  * const finished = await client.waitFor(request.id);
  * ```
  */
-export { WorkschedClient, type ListWorkRequestsFilter, type WaitForOptions } from './WorkschedClient';
+export { WorkschedClient, type ListWorkRequestsFilter } from './WorkschedClient';
+export { WaitTimeoutError, type WaitForOptions, type WaitUpdate } from './waitForWorkRequest';
 export { WorkschedApiError, WorkschedConnectionError } from './http';
 export type { TaskSpecInput } from '../protocol/taskSpec';
 export type { WorkRequest, WorkRequestList, LogEntry, WorkRequestStatus, WorkRequestResult } from '../protocol/workRequest';

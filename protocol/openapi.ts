@@ -17,6 +17,7 @@ import {
   workerSchema,
 } from './workerApi';
 import {
+  getWorkRequestQuerySchema,
   listWorkRequestsQuerySchema,
   logEntriesQuerySchema,
   logEntriesResponseSchema,
@@ -47,7 +48,7 @@ export const API_ROUTES: RouteDescription[] = [
   { method: 'get', path: '/api/v1/workers', summary: 'Workers with resources and state', role: 'operator', response: z.object({ workers: z.array(workerSchema) }) },
   { method: 'post', path: '/api/v1/work-requests', summary: 'Create a work request from a task spec', role: 'client', body: taskSpecSchema, response: workRequestSchema, status: 201 },
   { method: 'get', path: '/api/v1/work-requests', summary: 'List work requests, newest first, with cursor pagination', role: 'client', query: listWorkRequestsQuerySchema, response: workRequestListSchema },
-  { method: 'get', path: '/api/v1/work-requests/{id}', summary: 'One work request with output_data, requirements and state_reason', role: 'client', response: workRequestSchema },
+  { method: 'get', path: '/api/v1/work-requests/{id}', summary: 'One work request with output_data, requirements and state_reason; wait_s long-polls for a change of status', role: 'client', query: getWorkRequestQuerySchema, response: workRequestSchema },
   { method: 'post', path: '/api/v1/work-requests/{id}/cancel', summary: 'Cancel: pending → aborted; running → aborted and its worker kills it', role: 'client', response: workRequestSchema },
   { method: 'post', path: '/api/v1/work-requests/{id}/priority', summary: 'Set the operator priority adjustment', role: 'operator', body: priorityAdjustmentRequestSchema, response: workRequestSchema },
   { method: 'get', path: '/api/v1/work-requests/{id}/logs', summary: 'Log entries; follow=true streams NDJSON until the request ends', role: 'client', query: logEntriesQuerySchema, response: logEntriesResponseSchema },

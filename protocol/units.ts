@@ -43,6 +43,26 @@ export function formatBytes(bytes: number | null | undefined): string {
   return index === 0 ? `${value} B` : `${value.toFixed(1)} ${units[index]}`;
 }
 
+/**
+ * For humans, in tables and log lines: 0.012 → "12ms", 0.4 → "0.4s", 1.23 → "1.2s", 42 → "42s",
+ * 184 → "3m04s", 7500 → "2h05m", 273600 → "3d04h". Negative or missing → "-".
+ */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '-';
+  // Below 0.1 s one decimal of seconds would read "0.0s": say milliseconds instead.
+  if (seconds < 0.1) return `${Math.round(seconds * 1000)}ms`;
+  if (seconds < 10) return `${(Math.floor(seconds * 10) / 10).toFixed(1)}s`;
+  const whole = Math.floor(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${pad2(whole % 60)}s`;
+  if (whole < 86_400) return `${Math.floor(whole / 3600)}h${pad2(Math.floor((whole % 3600) / 60))}m`;
+  return `${Math.floor(whole / 86_400)}d${pad2(Math.floor((whole % 86_400) / 3600))}h`;
+}
+
+function pad2(value: number): string {
+  return String(value).padStart(2, '0');
+}
+
 /** A size in bytes, given as an integer or a string with a unit ("2GiB", "512 MB"). */
 export const sizeSchema = z
   .union([z.number(), z.string()])

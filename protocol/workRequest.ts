@@ -39,6 +39,8 @@ export const workRequestSchema = z.object({
   max_attempts: z.number().int(),
   supersedes: z.number().int().nullable(),
   superseded_by: z.number().int().nullable(),
+  /** A retry waits out its back-off: it is not claimed before this time. */
+  not_before: isoTime.nullable(),
   time_limit_s: z.number().int().nullable(),
   interrupt_allowed: z.boolean(),
   user_metadata: userMetadataSchema,
@@ -89,6 +91,18 @@ export const logEntrySchema = z
   })
   .strict();
 export type LogEntry = z.infer<typeof logEntrySchema>;
+
+/**
+ * Query string of GET /api/v1/work-requests/:id. With `wait_s` the answer long-polls: it comes once the status
+ * differs from `while_status` (default: once the request has ended), or when `wait_s` has passed.
+ */
+export const getWorkRequestQuerySchema = z
+  .object({
+    wait_s: z.coerce.number().min(0).max(60).optional(),
+    while_status: workRequestStatusSchema.optional(),
+  })
+  .strict();
+export type GetWorkRequestQuery = z.infer<typeof getWorkRequestQuerySchema>;
 
 export const logEntriesQuerySchema = z
   .object({

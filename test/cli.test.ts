@@ -356,6 +356,22 @@ describe('worksched show', () => {
   });
 });
 
+describe('worksched show ID: learned requirements', () => {
+  test('each reason is said once (it already names the resource and its value)', async () => {
+    const worker = await registerWorker('learn-worker');
+    const seed = await submitRequest('learned-once', '/bin/true');
+    await claim(worker, seed);
+    await worker.post(`/work-requests/${seed}/complete`, { result: 'success', output_data: { runtime_statistics: { duration: 2, memory: 300 * 1024 ** 2 } } });
+    const id = await submitRequest('learned-once', '/bin/true');
+    const reason = (await admin.getWorkRequest(id)).learned_requirements.find((item) => item.resource === 'memory')!.reason;
+    expect(reason).toMatch(/^memory ≥ 360\.0 MiB: p95 of 1 successful run/);
+    const detail = await cli(['show', String(id)]);
+    expect(detail.code).toBe(0);
+    expect(detail.stdout).toContain(`\n    ${reason}\n`);
+    expect(detail.stdout.split('memory ≥ 360.0 MiB')).toHaveLength(2);
+  });
+});
+
 describe('worksched logs', () => {
   test('stdout entries go to stdout, stderr and [system] entries to stderr; -f returns when the request ends', async () => {
     const worker = await registerWorker('log-worker');

@@ -3,14 +3,12 @@ import type { RuntimeStatistics } from '../../protocol/outputData';
 import { buildCommandLine } from '../../protocol/taskSpec';
 import {
   WORK_REQUEST_STATUSES,
-  type LearnedRequirement,
   type WorkRequest,
   type WorkRequestStatus,
 } from '../../protocol/workRequest';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
 import {
-  createTable,
   formatAge,
   formatDuration,
   formatRunTime,
@@ -21,7 +19,9 @@ import {
   printJson,
   truncate,
   withNotFoundHint,
+  wrapText,
 } from '../format';
+import { renderTable, terminalWidth, type Column } from '../table';
 
 interface ShowFlags extends ConnectionOptions {
   status?: string;
@@ -75,20 +75,27 @@ function parseStatuses(text: string): WorkRequestStatus[] {
   return statuses as WorkRequestStatus[];
 }
 
+const LIST_COLUMNS: Column[] = [
+  { head: 'id' },
+  { head: 'task', shrinkTo: 12 },
+  { head: 'status' },
+  { head: 'result', shrinkTo: 12 },
+  { head: 'worker', shrinkTo: 8, dropRank: 1 },
+  { head: 'duration', dropRank: 2 },
+  { head: 'age', dropRank: 3 },
+];
+
 function renderList(requests: WorkRequest[], now: Date = new Date()): string {
-  const table = createTable(['id', 'task', 'status', 'result', 'worker', 'duration', 'age']);
-  for (const request of requests) {
-    table.push([
-      request.id,
-      truncate(request.task_name + (request.subject ? ` ${request.subject}` : ''), 40),
-      formatStatus(request),
-      truncate(outcomeOf(request), 50),
-      request.worker?.name ?? '-',
-      formatRunTime(request, now),
-      formatAge(request.created_at, now),
-    ]);
-  }
-  return table.toString();
+  const rows = requests.map((request) => [
+    request.id,
+    truncate(request.task_name + (request.subject ? ` ${request.subject}` : ''), 40),
+    formatStatus(request),
+    truncate(outcomeOf(request), 50),
+    request.worker?.name ?? '-',
+    formatRunTime(request, now),
+    formatAge(request.created_at, now),
+  ]);
+  return renderTable(LIST_COLUMNS, rows);
 }
 
 /** What the result column says: the first error, the skip reason, or why the request is where it is. */
@@ -100,10 +107,11 @@ function outcomeOf(request: WorkRequest): string {
   return request.state_reason ?? '-';
 }
 
-function renderDetail(request: WorkRequest, now: Date = new Date()): string {
+function renderDetail(request: WorkRequest, now: Date = new Date(), width: number | null = terminalWidth()): string {
   const lines: string[] = [];
+  const wrapped = (prefix: string, text: string, hang?: number) => lines.push(...wrapText(prefix, text, width, hang));
   const field = (name: string, value: string | number | null | undefined) => {
-    lines.push(`${`${name}:`.padEnd(20)}${value === null || value === undefined || value === '' ? '-' : value}`);
+    wrapped(`${name}:`.padEnd(20), value === null || value === undefined || value === '' ? '-' : String(value));
   };
   field('id', request.id);
   field('task', request.task_name);
@@ -138,18 +146,20 @@ function renderDetail(request: WorkRequest, now: Date = new Date()): string {
     requirements.gpu !== undefined ? `gpu ${requirements.gpu}` : null,
     requirements.tags?.length ? `tags ${requirements.tags.join(', ')}` : null,
   ].filter((part): part is string => part !== null);
-  lines.push(`  explicit:  ${explicit.length > 0 ? explicit.join('; ') : 'none'}`);
+  wrapped('  explicit:  ', explicit.length > 0 ? explicit.join('; ') : 'none');
   if (request.learned_requirements.length === 0) {
     lines.push('  learned:   none');
   } else {
     lines.push('  learned:');
     for (const learned of request.learned_requirements) {
-      lines.push(`    ${learned.resource} ${formatRequirementValue(learned)}: ${learned.reason}`);
+      // The reason already names the resource and its value ("memory ≥ 369.4 MiB: p95 of …").
+      wrapped('    ', learned.reason, 6);
     }
   }
 
   if (Object.keys(request.user_metadata).length > 0) {
-    lines.push('', `user metadata:      ${JSON.stringify(request.user_metadata)}`);
+    lines.push('');
+    wrapped('user metadata:      ', JSON.stringify(request.user_metadata));
   }
 
   const output = request.output_data;
@@ -157,22 +167,25 @@ function renderDetail(request: WorkRequest, now: Date = new Date()): string {
   if (statistics && Object.keys(statistics).length > 0) {
     lines.push('', 'runtime statistics:', renderStatistics(statistics));
   }
-  if (output?.skip_reason) lines.push('', `skip reason:        ${output.skip_reason}`);
+  if (output?.skip_reason) {
+    lines.push('');
+    wrapped('skip reason:        ', output.skip_reason);
+  }
   if (output?.errors?.length) {
     lines.push('', 'errors:');
     for (const error of output.errors) {
       const { code, message, ...extra } = error;
       const more = Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : '';
-      lines.push(`  ${code}: ${message}${more}`);
+      wrapped('  ', `${code}: ${message}${more}`, 4);
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
 function renderStatistics(statistics: RuntimeStatistics): string {
-  const table = createTable(['measure', 'value']);
+  const rows: string[][] = [];
   const row = (name: string, value: string | undefined) => {
-    if (value !== undefined) table.push([name, value]);
+    if (value !== undefined) rows.push([name, value]);
   };
   const seconds = (whole: number | undefined, ms: number | undefined) =>
     ms !== undefined ? formatDuration(ms / 1000) : whole !== undefined ? formatDuration(whole) : undefined;
@@ -185,19 +198,7 @@ function renderStatistics(statistics: RuntimeStatistics): string {
   row('worker free disk', bytes(statistics.available_disk_space));
   row('worker cpus', statistics.cpu_count === undefined ? undefined : String(statistics.cpu_count));
   row('measured by', statistics.measurement);
-  return table.toString();
-}
-
-function formatRequirementValue(learned: LearnedRequirement): string {
-  switch (learned.resource) {
-    case 'memory':
-    case 'disk':
-      return `≥ ${formatSize(learned.value)}`;
-    case 'time':
-      return formatDuration(learned.value);
-    default:
-      return `≥ ${learned.value}`;
-  }
+  return renderTable([{ head: 'measure' }, { head: 'value', shrinkTo: 10 }], rows);
 }
 
 function signed(value: number): string {

@@ -14,7 +14,8 @@ import {
 import { describeZodError } from '../../protocol/errors';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
-import { createTable, formatAge, formatDuration, formatSize, parseIntegerOption, printJson, truncate } from '../format';
+import { formatAge, formatDuration, formatSize, parseIntegerOption, printJson, truncate } from '../format';
+import { renderTable, type Column } from '../table';
 
 interface StatsFlags extends ConnectionOptions {
   prefix?: string;
@@ -104,9 +105,8 @@ async function showTasks(client: WorkschedClient, filter: TaskStatisticsFilter, 
     process.stderr.write('no task history matches (statistics appear once work requests have finished)\n');
     return;
   }
-  const table = createTable(['key', 'runs', 'ok %', 'dur p50', 'dur p95', 'cpu p95', 'mem p95', 'mem max', 'disk p95', 'last success', 'last failure']);
-  for (const row of rows) table.push([truncate(describeKey(row), 60), ...figures(row)]);
-  process.stdout.write(`${table.toString()}\n`);
+  const table = renderTable([{ head: 'key', shrinkTo: 16 }, ...FIGURE_COLUMNS], rows.map((row) => [truncate(describeKey(row), 60), ...figures(row)]));
+  process.stdout.write(`${table}\n`);
   if (nextCursor) process.stderr.write(`more keys: add --cursor ${nextCursor} (or --all)\n`);
 }
 
@@ -120,16 +120,29 @@ async function showTask(client: WorkschedClient, task: string, limit: number, js
 }
 
 export function renderTaskDetail(detail: TaskStatisticsDetail, now: Date = new Date()): string {
-  const keys = createTable(['subject', 'context', 'runs', 'ok %', 'dur p50', 'dur p95', 'cpu p95', 'mem p95', 'mem max', 'disk p95', 'last success', 'last failure']);
-  for (const row of [...detail.keys, detail.total]) {
+  const keyRows = [...detail.keys, detail.total].map((row) => {
     const isTotal = row === detail.total;
-    keys.push([isTotal ? 'total' : truncate(row.subject ?? '-', 30), isTotal ? '' : truncate(row.context ?? '-', 20), ...figures(row, now)]);
-  }
-  const recent = createTable(['completed', 'request', 'subject', 'context', 'try', 'result', 'worker', 'duration', 'cpu', 'memory', 'disk']);
-  for (const run of detail.recent_runs) recent.push(recentRunCells(run, now));
+    return [isTotal ? 'total' : truncate(row.subject ?? '-', 30), isTotal ? '' : truncate(row.context ?? '-', 20), ...figures(row, now)];
+  });
+  const keys = renderTable([{ head: 'subject', shrinkTo: 10 }, { head: 'context', shrinkTo: 8 }, ...FIGURE_COLUMNS], keyRows);
+  const recent = renderTable(RECENT_RUN_COLUMNS, detail.recent_runs.map((run) => recentRunCells(run, now)));
   const more = detail.keys_truncated ? `(more keys: worksched stats --prefix ${detail.task_name} --all)\n` : '';
-  return `${detail.task_name}\n${keys.toString()}\n${more}\nrecent runs\n${recent.toString()}\n`;
+  return `${detail.task_name}\n${keys}\n${more}\nrecent runs\n${recent}\n`;
 }
+
+const RECENT_RUN_COLUMNS: Column[] = [
+  { head: 'completed', dropRank: 1 },
+  { head: 'request' },
+  { head: 'subject', shrinkTo: 8 },
+  { head: 'context', shrinkTo: 8, dropRank: 2 },
+  { head: 'try', dropRank: 3 },
+  { head: 'result', shrinkTo: 10 },
+  { head: 'worker', shrinkTo: 8, dropRank: 4 },
+  { head: 'duration' },
+  { head: 'cpu', dropRank: 5 },
+  { head: 'memory' },
+  { head: 'disk', dropRank: 6 },
+];
 
 function recentRunCells(run: RecentRun, now: Date): string[] {
   return [
@@ -158,19 +171,25 @@ async function showWorkers(client: WorkschedClient, windowS: number, json?: bool
 
 export function renderWorkerStatistics(answer: WorkerStatisticsList): string {
   if (answer.workers.length === 0) return 'no workers registered yet (start one with `worksched worker`)\n';
-  const table = createTable(['worker', 'state', 'slots', 'runs', 'failures', 'busy', 'utilisation']);
-  for (const worker of answer.workers) {
-    table.push([
-      truncate(worker.name, 40),
-      worker.state,
-      String(worker.concurrency),
-      String(worker.runs),
-      String(worker.failures),
-      formatDuration(worker.busy_time_s),
-      formatPercent(worker.utilisation),
-    ]);
-  }
-  return `last ${formatDuration(answer.window_s)} (since ${answer.since})\n${table.toString()}\n`;
+  const columns: Column[] = [
+    { head: 'worker', shrinkTo: 10 },
+    { head: 'state' },
+    { head: 'slots', dropRank: 1 },
+    { head: 'runs' },
+    { head: 'failures' },
+    { head: 'busy', dropRank: 2 },
+    { head: 'utilisation' },
+  ];
+  const rows = answer.workers.map((worker) => [
+    truncate(worker.name, 40),
+    worker.state,
+    String(worker.concurrency),
+    String(worker.runs),
+    String(worker.failures),
+    formatDuration(worker.busy_time_s),
+    formatPercent(worker.utilisation),
+  ]);
+  return `last ${formatDuration(answer.window_s)} (since ${answer.since})\n${renderTable(columns, rows)}\n`;
 }
 
 async function showSummary(client: WorkschedClient, json?: boolean): Promise<void> {
@@ -188,13 +207,28 @@ export function renderSummary(summary: StatisticsSummary): string {
     Object.entries(record)
       .map(([name, count]) => `${name} ${count}`)
       .join(', ');
-  const table = createTable(['', 'total', 'by kind']);
-  table.push(['work requests', String(requests.total), counts(requests.by_status)]);
-  table.push(['results', String(Object.values(requests.by_result).reduce((sum, count) => sum + count, 0)), counts(requests.by_result)]);
-  table.push(['unschedulable', String(requests.unschedulable), 'pending, but no enabled worker can run them (see `worksched show ID`)']);
-  table.push(['workers', String(workers.total), counts(workers.by_state)]);
-  return `${table.toString()}\n`;
+  const table = renderTable([{ head: '' }, { head: 'total' }, { head: 'by kind', shrinkTo: 20 }], [
+    ['work requests', String(requests.total), counts(requests.by_status)],
+    ['results', String(Object.values(requests.by_result).reduce((sum, count) => sum + count, 0)), counts(requests.by_result)],
+    ['unschedulable', String(requests.unschedulable), 'pending, but no enabled worker can run them (see `worksched show ID`)'],
+    ['workers', String(workers.total), counts(workers.by_state)],
+  ]);
+  return `${table}\n`;
 }
+
+/** The figures columns shared by the listing and the per-task table; the ones of least use go first. */
+const FIGURE_COLUMNS: Column[] = [
+  { head: 'runs' },
+  { head: 'ok %' },
+  { head: 'dur p50', dropRank: 8 },
+  { head: 'dur p95' },
+  { head: 'cpu p95', dropRank: 6 },
+  { head: 'mem p95' },
+  { head: 'mem max', dropRank: 9 },
+  { head: 'disk p95', dropRank: 5 },
+  { head: 'last success', dropRank: 4 },
+  { head: 'last failure', dropRank: 7 },
+];
 
 /** The figures columns shared by the listing and the per-task table. */
 function figures(row: TaskStatistics, now: Date = new Date()): string[] {

@@ -3,9 +3,12 @@ import type { Command } from 'commander';
 import { describeZodError } from '../../protocol/errors';
 import { taskSpecSchema, type TaskSpecInput } from '../../protocol/taskSpec';
 import type { WorkRequest } from '../../protocol/workRequest';
+import { WaitTimeoutError } from '../../client';
+import { parseDurationSeconds } from '../../protocol/units';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
 import { formatRunTime, formatStatus, parseIntegerOption, printJson, truncate } from '../format';
+import { watchWorkRequest } from '../watchWorkRequest';
 
 interface SubmitFlags extends ConnectionOptions {
   taskName?: string;
@@ -24,6 +27,8 @@ interface SubmitFlags extends ConnectionOptions {
   param?: string[];
   metadata?: string;
   wait?: boolean;
+  timeout?: string;
+  logs?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -54,7 +59,9 @@ export function registerSubmitCommand(program: Command): void {
       .option('--env <NAME=VALUE>', 'environment variable for the task (repeatable)', collect)
       .option('--param <NAME=VALUE>', 'parameter, passed as --NAME=VALUE (repeatable)', collect)
       .option('--metadata <json>', 'user metadata: a JSON object')
-      .option('--wait', 'wait until the request ends; exit 0 on success, 1 otherwise')
+      .option('--wait', 'wait until the request ends, following retries to the last attempt; exit 0 on success, 1 otherwise')
+      .option('--timeout <duration>', 'with --wait (implied): give up after this long, e.g. 90s, 15m; exit 124')
+      .option('--logs', "with --wait (implied): print the task's output while waiting")
       .option('--json', 'print the work request as JSON')
       .option('-q, --quiet', 'print only the id')
       .addHelpText(
@@ -68,18 +75,44 @@ export function registerSubmitCommand(program: Command): void {
       const where = flags.taskName === undefined && operands[0] !== '-' ? ` (in ${operands[0]})` : '';
       throw new CliUsageError(`task spec: ${describeZodError(parsed.error)}${where}`);
     }
+    const timeoutS = flags.timeout === undefined ? undefined : parseTimeout(flags.timeout);
+    const wait = flags.wait || timeoutS !== undefined || flags.logs;
     const client = connect(flags);
     const created = await client.createWorkRequest(spec as TaskSpecInput);
-    if (flags.json && !flags.wait) printJson(created);
+    if (flags.json && !wait) printJson(created);
     else if (flags.quiet) process.stdout.write(`${created.id}\n`);
     else if (!flags.json) process.stdout.write(`created work request ${created.id} (${created.task_name}, ${created.status})\n`);
-    if (!flags.wait) return;
+    if (!wait) return;
 
-    const finished = await client.waitFor(created.id);
+    let finished: WorkRequest;
+    try {
+      finished = await watchWorkRequest(client, created.id, { timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000, logs: flags.logs ?? false, quiet: flags.quiet ?? false });
+    } catch (error) {
+      if (!(error instanceof WaitTimeoutError)) throw error;
+      process.stderr.write(`worksched: ${describeTimeout(error.request, flags.timeout ?? '')}\n`);
+      process.exitCode = TIMEOUT_EXIT_CODE;
+      return;
+    }
     if (flags.json) printJson(finished);
     else if (!flags.quiet) process.stdout.write(`${describeEnd(finished)}\n`);
     if (finished.result !== 'success') process.exitCode = 1;
   });
+}
+
+/** As GNU timeout(1): the wait ran out. */
+const TIMEOUT_EXIT_CODE = 124;
+
+function parseTimeout(text: string): number {
+  const seconds = parseDurationSeconds(/^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text);
+  if (seconds === null || seconds <= 0) throw new CliUsageError(`--timeout must be a positive duration such as 30, 90s, 15m or 2h, got ${JSON.stringify(text)}`);
+  return seconds;
+}
+
+/** "gave up after 2s: work request 7 is still pending: cannot run on any …; it stays queued (…)". */
+function describeTimeout(request: WorkRequest, timeout: string): string {
+  const reason = request.state_reason ? `: ${request.state_reason}` : '';
+  const next = request.status === 'running' ? 'it goes on running' : 'it stays queued';
+  return `gave up waiting after ${timeout}: work request ${request.id} is still ${request.status}${reason}; ${next} (stop it with \`worksched cancel ${request.id}\`)`;
 }
 
 /** The spec as the user wrote it (file or flags), flags applied on top; validated by the caller. */
@@ -193,7 +226,8 @@ function describeEnd(request: WorkRequest): string {
         ? `: ${truncate(request.state_reason, 200)}`
         : '';
   const ran = request.started_at ? ` after ${formatRunTime(request)}` : '';
-  return `work request ${request.id} ${formatStatus(request)}${ran}${detail}`;
+  const attempt = request.supersedes !== null ? ` (attempt ${request.attempt} of ${request.max_attempts}, retry of #${request.supersedes})` : '';
+  return `work request ${request.id} ${formatStatus(request)}${ran}${attempt}${detail}`;
 }
 
 function isObject(value: unknown): value is SpecObject {

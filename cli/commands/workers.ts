@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Worker } from '../../protocol/workerApi';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
-import { createTable, formatAge, formatSize, printJson, truncate } from '../format';
+import { formatAge, formatSize, printJson, truncate } from '../format';
+import { renderTable, type Column } from '../table';
 
 interface WorkersFlags extends ConnectionOptions {
   json?: boolean;
@@ -25,11 +26,23 @@ export function registerWorkersCommand(program: Command): void {
   });
 }
 
+const WORKER_COLUMNS: Column[] = [
+  { head: 'id' },
+  { head: 'name', shrinkTo: 10 },
+  { head: 'state' },
+  { head: 'running' },
+  { head: 'cpus', dropRank: 3 },
+  { head: 'memory' },
+  { head: 'disk free', dropRank: 4 },
+  { head: 'gpus', shrinkTo: 6, dropRank: 5 },
+  { head: 'tags', shrinkTo: 6, dropRank: 6 },
+  { head: 'last seen', dropRank: 2 },
+];
+
 function renderWorkers(workers: Worker[], now: Date = new Date()): string {
-  const table = createTable(['id', 'name', 'state', 'running', 'cpus', 'memory', 'disk free', 'gpus', 'tags', 'last seen']);
-  for (const worker of workers) {
+  const rows = workers.map((worker) => {
     const { resources } = worker;
-    table.push([
+    return [
       worker.id,
       truncate(worker.name, 40),
       worker.state,
@@ -40,9 +53,9 @@ function renderWorkers(workers: Worker[], now: Date = new Date()): string {
       describeGpus(resources.gpus),
       truncate(worker.tags.join(','), 30),
       worker.last_seen_at ? formatAge(worker.last_seen_at, now) : 'never',
-    ]);
-  }
-  return table.toString();
+    ];
+  });
+  return renderTable(WORKER_COLUMNS, rows);
 }
 
 /** "-", "1 (A100)", "2 (A100, T4)". */

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { taskSpecSchema } from '../../protocol/taskSpec';
 import { completeWorkRequestSchema, postLogsRequestSchema, releaseWorkRequestSchema } from '../../protocol/workerApi';
-import { listWorkRequestsQuerySchema, logEntriesQuerySchema, priorityAdjustmentRequestSchema, type WorkRequestList } from '../../protocol/workRequest';
+import { getWorkRequestQuerySchema, listWorkRequestsQuerySchema, logEntriesQuerySchema, priorityAdjustmentRequestSchema, type WorkRequestList } from '../../protocol/workRequest';
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
 import { ROLES, principalOf, requireRole, workerIdOf } from '../auth';
 import type { ServerContext } from '../context';
@@ -16,6 +16,7 @@ import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
 import { asyncRoute, clientGoneSignal } from './asyncRoute';
 import { followLogEntries } from './followLogEntries';
+import { waitForWorkRequestChange } from './waitForWorkRequestChange';
 
 /** /api/v1/work-requests: clients create and watch work; the assigned worker posts logs and the result. */
 export function workRequestRoutes(ctx: ServerContext): Router {
@@ -50,7 +51,13 @@ export function workRequestRoutes(ctx: ServerContext): Router {
     '/:id',
     client,
     asyncRoute(async (req, res) => {
-      res.json(serializeWorkRequest(await getWorkRequest(fork(), parseId(req.params.id))));
+      const id = parseId(req.params.id);
+      const query = parseInput(getWorkRequestQuerySchema, req.query, 'query');
+      if (query.wait_s) {
+        res.json(await waitForWorkRequestChange(ctx, id, query.while_status, query.wait_s * 1000, clientGoneSignal(res)));
+        return;
+      }
+      res.json(serializeWorkRequest(await getWorkRequest(fork(), id)));
     }),
   );
 

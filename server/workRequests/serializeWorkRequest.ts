@@ -26,6 +26,7 @@ export function serializeWorkRequest(row: WorkRequest, worker: { id: number; nam
     max_attempts: row.maxAttempts,
     supersedes: row.supersedesId ?? null,
     superseded_by: row.supersededById ?? null,
+    not_before: iso(row.notBefore),
     time_limit_s: row.timeLimitS ?? null,
     interrupt_allowed: row.interruptAllowed,
     user_metadata: row.userMetadata,

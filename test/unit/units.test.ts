@@ -1,5 +1,5 @@
 /** protocol/units.ts: how the sizes and durations of a task spec are read, and how sizes are shown to people. */
-import { formatBytes, parseDurationSeconds, parseSize } from '../../protocol/units';
+import { formatBytes, formatDuration, parseDurationSeconds, parseSize } from '../../protocol/units';
 
 describe('parseSize', () => {
   test.each([
@@ -63,5 +63,29 @@ describe('formatBytes', () => {
   test('null and undefined read as "-"', () => {
     expect(formatBytes(null)).toBe('-');
     expect(formatBytes(undefined)).toBe('-');
+  });
+});
+
+describe('formatDuration', () => {
+  test.each([
+    [0, '0ms'],
+    [0.0004, '0ms'],
+    [0.012, '12ms'],
+    [0.049, '49ms'],
+    [0.099, '99ms'],
+    [0.1, '0.1s'],
+    [0.4, '0.4s'],
+    [1.23, '1.2s'],
+    [42, '42s'],
+    [184, '3m04s'],
+    [7500, '2h05m'],
+    [273600, '3d04h'],
+  ])('%p s → %p (no "0.0s" for short runs)', (seconds, expected) => {
+    expect(formatDuration(seconds)).toBe(expected);
+  });
+
+  test('unknown or negative → "-"', () => {
+    expect(formatDuration(null)).toBe('-');
+    expect(formatDuration(-1)).toBe('-');
   });
 });

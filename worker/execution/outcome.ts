@@ -1,4 +1,4 @@
-import { ERROR_CODES } from '../../protocol';
+import { ERROR_CODES, formatBytes } from '../../protocol';
 import type { OutputError, RuntimeStatistics } from '../../protocol';
 import type { KillReason, MeasurementMethod, TaskOutcome, WorkerSnapshot } from './types';
 
@@ -48,7 +48,7 @@ export function buildOutcome(ending: Ending, stats: RuntimeStatistics): TaskOutc
       return result('error', [{ code: ending.code, message: ending.message }]);
     case 'killed':
       return ending.reason === 'cancelled'
-        ? result('aborted', [{ code: ERROR_CODES.cancelled, message: 'cancelled: the task was killed' }])
+        ? result('aborted', [{ code: ERROR_CODES.cancelled, message: 'the task was killed because its work request was cancelled' }])
         : result('aborted', [{ code: ERROR_CODES.workerShutdown, message: 'the worker shut down: the task was killed' }]);
     case 'time-limit':
       return result('failure', [
@@ -57,7 +57,7 @@ export function buildOutcome(ending: Ending, stats: RuntimeStatistics): TaskOutc
     case 'exited': {
       if (ending.exitCode === 0 && ending.signal === null) return result('success');
       if (ending.oomKilled) {
-        const peak = stats.memory === undefined ? '' : ` (peak memory ${stats.memory} bytes)`;
+        const peak = stats.memory === undefined ? '' : ` (peak memory ${formatBytes(stats.memory)})`;
         return result('failure', [{ code: ERROR_CODES.outOfMemory, message: `killed by the out-of-memory killer${peak}` }]);
       }
       if (ending.signal !== null) {

@@ -3,7 +3,7 @@ import { join, resolve } from 'path';
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
 import { sleep } from '../../common/sleep';
-import { ERROR_CODES } from '../../protocol';
+import { ERROR_CODES, formatBytes, formatDuration } from '../../protocol';
 import { describeSetup, detectMeasurementMethod, getCgroupSetup } from './cgroupDetect';
 import { DiskSampler } from './diskUsage';
 import { buildOutcome, buildStatistics, type Ending } from './outcome';
@@ -280,8 +280,8 @@ class TaskRun {
     const outcome = buildOutcome(ending, stats);
     const firstError = outcome.output_data.errors?.[0];
     this.system(`result: ${outcome.result}${firstError ? ` (${firstError.code}: ${firstError.message})` : ''}; ` +
-      `duration ${(durationMs / 1000).toFixed(2)} s, cpu ${measured.cpuMs === undefined ? '-' : (measured.cpuMs / 1000).toFixed(2) + ' s'}, ` +
-      `memory ${measured.memoryBytes ?? '-'} B, disk ${measured.diskBytes ?? '-'} B`);
+      `duration ${formatDuration(durationMs / 1000)}, cpu ${measured.cpuMs === undefined ? '-' : formatDuration(measured.cpuMs / 1000)}, ` +
+      `memory ${formatBytes(measured.memoryBytes)}, disk ${formatBytes(measured.diskBytes)}`);
     return outcome;
   }
 }
