@@ -32,20 +32,6 @@ export interface Spawned {
   path: string;
 }
 
-/** The worker's own credentials (WORKSCHED_ENROLLMENT_TOKEN, WORKSCHED_WORKER_TOKEN...): tasks are others' code. */
-const WORKER_SECRET = /^WORKSCHED_[A-Z0-9_]*(TOKEN|SECRET|PASSWORD)$/i;
-
-/** The worker's env without its credentials, then the spec's env, then the two WORKSCHED_ variables. */
-export function taskEnv(workRequest: ClaimedWorkRequest, taskFile: string): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !WORKER_SECRET.test(name)));
-  return {
-    ...inherited,
-    ...workRequest.execution.env,
-    WORKSCHED_WORK_REQUEST_ID: String(workRequest.id),
-    WORKSCHED_TASK_FILE: taskFile,
-  };
-}
-
 /**
  * Spawn the task in its own process group (detached), stdin /dev/null, through the cgroup-joining shell when
  * procsFiles is non-empty. Returns a StartError when the executable can't be run.

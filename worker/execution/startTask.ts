@@ -8,8 +8,9 @@ import { describeSetup, detectMeasurementMethod, getCgroupSetup } from './cgroup
 import { DiskSampler } from './diskUsage';
 import { buildOutcome, buildStatistics, type Ending } from './outcome';
 import { ProcSampler } from './procSampler';
-import { spawnErrorToStartError, spawnTask, taskEnv, wrapperFailure, type StartError, type TaskChild } from './spawnChild';
+import { spawnErrorToStartError, spawnTask, wrapperFailure, type StartError, type TaskChild } from './spawnChild';
 import { TaskCgroup } from './taskCgroup';
+import { buildTaskEnv } from './taskEnvironment';
 import type { KillReason, MeasurementMethod, OutputStream, RunningTask, RunTaskOptions, TaskOutcome } from './types';
 
 const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -120,7 +121,7 @@ class TaskRun {
     }
     if (this.killReason) return this.finish({ kind: 'killed', reason: this.killReason }, method, 0, {});
 
-    const env = taskEnv(this.options.workRequest, this.taskFile);
+    const env = buildTaskEnv(this.options.workRequest, this.taskFile, { passEnv: this.options.passEnv });
     const spawned = spawnTask(this.options.workRequest, { cwd: this.workdir, env, procsFiles: this.cgroup?.procsFiles ?? [] });
     if ('code' in spawned) return this.finish({ kind: 'start-error', ...spawned }, method, 0, {});
     const { child, path } = spawned;

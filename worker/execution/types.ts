@@ -21,6 +21,8 @@ export interface RunTaskOptions {
   killGraceMs?: number;
   /** Reported as-is in runtime_statistics. */
   workerSnapshot: WorkerSnapshot;
+  /** Variables of the worker's environment passed to the task besides the allowlist (`--pass-env`). */
+  passEnv?: readonly string[];
   /** Called once the task's process (and process group) exists, with its pid. */
   onSpawn?(pid: number): void;
   /** Raw utf8 chunks as they come; 'system' chunks are single lines ending in "\n". */
