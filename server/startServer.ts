@@ -7,6 +7,8 @@ import { TokenAuthenticator } from './auth';
 import type { ServerConfig } from './config';
 import { bootstrapCredentials } from './credentials';
 import { scheduleHousekeeping, type Housekeeping } from './housekeeping/scheduleHousekeeping';
+import { acquireInstanceLock } from './instanceLock';
+import { checkPortFree, describeListenError, serverUrl } from './listenAddress';
 import { createLogger, type Logger } from '../common/logger';
 import { ServerMetrics } from './metrics';
 import { DatabaseNotifications } from './notifications';
@@ -41,6 +43,10 @@ export async function startServer(
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
   };
   try {
+    // One server per data dir: a second one would adopt the first one's PostgreSQL and rewrite its credentials file.
+    const lock = acquireInstanceLock(config.dataDir);
+    cleanups.push(async () => lock.release());
+    await checkPortFree(config.host, config.port);
     const database = await resolveDatabase(config, progress);
     cleanups.push(() => database.stop());
     const databaseUrl = database.databaseUrl;
@@ -63,7 +69,7 @@ export async function startServer(
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error) => describeListenError(error, config.host, config.port).then(reject));
       server.listen(config.port, config.host, () => resolve());
     });
     cleanups.push(
@@ -74,7 +80,8 @@ export async function startServer(
         }),
     );
     const port = (server.address() as AddressInfo).port;
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    const url = serverUrl(config.host, port);
+    lock.setUrl(url);
 
     const credentials = await bootstrapCredentials(orm.em.fork(), {
       dataDir: config.dataDir,
