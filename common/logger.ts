@@ -18,7 +18,8 @@ export function createLogger(options: { level: string; format?: LogFormat; name?
   const destination: DestinationStream =
     format === 'pretty'
       ? pretty({ destination: 2, colorize: process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', sync: true })
-      : pino.destination(2);
+      : // Synchronous: an async stream flushes at exit in a loop that never ends once the reader of a pipe is gone (EPIPE).
+        pino.destination({ dest: 2, sync: true });
   return pino(
     { name: options.name ?? 'worksched', level: options.level, redact: { paths: ['req.headers.authorization', 'token', '*.token'], censor: '[redacted]' } },
     destination,
