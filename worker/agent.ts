@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
 import type { WorkerConfig } from './config';
 import { detectMeasurementMethod, startTask, type RunningTask, type TaskOutcome } from './execution';
-import { loadOrRegisterIdentity } from './identity';
+import { loadOrRegisterIdentity, type LoadedIdentity } from './identity';
 import { LogShipper } from './logShipper';
 import { LogSpool } from './logSpool';
 import { OrphanGuard } from './orphanGuard';
@@ -20,11 +20,26 @@ import { WorkerServerApi } from './serverApi';
 const RESOURCE_REFRESH_MS = 30_000;
 const MAX_HEARTBEAT_INTERVAL_MS = 1_000;
 
+/** How long a second signal waits for killed tasks to be handed back before the worker exits anyway. */
+const STOP_NOW_HANDBACK_MS = 3_000;
+
 interface ActiveTask {
   request: ClaimedWorkRequest;
   task: RunningTask;
   shipper: LogShipper;
   cancelled: boolean;
+  /** The task ended and its report was queued (or delivered). */
+  settled?: Promise<void>;
+}
+
+/** What a stop did with the work in hand: the worker's last log line, and what `worksched start` prints. */
+export interface StopSummary {
+  /** Tasks running when the stop began that ran to their end. */
+  finished: number;
+  /** Tasks killed by the stop and handed back to the server (requeued, or aborted if not interruptible). */
+  handedBack: number;
+  /** Reports still on disk, sent at the next start. */
+  undelivered: number;
 }
 
 /**
@@ -46,7 +61,8 @@ export class WorkerAgent {
   private heartbeatIntervalMs = MAX_HEARTBEAT_INTERVAL_MS;
   private settingsSent = false;
   private loops: Promise<unknown>[] = [];
-  private stopping: Promise<void> | null = null;
+  private stopping: Promise<StopSummary> | null = null;
+  private readonly stopCounts = { finished: 0, handedBack: 0 };
   readonly logger: Logger;
   name = '';
 
@@ -65,10 +81,8 @@ export class WorkerAgent {
     this.spool = new LogSpool(path.join(this.config.stateDir, 'logs'));
     this.outbox = new Outbox(this.config.stateDir, this.api, this.spool, this.logger);
     const measurement = await detectMeasurementMethod();
-    this.logger.info(
-      { worker: this.name, server: this.config.server, concurrency: this.config.concurrency, measurement, registered: identity.registered },
-      'worker started',
-    );
+    this.logger.info({ worker: this.name, workerId: identity.workerId, server: this.config.server }, describeIdentity(identity));
+    this.logger.info({ worker: this.name, server: this.config.server, concurrency: this.config.concurrency, measurement }, 'worker started');
     this.loops = [
       this.outbox.run(this.stopBackground.signal),
       this.heartbeatLoop(),
@@ -77,23 +91,30 @@ export class WorkerAgent {
   }
 
   /** Graceful stop: drain for up to `drainTimeoutS`, then kill what still runs and hand it back. */
-  stop(): Promise<void> {
+  stop(): Promise<StopSummary> {
     this.stopping ??= this.drainAndStop();
     return this.stopping;
   }
 
-  /** Second signal: kill every task now, queue their hand-back, exit. */
-  async stopNow(): Promise<void> {
+  /** Second signal: kill every task now and hand it back, giving the server a few seconds to take the reports. */
+  async stopNow(): Promise<StopSummary> {
     this.stopClaiming.abort();
+    this.stopBackground.abort();
     for (const active of this.active.values()) active.task.kill('shutdown');
-    await Promise.race([Promise.allSettled([...this.active.values()].map((active) => active.task.done)), sleep(3_000)]);
+    // Each settles once its report was sent (or left on disk when the server did not answer).
+    await Promise.race([Promise.allSettled([...this.active.values()].map((active) => active.settled)), sleep(STOP_NOW_HANDBACK_MS)]);
+    return this.summary();
+  }
+
+  private summary(): StopSummary {
+    return { ...this.stopCounts, undelivered: this.outbox?.pendingCount() ?? 0 };
   }
 
   runningIds(): number[] {
     return [...this.active.keys()];
   }
 
-  private async drainAndStop(): Promise<void> {
+  private async drainAndStop(): Promise<StopSummary> {
     this.stopClaiming.abort();
     this.logger.info({ running: this.active.size, drainTimeoutS: this.config.drainTimeoutS }, 'stopping: no new work; waiting for running tasks');
     const drained = this.allTasksDone();
@@ -105,8 +126,9 @@ export class WorkerAgent {
     }
     this.stopBackground.abort();
     await Promise.allSettled(this.loops);
-    const empty = await this.outbox.drainOnce().catch(() => false);
+    const empty = (await this.outbox?.drainOnce().catch(() => false)) ?? true;
     if (!empty) this.logger.warn({ queued: this.outbox.pendingCount() }, 'some results could not be delivered; they stay on disk and are sent at the next start');
+    return this.summary();
   }
 
   private async allTasksDone(): Promise<void> {
@@ -192,6 +214,7 @@ export class WorkerAgent {
       workRoot: this.config.workDir,
       keepWorkdir: this.config.keepWorkdirs,
       killGraceMs: this.config.killGraceS * 1000,
+      passEnv: this.config.passEnv,
       workerSnapshot: {
         available_disk_space: this.resources.available_disk_space,
         available_memory: this.resources.available_memory,
@@ -205,7 +228,7 @@ export class WorkerAgent {
     const active: ActiveTask = { request, task, shipper, cancelled: false };
     this.active.set(request.id, active);
     this.logger.info({ workRequest: request.id, task: request.task_name, attempt: request.attempt }, 'task started');
-    void task.done
+    active.settled = task.done
       .then((outcome) => this.finish(active, outcome))
       .catch((error: unknown) => this.logger.error({ err: error, workRequest: request.id }, 'task bookkeeping failed'))
       .finally(() => {
@@ -223,6 +246,7 @@ export class WorkerAgent {
     if (outcome.result === 'aborted') {
       const shutdown = output.errors?.some((error) => error.code === ERROR_CODES.workerShutdown);
       if (shutdown) {
+        this.stopCounts.handedBack += 1;
         await this.outbox.put({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
         return;
       }
@@ -230,6 +254,7 @@ export class WorkerAgent {
       await this.outbox.put({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: 'failure', output_data: output } });
       return;
     }
+    if (this.stopClaiming.signal.aborted) this.stopCounts.finished += 1;
     await this.outbox.put({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
   }
 
@@ -248,6 +273,12 @@ export class WorkerAgent {
       }
     }
   }
+}
+
+function describeIdentity(identity: LoadedIdentity): string {
+  if (identity.source === 'saved') return `reusing the saved identity of worker ${identity.workerId} (${identity.name})`;
+  if (identity.source === 'registered') return `registered as worker ${identity.workerId} (${identity.name})`;
+  return `using the worker token given (--token or WORKSCHED_WORKER_TOKEN) as ${identity.name}`;
 }
 
 function describe(error: unknown): string {

@@ -1,7 +1,19 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { logFormatSchema, logLevelSchema } from '../common/logger';
+import { WORKER_SECRET } from './execution/taskEnvironment';
+
+/** A configuration mistake worth one plain sentence (what is wrong, what to do), not a zod dump. */
+export class WorkerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerConfigError';
+  }
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Worker agent configuration from flags, then environment; compiled once and frozen. */
 export const workerConfigSchema = z.object({
@@ -21,6 +33,8 @@ export const workerConfigSchema = z.object({
   drainTimeoutS: z.coerce.number().nonnegative().default(60),
   killGraceS: z.coerce.number().nonnegative().default(10),
   claimWaitS: z.coerce.number().min(0).max(60).default(20),
+  /** Variables of the worker's environment given to tasks besides the allowlist. */
+  passEnv: z.array(z.string()).default([]),
   logLevel: logLevelSchema.default('info'),
   /** Unset: readable lines on a terminal, else JSON. */
   logFormat: logFormatSchema.optional(),
@@ -28,7 +42,13 @@ export const workerConfigSchema = z.object({
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 export type WorkerConfig = Readonly<z.output<typeof workerConfigSchema> & { stateDir: string }>;
 
-export function compileWorkerConfig(flags: Partial<WorkerConfigInput>, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+export interface WorkerFlagsInput extends Partial<Omit<WorkerConfigInput, 'passEnv'>> {
+  enrollmentTokenFile?: string;
+  passEnv?: string[];
+}
+
+export function compileWorkerConfig(flags: WorkerFlagsInput, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const { enrollmentTokenFile, passEnv, ...rest } = flags;
   const fromEnv: Partial<WorkerConfigInput> = {
     server: env.WORKSCHED_URL || undefined,
     enrollmentToken: env.WORKSCHED_ENROLLMENT_TOKEN || undefined,
@@ -42,7 +62,50 @@ export function compileWorkerConfig(flags: Partial<WorkerConfigInput>, env: Node
     logFormat: (env.LOG_FORMAT as WorkerConfigInput['logFormat']) || undefined,
   };
   const defined = <T extends object>(value: T) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
-  const parsed = workerConfigSchema.parse({ ...defined(fromEnv), ...defined(flags) });
+  const merged = { ...defined(fromEnv), ...defined(rest) } as Partial<WorkerConfigInput>;
+  merged.server = checkServerUrl(merged.server);
+  if (enrollmentTokenFile !== undefined) {
+    if (rest.enrollmentToken !== undefined) throw new WorkerConfigError('give the enrollment token once: --enrollment-token or --enrollment-token-file, not both');
+    merged.enrollmentToken = readTokenFile(enrollmentTokenFile);
+  }
+  merged.passEnv = checkPassEnv([...(env.WORKSCHED_PASS_ENV ?? '').split(','), ...(passEnv ?? [])]);
+  const parsed = workerConfigSchema.parse(merged);
   const workDir = path.resolve(parsed.workDir);
   return Object.freeze({ ...parsed, workDir, stateDir: path.join(workDir, '.state') });
+}
+
+function checkServerUrl(value: string | undefined): string {
+  if (value === undefined) {
+    throw new WorkerConfigError('no server to connect to: pass --server http://HOST:8080 or set WORKSCHED_URL (`worksched start` prints the URL of a local server)');
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new WorkerConfigError(`--server must be an http:// or https:// URL such as http://${value.replace(/^[a-z]+:\/\//i, '')}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function readTokenFile(file: string): string {
+  let token: string;
+  try {
+    token = fs.readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new WorkerConfigError(`cannot read the enrollment token file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!token) throw new WorkerConfigError(`the enrollment token file ${file} is empty`);
+  return token;
+}
+
+function checkPassEnv(names: string[]): string[] {
+  const wanted = [...new Set(names.map((name) => name.trim()).filter(Boolean))];
+  for (const name of wanted) {
+    if (!ENV_NAME.test(name)) throw new WorkerConfigError(`--pass-env takes a variable name such as HTTP_PROXY, got ${JSON.stringify(name)}`);
+    if (WORKER_SECRET.test(name)) throw new WorkerConfigError(`--pass-env ${name}: the worker's own credentials are never passed to tasks`);
+  }
+  return wanted;
 }

@@ -9,7 +9,15 @@ import { WorkerServerApi } from './serverApi';
 const identitySchema = z.object({ server: z.string(), worker_id: z.number().int(), name: z.string(), token: z.string() });
 export type WorkerIdentity = z.infer<typeof identitySchema>;
 
-function identityPath(config: WorkerConfig): string {
+/** Where the token came from: --token / WORKSCHED_WORKER_TOKEN, the identity file, or a registration just now. */
+export interface LoadedIdentity {
+  token: string;
+  name: string;
+  workerId: number | null;
+  source: 'token' | 'saved' | 'registered';
+}
+
+export function identityPath(config: WorkerConfig): string {
   return path.join(config.stateDir, 'identity.json');
 }
 
@@ -18,13 +26,16 @@ function identityPath(config: WorkerConfig): string {
  * restarted worker keeps its identity); else it registers with the enrollment token and saves the answer
  * (mode 600).
  */
-export async function loadOrRegisterIdentity(config: WorkerConfig, resources: WorkerResources): Promise<{ token: string; name: string; registered: boolean }> {
-  if (config.token) return { token: config.token, name: config.name, registered: false };
+export async function loadOrRegisterIdentity(config: WorkerConfig, resources: WorkerResources): Promise<LoadedIdentity> {
+  if (config.token) return { token: config.token, name: config.name, workerId: null, source: 'token' };
   const file = identityPath(config);
   const saved = readIdentity(file);
-  if (saved && saved.server === config.server) return { token: saved.token, name: saved.name, registered: false };
+  if (saved && saved.server === config.server) return { token: saved.token, name: saved.name, workerId: saved.worker_id, source: 'saved' };
   if (!config.enrollmentToken) {
-    throw new Error(`no worker token: pass --enrollment-token (or WORKSCHED_ENROLLMENT_TOKEN) to register, or --token; none saved in ${file}`);
+    throw new Error(
+      `no identity saved for ${config.server} in ${file}, and no enrollment token to register with: set WORKSCHED_ENROLLMENT_TOKEN or pass --enrollment-token-file ` +
+        '(on the server\'s host `worksched token show enrollment` prints it; an admin can create one with `worksched token create --role enrollment`)',
+    );
   }
   let answer;
   try {
@@ -39,12 +50,18 @@ export async function loadOrRegisterIdentity(config: WorkerConfig, resources: Wo
     if (error instanceof WorkschedApiError && error.code === 'worker_name_taken') {
       throw new Error(`${error.message} (no saved identity in ${file})`);
     }
+    if (error instanceof WorkschedApiError && (error.status === 401 || error.status === 403)) {
+      throw new Error(
+        `${config.server} refused the enrollment token (${error.message}): check WORKSCHED_ENROLLMENT_TOKEN or --enrollment-token-file ` +
+          '(on the server\'s host `worksched token show enrollment` prints the current one)',
+      );
+    }
     throw error;
   }
   const identity: WorkerIdentity = { server: config.server, worker_id: answer.worker.id, name: answer.worker.name, token: answer.token };
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   fs.writeFileSync(file, JSON.stringify(identity, null, 2) + '\n', { mode: 0o600 });
-  return { token: identity.token, name: identity.name, registered: true };
+  return { token: identity.token, name: identity.name, workerId: identity.worker_id, source: 'registered' };
 }
 
 function readIdentity(file: string): WorkerIdentity | null {

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import type { Command } from 'commander';
+import { credentialsPath, readCredentialsFile } from '../../common/credentialsFile';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
 
@@ -25,6 +27,32 @@ export function registerTokenCommand(program: Command): void {
     const label = created.name ? ` "${created.name}"` : '';
     process.stderr.write(`created ${created.role} token #${created.id}${label}; it is shown only this once, so store it now\n`);
   });
+  token
+    .command('show')
+    .description('print the server\'s enrollment token from its credentials file (on the server\'s host), so ENROLLMENT=$(worksched token show enrollment) works')
+    .argument('<which>', 'enrollment')
+    .option('--data-dir <dir>', 'the server\'s data directory (default: $WORKSCHED_DATA_DIR or ./.worksched)')
+    .action((which: string, flags: { dataDir?: string }) => {
+      if (which !== 'enrollment') throw new CliUsageError(`only the enrollment token can be shown (tokens are stored hashed); got ${JSON.stringify(which)}`);
+      process.stdout.write(`${readEnrollmentToken(flags.dataDir)}\n`);
+    });
+}
+
+/**
+ * The database keeps only hashes; the plain enrollment token is in the credentials file (mode 600) the server
+ * writes at each start. Whoever can read that file can read the admin token beside it, so this needs no more.
+ */
+function readEnrollmentToken(dataDirFlag: string | undefined): string {
+  const dataDir = path.resolve(dataDirFlag ?? process.env.WORKSCHED_DATA_DIR ?? './.worksched');
+  const file = credentialsPath(dataDir);
+  const saved = readCredentialsFile(dataDir);
+  if (!saved?.enrollment_token) {
+    throw new CliUsageError(
+      `no enrollment token in ${file}: run this on the server's host in the directory it was started from (or pass --data-dir); ` +
+        'from anywhere else, an admin can create one with `worksched token create --role enrollment --name NAME`',
+    );
+  }
+  return saved.enrollment_token;
 }
 
 function parseRole(role: string): IssuableRole {

@@ -36,7 +36,8 @@ describe('worker identity across restarts', () => {
 
     const second = startWorkerProcess({ server: server.url, name, workDir }); // no enrollment token
     await second.ready();
-    expect(second.records().find((record) => record.msg === 'worker started')).toMatchObject({ registered: false });
+    expect(second.records().find((record) => record.msg === `reusing the saved identity of worker ${workerId} (${name})`)).toMatchObject({ workerId });
+    expect(second.output()).not.toMatch(/registered/);
     const two = await server.client.createWorkRequest(shellTask('echo two'));
     const doneTwo = await waitForEnd(server.client, two.id);
     expect(doneTwo).toMatchObject({ status: 'completed', result: 'success', worker: { id: workerId, name } });
