@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ignoreBrokenPipes } from '../brokenPipes';
 import type { ServerConfigInput } from '../../server/config';
 import type { RunningServer } from '../../server/startServer';
 
@@ -66,6 +67,7 @@ export function printServerBanner(server: RunningServer, out: NodeJS.WritableStr
 export function registerServerCommand(program: Command): void {
   addServerOptions(program.command('server').description('run the worksched server (HTTP API, scheduler, housekeeping)')).action(
     async (flags: ServerFlags) => {
+      ignoreBrokenPipes();
       // Loaded here, not at the top: client commands must not pay for the ORM at every start.
       const { compileServerConfig } = await import('../../server/config');
       const { startServer } = await import('../../server/startServer');
