@@ -31,6 +31,11 @@ export async function loadOrRegisterIdentity(config: WorkerConfig, resources: Wo
   const file = identityPath(config);
   const saved = readIdentity(file);
   if (saved && saved.server === config.server) return { token: saved.token, name: saved.name, workerId: saved.worker_id, source: 'saved' };
+  // Saved for another URL (127.0.0.1 vs localhost, a new port): the same server when it still takes the token.
+  if (saved && (await acceptsToken(config.server, saved.token))) {
+    writeIdentity(file, { ...saved, server: config.server });
+    return { token: saved.token, name: saved.name, workerId: saved.worker_id, source: 'saved' };
+  }
   if (!config.enrollmentToken) {
     throw new Error(
       `no identity saved for ${config.server} in ${file}, and no enrollment token to register with: set WORKSCHED_ENROLLMENT_TOKEN or pass --enrollment-token-file ` +
@@ -48,7 +53,8 @@ export async function loadOrRegisterIdentity(config: WorkerConfig, resources: Wo
     });
   } catch (error) {
     if (error instanceof WorkschedApiError && error.code === 'worker_name_taken') {
-      throw new Error(`${error.message} (no saved identity in ${file})`);
+      const why = saved ? `the identity in ${file} is for ${saved.server}, whose token ${config.server} does not accept` : `no saved identity in ${file}`;
+      throw new Error(`${error.message} (${why}): give this worker another --name or --work-dir`);
     }
     if (error instanceof WorkschedApiError && (error.status === 401 || error.status === 403)) {
       throw new Error(
@@ -59,9 +65,26 @@ export async function loadOrRegisterIdentity(config: WorkerConfig, resources: Wo
     throw error;
   }
   const identity: WorkerIdentity = { server: config.server, worker_id: answer.worker.id, name: answer.worker.name, token: answer.token };
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(file, JSON.stringify(identity, null, 2) + '\n', { mode: 0o600 });
+  writeIdentity(file, identity);
   return { token: identity.token, name: identity.name, workerId: identity.worker_id, source: 'registered' };
+}
+
+/** A heartbeat with the saved token: 401/403 means another server (or a deleted worker); unreachable is thrown. */
+async function acceptsToken(server: string, token: string): Promise<boolean> {
+  try {
+    await new WorkerServerApi(server, token).heartbeat({ running: [] });
+    return true;
+  } catch (error) {
+    if (error instanceof WorkschedApiError && (error.status === 401 || error.status === 403)) return false;
+    throw error;
+  }
+}
+
+function writeIdentity(file: string, identity: WorkerIdentity): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.tmp`;
+  fs.writeFileSync(temporary, JSON.stringify(identity, null, 2) + '\n', { mode: 0o600 });
+  fs.renameSync(temporary, file);
 }
 
 function readIdentity(file: string): WorkerIdentity | null {

@@ -47,6 +47,22 @@ describe('worker identity across restarts', () => {
     expect(workers[0].state).not.toBe('offline');
   }));
 
+  it('a worker restarted with another spelling of its server\'s URL keeps its identity once the server accepts its token', withProcessLogs(async () => {
+    const name = uniqueName('respelled');
+    const workDir = tmpDir('worker');
+    const first = await startWorker(server, { name, workDir });
+    const workerId = (await server.client.listWorkers()).find((worker) => worker.name === name)!.id;
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+
+    const respelled = `${server.url}/`;
+    const second = startWorkerProcess({ server: respelled, name, workDir }); // no enrollment token
+    await second.ready();
+    expect(second.output()).toContain(`reusing the saved identity of worker ${workerId} (${name})`);
+    expect(JSON.parse(fs.readFileSync(path.join(workDir, '.state', 'identity.json'), 'utf8'))).toMatchObject({ server: respelled, worker_id: workerId });
+    expect((await server.client.listWorkers()).filter((worker) => worker.name === name).map((worker) => worker.id)).toEqual([workerId]);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  }));
+
   it('a worker with neither an enrollment token nor a saved identity exits with a clear message', withProcessLogs(async () => {
     const lonely = startWorkerProcess({ server: server.url, name: uniqueName('lonely'), workDir: tmpDir('worker') });
     const exit = await lonely.waitForExit(20_000);
