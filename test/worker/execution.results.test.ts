@@ -96,23 +96,48 @@ describe('startTask results', () => {
     expect(seen.cwd).toBe(task.workdir);
     expect(task.workdir.startsWith(join(root, `wr-${request.id}-a1-`))).toBe(true);
     expect(seen.stdin).toBe(''); // /dev/null
-    expect(seen.env).toMatchObject({ FOO: 'bar ✓', ID: String(request.id), PATH: process.env.PATH });
+    // The worker's PATH, less the node_modules/.bin entries an npm script (npx jest) put in front of it.
+    const expectedPath = process.env.npm_lifecycle_event === undefined
+      ? process.env.PATH
+      : process.env.PATH!.split(':').filter((entry) => !entry.endsWith('/node_modules/.bin') && !entry.endsWith('/node-gyp-bin')).join(':');
+    expect(seen.env).toMatchObject({ FOO: 'bar ✓', ID: String(request.id), PATH: expectedPath });
     expect(seen.task).toEqual(request);
     expect(existsSync(task.workdir)).toBe(true); // keepWorkdir
     expect(JSON.parse(readFileSync(seen.env.FILE, 'utf8'))).toEqual(request);
   });
 
-  test("the worker's own credentials are not passed on; the spec may still set any variable", async () => {
+  test("only allowlisted and --pass-env variables of the worker reach the task, never its credentials; the spec may still set any variable", async () => {
     const saved = { ...process.env };
     process.env.WORKSCHED_ENROLLMENT_TOKEN = 'wst_secret_enrollment';
     process.env.WORKSCHED_WORKER_TOKEN = 'wst_secret_worker';
     process.env.WORKSCHED_WORK_DIR = '/some/dir';
+    process.env.DATABASE_URL = 'postgres://user:password@db/worksched';
+    process.env.npm_config_cache = '/root/.npm';
+    process.env.LC_TIME = 'C.UTF-8';
     try {
       const request = makeRequest({ executable: 'env', env: { WORKSCHED_CUSTOM_TOKEN: 'mine' } });
-      const { stdout } = await run(request);
-      expect(stdout).not.toContain('wst_secret');
-      expect(stdout).toMatch(/^WORKSCHED_WORK_DIR=\/some\/dir$/m);
-      expect(stdout).toMatch(/^WORKSCHED_CUSTOM_TOKEN=mine$/m);
+      const plain = (await run(request)).stdout;
+      expect(plain).not.toContain('wst_secret');
+      expect(plain).not.toMatch(/^(WORKSCHED_WORK_DIR|DATABASE_URL|npm_config_cache)=/m);
+      expect(plain).toMatch(/^LC_TIME=C\.UTF-8$/m);
+      expect(plain).toMatch(/^WORKSCHED_CUSTOM_TOKEN=mine$/m);
+
+      const passed = (await run(request, { passEnv: ['WORKSCHED_WORK_DIR', 'DATABASE_URL', 'WORKSCHED_WORKER_TOKEN'] })).stdout;
+      expect(passed).toMatch(/^WORKSCHED_WORK_DIR=\/some\/dir$/m);
+      expect(passed).toMatch(/^DATABASE_URL=postgres:/m);
+      expect(passed).not.toContain('wst_secret');
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  test('a worker without PATH gives its tasks the standard one', async () => {
+    const saved = { ...process.env };
+    delete process.env.PATH;
+    try {
+      const { outcome, stdout } = await run(makeRequest({ executable: '/bin/sh', args: ['-c', 'echo "$PATH"'] }));
+      expect(outcome.result).toBe('success');
+      expect(stdout).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
     } finally {
       process.env = saved;
     }
