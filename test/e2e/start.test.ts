@@ -14,7 +14,7 @@ import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { TerminalProcess, terminalUnavailableReason } from '../helpers/terminalProcess';
 import { childEnv, CLI, ManagedProcess, REPO_ROOT } from '../helpers/workerProcess';
-import { cleanup, logText, RUN_TAG_ENTRY, shellTask, tmpDir, uniqueName, waitForRequest, waitForTaskProcesses, waitUntilTaskGone, withProcessLogs } from './support';
+import { cleanup, logText, RUN_TAG_ENTRY, shellTask, sleep, tmpDir, uniqueName, waitForRequest, waitForTaskProcesses, waitUntilTaskGone, withProcessLogs } from './support';
 
 const noTerminal = terminalUnavailableReason();
 const terminals: TerminalProcess[] = [];
@@ -184,6 +184,36 @@ describe('a second instance', () => {
     expect(await first.waitForExit(30_000)).toEqual({ code: 0, signal: null });
     expect(first.output()).toMatch(/worksched: stopped the local worker \(0 running task\(s\) finished, 0 handed back to the server\), and the server\n?/);
     expect(fs.existsSync(path.join(dataDir, 'server.lock'))).toBe(false);
+  }), 120_000);
+
+  test('after kill -9 of start, its worker drains and exits; the next start takes over the lock and gets the result', withProcessLogs(async () => {
+    const db = await freshDatabase();
+    const dataDir = tmpDir('start');
+    const first = new ManagedProcess('start to be killed', ['start', '--port', '0', '--data-dir', dataDir, '--concurrency', '1'], startEnv(db.url));
+    const url = /worksched server ready at (http:\/\/\S+)/.exec(await first.waitForLine(/worksched server ready at http/, 60_000))![1];
+    const credentials = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8')) as { admin_token: string };
+    const client = new WorkschedClient({ baseUrl: url, token: credentials.admin_token });
+    const created = await client.createWorkRequest(shellTask('sleep 2; echo done'));
+    await waitForRequest(client, created.id, (request) => request.status === 'running', 'running', 30_000);
+    await waitForTaskProcesses(created.id, 10_000);
+
+    process.kill(first.pid, 'SIGKILL'); // start only: its worker is in a process group of its own
+    await first.waitForExit(5_000);
+    // The worker writes to the pipe it shares with start, which stays open while the worker lives.
+    const stoppedLine = /worker stopped: 1 task\(s\) finished, 0 handed back to the server; 1 report\(s\) kept on disk/;
+    for (const deadline = Date.now() + 20_000; !stoppedLine.test(first.output()); await sleep(100)) {
+      if (Date.now() > deadline) throw new Error('the orphaned worker did not drain and stop within 20 s');
+    }
+    await waitUntilTaskGone(created.id, 5_000);
+
+    const second = new ManagedProcess('start again', ['start', '--port', '0', '--data-dir', dataDir, '--concurrency', '1'], startEnv(db.url));
+    const secondUrl = /worksched server ready at (http:\/\/\S+)/.exec(await second.waitForLine(/worksched server ready at http/, 60_000))![1];
+    const again = new WorkschedClient({ baseUrl: secondUrl, token: credentials.admin_token });
+    const done = await waitForRequest(again, created.id, (request) => request.status === 'completed', 'completed from the outbox', 30_000);
+    expect(done).toMatchObject({ result: 'success', attempt: 1 });
+    expect((await logText(again, created.id)).stdout).toBe('done\n');
+    second.signal('SIGTERM');
+    expect(await second.waitForExit(30_000)).toEqual({ code: 0, signal: null });
   }), 120_000);
 
   test('a lock left by a process that is gone is taken over', withProcessLogs(async () => {
