@@ -75,7 +75,7 @@ export class WorkerAgent {
     fs.mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     this.resources = await collectResources(this.config.workDir);
     this.resourcesAt = Date.now();
-    const identity = await this.withRetry('register', () => loadOrRegisterIdentity(this.config, this.resources));
+    const identity = await this.withRetry('register', () => loadOrRegisterIdentity(this.config, this.resources, Outbox.queuedIds(this.config.stateDir)));
     this.name = identity.name;
     this.api = new WorkerServerApi(this.config.server, identity.token);
     this.spool = new LogSpool(path.join(this.config.stateDir, 'logs'));

@@ -26,13 +26,13 @@ export function identityPath(config: WorkerConfig): string {
  * restarted worker keeps its identity); else it registers with the enrollment token and saves the answer
  * (mode 600).
  */
-export async function loadOrRegisterIdentity(config: WorkerConfig, resources: WorkerResources): Promise<LoadedIdentity> {
+export async function loadOrRegisterIdentity(config: WorkerConfig, resources: WorkerResources, queuedIds: number[] = []): Promise<LoadedIdentity> {
   if (config.token) return { token: config.token, name: config.name, workerId: null, source: 'token' };
   const file = identityPath(config);
   const saved = readIdentity(file);
   if (saved && saved.server === config.server) return { token: saved.token, name: saved.name, workerId: saved.worker_id, source: 'saved' };
   // Saved for another URL (127.0.0.1 vs localhost, a new port): the same server when it still takes the token.
-  if (saved && (await acceptsToken(config.server, saved.token))) {
+  if (saved && (await acceptsToken(config.server, saved.token, queuedIds))) {
     writeIdentity(file, { ...saved, server: config.server });
     return { token: saved.token, name: saved.name, workerId: saved.worker_id, source: 'saved' };
   }
@@ -69,10 +69,13 @@ export async function loadOrRegisterIdentity(config: WorkerConfig, resources: Wo
   return { token: identity.token, name: identity.name, workerId: identity.worker_id, source: 'registered' };
 }
 
-/** A heartbeat with the saved token: 401/403 means another server (or a deleted worker); unreachable is thrown. */
-async function acceptsToken(server: string, token: string): Promise<boolean> {
+/**
+ * A heartbeat with the saved token: 401/403 means another server (or a deleted worker); unreachable is thrown.
+ * It lists the reports still queued on disk: a request it left out would be given back by the server.
+ */
+async function acceptsToken(server: string, token: string, queuedIds: number[]): Promise<boolean> {
   try {
-    await new WorkerServerApi(server, token).heartbeat({ running: [] });
+    await new WorkerServerApi(server, token).heartbeat({ running: queuedIds });
     return true;
   } catch (error) {
     if (error instanceof WorkschedApiError && (error.status === 401 || error.status === 403)) return false;

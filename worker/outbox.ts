@@ -51,9 +51,13 @@ export class Outbox {
 
   /** Requests whose report waits here: still this worker's as far as the server should know. */
   pendingIds(): number[] {
-    return this.files()
-      .map((file) => Number(path.basename(file, '.json')))
-      .filter((id) => Number.isSafeInteger(id));
+    return idsOf(this.files());
+  }
+
+  /** The same before an Outbox exists (the identity check heartbeats before the agent has a token). */
+  static queuedIds(stateDir: string): number[] {
+    const dir = path.join(stateDir, 'outbox');
+    return fs.existsSync(dir) ? idsOf(fs.readdirSync(dir).filter((name) => name.endsWith('.json'))) : [];
   }
 
   /** Delivers queued reports until `signal` aborts; sleeps with back-off while the server is unreachable. */
@@ -134,4 +138,8 @@ export class Outbox {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function idsOf(files: string[]): number[] {
+  return files.map((file) => Number(path.basename(file, '.json'))).filter((id) => Number.isSafeInteger(id));
 }
