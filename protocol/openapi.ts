@@ -1,65 +1,8 @@
 import { z } from 'zod';
+import { API_ERRORS } from './apiErrors';
 import { errorResponseSchema } from './errors';
-import { STATISTICS_ROUTES } from './statistics';
-import { taskSpecSchema } from './taskSpec';
-import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
-import {
-  claimRequestSchema,
-  claimResponseSchema,
-  completeWorkRequestSchema,
-  heartbeatRequestSchema,
-  heartbeatResponseSchema,
-  postLogsRequestSchema,
-  postLogsResponseSchema,
-  registerWorkerRequestSchema,
-  registerWorkerResponseSchema,
-  releaseWorkRequestSchema,
-  workerSchema,
-} from './workerApi';
-import {
-  getWorkRequestQuerySchema,
-  listWorkRequestsQuerySchema,
-  logEntriesQuerySchema,
-  logEntriesResponseSchema,
-  priorityAdjustmentRequestSchema,
-  workRequestListSchema,
-  workRequestSchema,
-} from './workRequest';
-
-type Role = 'none' | 'enrollment' | 'worker' | 'client' | 'operator' | 'admin';
-
-export interface RouteDescription {
-  method: 'get' | 'post';
-  path: string;
-  summary: string;
-  role: Role;
-  body?: z.ZodType;
-  query?: z.ZodType;
-  response: z.ZodType | null;
-  status?: number;
-}
-
-/** Every route of HTTP API v1, described by the same schemas the server validates with. */
-export const API_ROUTES: RouteDescription[] = [
-  { method: 'get', path: '/healthz', summary: 'Server and database health', role: 'none', response: healthResponseSchema },
-  { method: 'post', path: '/api/v1/workers/register', summary: 'Register a worker; the token is shown once', role: 'enrollment', body: registerWorkerRequestSchema, response: registerWorkerResponseSchema, status: 201 },
-  { method: 'post', path: '/api/v1/workers/heartbeat', summary: 'Worker is alive; answers which running requests to stop', role: 'worker', body: heartbeatRequestSchema, response: heartbeatResponseSchema },
-  { method: 'post', path: '/api/v1/workers/claim', summary: 'Claim pending requests that fit this worker; long-polls up to wait_s', role: 'worker', body: claimRequestSchema, response: claimResponseSchema },
-  { method: 'get', path: '/api/v1/workers', summary: 'Workers with resources and state', role: 'operator', response: z.object({ workers: z.array(workerSchema) }) },
-  { method: 'post', path: '/api/v1/work-requests', summary: 'Create a work request from a task spec', role: 'client', body: taskSpecSchema, response: workRequestSchema, status: 201 },
-  { method: 'get', path: '/api/v1/work-requests', summary: 'List work requests, newest first, with cursor pagination', role: 'client', query: listWorkRequestsQuerySchema, response: workRequestListSchema },
-  { method: 'get', path: '/api/v1/work-requests/{id}', summary: 'One work request with output_data, requirements and state_reason; wait_s long-polls for a change of status', role: 'client', query: getWorkRequestQuerySchema, response: workRequestSchema },
-  { method: 'post', path: '/api/v1/work-requests/{id}/cancel', summary: 'Cancel: pending → aborted; running → aborted and its worker kills it', role: 'client', response: workRequestSchema },
-  { method: 'post', path: '/api/v1/work-requests/{id}/priority', summary: 'Set the operator priority adjustment', role: 'operator', body: priorityAdjustmentRequestSchema, response: workRequestSchema },
-  { method: 'get', path: '/api/v1/work-requests/{id}/logs', summary: 'Log entries; follow=true streams NDJSON until the request ends', role: 'client', query: logEntriesQuerySchema, response: logEntriesResponseSchema },
-  { method: 'post', path: '/api/v1/work-requests/{id}/logs', summary: 'Assigned worker posts log entries (idempotent by seq)', role: 'worker', body: postLogsRequestSchema, response: postLogsResponseSchema },
-  { method: 'post', path: '/api/v1/work-requests/{id}/complete', summary: 'Assigned worker reports the result (idempotent)', role: 'worker', body: completeWorkRequestSchema, response: workRequestSchema },
-  { method: 'post', path: '/api/v1/work-requests/{id}/release', summary: 'Assigned worker hands a running request back (shutdown)', role: 'worker', body: releaseWorkRequestSchema, response: workRequestSchema },
-  { method: 'post', path: '/api/v1/tokens', summary: 'Create an API token (shown once, stored hashed)', role: 'admin', body: createTokenRequestSchema, response: createTokenResponseSchema, status: 201 },
-  ...STATISTICS_ROUTES,
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', role: 'operator', response: null },
-  { method: 'get', path: '/api/v1/openapi.json', summary: 'This OpenAPI description', role: 'none', response: null },
-];
+import { tokenRolesFor } from './roles';
+import { API_ROUTES, openApiPath, type RouteDefinition } from './routes';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -67,7 +10,7 @@ type JsonSchema = Record<string, unknown>;
  * The OpenAPI 3.1 description, generated with zod's own JSON Schema output (OpenAPI 3.1 schemas are JSON
  * Schema). Request bodies are described as accepted (input), responses as sent (output).
  */
-export function buildOpenApiDocument(routes: RouteDescription[] = API_ROUTES, serverUrl?: string): Record<string, unknown> {
+export function buildOpenApiDocument(routes: readonly RouteDefinition[] = Object.values(API_ROUTES), serverUrl?: string): Record<string, unknown> {
   const components: Record<string, JsonSchema> = {};
   const register = (name: string, schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
     const json = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
@@ -82,8 +25,9 @@ export function buildOpenApiDocument(routes: RouteDescription[] = API_ROUTES, se
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const base = operationName(route);
+    const path = openApiPath(route.path);
     const parameters: unknown[] = [];
-    for (const [, name] of route.path.matchAll(/\{([a-z_]+)\}/g)) {
+    for (const [, name] of path.matchAll(/\{([a-z_]+)\}/g)) {
       parameters.push({ name, in: 'path', required: true, schema: name === 'id' ? { type: 'integer', minimum: 1 } : { type: 'string' } });
     }
     if (route.query) {
@@ -92,23 +36,29 @@ export function buildOpenApiDocument(routes: RouteDescription[] = API_ROUTES, se
         parameters.push({ name, in: 'query', required: query.required?.includes(name) ?? false, schema });
       }
     }
+    const content: Record<string, unknown> = {};
+    if (route.response) content['application/json'] = { schema: register(`${base}Response`, route.response, 'output') };
+    else if (route.responseType) content[route.responseType] = {};
+    if (route.stream) content['application/x-ndjson'] = { schema: register(`${base}StreamItem`, route.stream.item, 'output') };
+    const description = [route.responseDescription ?? 'OK', route.stream ? `with ${route.stream.when}: NDJSON, one item per line` : null].filter(Boolean).join('; ');
     const responses: Record<string, unknown> = {
-      [String(route.status ?? 200)]: route.response
-        ? { description: 'OK', content: { 'application/json': { schema: register(`${base}Response`, route.response, 'output') } } }
-        : { description: 'OK' },
+      [String(route.status ?? 200)]: Object.keys(content).length > 0 ? { description, content } : { description },
     };
-    for (const [status, description] of [['400', 'Bad input: error.issues name each field'], ['401', 'Missing or unknown token'], ['403', 'Wrong role'], ['404', 'Not found'], ['409', 'State conflict']]) {
-      if (route.role === 'none' && status !== '400') continue;
-      responses[status] = { description, content: { 'application/json': { schema: errorRef } } };
+    for (const [status, text] of ERROR_STATUSES) {
+      if (route.role === 'none' && status !== 400) continue;
+      responses[String(status)] = { description: text, content: { 'application/json': { schema: errorRef } } };
     }
-    paths[route.path] ??= {};
-    paths[route.path][route.method] = {
+    const roles = tokenRolesFor(route.role);
+    paths[path] ??= {};
+    paths[path][route.method] = {
       operationId: base,
       summary: route.summary,
-      description: route.role === 'none' ? 'No token needed.' : `Bearer token with role: ${route.role}${route.role === 'client' ? ' (or operator, admin)' : route.role === 'operator' ? ' (or admin)' : ''}.`,
+      description: roles.length === 0 ? 'No token needed.' : `Bearer token with role: ${roles[0]}${roles.length > 1 ? ` (or ${roles.slice(1).join(', ')})` : ''}.`,
       ...(route.role === 'none' ? { security: [] } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: register(`${base}Request`, route.body, 'input') } } } } : {}),
+      ...(route.body
+        ? { requestBody: { required: !route.bodyOptional, content: { 'application/json': { schema: register(`${base}Request`, route.body, 'input') } } } }
+        : {}),
       responses,
     };
   }
@@ -122,8 +72,21 @@ export function buildOpenApiDocument(routes: RouteDescription[] = API_ROUTES, se
   };
 }
 
-function operationName(route: RouteDescription): string {
-  const words = route.path.replace('/api/v1/', '').split(/[/{}-]+/).filter(Boolean);
+/** The error answers every route may give, with the codes of each (protocol/apiErrors.ts). */
+const ERROR_STATUSES = ([
+  [400, 'Bad input: error.issues name each field'],
+  [401, 'Missing or unknown token'],
+  [403, 'Wrong role'],
+  [404, 'Not found'],
+  [409, 'State conflict'],
+] as const).map(([status, text]) => {
+  const codes = Object.entries(API_ERRORS).filter(([, error]) => error.status === status).map(([code]) => code);
+  return [status, `${text} (error.code: ${codes.join(', ')})`] as const;
+});
+
+function operationName(route: RouteDefinition): string {
+  const path = openApiPath(route.path).replace('/api/v1/', '');
+  const words = path === '/' ? ['root'] : path.split(/[/{}-]+/).filter(Boolean);
   return route.method + words.map((word) => word[0].toUpperCase() + word.slice(1)).join('');
 }
 

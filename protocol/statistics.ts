@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { RouteDescription } from './openapi';
 import { taskNameSchema } from './taskSpec';
 import { parseDurationSeconds } from './units';
 import { WORKER_STATES } from './workerApi';
@@ -14,7 +13,7 @@ import { WORK_REQUEST_RESULTS, WORK_REQUEST_STATUSES, workRequestResultSchema } 
  * what the task needs). A key with no measured successful run has null percentiles.
  */
 
-const PERCENTILE_NOTE = 'over the retained history of successful runs; percentile_cont (linear interpolation)';
+export const PERCENTILE_NOTE = 'over the retained history of successful runs; percentile_cont (linear interpolation)';
 
 export const TASK_STATISTICS_SORTS = ['task_name', '-runs', 'runs', '-failures', '-success_rate', 'success_rate', '-last_run_at'] as const;
 export const taskStatisticsSortSchema = z
@@ -176,38 +175,3 @@ export const statisticsSummarySchema = z.object({
   workers: z.object({ total: count, by_state: z.record(z.enum(WORKER_STATES), count) }),
 });
 export type StatisticsSummary = z.infer<typeof statisticsSummarySchema>;
-
-/** The statistics routes for the OpenAPI description (protocol/openapi.ts lists them with the others). */
-export const STATISTICS_ROUTES: RouteDescription[] = [
-  {
-    method: 'get',
-    path: '/api/v1/statistics/tasks',
-    summary: `Per history key (task_name, subject, context): all-time runs, successes, failures, success_rate and last times; duration, cpu_time, memory and disk_space percentiles ${PERCENTILE_NOTE}. Keyset cursor pagination.`,
-    role: 'operator',
-    query: taskStatisticsQuerySchema,
-    response: taskStatisticsListSchema,
-  },
-  {
-    method: 'get',
-    path: '/api/v1/statistics/tasks/{task_name}',
-    summary: 'One task: its keys by subject/context, a total across them, and its 20 newest runs; 404 when the task has no history',
-    role: 'operator',
-    query: taskStatisticsDetailQuerySchema,
-    response: taskStatisticsDetailSchema,
-  },
-  {
-    method: 'get',
-    path: '/api/v1/statistics/workers',
-    summary: 'Every registered worker: runs, failures, busy time and utilisation over a window (default 24h, at most 90 days)',
-    role: 'operator',
-    query: workerStatisticsQuerySchema,
-    response: workerStatisticsListSchema,
-  },
-  {
-    method: 'get',
-    path: '/api/v1/statistics/summary',
-    summary: 'Work requests by status and by result, pending ones no worker can run (unschedulable), workers by state',
-    role: 'operator',
-    response: statisticsSummarySchema,
-  },
-];

@@ -1,5 +1,6 @@
 import type { RequestHandler, Request } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { ROLE_GRANTS, type RouteRole } from '../protocol/roles';
 import type { TokenRole } from '../protocol/tokens';
 import { ForbiddenError, UnauthorizedError } from './errors';
 import { hashToken } from './tokens';
@@ -9,15 +10,6 @@ export interface Principal {
   role: TokenRole;
   workerId: number | null;
 }
-
-/** Who may call what. admin ⊇ operator ⊇ client; worker and enrollment tokens reach only their own routes. */
-export const ROLES = {
-  client: ['client', 'operator', 'admin'],
-  operator: ['operator', 'admin'],
-  admin: ['admin'],
-  worker: ['worker'],
-  enrollment: ['enrollment', 'admin'],
-} as const satisfies Record<string, readonly TokenRole[]>;
 
 const CACHE_TTL_MS = 5_000;
 const CACHE_MAX = 10_000;
@@ -68,8 +60,9 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Authenticates the request and checks its role is one of `roles`. */
-export function requireRole(authenticator: TokenAuthenticator, roles: readonly TokenRole[]): RequestHandler {
+/** Authenticates the request and checks that its token's role is let in by `role` (protocol/roles.ts). */
+export function requireRole(authenticator: TokenAuthenticator, role: Exclude<RouteRole, 'none'>): RequestHandler {
+  const roles: readonly TokenRole[] = ROLE_GRANTS[role];
   return async (req, _res, next) => {
     try {
       const principal = await authenticator.authenticate(req.headers.authorization);

@@ -23,6 +23,8 @@ export const serverConfigSchema = z.object({
   /** Retry back-off: base × 2^(attempt-1), with jitter, at most max. */
   retryBaseDelayS: z.coerce.number().min(0).default(5),
   retryMaxDelayS: z.coerce.number().min(0).default(600),
+  /** Check every JSON answer against its route's response schema and answer 500 on a mismatch (tests turn it on). */
+  validateResponses: z.boolean().default(false),
   logLevel: logLevelSchema.default('info'),
   /** Unset: readable lines on a terminal, else JSON. */
   logFormat: logFormatSchema.optional(),

@@ -1,84 +1,118 @@
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
+import { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
 import { findNulCharacter, formatIssuePath, listZodIssues } from '../protocol/errors';
 import type { Logger } from '../common/logger';
 
 export interface ErrorIssue { path: string; message: string }
 
-/** An error with an HTTP status and a stable code; everything else becomes a 500 with no internals shown. */
+/** The codes of API_ERRORS answered with `status`. */
+export type ApiErrorCodeWithStatus<S extends number> = { [C in ApiErrorCode]: (typeof API_ERRORS)[C]['status'] extends S ? C : never }[ApiErrorCode];
+
+/** An error with a stable code from protocol/apiErrors.ts (which gives its status); everything else becomes a 500 with no internals shown. */
 export class HttpError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly issues?: ErrorIssue[],
   ) {
     super(message);
     this.name = new.target.name;
+    this.status = API_ERRORS[code].status;
   }
 }
 
+/** A path value or cursor the server cannot use. */
 export class BadRequestError extends HttpError {
-  constructor(message: string, issues?: ErrorIssue[], code = 'bad_request') {
-    super(400, code, message, issues);
+  constructor(message: string, issues?: ErrorIssue[]) {
+    super('bad_request', message, issues);
+  }
+}
+
+/** A body or query that fails its schema. */
+export class ValidationError extends HttpError {
+  constructor(message: string, issues: ErrorIssue[]) {
+    super('validation_failed', message, issues);
   }
 
-  static fromZod(error: z.ZodError, where: string): BadRequestError {
+  static fromZod(error: z.ZodError, where: string): ValidationError {
     const issues = listZodIssues(error);
-    const summary = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
-    return new BadRequestError(`invalid ${where}: ${summary}`, issues, 'validation_failed');
+    return new ValidationError(`invalid ${where}: ${summarize(issues)}`, issues);
+  }
+}
+
+/** A `cursor` this server never gave out, or one made for another sort or other filters. */
+export class InvalidCursorError extends BadRequestError {
+  constructor(message: string) {
+    super(`invalid cursor: ${message}`, [{ path: 'cursor', message }]);
   }
 }
 
 export class UnauthorizedError extends HttpError {
   constructor(message = 'missing or unknown bearer token; pass "Authorization: Bearer <token>"') {
-    super(401, 'unauthorized', message);
+    super('unauthorized', message);
   }
 }
 
 export class ForbiddenError extends HttpError {
   constructor(message: string) {
-    super(403, 'forbidden', message);
+    super('forbidden', message);
   }
 }
 
 export class NotFoundError extends HttpError {
   constructor(message: string) {
-    super(404, 'not_found', message);
+    super('not_found', message);
   }
 }
 
 export class ConflictError extends HttpError {
-  constructor(message: string, code = 'conflict') {
-    super(409, code, message);
+  constructor(message: string, code: ApiErrorCodeWithStatus<409>) {
+    super(code, message);
   }
 }
 
-export class ServiceUnavailableError extends HttpError {
-  constructor(message: string) {
-    super(503, 'unavailable', message);
+/** A worker reported on a work request that is not (or no longer) its own. */
+export class NotAssignedError extends ConflictError {
+  constructor(workRequestId: number) {
+    super(`work request ${workRequestId} is not assigned to this worker`, 'not_assigned');
   }
+}
+
+/** An answer that does not match its route's response schema (only checked where enabled, e.g. in tests). */
+export class ResponseInvalidError extends HttpError {
+  constructor(what: string, error: z.ZodError) {
+    const issues = listZodIssues(error);
+    super('response_invalid', `the answer of ${what} does not match its schema: ${summarize(issues)}`, issues);
+  }
+}
+
+function summarize(issues: ErrorIssue[]): string {
+  return issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
 }
 
 /** Parses `value` with `schema`, or throws a 400 that names each bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw BadRequestError.fromZod(parsed.error, where);
+  if (!parsed.success) throw ValidationError.fromZod(parsed.error, where);
   const nul = findNulCharacter(parsed.data);
   if (nul) {
     const path = formatIssuePath(nul);
-    throw new BadRequestError(`invalid ${where}: ${path}: contains a NUL character, which cannot be stored`, [{ path, message: 'contains a NUL character (\\u0000)' }], 'validation_failed');
+    throw new ValidationError(`invalid ${where}: ${path}: contains a NUL character, which cannot be stored`, [{ path, message: 'contains a NUL character (\\u0000)' }]);
   }
   return parsed.data;
 }
 
-/** Route ids are positive integers; anything else is a 400 on the `id` path. */
-export function parseId(value: unknown, name = 'id'): number {
-  const text = String(value);
-  if (!/^[1-9][0-9]{0,15}$/.test(text)) {
-    throw new BadRequestError(`${name} must be a positive integer`, [{ path: name, message: 'expected a positive integer' }]);
+/** Parses path parameters: a bad one names no resource, so it is a `bad_request` (not a field to fix). */
+export function parsePathParams<S extends z.ZodType>(schema: S, params: unknown): z.output<S> {
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) {
+    const issues = listZodIssues(parsed.error);
+    throw new BadRequestError(`invalid path: ${summarize(issues)}`, issues);
   }
-  return Number(text);
+  return parsed.data;
 }
 
 interface BodyParserError { type?: string; message?: string }
@@ -96,7 +130,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   };
 }
 
-export function toErrorResponse(error: unknown): { status: number; body: { error: { code: string; message: string; issues?: ErrorIssue[] } } } {
+export function toErrorResponse(error: unknown): { status: number; body: { error: { code: ApiErrorCode; message: string; issues?: ErrorIssue[] } } } {
   if (error instanceof HttpError) {
     return { status: error.status, body: { error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) } } };
   }

@@ -1,8 +1,6 @@
-import { Router } from 'express';
 import { buildOpenApiDocument } from '../../protocol/openapi';
-import { ROLES, requireRole } from '../auth';
 import type { ServerContext } from '../context';
-import { asyncRoute } from './asyncRoute';
+import { ANSWERED, type RouteHandlers } from './mountRoutes';
 
 /** Where to go from `/` until the dashboard exists: the same links as JSON and as a page. */
 const LINKS = {
@@ -29,24 +27,23 @@ const HOME_PAGE = `<!doctype html>
 `;
 
 /** GET / (links, no token), GET /metrics (operators; Prometheus text) and GET /api/v1/openapi.json (anyone). */
-export function metaRoutes(ctx: ServerContext): Router {
-  const router = Router();
-  router.get('/', (req, res) => {
-    // Browsers ask for HTML first; curl (*/*) and API clients get JSON.
-    if (req.accepts(['json', 'html']) === 'html') res.type('html').send(HOME_PAGE);
-    else res.json(LINKS);
-  });
+export function metaRoutes(ctx: ServerContext): Pick<RouteHandlers, 'home' | 'metrics' | 'openApi'> {
   let openApi: string | null = null;
-  router.get('/api/v1/openapi.json', (_req, res) => {
-    openApi ??= JSON.stringify(buildOpenApiDocument());
-    res.type('application/json').send(openApi);
-  });
-  router.get(
-    '/metrics',
-    requireRole(ctx.authenticator, ROLES.operator),
-    asyncRoute(async (_req, res) => {
+  return {
+    home: async ({ req, res }) => {
+      // Browsers ask for HTML first; curl (*/*) and API clients get JSON.
+      if (req.accepts(['json', 'html']) !== 'html') return LINKS;
+      res.type('html').send(HOME_PAGE);
+      return ANSWERED;
+    },
+    openApi: async ({ res }) => {
+      openApi ??= JSON.stringify(buildOpenApiDocument());
+      res.type('application/json').send(openApi);
+      return ANSWERED;
+    },
+    metrics: async ({ res }) => {
       res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
-    }),
-  );
-  return router;
+      return ANSWERED;
+    },
+  };
 }

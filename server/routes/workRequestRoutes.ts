@@ -1,11 +1,6 @@
-import { Router } from 'express';
-import { taskSpecSchema } from '../../protocol/taskSpec';
-import { completeWorkRequestSchema, postLogsRequestSchema, releaseWorkRequestSchema } from '../../protocol/workerApi';
-import { getWorkRequestQuerySchema, listWorkRequestsQuerySchema, logEntriesQuerySchema, priorityAdjustmentRequestSchema, type WorkRequestList } from '../../protocol/workRequest';
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
-import { ROLES, principalOf, requireRole, workerIdOf } from '../auth';
+import { workerIdOf, type Principal } from '../auth';
 import type { ServerContext } from '../context';
-import { parseId, parseInput } from '../errors';
 import { adjustPriority } from '../workRequests/adjustPriority';
 import { cancelWorkRequest } from '../workRequests/cancelWorkRequest';
 import { completeWorkRequest } from '../workRequests/completeWorkRequest';
@@ -14,124 +9,67 @@ import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
 import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
-import { asyncRoute, clientGoneSignal } from './asyncRoute';
+import { clientGoneSignal } from './clientGoneSignal';
 import { followLogEntries } from './followLogEntries';
 import { waitForWorkRequestChange } from './waitForWorkRequestChange';
+import { ANSWERED, type RouteHandlers } from './mountRoutes';
+
+type WorkRequestRouteName =
+  | 'createWorkRequest'
+  | 'listWorkRequests'
+  | 'getWorkRequest'
+  | 'cancelWorkRequest'
+  | 'adjustPriority'
+  | 'getLogs'
+  | 'postLogs'
+  | 'completeWorkRequest'
+  | 'releaseWorkRequest';
 
 /** /api/v1/work-requests: clients create and watch work; the assigned worker posts logs and the result. */
-export function workRequestRoutes(ctx: ServerContext): Router {
-  const router = Router();
+export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkRequestRouteName> {
   const fork = () => ctx.orm.em.fork();
-  const client = requireRole(ctx.authenticator, ROLES.client);
-  const worker = requireRole(ctx.authenticator, ROLES.worker);
   const policy = schedulingPolicyOf(ctx.config);
+  const who = (principal: Principal) => `${principal.role} token #${principal.tokenId}`;
+  return {
+    createWorkRequest: async ({ body, res }) => {
+      const row = await createWorkRequest(fork(), body, policy);
+      res.location(`/api/v1/work-requests/${row.id}`);
+      return serializeWorkRequest(row);
+    },
 
-  router.post(
-    '/',
-    client,
-    asyncRoute(async (req, res) => {
-      const spec = parseInput(taskSpecSchema, req.body, 'task spec');
-      const row = await createWorkRequest(fork(), spec, policy);
-      res.status(201).location(`/api/v1/work-requests/${row.id}`).json(serializeWorkRequest(row));
-    }),
-  );
-
-  router.get(
-    '/',
-    client,
-    asyncRoute(async (req, res) => {
-      const query = parseInput(listWorkRequestsQuerySchema, req.query, 'query');
+    listWorkRequests: async ({ query }) => {
       const { rows, nextCursor } = await listWorkRequests(fork(), query);
-      const answer: WorkRequestList = { work_requests: rows.map((row) => serializeWorkRequest(row)), next_cursor: nextCursor };
-      res.json(answer);
-    }),
-  );
+      return { work_requests: rows.map((row) => serializeWorkRequest(row)), next_cursor: nextCursor };
+    },
 
-  router.get(
-    '/:id',
-    client,
-    asyncRoute(async (req, res) => {
-      const id = parseId(req.params.id);
-      const query = parseInput(getWorkRequestQuerySchema, req.query, 'query');
-      if (query.wait_s) {
-        res.json(await waitForWorkRequestChange(ctx, id, query.while_status, query.wait_s * 1000, clientGoneSignal(res)));
-        return;
-      }
-      res.json(serializeWorkRequest(await getWorkRequest(fork(), id)));
-    }),
-  );
+    getWorkRequest: async ({ params, query, res }) => {
+      if (query.wait_s) return waitForWorkRequestChange(ctx, params.id, query.while_status, query.wait_s * 1000, clientGoneSignal(res));
+      return serializeWorkRequest(await getWorkRequest(fork(), params.id));
+    },
 
-  router.post(
-    '/:id/cancel',
-    client,
-    asyncRoute(async (req, res) => {
-      const id = parseId(req.params.id);
-      const principal = principalOf(req);
-      const row = await cancelWorkRequest(fork(), id, `${principal.role} token #${principal.tokenId}`);
-      res.json(serializeWorkRequest(row));
-    }),
-  );
+    cancelWorkRequest: async ({ params, principal }) => serializeWorkRequest(await cancelWorkRequest(fork(), params.id, who(principal))),
 
-  router.post(
-    '/:id/priority',
-    requireRole(ctx.authenticator, ROLES.operator),
-    asyncRoute(async (req, res) => {
-      const id = parseId(req.params.id);
-      const body = parseInput(priorityAdjustmentRequestSchema, req.body, 'priority adjustment');
-      const principal = principalOf(req);
-      const row = await adjustPriority(fork(), id, body.priority_adjustment, `${principal.role} token #${principal.tokenId}`);
-      res.json(serializeWorkRequest(row));
-    }),
-  );
+    adjustPriority: async ({ params, body, principal }) =>
+      serializeWorkRequest(await adjustPriority(fork(), params.id, body.priority_adjustment, who(principal))),
 
-  router.get(
-    '/:id/logs',
-    client,
-    asyncRoute(async (req, res) => {
-      const id = parseId(req.params.id);
-      const query = parseInput(logEntriesQuerySchema, req.query, 'query');
-      const request = await getWorkRequest(fork(), id);
+    getLogs: async ({ params, query, res }) => {
+      const request = await getWorkRequest(fork(), params.id);
       const afterSeq = query.after_seq ?? -1;
       if (query.follow) {
-        await followLogEntries(ctx, res, id, afterSeq, clientGoneSignal(res));
-        return;
+        await followLogEntries(ctx, res, params.id, afterSeq, clientGoneSignal(res));
+        return ANSWERED;
       }
-      const entries = await readLogEntries(fork(), id, afterSeq, query.limit ?? 100_000);
-      res.json({ entries, truncated: request.logTruncated });
-    }),
-  );
+      const entries = await readLogEntries(fork(), params.id, afterSeq, query.limit ?? 100_000);
+      return { entries, truncated: request.logTruncated };
+    },
 
-  router.post(
-    '/:id/logs',
-    worker,
-    asyncRoute(async (req, res) => {
-      const id = parseId(req.params.id);
-      const body = parseInput(postLogsRequestSchema, req.body, 'log entries');
-      res.json(await appendLogEntries(fork(), id, workerIdOf(req), body.entries, ctx.config.logMaxBytes));
-    }),
-  );
+    postLogs: ({ params, body, req }) => appendLogEntries(fork(), params.id, workerIdOf(req), body.entries, ctx.config.logMaxBytes),
 
-  router.post(
-    '/:id/complete',
-    worker,
-    asyncRoute(async (req, res) => {
-      const id = parseId(req.params.id);
-      const body = parseInput(completeWorkRequestSchema, req.body, 'completion');
-      const { row, worker: assigned } = await completeWorkRequest(fork(), id, workerIdOf(req), body, policy);
-      res.json(serializeWorkRequest(row, assigned));
-    }),
-  );
+    completeWorkRequest: async ({ params, body, req }) => {
+      const { row, worker: assigned } = await completeWorkRequest(fork(), params.id, workerIdOf(req), body, policy);
+      return serializeWorkRequest(row, assigned);
+    },
 
-  router.post(
-    '/:id/release',
-    worker,
-    asyncRoute(async (req, res) => {
-      const id = parseId(req.params.id);
-      const body = parseInput(releaseWorkRequestSchema, req.body, 'release');
-      const row = await releaseWorkRequest(fork(), id, workerIdOf(req), body);
-      res.json(serializeWorkRequest(row));
-    }),
-  );
-
-  return router;
+    releaseWorkRequest: async ({ params, body, req }) => serializeWorkRequest(await releaseWorkRequest(fork(), params.id, workerIdOf(req), body)),
+  };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { TaskStatisticsQuery, TaskStatisticsSort } from '../../protocol/statistics';
-import { BadRequestError } from '../errors';
+import { InvalidCursorError } from '../errors';
 
 /**
  * The opaque cursor of GET /statistics/tasks: keyset pagination, i.e. the sort values of the last row of the
@@ -32,12 +32,12 @@ export function decodeTaskKeyCursor(cursor: string, sort: TaskStatisticsSort, fi
   try {
     parsed = cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
   } catch {
-    throw invalid('not a cursor this server gave out');
+    throw new InvalidCursorError('not a cursor this server gave out');
   }
-  if (parsed.s !== sort) throw invalid(`the cursor belongs to sort=${parsed.s}, not sort=${sort}`);
-  if (parsed.f !== fingerprint(filters)) throw invalid('the cursor belongs to other filters: pass the same filters as for the first page');
+  if (parsed.s !== sort) throw new InvalidCursorError(`the cursor belongs to sort=${parsed.s}, not sort=${sort}`);
+  if (parsed.f !== fingerprint(filters)) throw new InvalidCursorError('the cursor belongs to other filters: pass the same filters as for the first page');
   const fits = (value: string, index: number) => VALUE_CHECKS[types[index]]?.(value) ?? false;
-  if (parsed.v.length !== types.length || !parsed.v.every(fits)) throw invalid('not a cursor this server gave out');
+  if (parsed.v.length !== types.length || !parsed.v.every(fits)) throw new InvalidCursorError('not a cursor this server gave out');
   return parsed.v;
 }
 
@@ -47,11 +47,7 @@ function fingerprint(filters: CursorFilters): string {
 }
 
 /** PostgreSQL could not take a cursor value (SQLSTATE class 22, data exception: e.g. February 31st): a 400, not a 500. */
-export function cursorRejectedByDatabase(error: unknown): BadRequestError | null {
+export function cursorRejectedByDatabase(error: unknown): InvalidCursorError | null {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('22') ? invalid('not a cursor this server gave out') : null;
-}
-
-function invalid(message: string): BadRequestError {
-  return new BadRequestError(`invalid cursor: ${message}`, [{ path: 'cursor', message }], 'validation_failed');
+  return typeof code === 'string' && code.startsWith('22') ? new InvalidCursorError('not a cursor this server gave out') : null;
 }

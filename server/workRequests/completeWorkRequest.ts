@@ -7,8 +7,8 @@ import { decideAfterFailure } from '../history/decideAfterFailure';
 import { recordTaskHistory } from '../history/recordTaskHistory';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { ConflictError } from '../errors';
+import { lockAssignedWorkRequest } from './lockAssignedWorkRequest';
 import { completeWithoutDecision } from './completeWithoutDecision';
-import { lockWorkRequest } from './lockWorkRequest';
 import { appendSystemLogLine } from './logEntries';
 import { notifyWorkRequestActivity } from './notifyChanges';
 
@@ -43,10 +43,7 @@ async function completeWithDecision(
   policy: SchedulingPolicy,
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
-    const row = await lockWorkRequest(tem, id);
-    if (row.worker?.id !== workerId) {
-      throw new ConflictError(`work request ${id} is not assigned to this worker`, 'not_assigned');
-    }
+    const row = await lockAssignedWorkRequest(tem, id, workerId);
     if (row.status === 'completed') return row;
     if (row.status === 'aborted') {
       if (!row.outputData) {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { LogEntry } from '../../protocol/workRequest';
-import { ConflictError, NotFoundError } from '../errors';
 import { formatBytes } from '../../protocol/units';
+import { lockAssignedWorkRequest } from './lockAssignedWorkRequest';
 import { notifyWorkRequestActivity } from './notifyChanges';
 
 interface LogRow { seq: number; ts: Date; stream: LogEntry['stream']; text: string }
@@ -28,19 +28,11 @@ export async function appendLogEntries(
   maxBytes: number,
 ): Promise<{ cancel: boolean }> {
   return em.transactional(async (tem) => {
-    const rows = await tem.execute<{ worker_id: string | null; status: string; log_bytes: string; log_truncated: boolean }[]>(
-      `select worker_id, status, log_bytes, log_truncated from work_request where id = ? for update`,
-      [workRequestId],
-    );
-    const row = rows[0];
-    if (!row) throw new NotFoundError(`work request ${workRequestId} does not exist`);
-    if (row.worker_id === null || Number(row.worker_id) !== workerId) {
-      throw new ConflictError(`work request ${workRequestId} is not assigned to this worker`, 'not_assigned');
-    }
+    const row = await lockAssignedWorkRequest(tem, workRequestId, workerId);
     const cancel = row.status !== 'running';
-    if (row.log_truncated || entries.length === 0) return { cancel };
+    if (row.logTruncated || entries.length === 0) return { cancel };
 
-    let budget = maxBytes - Number(row.log_bytes);
+    let budget = maxBytes - row.logBytes;
     const accepted: LogEntry[] = [];
     let truncatedAt: LogEntry | null = null;
     for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {

@@ -1,7 +1,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
 import type { ListWorkRequestsQuery } from '../../protocol/workRequest';
 import { WorkRequest } from '../../entities';
-import { BadRequestError, NotFoundError } from '../errors';
+import { InvalidCursorError, NotFoundError } from '../errors';
 
 export async function getWorkRequest(em: EntityManager, id: number): Promise<WorkRequest> {
   const row = await em.findOne(WorkRequest, { id }, { populate: ['worker'] });
@@ -39,6 +39,6 @@ function encodeCursor(id: number): string {
 
 function decodeCursor(cursor: string): number {
   const match = /^id:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new BadRequestError('cursor is not one this server gave out', [{ path: 'cursor', message: 'invalid cursor' }]);
+  if (!match) throw new InvalidCursorError('not a cursor this server gave out');
   return Number(match[1]);
 }

@@ -1,8 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ERROR_CODES, type OutputData } from '../../protocol/outputData';
 import type { WorkRequest } from '../../entities';
-import { ConflictError } from '../errors';
-import { lockWorkRequest } from './lockWorkRequest';
+import { lockAssignedWorkRequest } from './lockAssignedWorkRequest';
 import { requeueOrAbortRunning } from './requeueWorkRequest';
 
 /**
@@ -16,13 +15,9 @@ export async function releaseWorkRequest(
   report: { reason: string; output_data: OutputData },
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
-    const row = await lockWorkRequest(tem, id);
-    if (row.status !== 'running') {
-      // Already requeued (a repeated report), cancelled or finished: nothing to do.
-      if (row.worker?.id === workerId || row.status === 'pending') return row;
-      throw new ConflictError(`work request ${id} is not assigned to this worker`, 'not_assigned');
-    }
-    if (row.worker?.id !== workerId) throw new ConflictError(`work request ${id} is not assigned to this worker`, 'not_assigned');
+    const row = await lockAssignedWorkRequest(tem, id, workerId, { orRequeued: true });
+    // Already requeued (a repeated report), cancelled or finished: nothing to do.
+    if (row.status !== 'running' || !row.worker) return row;
     row.outputData = report.output_data;
     await requeueOrAbortRunning(tem, row, `worker ${row.worker.name} gave it back: ${report.reason}`, ERROR_CODES.workerShutdown);
     return row;

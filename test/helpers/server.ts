@@ -286,6 +286,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         // WORKSCHED_TEST_SERVER_LOG=error (or debug…) shows the server's own log when a test needs explaining.
         logLevel: (process.env.WORKSCHED_TEST_SERVER_LOG as ServerConfigInput['logLevel']) ?? 'silent',
         heartbeatTimeoutS: 300,
+        // Every JSON answer is checked against its route's response schema: a mismatch fails the test with a 500.
+        validateResponses: true,
         housekeepingIntervalS: 5,
         ...options,
       }, {}),

@@ -1,0 +1,29 @@
+/**
+ * Every `error.code` the API answers with, its HTTP status, and whether a client should send the same request
+ * again later (`retryable`: the server or its database is failing, not the request).
+ */
+export const API_ERRORS = {
+  /** A body or query field fails its schema; `issues` name each field. */
+  validation_failed: { status: 400, retryable: false },
+  /** A path value or cursor the server cannot use (not an id, a cursor it never gave out); `issues` name it. */
+  bad_request: { status: 400, retryable: false },
+  invalid_json: { status: 400, retryable: false },
+  unauthorized: { status: 401, retryable: false },
+  forbidden: { status: 403, retryable: false },
+  not_found: { status: 404, retryable: false },
+  /** The work request is not (or no longer) assigned to the worker that calls. */
+  not_assigned: { status: 409, retryable: false },
+  not_running: { status: 409, retryable: false },
+  already_completed: { status: 409, retryable: false },
+  worker_name_taken: { status: 409, retryable: false },
+  payload_too_large: { status: 413, retryable: false },
+  internal: { status: 500, retryable: true },
+  /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */
+  response_invalid: { status: 500, retryable: false },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export function isApiErrorCode(code: string): code is ApiErrorCode {
+  return Object.prototype.hasOwnProperty.call(API_ERRORS, code);
+}

@@ -1,0 +1,278 @@
+import { z } from 'zod';
+import type { RouteRole } from './roles';
+import {
+  PERCENTILE_NOTE,
+  statisticsSummarySchema,
+  taskStatisticsDetailQuerySchema,
+  taskStatisticsDetailSchema,
+  taskStatisticsListSchema,
+  taskStatisticsPathSchema,
+  taskStatisticsQuerySchema,
+  workerStatisticsListSchema,
+  workerStatisticsQuerySchema,
+} from './statistics';
+import { taskSpecSchema } from './taskSpec';
+import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
+import {
+  claimRequestSchema,
+  claimResponseSchema,
+  completeWorkRequestSchema,
+  heartbeatRequestSchema,
+  heartbeatResponseSchema,
+  postLogsRequestSchema,
+  postLogsResponseSchema,
+  registerWorkerRequestSchema,
+  registerWorkerResponseSchema,
+  releaseWorkRequestSchema,
+  workerSchema,
+} from './workerApi';
+import {
+  getWorkRequestQuerySchema,
+  listWorkRequestsQuerySchema,
+  logEntriesQuerySchema,
+  logEntriesResponseSchema,
+  logEntrySchema,
+  priorityAdjustmentRequestSchema,
+  workRequestListSchema,
+  workRequestSchema,
+} from './workRequest';
+
+/** One route of the HTTP API: what the server mounts, checks and answers, and what OpenAPI describes. */
+export interface RouteDefinition {
+  method: 'get' | 'post';
+  /** Express syntax: `:id` is one segment, `*task_name` the rest of the path. */
+  path: string;
+  summary: string;
+  role: RouteRole;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** What the body is, for error messages ("invalid task spec: ..."). */
+  bodyName?: string;
+  /** A missing body is read as `{}`. */
+  bodyOptional?: boolean;
+  /** The success status; 200 unless said. */
+  status?: number;
+  /** The JSON answer's schema, or null for an answer that is not described by one (see `responseType`). */
+  response: z.ZodType | null;
+  /** Content type of an answer without a schema. */
+  responseType?: string;
+  responseDescription?: string;
+  /** A streamed alternative to the JSON answer (NDJSON, one item per line). */
+  stream?: { when: string; item: z.ZodType };
+}
+
+/** Positive integer ids in the path (up to 16 digits); anything else is a 400 on the `id` path. */
+export const idParamsSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, 'expected a positive integer')
+    .transform(Number),
+});
+
+/** Task names may contain "/": the wildcard hands the segments over as an array (express 5). */
+const taskNameParamsSchema = z.preprocess(
+  (params) => {
+    const raw = (params as { task_name?: unknown } | undefined)?.task_name;
+    return { task_name: Array.isArray(raw) ? raw.join('/') : raw };
+  },
+  taskStatisticsPathSchema,
+);
+
+const route = <const R extends RouteDefinition>(definition: R): R => definition;
+
+/** Every route the server has, in mounting order. */
+export const API_ROUTES = {
+  home: route({
+    method: 'get',
+    path: '/',
+    summary: 'Where to go from here: the API description, health, metrics and the CLI',
+    role: 'none',
+    response: z.object({ service: z.string(), api: z.string(), openapi: z.string(), health: z.string(), metrics: z.string(), cli: z.string() }),
+    responseDescription: 'The links as JSON; a short HTML page when the client prefers text/html (a browser)',
+  }),
+  health: route({ method: 'get', path: '/healthz', summary: 'Server and database health (503 when the database is unreachable)', role: 'none', response: healthResponseSchema }),
+  registerWorker: route({
+    method: 'post',
+    path: '/api/v1/workers/register',
+    summary: 'Register a worker; the token is shown once',
+    role: 'enrollment',
+    body: registerWorkerRequestSchema,
+    bodyName: 'worker registration',
+    response: registerWorkerResponseSchema,
+    status: 201,
+  }),
+  heartbeat: route({
+    method: 'post',
+    path: '/api/v1/workers/heartbeat',
+    summary: 'Worker is alive; answers which running requests to stop',
+    role: 'worker',
+    body: heartbeatRequestSchema,
+    bodyName: 'heartbeat',
+    response: heartbeatResponseSchema,
+  }),
+  claim: route({
+    method: 'post',
+    path: '/api/v1/workers/claim',
+    summary: 'Claim pending requests that fit this worker; long-polls up to wait_s',
+    role: 'worker',
+    body: claimRequestSchema,
+    bodyName: 'claim',
+    bodyOptional: true,
+    response: claimResponseSchema,
+  }),
+  listWorkers: route({ method: 'get', path: '/api/v1/workers', summary: 'Workers with resources and state', role: 'operator', response: z.object({ workers: z.array(workerSchema) }) }),
+  createWorkRequest: route({
+    method: 'post',
+    path: '/api/v1/work-requests',
+    summary: 'Create a work request from a task spec',
+    role: 'client',
+    body: taskSpecSchema,
+    bodyName: 'task spec',
+    response: workRequestSchema,
+    status: 201,
+  }),
+  listWorkRequests: route({
+    method: 'get',
+    path: '/api/v1/work-requests',
+    summary: 'List work requests, newest first, with cursor pagination',
+    role: 'client',
+    query: listWorkRequestsQuerySchema,
+    response: workRequestListSchema,
+  }),
+  getWorkRequest: route({
+    method: 'get',
+    path: '/api/v1/work-requests/:id',
+    summary: 'One work request with output_data, requirements and state_reason; wait_s long-polls for a change of status',
+    role: 'client',
+    params: idParamsSchema,
+    query: getWorkRequestQuerySchema,
+    response: workRequestSchema,
+  }),
+  cancelWorkRequest: route({
+    method: 'post',
+    path: '/api/v1/work-requests/:id/cancel',
+    summary: 'Cancel: pending → aborted; running → aborted and its worker kills it',
+    role: 'client',
+    params: idParamsSchema,
+    response: workRequestSchema,
+  }),
+  adjustPriority: route({
+    method: 'post',
+    path: '/api/v1/work-requests/:id/priority',
+    summary: 'Set the operator priority adjustment',
+    role: 'operator',
+    params: idParamsSchema,
+    body: priorityAdjustmentRequestSchema,
+    bodyName: 'priority adjustment',
+    response: workRequestSchema,
+  }),
+  getLogs: route({
+    method: 'get',
+    path: '/api/v1/work-requests/:id/logs',
+    summary: 'Log entries; follow=true streams NDJSON until the request ends',
+    role: 'client',
+    params: idParamsSchema,
+    query: logEntriesQuerySchema,
+    response: logEntriesResponseSchema,
+    stream: { when: 'follow=true', item: logEntrySchema },
+  }),
+  postLogs: route({
+    method: 'post',
+    path: '/api/v1/work-requests/:id/logs',
+    summary: 'Assigned worker posts log entries (idempotent by seq)',
+    role: 'worker',
+    params: idParamsSchema,
+    body: postLogsRequestSchema,
+    bodyName: 'log entries',
+    response: postLogsResponseSchema,
+  }),
+  completeWorkRequest: route({
+    method: 'post',
+    path: '/api/v1/work-requests/:id/complete',
+    summary: 'Assigned worker reports the result (idempotent)',
+    role: 'worker',
+    params: idParamsSchema,
+    body: completeWorkRequestSchema,
+    bodyName: 'completion',
+    response: workRequestSchema,
+  }),
+  releaseWorkRequest: route({
+    method: 'post',
+    path: '/api/v1/work-requests/:id/release',
+    summary: 'Assigned worker hands a running request back (shutdown)',
+    role: 'worker',
+    params: idParamsSchema,
+    body: releaseWorkRequestSchema,
+    bodyName: 'release',
+    response: workRequestSchema,
+  }),
+  createToken: route({
+    method: 'post',
+    path: '/api/v1/tokens',
+    summary: 'Create an API token (shown once, stored hashed)',
+    role: 'admin',
+    body: createTokenRequestSchema,
+    bodyName: 'token request',
+    response: createTokenResponseSchema,
+    status: 201,
+  }),
+  listTaskStatistics: route({
+    method: 'get',
+    path: '/api/v1/statistics/tasks',
+    summary: `Per history key (task_name, subject, context): all-time runs, successes, failures, success_rate and last times; duration, cpu_time, memory and disk_space percentiles ${PERCENTILE_NOTE}. Keyset cursor pagination.`,
+    role: 'operator',
+    query: taskStatisticsQuerySchema,
+    response: taskStatisticsListSchema,
+  }),
+  getTaskStatistics: route({
+    method: 'get',
+    path: '/api/v1/statistics/tasks/*task_name',
+    summary: 'One task: its keys by subject/context, a total across them, and its 20 newest runs; 404 when the task has no history',
+    role: 'operator',
+    params: taskNameParamsSchema,
+    query: taskStatisticsDetailQuerySchema,
+    response: taskStatisticsDetailSchema,
+  }),
+  workerStatistics: route({
+    method: 'get',
+    path: '/api/v1/statistics/workers',
+    summary: 'Every registered worker: runs, failures, busy time and utilisation over a window (default 24h, at most 90 days)',
+    role: 'operator',
+    query: workerStatisticsQuerySchema,
+    response: workerStatisticsListSchema,
+  }),
+  statisticsSummary: route({
+    method: 'get',
+    path: '/api/v1/statistics/summary',
+    summary: 'Work requests by status and by result, pending ones no worker can run (unschedulable), workers by state',
+    role: 'operator',
+    response: statisticsSummarySchema,
+  }),
+  metrics: route({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    role: 'operator',
+    response: null,
+    responseType: 'text/plain',
+    responseDescription: 'Prometheus text exposition format',
+  }),
+  openApi: route({
+    method: 'get',
+    path: '/api/v1/openapi.json',
+    summary: 'This OpenAPI description',
+    role: 'none',
+    response: null,
+    responseType: 'application/json',
+    responseDescription: 'OpenAPI 3.1 document',
+  }),
+} as const satisfies Record<string, RouteDefinition>;
+
+export type ApiRoutes = typeof API_ROUTES;
+export type RouteName = keyof ApiRoutes;
+
+/** `/api/v1/work-requests/:id` → `/api/v1/work-requests/{id}` (OpenAPI's path syntax). */
+export function openApiPath(path: string): string {
+  return path.replace(/[:*]([a-z_]+)/g, '{$1}');
+}

@@ -1,0 +1,62 @@
+import type { Express, Request, Response } from 'express';
+import type { z } from 'zod';
+import { API_ROUTES, type ApiRoutes, type RouteDefinition, type RouteName } from '../../protocol/routes';
+import { requireRole, type Principal, type TokenAuthenticator } from '../auth';
+import { ResponseInvalidError, parseInput, parsePathParams } from '../errors';
+
+type Parsed<R, K extends 'params' | 'query' | 'body'> = R extends { [key in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
+
+/** What a handler gets: its input parsed with the route's schemas, and the principal its role check let in. */
+export interface RouteCall<R extends RouteDefinition> {
+  params: Parsed<R, 'params'>;
+  query: Parsed<R, 'query'>;
+  body: Parsed<R, 'body'>;
+  principal: R['role'] extends 'none' ? null : Principal;
+  req: Request;
+  res: Response;
+}
+
+/** Returned by a handler that wrote its own answer (a stream, Prometheus text). */
+export const ANSWERED = Symbol('answered');
+
+/** Answers with the JSON body of the route's response schema (sent with the route's status unless it set another), or ANSWERED. */
+export type RouteHandler<R extends RouteDefinition> = (
+  call: RouteCall<R>,
+) => Promise<(R['response'] extends z.ZodType ? z.input<R['response']> : never) | typeof ANSWERED>;
+
+export type RouteHandlers = { [K in RouteName]: RouteHandler<ApiRoutes[K]> };
+
+/**
+ * Mounts every route of the protocol's table on `app`, each the same way: the role check (401/403), the path
+ * parameters, query and body parsed with the route's schemas (400 naming each field), the handler, and — when
+ * `validateResponses` is on (tests) — its answer checked against the response schema: a mismatch is a 500.
+ */
+export function mountRoutes(
+  app: Express,
+  authenticator: TokenAuthenticator,
+  handlers: RouteHandlers,
+  options: { validateResponses: boolean },
+): void {
+  for (const name of Object.keys(API_ROUTES) as RouteName[]) {
+    const route: RouteDefinition = API_ROUTES[name];
+    const handler = handlers[name] as unknown as (call: RouteCall<RouteDefinition>) => Promise<unknown>;
+    const guards = route.role === 'none' ? [] : [requireRole(authenticator, route.role)];
+    app[route.method](route.path, ...guards, async (req: Request, res: Response) => {
+      const call: RouteCall<RouteDefinition> = {
+        params: route.params ? parsePathParams(route.params, req.params) : undefined,
+        query: route.query ? parseInput(route.query, req.query, 'query') : undefined,
+        body: route.body ? parseInput(route.body, req.body ?? (route.bodyOptional ? {} : undefined), route.bodyName ?? 'body') : undefined,
+        principal: req.principal ?? null,
+        req,
+        res,
+      } as RouteCall<RouteDefinition>;
+      const answer = await handler(call);
+      if (answer === ANSWERED) return;
+      if (options.validateResponses && route.response) {
+        const checked = route.response.safeParse(answer);
+        if (!checked.success) throw new ResponseInvalidError(`${route.method.toUpperCase()} ${route.path}`, checked.error);
+      }
+      res.status(res.statusCode === 200 ? (route.status ?? 200) : res.statusCode).json(answer);
+    });
+  }
+}
