@@ -11,6 +11,8 @@
 export { WorkschedClient, type ListWorkRequestsFilter } from './WorkschedClient';
 export { WaitTimeoutError, type WaitForOptions, type WaitUpdate } from './waitForWorkRequest';
 export { WorkschedApiError, WorkschedConnectionError } from './http';
+export { hasErrorCode, isTransient } from './errors';
+export { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
 export type { TaskSpecInput } from '../protocol/taskSpec';
 export type { WorkRequest, WorkRequestList, LogEntry, WorkRequestStatus, WorkRequestResult } from '../protocol/workRequest';
 export type { Worker } from '../protocol/workerApi';

@@ -6,3 +6,6 @@ export * from './workerApi';
 export * from './errors';
 export * from './tokens';
 export * from './statistics';
+export * from './apiErrors';
+export * from './roles';
+export * from './routes';

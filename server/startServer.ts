@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Express } from 'express';
 import { Pool } from 'pg';
 import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -23,6 +24,8 @@ export interface RunningServer {
   enrollmentToken: string;
   credentialsFile: string;
   orm: MikroORM;
+  /** The express app (its router stack lists every mounted route). */
+  app: Express;
   housekeeping: Housekeeping;
   logger: Logger;
   close(): Promise<void>;
@@ -64,7 +67,8 @@ export async function startServer(
     cleanups.push(() => notifications.close());
 
     const ctx = { orm, pool, config, logger, notifications, authenticator: new TokenAuthenticator(orm), metrics: new ServerMetrics(orm) };
-    const server = http.createServer(createApp(ctx));
+    const app = createApp(ctx);
+    const server = http.createServer(app);
     // Long-polls hold requests for up to 60 s; keep idle sockets a little longer than clients do.
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
@@ -105,6 +109,7 @@ export async function startServer(
       enrollmentToken: credentials.enrollmentToken,
       credentialsFile: credentials.file,
       orm,
+      app,
       housekeeping,
       logger,
       close: closeAll,

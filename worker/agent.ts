@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkschedApiError, WorkschedConnectionError } from '../client/http';
+import { hasErrorCode, isTransient } from '../client/errors';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
 import type { ClaimedWorkRequest, WorkerResources } from '../protocol/workerApi';
 import { Backoff } from '../common/backoff';
@@ -187,7 +187,7 @@ export class WorkerAgent {
         for (const id of answer.cancel) this.cancel(id, 'the server asked to stop it');
         backoff.reset();
       } catch (error) {
-        if (error instanceof WorkschedApiError && error.status === 401) {
+        if (hasErrorCode(error, 'unauthorized')) {
           this.logger.error('the server no longer accepts this worker token (revoked, worker deleted or disabled); still retrying');
         } else {
           this.logger.warn({ err: describe(error) }, 'heartbeat failed; tasks keep running');
@@ -266,8 +266,7 @@ export class WorkerAgent {
       } catch (error) {
         // Only an unreachable or failing server is worth waiting for; anything else (no token to register with,
         // a name taken, a 4xx) will not fix itself and must stop the worker with its message.
-        const transient = error instanceof WorkschedConnectionError || (error instanceof WorkschedApiError && error.status >= 500);
-        if (!transient || this.stopClaiming.signal.aborted) throw error;
+        if (!isTransient(error) || this.stopClaiming.signal.aborted) throw error;
         this.logger.warn({ err: describe(error) }, `${what} failed; the server may not be up yet, retrying`);
         await sleep(backoff.nextDelayMs(), this.stopClaiming.signal);
       }

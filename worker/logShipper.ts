@@ -1,6 +1,6 @@
 import type { LogEntry } from '../protocol/workRequest';
 import type { Logger } from '../common/logger';
-import { WorkschedApiError } from '../client/http';
+import { hasErrorCode, isTransient } from '../client/errors';
 import type { LogSpool } from './logSpool';
 import type { WorkerServerApi } from './serverApi';
 
@@ -97,14 +97,16 @@ export class LogShipper {
         this.acknowledgedSeq = Math.max(this.acknowledgedSeq, batch[batch.length - 1].seq);
         if (answer.cancel) this.onCancel();
       } catch (error) {
-        if (error instanceof WorkschedApiError && (error.status === 409 || error.status === 404)) {
+        if (hasErrorCode(error, 'not_assigned') || hasErrorCode(error, 'not_found')) {
           // Not ours any more (reassigned after we were declared lost, or deleted): stop the task.
           this.pending = [];
           this.pendingBytes = 0;
           this.onCancel();
           return;
         }
-        if (!this.stopped) this.logger.debug({ err: error, workRequest: this.workRequestId }, 'log shipping failed; will retry');
+        if (this.stopped) return;
+        if (isTransient(error)) this.logger.debug({ err: error, workRequest: this.workRequestId }, 'log shipping failed; will retry');
+        else this.logger.warn({ err: error, workRequest: this.workRequestId }, 'server refused a log batch; will retry');
         return;
       }
     }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isTransient } from '../client/errors';
 import { WorkschedApiError } from '../client/http';
 import type { OutputData } from '../protocol/outputData';
 import type { WorkRequestResult } from '../protocol/workRequest';
@@ -117,13 +118,13 @@ export class Outbox {
       const entries = this.spool.read(item.id, item.acknowledged_seq);
       for (let index = 0; index < entries.length; index += LOG_BATCH) {
         await this.api.postLogs(item.id, entries.slice(index, index + LOG_BATCH)).catch((error: unknown) => {
-          if (!(error instanceof WorkschedApiError && error.status < 500)) throw error;
+          if (!isRefusal(error)) throw error;
         });
       }
       if (item.kind === 'complete') await this.api.complete(item.id, item.body);
       else await this.api.release(item.id, item.body);
     } catch (error) {
-      if (!(error instanceof WorkschedApiError) || error.status >= 500) {
+      if (!isRefusal(error)) {
         this.logger.warn({ workRequest: item.id, err: describe(error) }, 'cannot deliver the result yet; it is kept on disk and retried');
         return false;
       }
@@ -134,6 +135,11 @@ export class Outbox {
     this.spool.remove(item.id);
     return true;
   }
+}
+
+/** The server answered and will not take this as it is (a 4xx); anything else may go through later. */
+function isRefusal(error: unknown): error is WorkschedApiError {
+  return error instanceof WorkschedApiError && !isTransient(error);
 }
 
 function describe(error: unknown): string {

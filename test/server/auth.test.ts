@@ -2,6 +2,9 @@
  * Who may call what: 401 without a (known) token, 403 for the wrong role, tokens issued by admins work at once,
  * and no token is stored in plain text.
  */
+import { ROLE_GRANTS, type RouteRole } from '../../protocol/roles';
+import { API_ROUTES, type RouteDefinition, type RouteName } from '../../protocol/routes';
+import { TOKEN_ROLES, type TokenRole } from '../../protocol/tokens';
 import { taskSpec, expectStatus, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer;
@@ -30,23 +33,29 @@ const register = (name: string) => ({
   resources: { cpu_count: 1, total_memory: 1024, available_memory: 1024, available_disk_space: 1024 },
 });
 
-/** Every protected route once, with a body that would be accepted by the right role. */
-function routes(): Array<{ name: string; method: string; path: string; body?: () => unknown }> {
-  return [
-    { name: 'create work request', method: 'POST', path: '/api/v1/work-requests', body: () => taskSpec() },
-    { name: 'list work requests', method: 'GET', path: '/api/v1/work-requests' },
-    { name: 'get work request', method: 'GET', path: `/api/v1/work-requests/${runningId}` },
-    { name: 'get logs', method: 'GET', path: `/api/v1/work-requests/${runningId}/logs` },
-    { name: 'cancel', method: 'POST', path: `/api/v1/work-requests/999999/cancel` },
-    { name: 'list workers', method: 'GET', path: '/api/v1/workers' },
-    { name: 'register', method: 'POST', path: '/api/v1/workers/register', body: () => register(`auth-${Math.random().toString(36).slice(2)}`) },
-    { name: 'heartbeat', method: 'POST', path: '/api/v1/workers/heartbeat', body: () => ({ running: [] }) },
-    { name: 'claim', method: 'POST', path: '/api/v1/workers/claim', body: () => ({ max: 1, wait_s: 0 }) },
-    { name: 'post logs', method: 'POST', path: `/api/v1/work-requests/${runningId}/logs`, body: () => ({ entries: [] }) },
-    { name: 'complete', method: 'POST', path: `/api/v1/work-requests/${runningId}/complete`, body: () => ({ result: 'success' }) },
-    { name: 'create token', method: 'POST', path: '/api/v1/tokens', body: () => ({ role: 'client' }) },
-  ];
+/**
+ * Every protected route of the protocol's table once. Ids name no request (999999): the role check comes
+ * before anything else, and a let-through call then writes nothing (404, or 400 for a missing body).
+ */
+function routes(): Array<{ name: RouteName; method: string; path: string; role: Exclude<RouteRole, 'none'>; body?: () => unknown }> {
+  const bodies: Partial<Record<RouteName, () => unknown>> = { claim: () => ({ max: 1, wait_s: 0 }) };
+  return (Object.entries(API_ROUTES) as Array<[RouteName, RouteDefinition]>).flatMap(([name, route]) =>
+    route.role === 'none'
+      ? []
+      : [{ name, method: route.method.toUpperCase(), path: route.path.replace(':id', '999999').replace('*task_name', 'auth.task'), role: route.role, body: bodies[name] }],
+  );
 }
+
+test('the protocol has protected routes for every role, and the hierarchy admin ⊇ operator ⊇ client', () => {
+  expect(new Set(routes().map((route) => route.role))).toEqual(new Set(['client', 'operator', 'admin', 'worker', 'enrollment']));
+  expect(ROLE_GRANTS).toEqual({
+    client: ['client', 'operator', 'admin'],
+    operator: ['operator', 'admin'],
+    admin: ['admin'],
+    worker: ['worker'],
+    enrollment: ['enrollment', 'admin'],
+  });
+});
 
 test.each([
   ['no Authorization header', undefined],
@@ -63,17 +72,8 @@ test.each([
   expect((await server.getWorkRequest(runningId)).status).toBe('running');
 });
 
-/** The routes each kind of token may use (everything else must be 403). */
-const allowed: Record<string, string[]> = {
-  client: ['create work request', 'list work requests', 'get work request', 'get logs', 'cancel'],
-  operator: ['create work request', 'list work requests', 'get work request', 'get logs', 'cancel', 'list workers'],
-  enrollment: ['register'],
-  worker: ['heartbeat', 'claim', 'post logs', 'complete'],
-  admin: ['create work request', 'list work requests', 'get work request', 'get logs', 'cancel', 'list workers', 'register', 'create token'],
-};
-
-test.each(Object.keys(allowed))('%s token: 403 on the routes of other roles, and is let through on its own', async (role) => {
-  const tokens: Record<string, string> = {
+test.each(TOKEN_ROLES)('%s token: 403 on the routes the table gives other roles, and is let through on its own', async (role) => {
+  const tokens: Record<TokenRole, string> = {
     client: server.clientToken,
     operator: operatorToken,
     enrollment: server.enrollmentToken,
@@ -81,18 +81,20 @@ test.each(Object.keys(allowed))('%s token: 403 on the routes of other roles, and
     admin: server.adminToken,
   };
   const token = tokens[role];
+  const allowed = (route: { role: Exclude<RouteRole, 'none'> }) => (ROLE_GRANTS[route.role] as readonly TokenRole[]).includes(role);
   const before = await server.countAll();
   for (const route of routes()) {
-    if (allowed[role].includes(route.name)) continue;
+    if (allowed(route)) continue;
     const answer = await server.request(route.method, route.path, { token, body: route.body?.() });
     expect({ route: route.name, status: answer.status, code: answer.body?.error?.code }).toEqual({ route: route.name, status: 403, code: 'forbidden' });
   }
   expect(await server.countAll()).toEqual(before);
   for (const route of routes()) {
-    if (!allowed[role].includes(route.name) || ['complete', 'create work request', 'register', 'create token'].includes(route.name)) continue;
+    if (!allowed(route)) continue;
     const answer = await server.request(route.method, route.path, { token, body: route.body?.() });
     expect({ route: route.name, ok: answer.status !== 401 && answer.status !== 403 }).toEqual({ route: route.name, ok: true });
   }
+  expect(await server.countAll()).toEqual(before);
 });
 
 test('a worker token cannot create work; a client token can neither claim nor register', async () => {
