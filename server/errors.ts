@@ -131,17 +131,9 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 }
 
 export function toErrorResponse(error: unknown): { status: number; body: { error: { code: ApiErrorCode; message: string; issues?: ErrorIssue[] } } } {
-  if (error instanceof HttpError) {
-    return { status: error.status, body: { error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) } } };
-  }
-  const parserError = error as BodyParserError;
-  if (parserError && typeof parserError === 'object' && parserError.type) {
-    if (parserError.type === 'entity.too.large') {
-      return { status: 413, body: { error: { code: 'payload_too_large', message: 'request body is larger than 1 MiB' } } };
-    }
-    if (parserError.type === 'entity.parse.failed') {
-      return { status: 400, body: { error: { code: 'invalid_json', message: `request body is not valid JSON: ${parserError.message ?? ''}`.trim() } } };
-    }
+  const known = asHttpError(error);
+  if (known) {
+    return { status: known.status, body: { error: { code: known.code, message: known.message, ...(known.issues ? { issues: known.issues } : {}) } } };
   }
   // Other client errors raised below our routes (e.g. a malformed %-escape in the path) keep their 4xx.
   const status = (error as { status?: unknown })?.status;
@@ -149,4 +141,14 @@ export function toErrorResponse(error: unknown): { status: number; body: { error
     return { status, body: { error: { code: 'bad_request', message: (error as Error).message || 'bad request' } } };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal server error; the server log has the details' } } };
+}
+
+/** Our own errors, and the body parser's that have a code of their own. */
+function asHttpError(error: unknown): HttpError | null {
+  if (error instanceof HttpError) return error;
+  const parserError = error as BodyParserError;
+  if (!parserError || typeof parserError !== 'object') return null;
+  if (parserError.type === 'entity.too.large') return new HttpError('payload_too_large', 'request body is larger than 1 MiB');
+  if (parserError.type === 'entity.parse.failed') return new HttpError('invalid_json', `request body is not valid JSON: ${parserError.message ?? ''}`.trim());
+  return null;
 }

@@ -43,7 +43,7 @@ async function completeWithDecision(
   policy: SchedulingPolicy,
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
-    const row = await lockAssignedWorkRequest(tem, id, workerId);
+    const row = await lockAssignedWorkRequest(tem, id, workerId, { withWorker: true });
     if (row.status === 'completed') return row;
     if (row.status === 'aborted') {
       if (!row.outputData) {

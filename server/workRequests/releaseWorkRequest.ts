@@ -15,7 +15,7 @@ export async function releaseWorkRequest(
   report: { reason: string; output_data: OutputData },
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
-    const row = await lockAssignedWorkRequest(tem, id, workerId, { orRequeued: true });
+    const row = await lockAssignedWorkRequest(tem, id, workerId, { orRequeued: true, withWorker: true });
     // Already requeued (a repeated report), cancelled or finished: nothing to do.
     if (row.status !== 'running' || !row.worker) return row;
     row.outputData = report.output_data;
