@@ -2,7 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261121000000_initial extends Migration {
 
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`create table "worker" ("id" bigserial primary key, "name" varchar(255) not null, "enabled" boolean not null default true, "online" boolean not null default true, "resources" jsonb not null, "cpu_count" int not null, "total_memory" bigint not null, "available_memory" bigint not null, "available_disk_space" bigint not null, "gpu_count" int not null default 0, "tags" text[] not null default '{}', "concurrency" int not null default 1, "cost_per_hour" double precision null, "registered_at" timestamptz not null, "last_seen_at" timestamptz null);`);
     this.addSql(`alter table "worker" add constraint "worker_name_unique" unique ("name");`);
 

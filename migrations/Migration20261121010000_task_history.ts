@@ -3,7 +3,7 @@ import { Migration } from '@mikro-orm/migrations';
 /** Task history (one row per finished attempt), per-key counters, and why a pending request is unschedulable. */
 export class Migration20261121010000_task_history extends Migration {
 
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`create table "task_history" ("id" bigserial primary key, "task_name" varchar(255) not null, "subject" text not null default '', "context" text not null default '', "work_request_id" bigint null, "attempt" int not null, "result" text check ("result" in ('success', 'failure', 'error', 'skipped')) not null, "error_code" varchar(255) null, "worker_id" bigint null, "worker_name" varchar(255) null, "worker_cpu_count" int null, "worker_total_memory" bigint null, "duration_ms" bigint null, "cpu_time_ms" bigint null, "memory" bigint null, "disk_space" bigint null, "available_memory" bigint null, "available_disk_space" bigint null, "cpu_count" int null, "measurement" varchar(255) null, "started_at" timestamptz null, "completed_at" timestamptz not null);`);
     // Lookups by key, newest first; learned requirements read the successful runs of one key.
     this.addSql(`create index "task_history_key_idx" on "task_history" ("task_name", "subject", "context", "completed_at" desc, "id" desc);`);
@@ -17,7 +17,7 @@ export class Migration20261121010000_task_history extends Migration {
     this.addSql(`alter table "work_request" add column "unschedulable_reason" text null;`);
   }
 
-  override async down(): Promise<void> {
+  override down(): void {
     this.addSql(`alter table "work_request" drop column "unschedulable_reason";`);
     this.addSql(`drop table if exists "task_key";`);
     this.addSql(`drop table if exists "task_history";`);

@@ -8,7 +8,7 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261121020000_statistics_indexes extends Migration {
 
-  override async up(): Promise<void> {
+  override up(): void {
     // sort=-runs / runs (a backward scan serves the descending order), sort=-failures.
     this.addSql(`create index "task_key_runs_idx" on "task_key" ("runs", "id");`);
     this.addSql(`create index "task_key_failures_idx" on "task_key" ("failures", "id");`);
@@ -28,7 +28,7 @@ export class Migration20261121020000_statistics_indexes extends Migration {
     this.addSql(`create index "task_history_task_recent_idx" on "task_history" ("task_name", "completed_at" desc, "id" desc);`);
   }
 
-  override async down(): Promise<void> {
+  override down(): void {
     this.addSql(`drop index if exists "task_history_task_recent_idx";`);
     this.addSql(`create index "task_history_success_idx" on "task_history" ("task_name", "subject", "context", "completed_at" desc) where "result" = 'success';`);
     this.addSql(`drop index if exists "task_history_success_figures_idx";`);

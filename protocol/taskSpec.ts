@@ -6,7 +6,7 @@ export const taskNameSchema = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/, 'use letters, digits and . _ : / - (starting with a letter or digit)');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'use letters, digits and . _ : / - (starting with a letter or digit)');
 
 const historyKeySchema = z.string().min(1).max(500);
 const tagSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:=-]+$/, 'use letters, digits and . _ : = -');
