@@ -23,8 +23,8 @@ export const GiB = 1024 * MiB;
 export const COUNTED_TABLES = ['work_request', 'worker', 'api_token', 'log_chunk'] as const;
 export type CountedTable = (typeof COUNTED_TABLES)[number];
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export interface ApiResponse<T = any> {
+/** `T` is what the test expects the body to be; unknown until it says (the server is what is under test). */
+export interface ApiResponse<T = unknown> {
   status: number;
   /** Parsed JSON, or undefined when the body is empty or not JSON (see `text`). */
   body: T;
@@ -49,8 +49,7 @@ export interface RequestOptions {
 }
 
 /** One HTTP call; never throws for a non-2xx answer (tests assert on the status). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function httpRequest<T = any>(baseUrl: string, method: string, urlPath: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+export async function httpRequest<T = unknown>(baseUrl: string, method: string, urlPath: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { accept: 'application/json', ...(options.headers ?? {}) };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   let body: string | Buffer | undefined;
@@ -101,8 +100,7 @@ export class SimWorker {
     readonly token: string,
   ) {}
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  call<T = any>(method: string, urlPath: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse<T>> {
+  call<T = unknown>(method: string, urlPath: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse<T>> {
     return this.server.request<T>(method, urlPath, { token: this.token, body, signal });
   }
 
@@ -177,8 +175,7 @@ export class TestServer {
     return this.server.enrollmentToken;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  request<T = any>(method: string, urlPath: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  request<T = unknown>(method: string, urlPath: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     return httpRequest<T>(this.url, method, urlPath, options);
   }
 

@@ -2,10 +2,16 @@
  * Who may call what: 401 without a (known) token, 403 for the wrong role, tokens issued by admins work at once,
  * and no token is stored in plain text.
  */
+import type { z } from 'zod';
+import type { ErrorResponse } from '../../protocol/errors';
 import { ROLE_GRANTS, type RouteRole } from '../../protocol/roles';
 import { API_ROUTES, type RouteDefinition, type RouteName } from '../../protocol/routes';
-import { TOKEN_ROLES, type TokenRole } from '../../protocol/tokens';
+import { TOKEN_ROLES, type createTokenResponseSchema, type TokenRole } from '../../protocol/tokens';
+import type { RegisterWorkerResponse, Worker } from '../../protocol/workerApi';
+import type { WorkRequest } from '../../protocol/workRequest';
 import { taskSpec, expectStatus, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
+
+type CreatedToken = z.infer<typeof createTokenResponseSchema>;
 
 let server: TestServer;
 let worker: SimWorker;
@@ -16,7 +22,7 @@ beforeAll(async () => {
   server = await startTestServer();
   worker = await server.registerWorker();
   operatorToken = expectStatus(
-    await server.request('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'operator', name: 'ops' } }),
+    await server.request<CreatedToken>('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'operator', name: 'ops' } }),
     201,
     'create operator token',
   ).body.token;
@@ -65,7 +71,7 @@ test.each([
 ])('%s → 401 on every protected route, nothing written', async (_label, headers) => {
   const before = await server.countAll();
   for (const route of routes()) {
-    const answer = await server.request(route.method, route.path, { headers: headers ?? {}, body: route.body?.() });
+    const answer = await server.request<Partial<ErrorResponse>>(route.method, route.path, { headers: headers ?? {}, body: route.body?.() });
     expect({ route: route.name, status: answer.status, code: answer.body?.error?.code }).toEqual({ route: route.name, status: 401, code: 'unauthorized' });
   }
   expect(await server.countAll()).toEqual(before);
@@ -85,7 +91,7 @@ test.each(TOKEN_ROLES)('%s token: 403 on the routes the table gives other roles,
   const before = await server.countAll();
   for (const route of routes()) {
     if (allowed(route)) continue;
-    const answer = await server.request(route.method, route.path, { token, body: route.body?.() });
+    const answer = await server.request<Partial<ErrorResponse>>(route.method, route.path, { token, body: route.body?.() });
     expect({ route: route.name, status: answer.status, code: answer.body?.error?.code }).toEqual({ route: route.name, status: 403, code: 'forbidden' });
   }
   expect(await server.countAll()).toEqual(before);
@@ -109,7 +115,7 @@ test('a worker token cannot create work; a client token can neither claim nor re
 });
 
 test('the enrollment token registers workers and does nothing else', async () => {
-  const registered = await server.request('POST', '/api/v1/workers/register', { token: server.enrollmentToken, body: register('enrolled-1') });
+  const registered = await server.request<RegisterWorkerResponse>('POST', '/api/v1/workers/register', { token: server.enrollmentToken, body: register('enrolled-1') });
   expect(registered.status).toBe(201);
   expect(registered.body.worker.name).toBe('enrolled-1');
   expect(typeof registered.body.token).toBe('string');
@@ -129,23 +135,23 @@ test('the enrollment token registers workers and does nothing else', async () =>
 });
 
 test('an operator lists workers; a client cannot', async () => {
-  const byOperator = await server.request('GET', '/api/v1/workers', { token: operatorToken });
+  const byOperator = await server.request<{ workers: Worker[] }>('GET', '/api/v1/workers', { token: operatorToken });
   expect(byOperator.status).toBe(200);
-  expect(byOperator.body.workers.map((item: { id: number }) => item.id)).toContain(worker.id);
+  expect(byOperator.body.workers.map((item) => item.id)).toContain(worker.id);
   expect((await server.request('GET', '/api/v1/workers', { token: server.clientToken })).status).toBe(403);
   // Operators cannot issue tokens.
   expect((await server.request('POST', '/api/v1/tokens', { token: operatorToken, body: { role: 'client' } })).status).toBe(403);
 });
 
 test('an admin issues tokens; a new client token works at once; worker tokens cannot be issued this way', async () => {
-  const created = await server.request('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'client', name: 'ci' } });
+  const created = await server.request<CreatedToken>('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'client', name: 'ci' } });
   expect(created.status).toBe(201);
   expect(created.body).toMatchObject({ role: 'client', name: 'ci' });
   expect(typeof created.body.id).toBe('number');
   const token: string = created.body.token;
   expect(token.length).toBeGreaterThanOrEqual(32);
 
-  const made = await server.request('POST', '/api/v1/work-requests', { token, body: taskSpec() });
+  const made = await server.request<WorkRequest>('POST', '/api/v1/work-requests', { token, body: taskSpec() });
   expect(made.status).toBe(201);
   expect((await server.request('GET', `/api/v1/work-requests/${made.body.id}`, { token })).status).toBe(200);
   // …but a client token is still only a client token.
@@ -153,14 +159,14 @@ test('an admin issues tokens; a new client token works at once; worker tokens ca
 
   const workerToken = await server.request('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'worker' } });
   expect(workerToken.status).toBe(400);
-  const enrollment = await server.request('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'enrollment' } });
+  const enrollment = await server.request<CreatedToken>('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'enrollment' } });
   expect(enrollment.status).toBe(201);
   expect((await server.request('POST', '/api/v1/workers/register', { token: enrollment.body.token, body: register('enrolled-2') })).status).toBe(201);
 });
 
 test('tokens are stored hashed: no table row contains a token in plain text', async () => {
-  const issued = expectStatus(await server.request('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'client' } }), 201, 'token').body
-    .token as string;
+  const issued = expectStatus(await server.request<CreatedToken>('POST', '/api/v1/tokens', { token: server.adminToken, body: { role: 'client' } }), 201, 'token').body
+    .token;
   const tokens = [server.adminToken, server.enrollmentToken, server.clientToken, operatorToken, worker.token, issued];
   for (const token of tokens) expect(token.length).toBeGreaterThanOrEqual(20);
 

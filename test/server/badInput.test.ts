@@ -2,6 +2,8 @@
  * Bad input is a 400 (413 for a huge body) with a stable code and issues naming the field, and writes nothing:
  * the row counts of every table stay as they were. Nothing answers 500.
  */
+import type { ErrorResponse } from '../../protocol/errors';
+import type { WorkRequest } from '../../protocol/workRequest';
 import { expectStatus, startTestServer, taskSpec, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer;
@@ -141,7 +143,7 @@ function tokenOf(who: Who): string {
   return { client: server.clientToken, worker: worker.token, enrollment: server.enrollmentToken, admin: server.adminToken }[who];
 }
 
-async function send(testCase: BadCase): Promise<ApiResponse> {
+async function send(testCase: BadCase): Promise<ApiResponse<ErrorResponse>> {
   return server.request(testCase.method, testCase.path.replace(':running', String(runningId)), {
     token: tokenOf(testCase.who),
     body: testCase.raw === undefined ? testCase.body : undefined,
@@ -173,7 +175,7 @@ test('the request used by the worker-route cases is untouched', async () => {
 });
 
 test('a body just under 1 MiB is accepted (the 413 above is about size, not about user_metadata)', async () => {
-  const answer = await server.request('POST', '/api/v1/work-requests', {
+  const answer = await server.request<WorkRequest>('POST', '/api/v1/work-requests', {
     token: server.clientToken,
     body: spec({ user_metadata: { pad: 'x'.repeat(1000 * 1000) } }),
   });

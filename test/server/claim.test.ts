@@ -2,7 +2,7 @@
  * Claiming: many workers at once never share or lose a request, requirements and concurrency are respected,
  * priority then age decides the order, and the long-poll wakes within 200 ms of new work.
  */
-import type { ClaimedWorkRequest } from '../../protocol/workerApi';
+import type { ClaimedWorkRequest, HeartbeatResponse } from '../../protocol/workerApi';
 import { expectStatus, GiB, sleep, startTestServer, uniqueTaskName, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
 
@@ -22,7 +22,7 @@ const idsOf = (items: ClaimedWorkRequest[]) => items.map((item) => item.id);
 
 /** Runs `work` over `items` with at most `parallel` at a time. */
 async function inParallel<T, R>(items: T[], parallel: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
@@ -121,7 +121,7 @@ test('a claimer only gets requests its resources satisfy (memory, cpu, disk, tag
 
   // A worker whose heartbeat reports more memory gets the bigger work from then on.
   const grown = expectStatus(
-    await small.call('POST', '/api/v1/workers/heartbeat', {
+    await small.call<HeartbeatResponse>('POST', '/api/v1/workers/heartbeat', {
       running: [memory1g, plain],
       resources: { cpu_count: 1, total_memory: 16 * GiB, available_memory: 16 * GiB, available_disk_space: 10 * GiB },
     }),

@@ -6,7 +6,7 @@
 import type { OutputData } from '../../protocol/outputData';
 import type { LogEntry, WorkRequest, WorkRequestList } from '../../protocol/workRequest';
 import type { Worker } from '../../protocol/workerApi';
-import { expectStatus, GiB, startTestServer, uniqueTaskName, type SimWorker, type TestServer } from '../helpers/server';
+import { expectStatus, GiB, startTestServer, uniqueTaskName, type OrError, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer;
 let tagCounter = 0;
@@ -23,7 +23,7 @@ afterAll(async () => {
  * Requests in this file all carry a per-test tag and each test's workers have only that tag, so one test's
  * claims never pick up another test's requests (the server is shared by the whole file).
  */
-function isolation(): { tag: string; register(extra?: { concurrency?: number }): Promise<SimWorker>; create(extra?: Record<string, unknown>, token?: string): Promise<WorkRequest> } {
+function isolation(): { tag: string; register: (extra?: { concurrency?: number }) => Promise<SimWorker>; create: (extra?: Record<string, unknown>, token?: string) => Promise<WorkRequest> } {
   tagCounter += 1;
   const tag = `lifecycle-${tagCounter}`;
   return {
@@ -123,8 +123,8 @@ test('register → create → claim → logs → complete; output_data and logs 
 
   const logs = expectStatus(await server.request('GET', `/api/v1/work-requests/${created.id}/logs`, { token: server.clientToken }), 200, 'get logs');
   expect(logs.body).toEqual({ entries, truncated: false });
-  const afterSeq = await server.request('GET', `/api/v1/work-requests/${created.id}/logs?after_seq=0`, { token: server.clientToken });
-  expect(afterSeq.body.entries.map((entry: LogEntry) => entry.seq)).toEqual([1, 2]);
+  const afterSeq = await server.request<{ entries: LogEntry[] }>('GET', `/api/v1/work-requests/${created.id}/logs?after_seq=0`, { token: server.clientToken });
+  expect(afterSeq.body.entries.map((entry) => entry.seq)).toEqual([1, 2]);
 
   const outputData: OutputData = {
     runtime_statistics: {
@@ -234,7 +234,7 @@ test('completed requests cannot be cancelled (409)', async () => {
 });
 
 test('unknown ids answer 404', async () => {
-  const answer = await server.request('GET', '/api/v1/work-requests/999999999', { token: server.clientToken });
+  const answer = await server.request<OrError<object>>('GET', '/api/v1/work-requests/999999999', { token: server.clientToken });
   expect(answer.status).toBe(404);
   expect(answer.body.error?.code).toBe('not_found');
 });
@@ -392,5 +392,5 @@ test('?follow=true streams new log entries while the request runs and ends when 
   // Following a request that already ended sends what is stored and ends at once.
   const ended = await server.request('GET', `/api/v1/work-requests/${request.id}/logs?follow=true`, { token: server.clientToken });
   expect(ended.status).toBe(200);
-  expect(ended.text.trim().split('\n').map((line) => JSON.parse(line).seq)).toEqual([0, 1, 2]);
+  expect(ended.text.trim().split('\n').map((line) => (JSON.parse(line) as LogEntry).seq)).toEqual([0, 1, 2]);
 });

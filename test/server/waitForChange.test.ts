@@ -2,6 +2,7 @@
  * GET /api/v1/work-requests/:id?wait_s= long-polls: it answers as soon as the status changes (an end at once,
  * woken by NOTIFY), or with the request as it is when wait_s has passed. Bad query values are a 400.
  */
+import type { ErrorResponse } from '../../protocol/errors';
 import type { WorkRequest } from '../../protocol/workRequest';
 import { expectStatus, sleep, startTestServer, type TestServer } from '../helpers/server';
 
@@ -55,7 +56,7 @@ test('nothing changes: the request as it is, after wait_s', async () => {
 test('bad query values are a 400 naming the parameter; an unknown id is a 404 at once', async () => {
   const created = await server.createWorkRequest();
   for (const [query, path] of [['wait_s=61', 'wait_s'], ['wait_s=soon', 'wait_s'], ['wait_s=1&while_status=done', 'while_status'], ['colour=red', '']] as const) {
-    const answer = await server.request('GET', `/api/v1/work-requests/${created.id}?${query}`, { token: server.clientToken });
+    const answer = await server.request<ErrorResponse>('GET', `/api/v1/work-requests/${created.id}?${query}`, { token: server.clientToken });
     expect(answer.status).toBe(400);
     expect(JSON.stringify(answer.body.error.issues)).toContain(path);
   }
