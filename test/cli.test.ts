@@ -12,6 +12,7 @@ import { WorkschedClient } from '../client';
 import type { WorkRequest } from '../protocol/workRequest';
 import { compileServerConfig } from '../server/config';
 import { startServer, type RunningServer } from '../server/startServer';
+import { ESC } from './helpers/ansi';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { pollUntil } from './helpers/waitFor';
 
@@ -276,7 +277,7 @@ describe('worksched show', () => {
     expect(row).toBeDefined();
     expect(row).toContain('listed-task');
     expect(row).toContain('pending');
-    expect(table.stdout).not.toMatch(/\u001b\[/); // no colour codes in a pipe
+    expect(table.stdout).not.toContain(`${ESC}[`); // no colour codes in a pipe
 
     expect(filtered.code).toBe(0);
     expect(filtered.stdout).toContain('resize');

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ESC } from './helpers/ansi';
 import { startTestServer, uniqueTaskName, type TestServer } from './helpers/server';
 import { runCli, runCliInTerminal, startCli, visibleLines, type CliOptions } from './helpers/cli';
 import { killAllStartedProcesses, startWorkerProcess, type WorkerProcess } from './helpers/workerProcess';
@@ -64,7 +65,7 @@ describe('submit --wait', () => {
       expect.stringMatching(new RegExp(`^work request ${retry} completed/success after \\S+ \\(attempt 2 of 3, retry of #${first}\\)$`)),
     ]);
     // Piped: no status line, no terminal codes.
-    expect(result.stdout + result.stderr).not.toMatch(/[\r\u001b]/);
+    expect(result.stdout + result.stderr).not.toMatch(new RegExp(`[\r${ESC}]`));
   });
 
   test('the end is reported as soon as the server has it (long-poll, not a backing-off poll)', async () => {
@@ -113,7 +114,7 @@ describe('submit --wait', () => {
   test('on a terminal, a status line with the elapsed time is redrawn in place and erased at the end', async () => {
     const result = await runCliInTerminal(['submit', '--wait', '--task-name', uniqueTaskName('slow'), '--', '/bin/sleep', '2.5'], cliOptions());
     expect(result.code).toBe(0);
-    expect(result.output).toMatch(/\r\u001b\[Kwork request \d+ · running on wait-agent · \d/);
+    expect(result.output).toMatch(new RegExp(`\r${ESC}\\[Kwork request \\d+ · running on wait-agent · \\d`));
     const lines = visibleLines(result.output).map((line) => line.split('\r').pop()!).filter(Boolean);
     expect(lines[lines.length - 1]).toMatch(/^work request \d+ completed\/success after /);
   });

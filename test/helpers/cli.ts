@@ -4,6 +4,7 @@
  * gets (status lines, tables fitted to COLUMNS).
  */
 import { spawn } from 'node:child_process';
+import { stripAnsi } from './ansi';
 import { CLI, REPO_ROOT } from './workerProcess';
 
 export interface CliResult {
@@ -76,8 +77,7 @@ export function runCliInTerminal(args: string[], options: CliOptions = {}): Prom
 
 /** Terminal output as the lines a person sees: colour codes removed, split at \r\n or \n. */
 export function visibleLines(output: string): string[] {
-  // eslint-disable-next-line no-control-regex
-  return output.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '').split(/\r?\n/);
+  return stripAnsi(output).split(/\r?\n/);
 }
 
 function shellQuote(value: string): string {

@@ -4,6 +4,7 @@
  * process group, exactly as a key press does.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { stripAnsi } from './ansi';
 import type { ExitInfo } from './workerProcess';
 
 /** Whether `script` (util-linux) can run a command on a pty here; the reason when it cannot. */
@@ -13,8 +14,6 @@ export function terminalUnavailableReason(): string | null {
   if (probe.status !== 0 || !/\/dev\/pts\//.test(probe.stdout)) return `script gives no pseudo-terminal here: ${probe.stdout}${probe.stderr}`;
   return null;
 }
-
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 function shellQuote(words: string[]): string {
   return words.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
@@ -45,7 +44,7 @@ export class TerminalProcess {
 
   /** What the terminal showed, without colours and carriage returns. */
   output(): string {
-    return this.raw.replace(ANSI, '').replace(/\r/g, '');
+    return stripAnsi(this.raw).replace(/\r/g, '');
   }
 
   /** Lines of output, blank ones left out. */
