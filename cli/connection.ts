@@ -62,7 +62,7 @@ function chosen(
 
 /** Only http(s) URLs; "localhost:8080" is a missing scheme, and says so. */
 function checkServerUrl(text: string, source: string): string {
-  let url: URL | null = null;
+  let url: URL | null;
   try {
     url = new URL(text);
   } catch {

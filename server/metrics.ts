@@ -61,7 +61,9 @@ export class ServerMetrics {
     return (req, res, next) => {
       const end = this.httpDuration.startTimer();
       res.on('finish', () => {
-        const route = req.route?.path ? `${req.baseUrl}${req.route.path as string}` : 'unmatched';
+        // express types req.route as any; it is the matched Route (with its path pattern) or undefined.
+        const pattern = (req.route as { path?: string } | undefined)?.path;
+        const route = pattern ? `${req.baseUrl}${pattern}` : 'unmatched';
         end({ method: req.method, route, status: String(res.statusCode) });
       });
       next();

@@ -10,7 +10,7 @@ export async function resolveDatabase(
   config: Pick<ServerConfig, 'databaseUrl' | 'dataDir'>,
   onProgress: (line: string) => void,
 ): Promise<{ databaseUrl: string; stop(): Promise<void> }> {
-  if (config.databaseUrl) return { databaseUrl: config.databaseUrl, stop: async () => undefined };
+  if (config.databaseUrl) return { databaseUrl: config.databaseUrl, stop: () => Promise.resolve() };
   const postgres = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), onProgress });
   try {
     return { databaseUrl: await ensureDatabase(postgres, 'worksched'), stop: () => postgres.stop() };

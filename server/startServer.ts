@@ -41,14 +41,20 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const progress = options.onProgress ?? ((line: string) => logger.info(line));
-  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanups: Array<() => unknown> = [];
   const closeAll = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.warn({ err: error }, 'shutdown step failed');
+      }
+    }
   };
   try {
     // One server per data dir: a second one would adopt the first one's PostgreSQL and rewrite its credentials file.
     const lock = acquireInstanceLock(config.dataDir);
-    cleanups.push(async () => lock.release());
+    cleanups.push(() => lock.release());
     await checkPortFree(config.host, config.port);
     const database = await resolveDatabase(config, progress);
     cleanups.push(() => database.stop());
@@ -73,7 +79,7 @@ export async function startServer(
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => describeListenError(error, config.host, config.port).then(reject));
+      server.once('error', (error) => void describeListenError(error, config.host, config.port).then(reject, () => reject(error)));
       server.listen(config.port, config.host, () => resolve());
     });
     cleanups.push(

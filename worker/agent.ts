@@ -102,7 +102,7 @@ export class WorkerAgent {
     this.stopBackground.abort();
     for (const active of this.active.values()) active.task.kill('shutdown');
     // Each settles once its report was sent (or left on disk when the server did not answer).
-    await Promise.race([Promise.allSettled([...this.active.values()].map((active) => active.settled)), sleep(STOP_NOW_HANDBACK_MS)]);
+    await Promise.race([Promise.allSettled([...this.active.values()].map((active) => active.settled ?? Promise.resolve())), sleep(STOP_NOW_HANDBACK_MS)]);
     return this.summary();
   }
 
@@ -232,7 +232,7 @@ export class WorkerAgent {
       .then((outcome) => this.finish(active, outcome))
       .catch((error: unknown) => this.logger.error({ err: error, workRequest: request.id }, 'task bookkeeping failed'))
       .finally(() => {
-        (guard as OrphanGuard | null)?.release(); // assigned in onSpawn, which TypeScript cannot see
+        guard?.release(); // assigned in onSpawn
         this.active.delete(request.id);
         this.slotFreed?.();
       });

@@ -54,12 +54,13 @@ export async function loadOrRegisterIdentity(config: WorkerConfig, resources: Wo
   } catch (error) {
     if (error instanceof WorkschedApiError && error.code === 'worker_name_taken') {
       const why = saved ? `the identity in ${file} is for ${saved.server}, whose token ${config.server} does not accept` : `no saved identity in ${file}`;
-      throw new Error(`${error.message} (${why}): give this worker another --name or --work-dir`);
+      throw new Error(`${error.message} (${why}): give this worker another --name or --work-dir`, { cause: error });
     }
     if (error instanceof WorkschedApiError && (error.status === 401 || error.status === 403)) {
       throw new Error(
         `${config.server} refused the enrollment token (${error.message}): check WORKSCHED_ENROLLMENT_TOKEN or --enrollment-token-file ` +
           '(on the server\'s host `worksched token show enrollment` prints the current one)',
+        { cause: error },
       );
     }
     throw error;

@@ -51,7 +51,7 @@ export async function useOrClearRunningServer(context: {
     if (owner) {
       progress(`PostgreSQL for ${dataDir} is already running (pid ${postmasterPid}, started by process ${owner.pid}): sharing it`);
       progress(`PostgreSQL ${await majorVersion(dataDir)} listening on ${LISTEN_HOST}:${settings.port}`);
-      return runningHandle({ ...handle, stopServer: async () => undefined, owned: false });
+      return runningHandle({ ...handle, stopServer: () => Promise.resolve(), owned: false });
     }
     progress(`PostgreSQL for ${dataDir} is still running (pid ${postmasterPid}), left by a process that has ended: reusing it`);
     await writeSettings(settingsFile, { ...settings, owner: identify(process.pid) });

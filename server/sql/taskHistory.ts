@@ -31,7 +31,7 @@ export function insertTaskHistory(
   // Each column is its field in snake_case (workRequestId: work_request_id), as the entity names them.
   const columns = fields.map(([field]) => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`));
   const expressions = fields.map(([, value]) => {
-    if (typeof value === 'object' && value !== null && !(value instanceof Date)) return (value as SourceExpression).sql;
+    if (typeof value === 'object' && value !== null && !(value instanceof Date)) return value.sql;
     values.push(value);
     return '?';
   });

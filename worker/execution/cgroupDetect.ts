@@ -189,7 +189,7 @@ export function getCgroupSetup(method: 'cgroup-v2' | 'cgroup-v1', options: { req
   const requireMemory = options.requireMemory ?? true;
   const key = `${method}${requireMemory ? '' : '-any'}`;
   if (!setups.has(key)) {
-    let setup: CgroupSetup | null = null;
+    let setup: CgroupSetup | null;
     try {
       setup = method === 'cgroup-v2' ? prepareV2(requireMemory) : prepareV1();
     } catch {
