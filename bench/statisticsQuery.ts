@@ -18,7 +18,6 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { compileServerConfig } from '../server/config';
 import { startEmbeddedPostgres } from '../server/embeddedPostgres';
@@ -58,7 +57,7 @@ export async function benchStatisticsQuery(): Promise<Result> {
     );
     cleanups.push({ what: 'close server', run: () => server.close() });
     const api = new ApiClient(server.url, await operatorToken(server));
-    cleanups.push({ what: 'close HTTP agent', run: async () => api.close() });
+    cleanups.push({ what: 'close HTTP agent', run: () => Promise.resolve(api.close()) });
     const sql = new Client({ connectionString: databaseUrl, application_name: 'worksched-bench-statistics' });
     await sql.connect();
     cleanups.push({ what: 'close SQL connection', run: () => sql.end() });
@@ -255,14 +254,14 @@ async function explainListing(server: RunningServer): Promise<string[]> {
   const lines: string[] = [];
   const explaining = new Proxy(em, {
     get(target, property, receiver) {
-      if (property !== 'execute') return Reflect.get(target, property, receiver);
+      if (property !== 'execute') return Reflect.get(target, property, receiver) as unknown;
       return async (text: string, params: unknown[]) => {
         const plan = await target.execute<Array<{ 'QUERY PLAN': string }>>(`explain (analyze, buffers) ${text}`, params);
         lines.push(...plan.map((row) => `  ${row['QUERY PLAN']}`));
         return [];
       };
     },
-  }) as EntityManager;
+  });
   lines.push('EXPLAIN of the page of keys (sort=-runs, limit 50):');
   await listTaskKeys(explaining, query);
   lines.push(`EXPLAIN of the percentiles of those ${keys.length} keys:`);

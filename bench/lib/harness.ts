@@ -25,9 +25,9 @@ export function progress(line: string): void {
 
 /** Things to undo, last in first out; every step runs even if an earlier one fails. */
 export class Cleanup {
-  private readonly steps: Array<{ what: string; run: () => Promise<unknown> | unknown }> = [];
+  private readonly steps: Array<{ what: string; run: () => unknown }> = [];
 
-  add(what: string, run: () => Promise<unknown> | unknown): void {
+  add(what: string, run: () => unknown): void {
     this.steps.push({ what, run });
   }
 

@@ -68,7 +68,7 @@ export class BenchHttp {
             try {
               resolve((text ? JSON.parse(text) : undefined) as T);
             } catch (error) {
-              reject(error);
+              reject(error instanceof Error ? error : new Error(String(error)));
             }
           });
         },

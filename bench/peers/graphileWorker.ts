@@ -44,7 +44,7 @@ export async function benchGraphileWorker(postgres: BenchPostgres, cleanup: Clea
       concurrency: COMPARED_CONCURRENCY,
       noHandleSignals: true,
       logger,
-      taskList: { [TASK]: async (payload) => starts.started((payload as { i: number }).i) },
+      taskList: { [TASK]: (payload) => starts.started((payload as { i: number }).i) },
       preset: {
         worker: { maxPoolSize: COMPARED_CONCURRENCY + 1, localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
       },

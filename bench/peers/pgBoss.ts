@@ -36,8 +36,10 @@ export async function benchPgBoss(postgres: BenchPostgres, cleanup: Cleanup, sql
   const lines: string[] = [];
   const figures: PeerResult['figures'] = {};
   const starts = new JobStarts();
-  const handler = async (jobs: Array<{ data: Payload }>) => {
+  // pg-boss wants a promise back from a handler; this one has nothing to wait for.
+  const handler = (jobs: Array<{ data: Payload }>) => {
     for (const job of jobs) starts.started(job.data.i);
+    return Promise.resolve();
   };
   const workOptions = { localConcurrency: 1, batchSize: COMPARED_CONCURRENCY, burstWhenBatchFull: true } as const;
 
