@@ -269,12 +269,13 @@ describe('the initdb password file', () => {
 
   itAsRoot('cannot be read by another user', async () => {
     parentDir ??= await makeRunDir();
-    await withPasswordFile(parentDir, 'secret password', owner, async (file) => {
+    await withPasswordFile(parentDir, 'secret password', owner, (file) => {
       const asNobody = spawnSync('cat', [file], { uid: 65534, gid: 65534, encoding: 'utf8' });
       expect(asNobody.status).not.toBe(0);
       expect(asNobody.stdout).toBe('');
       const asOwner = spawnSync('cat', [file], { uid: owner?.uid, gid: owner?.gid, encoding: 'utf8' });
       expect(asOwner.stdout).toBe('secret password\n');
+      return Promise.resolve();
     });
   });
 });
@@ -286,7 +287,7 @@ describe('test databases', () => {
       const client = new Client({ connectionString: database.url });
       await client.connect();
       try {
-        const migrations = await client.query('SELECT count(*)::int AS applied FROM worksched_migrations');
+        const migrations = await client.query<{ applied: number }>('SELECT count(*)::int AS applied FROM worksched_migrations');
         expect(migrations.rows[0].applied).toBeGreaterThan(0);
       } finally {
         await client.end();

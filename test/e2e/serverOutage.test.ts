@@ -52,7 +52,7 @@ const LINES = 12; // one every 0.5 s: 6 s
 describe('server outage during a task', () => {
   it('an outage longer than the heartbeat timeout does not requeue work that kept running', withProcessLogs(async () => {
     const options = { ...(await serverOptions()), heartbeatTimeoutS: 3 };
-    let server: ManagedProcess = await startServerProcess(options);
+    const server: ManagedProcess = await startServerProcess(options);
     const url = `http://127.0.0.1:${options.port}`;
     const client = new WorkschedClient({ baseUrl: url, token: options.adminToken });
     const worker: WorkerProcess = await startWorker({ url, enrollmentToken: options.enrollmentToken });
@@ -62,7 +62,7 @@ describe('server outage during a task', () => {
     server.signal('SIGKILL');
     await server.waitForExit(10_000);
     await waitUntilWorkersSilent(options.databaseUrl, 3.5); // longer than the 3 s heartbeat timeout
-    server = await startServerProcess(options);
+    await startServerProcess(options); // stopped with the test's other processes
 
     const done = await waitForEnd(client, created.id, 60_000);
     // Not killed and re-run: the same attempt finished on the same worker.
@@ -71,7 +71,7 @@ describe('server outage during a task', () => {
 
   it('the worker buffers logs and the result and delivers them after the server restarts', withProcessLogs(async () => {
     const options = await serverOptions();
-    let server: ManagedProcess = await startServerProcess(options);
+    const server: ManagedProcess = await startServerProcess(options);
     const url = `http://127.0.0.1:${options.port}`;
     const client = new WorkschedClient({ baseUrl: url, token: options.adminToken });
     const worker: WorkerProcess = await startWorker({ url, enrollmentToken: options.enrollmentToken });
@@ -93,7 +93,7 @@ describe('server outage during a task', () => {
     expect(taskProcesses(created.id).length).toBeGreaterThan(0);
     expect(worker.alive).toBe(true);
 
-    server = await startServerProcess(options);
+    await startServerProcess(options); // stopped with the test's other processes
     process.stdout.write(`outage: server down for ${Date.now() - downAt} ms (restart included)\n`);
 
     const done = await waitForEnd(client, created.id, 60_000);
@@ -120,7 +120,7 @@ describe('server outage during a task', () => {
 
   it('a result reached while the server is down is kept on disk and delivered when it is back', withProcessLogs(async () => {
     const options = await serverOptions();
-    let server = await startServerProcess(options);
+    const server = await startServerProcess(options);
     const url = `http://127.0.0.1:${options.port}`;
     const client = new WorkschedClient({ baseUrl: url, token: options.adminToken });
     const worker = await startWorker({ url, enrollmentToken: options.enrollmentToken });
@@ -134,7 +134,7 @@ describe('server outage during a task', () => {
     await worker.waitForLine((line) => line.includes('cannot deliver the result yet') && line.includes(`"workRequest":${created.id}`), 20_000);
     expect(fs.existsSync(path.join(worker.options.workDir, '.state', 'outbox', `${created.id}.json`))).toBe(true);
 
-    server = await startServerProcess(options);
+    await startServerProcess(options); // stopped with the test's other processes
     const done = await waitForEnd(client, created.id, 60_000);
     expect(done).toMatchObject({ status: 'completed', result: 'failure', attempt: 1 });
     expect(done.output_data?.errors?.[0]).toMatchObject({ code: 'exit_code', exit_code: 3 });
@@ -149,10 +149,10 @@ describe('server outage during a task', () => {
 
   it('a queued result survives a worker restart during the outage', withProcessLogs(async () => {
     const options = await serverOptions();
-    let server = await startServerProcess(options);
+    const server = await startServerProcess(options);
     const url = `http://127.0.0.1:${options.port}`;
     const client = new WorkschedClient({ baseUrl: url, token: options.adminToken });
-    let worker = await startWorker({ url, enrollmentToken: options.enrollmentToken });
+    const worker = await startWorker({ url, enrollmentToken: options.enrollmentToken });
     const { name, workDir } = worker.options;
 
     const created = await client.createWorkRequest(shellTask('for i in 1 2 3 4; do echo "line $i"; sleep 0.5; done'));
@@ -164,10 +164,10 @@ describe('server outage during a task', () => {
     // The worker stops while the server is still down: the report stays on disk.
     expect(await worker.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
 
-    server = await startServerProcess(options);
+    await startServerProcess(options); // stopped with the test's other processes
     // Nothing delivered it yet: the request still runs as far as the server knows.
     expect((await client.getWorkRequest(created.id)).status).toBe('running');
-    worker = await startWorker({ url, enrollmentToken: options.enrollmentToken }, { name, workDir });
+    await startWorker({ url, enrollmentToken: options.enrollmentToken }, { name, workDir });
     const done = await waitForEnd(client, created.id, 60_000);
     expect(done).toMatchObject({ status: 'completed', result: 'success', attempt: 1, worker: { name } });
     const log = await logText(client, created.id);

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { childEnv, CLI, ManagedProcess, processesWithEnvEntries, REPO_ROOT, startWorkerProcess } from '../helpers/workerProcess';
-import { cleanup, logText, shellTask, startE2EServer, tmpDir, uniqueName, waitForEnd, waitForRequest, withProcessLogs, type E2EServer } from './support';
+import { cleanup, logText, shellTask, startE2EServer, tmpDir, uniqueName, waitForEnd, withProcessLogs, type E2EServer } from './support';
 
 let server: E2EServer;
 const spawned: ChildProcess[] = [];
@@ -89,7 +89,7 @@ describe('the enrollment token off the command line', () => {
       env: { PASSED_ON: 'one', NOT_PASSED: 'two' },
     }).ready();
     expect(running.options.enrollmentToken).toBeUndefined();
-    expect(running.records().some((record) => record.msg === `registered as worker ${record.workerId} (${name})`)).toBe(true);
+    expect(running.records().some((record) => record.msg === `registered as worker ${String(record.workerId)} (${name})`)).toBe(true);
     const created = await server.client.createWorkRequest(shellTask('env'));
     expect(await waitForEnd(server.client, created.id)).toMatchObject({ status: 'completed', result: 'success', worker: { name } });
     const { stdout } = await logText(server.client, created.id);

@@ -91,7 +91,8 @@ describe('startTask results', () => {
     });
     const { outcome, stdout, task } = await run(request, { workRoot: root, keepWorkdir: true });
     expect(outcome.result).toBe('success');
-    const seen = JSON.parse(stdout);
+    // What the script above prints about itself.
+    const seen = JSON.parse(stdout) as { argv: string[]; cwd: string; stdin: string; env: Record<string, string>; task: unknown };
     expect(seen.argv).toEqual(['--alpha=1', '--beta=two words', '--gamma=true', 'in.txt', '-l', '5']);
     expect(seen.cwd).toBe(task.workdir);
     expect(task.workdir.startsWith(join(root, `wr-${request.id}-a1-`))).toBe(true);
