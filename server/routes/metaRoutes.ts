@@ -30,16 +30,16 @@ const HOME_PAGE = `<!doctype html>
 export function metaRoutes(ctx: ServerContext): Pick<RouteHandlers, 'home' | 'metrics' | 'openApi'> {
   let openApi: string | null = null;
   return {
-    home: async ({ req, res }) => {
+    home: ({ req, res }) => {
       // Browsers ask for HTML first; curl (*/*) and API clients get JSON.
-      if (req.accepts(['json', 'html']) !== 'html') return LINKS;
+      if (req.accepts(['json', 'html']) !== 'html') return Promise.resolve(LINKS);
       res.type('html').send(HOME_PAGE);
-      return ANSWERED;
+      return Promise.resolve(ANSWERED);
     },
-    openApi: async ({ res }) => {
+    openApi: ({ res }) => {
       openApi ??= JSON.stringify(buildOpenApiDocument());
       res.type('application/json').send(openApi);
-      return ANSWERED;
+      return Promise.resolve(ANSWERED);
     },
     metrics: async ({ res }) => {
       res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
