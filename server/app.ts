@@ -20,9 +20,10 @@ export function createApp(ctx: ServerContext): Express {
   app.set('query parser', 'simple');
   app.use(ctx.metrics.middleware());
   const jsonTypes = ['application/json', 'application/*+json'];
-  // The batch route reads its bigger body first; the general parser then sees it read and passes it on.
-  app.post(API_ROUTES.createWorkRequests.path, express.json({ limit: ctx.config.maxBatchBody, type: jsonTypes }));
-  app.use(express.json({ limit: MAX_BODY_BYTES, type: jsonTypes }));
+  const batchJson = express.json({ limit: ctx.config.maxBatchBody, type: jsonTypes });
+  const json = express.json({ limit: MAX_BODY_BYTES, type: jsonTypes });
+  // Middleware, not a route of its own: the router holds exactly the table's routes.
+  app.use((req, res, next) => (req.method === 'POST' && req.path === API_ROUTES.createWorkRequests.path ? batchJson : json)(req, res, next));
   const handlers = {
     ...healthRoutes(ctx),
     ...metaRoutes(ctx),
