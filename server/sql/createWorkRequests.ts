@@ -1,4 +1,5 @@
 import type { HistoryKey } from '../history/historyKey';
+import { SUCCESS_PROFILE_COLUMNS } from './successProfile';
 
 /**
  * Statements of the create paths (one request or a batch), run on a plain pg connection as named (prepared)
@@ -6,16 +7,9 @@ import type { HistoryKey } from '../history/historyKey';
  * connection however many requests a call creates.
  */
 
-const PROFILE_COLUMNS = `count(*) as runs,
-         count(memory) as memory_runs, percentile_cont(0.95) within group (order by memory) as memory_p95,
-         count(disk_space) as disk_runs, percentile_cont(0.95) within group (order by disk_space) as disk_p95,
-         count(duration_ms) as duration_runs, percentile_cont(0.95) within group (order by duration_ms) as duration_p95_ms,
-         percentile_cont(0.95) within group (order by cpu_time_ms::float8 / nullif(duration_ms, 0)) as cores_p95,
-         min(available_memory) as min_available_memory`;
-
 /** The success profile of one key level over its newest `$4` successful runs (as successProfileQuery). */
 const profileOfLevel = (level: number, where: string) =>
-  `select ${level} as level, ${PROFILE_COLUMNS}
+  `select ${level} as level, ${SUCCESS_PROFILE_COLUMNS}
        from (select * from task_history h where ${where} and h.result = 'success' order by h.completed_at desc limit $4) recent`;
 
 /**
