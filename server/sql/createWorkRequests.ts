@@ -7,14 +7,17 @@ import { SUCCESS_PROFILE_COLUMNS } from './successProfile';
  * connection however many requests a call creates.
  */
 
-/** The success profile of one key level over its newest `$4` successful runs (as successProfileQuery). */
+/** The success profile of one key level over its newest `$4` successful runs (as successProfileQuery), if it has any. */
 const profileOfLevel = (level: number, where: string) =>
-  `select ${level} as level, ${SUCCESS_PROFILE_COLUMNS}
-       from (select * from task_history h where ${where} and h.result = 'success' order by h.completed_at desc limit $4) recent`;
+  `select * from (select ${level} as level, ${SUCCESS_PROFILE_COLUMNS}
+         from (select * from task_history h where ${where} and h.result = 'success' order by h.completed_at desc limit $4) recent) profile
+       where runs > 0`;
 
 /**
- * One row per (key, level) for every distinct history key of a call: the three levels of the fallback chain
- * (historyLevels) at once, so one statement answers for all keys; `key_index` is the key's 1-based position.
+ * For every distinct history key of a call, the profile of the most specific level of the fallback chain
+ * (historyLevels) that has successful runs; no row for a key without any. One statement for all keys: the
+ * levels are an Append under LIMIT 1, so PostgreSQL reads a wider level only when the narrower ones are empty
+ * (as learnRequirements' loop does). `key_index` is the key's 1-based position.
  */
 export function successProfilesStatement(keys: HistoryKey[], sampleRuns: number) {
   return {
@@ -27,6 +30,7 @@ export function successProfilesStatement(keys: HistoryKey[], sampleRuns: number)
        ${profileOfLevel(2, 'h.task_name = k.task_name and h.subject = k.subject')}
        union all
        ${profileOfLevel(3, 'h.task_name = k.task_name')}
+       limit 1
      ) p`,
     values: [keys.map((key) => key.taskName), keys.map((key) => key.subject), keys.map((key) => key.context), sampleRuns],
   };
