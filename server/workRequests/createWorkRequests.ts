@@ -77,7 +77,7 @@ async function requirementsLearner(client: PoolClient, specs: TaskSpec[], policy
     for (const row of result.rows) {
       const index = Number(row.key_index) - 1;
       let levels = levelsByKey.get(index);
-      if (!levels) levelsByKey.set(index, (levels = new Map()));
+      if (!levels) levelsByKey.set(index, (levels = new Map<number, SuccessProfile>()));
       levels.set(row.level, row);
     }
     list.forEach((key, index) => profiles.set(keyText(key), mostSpecificProfile(key, levelsByKey.get(index))));
@@ -159,5 +159,5 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     logTruncated: false,
     startedAt: null,
     completedAt: null,
-  } as unknown as WorkRequest;
+  };
 }

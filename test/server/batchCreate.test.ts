@@ -111,9 +111,9 @@ test('10,000 specs in one call are all created', async () => {
 test('a body over 1 MiB is accepted on the batch route and refused (413) on the single route', async () => {
   const big = taskSpec({ user_metadata: { pad: 'x'.repeat(1024 * 1024 + 10) } });
   const before = await server.countAll();
-  const single = await server.request('POST', '/api/v1/work-requests', { token: server.clientToken, body: big });
+  const single = await server.request<OrError<WorkRequest>>('POST', '/api/v1/work-requests', { token: server.clientToken, body: big });
   expect({ status: single.status, code: single.body?.error?.code }).toEqual({ status: 413, code: 'payload_too_large' });
-  expect(single.body.error.message).toContain('1.0 MiB');
+  expect(single.body.error?.message).toContain('1.0 MiB');
   expect(await server.countAll()).toEqual(before);
   const batch = expectStatus(await postBatch([big, taskSpec()]), 201, 'big batch');
   expect(batch.body.work_requests[0].user_metadata.pad).toHaveLength(1024 * 1024 + 10);
@@ -122,9 +122,9 @@ test('a body over 1 MiB is accepted on the batch route and refused (413) on the 
 test('the batch route has its own limit (WORKSCHED_MAX_BATCH_BODY)', async () => {
   const small = await startTestServer({ maxBatchBody: 64 * 1024 });
   try {
-    const answer = await small.request('POST', BATCH, { token: small.clientToken, body: { work_requests: [taskSpec({ user_metadata: { pad: 'x'.repeat(70 * 1024) } })] } });
+    const answer = await small.request<OrError<{ work_requests: WorkRequest[] }>>('POST', BATCH, { token: small.clientToken, body: { work_requests: [taskSpec({ user_metadata: { pad: 'x'.repeat(70 * 1024) } })] } });
     expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status: 413, code: 'payload_too_large' });
-    expect(answer.body.error.message).toContain('64.0 KiB');
+    expect(answer.body.error?.message).toContain('64.0 KiB');
   } finally {
     await small.close();
   }
