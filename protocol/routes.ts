@@ -27,6 +27,8 @@ import {
   workerSchema,
 } from './workerApi';
 import {
+  createWorkRequestsRequestSchema,
+  createWorkRequestsResponseSchema,
   getWorkRequestQuerySchema,
   listWorkRequestsQuerySchema,
   logEntriesQuerySchema,
@@ -130,6 +132,16 @@ export const API_ROUTES = {
     body: taskSpecSchema,
     bodyName: 'task spec',
     response: workRequestSchema,
+    status: 201,
+  }),
+  createWorkRequests: route({
+    method: 'post',
+    path: '/api/v1/work-requests/batch',
+    summary: 'Create up to 10,000 work requests at once, all or none, answered in the order of the specs; the body may be up to WORKSCHED_MAX_BATCH_BODY (16 MiB)',
+    role: 'client',
+    body: createWorkRequestsRequestSchema,
+    bodyName: 'batch of task specs',
+    response: createWorkRequestsResponseSchema,
     status: 201,
   }),
   listWorkRequests: route({

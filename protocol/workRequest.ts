@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { outputDataSchema } from './outputData';
-import { executionSchema, resourceRequirementsSchema, userMetadataSchema } from './taskSpec';
+import { executionSchema, resourceRequirementsSchema, taskSpecSchema, userMetadataSchema } from './taskSpec';
 
 export const WORK_REQUEST_STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'] as const;
 export const workRequestStatusSchema = z.enum(WORK_REQUEST_STATUSES);
@@ -117,3 +117,15 @@ export const logEntriesResponseSchema = z.object({ entries: z.array(logEntrySche
 
 /** Body of POST /api/v1/work-requests/:id/priority (operators): added to the spec's priority for claim order. */
 export const priorityAdjustmentRequestSchema = z.object({ priority_adjustment: z.number().int().min(-10_000).max(10_000) }).strict();
+
+/** How many task specs one POST /api/v1/work-requests/batch may carry. */
+export const MAX_BATCH_CREATE = 10_000;
+
+/** Body of POST /api/v1/work-requests/batch: all are created, in this order, or none. */
+export const createWorkRequestsRequestSchema = z
+  .object({ work_requests: z.array(taskSpecSchema).min(1).max(MAX_BATCH_CREATE) })
+  .strict();
+export type CreateWorkRequestsRequest = z.input<typeof createWorkRequestsRequestSchema>;
+
+/** The created work requests, in the order of the specs. */
+export const createWorkRequestsResponseSchema = z.object({ work_requests: z.array(workRequestSchema) });

@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { API_ROUTES } from '../protocol/routes';
 import type { ServerContext } from './context';
 import { NotFoundError, errorMiddleware } from './errors';
 import { healthRoutes } from './routes/healthRoutes';
@@ -9,13 +10,20 @@ import { tokenRoutes } from './routes/tokenRoutes';
 import { workerRoutes } from './routes/workerRoutes';
 import { workRequestRoutes } from './routes/workRequestRoutes';
 
+/** Every route but the batch create takes bodies up to this size. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
 /** The express app: every route of protocol/routes.ts, handlers grouped by audience, one error envelope for everything. */
 export function createApp(ctx: ServerContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(ctx.metrics.middleware());
-  app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
+  const jsonTypes = ['application/json', 'application/*+json'];
+  const batchJson = express.json({ limit: ctx.config.maxBatchBody, type: jsonTypes });
+  const json = express.json({ limit: MAX_BODY_BYTES, type: jsonTypes });
+  // Middleware, not a route of its own: the router holds exactly the table's routes.
+  app.use((req, res, next) => (req.method === 'POST' && req.path === API_ROUTES.createWorkRequests.path ? batchJson : json)(req, res, next));
   const handlers = {
     ...healthRoutes(ctx),
     ...metaRoutes(ctx),

@@ -16,6 +16,8 @@ export const serverConfigSchema = z.object({
   claimGraceS: z.coerce.number().min(0).default(15),
   housekeepingIntervalS: z.coerce.number().int().min(1).max(59).default(5),
   logMaxBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /** Largest body POST /api/v1/work-requests/batch accepts, in bytes; every other route takes up to 1 MiB. */
+  maxBatchBody: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   /** Task history kept per key besides the last success and last failure. */
   historyRetentionRuns: z.coerce.number().int().min(1).default(50),
   /** Learned memory/disk requirement = p95 of successful runs × this. */
@@ -49,6 +51,7 @@ export function compileServerConfig(
     housekeepingIntervalS: env.WORKSCHED_HOUSEKEEPING_INTERVAL_S || undefined,
     claimGraceS: env.WORKSCHED_CLAIM_GRACE_S || undefined,
     logMaxBytes: env.WORKSCHED_LOG_MAX_BYTES || undefined,
+    maxBatchBody: env.WORKSCHED_MAX_BATCH_BODY || undefined,
     historyRetentionRuns: env.WORKSCHED_HISTORY_RETENTION_RUNS || undefined,
     learnedHeadroom: env.WORKSCHED_LEARNED_HEADROOM || undefined,
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
 import { findNulCharacter, formatIssuePath, listZodIssues } from '../protocol/errors';
 import type { Logger } from '../common/logger';
+import { formatBytes } from '../protocol/units';
 
 export interface ErrorIssue { path: string; message: string }
 
@@ -115,7 +116,7 @@ export function parsePathParams<S extends z.ZodType>(schema: S, params: unknown)
   return parsed.data;
 }
 
-interface BodyParserError { type?: string; message?: string }
+interface BodyParserError { type?: string; message?: string; limit?: number }
 
 /** Maps every error to the one envelope of DESIGN.md; unexpected errors are logged and answered 500 without internals. */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
@@ -148,7 +149,7 @@ function asHttpError(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
   const parserError = error as BodyParserError;
   if (!parserError || typeof parserError !== 'object') return null;
-  if (parserError.type === 'entity.too.large') return new HttpError('payload_too_large', 'request body is larger than 1 MiB');
+  if (parserError.type === 'entity.too.large') return new HttpError('payload_too_large', `request body is larger than ${typeof parserError.limit === 'number' ? formatBytes(parserError.limit) : 'this route accepts'}`);
   if (parserError.type === 'entity.parse.failed') return new HttpError('invalid_json', `request body is not valid JSON: ${parserError.message ?? ''}`.trim());
   return null;
 }

@@ -240,6 +240,41 @@ describe('worksched submit', () => {
     expect(await countRequests()).toBe(before);
   });
 
+  test('a JSON-lines file (.jsonl) creates one request per line, in order, flags applied to each; duplicates are two requests', async () => {
+    const line = (i: number) => JSON.stringify({ task_name: 'jsonl-task', subject: `s${i % 3}`, execution: { executable: '/bin/true', args: [String(i)] } });
+    const lines = Array.from({ length: 25 }, (_, i) => line(i));
+    lines.splice(10, 0, '', line(9)); // a blank line is skipped; a repeated spec is another request
+    const file = writeSpec('many.jsonl', `${lines.join('\n')}\n`);
+    const result = await cli(['submit', file, '--priority', '4']);
+    expect(result.code).toBe(0);
+    const match = /^created 26 work requests \(#(\d+)…#(\d+)\)\n$/.exec(result.stdout);
+    expect(match).not.toBeNull();
+    const stored = (await admin.listWorkRequests({ task_name: 'jsonl-task', limit: 100 })).work_requests.reverse();
+    expect(stored.map((request) => request.task_data.execution.args[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '9', ...Array.from({ length: 15 }, (_, i) => String(i + 10))]);
+    expect(stored.every((request) => request.priority === 4)).toBe(true);
+    expect([stored[0].id, stored[stored.length - 1].id]).toEqual([Number(match![1]), Number(match![2])]);
+
+    const piped = await cli(['submit', '--jsonl', '-', '--quiet'], { input: `${line(1)}\n${line(2)}` });
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toMatch(/^\d+\n\d+\n$/);
+  });
+
+  test('a bad line of a JSON-lines file: exit 2 naming the line and field, nothing created', async () => {
+    const before = await countRequests();
+    const good = JSON.stringify({ task_name: 'jsonl-bad', execution: { executable: '/bin/true' } });
+    const bad = JSON.stringify({ task_name: 'jsonl-bad', execution: { executable: '/bin/true' }, resources: { memory: 'lots' } });
+    const [badField, notJson] = await Promise.all([
+      cli(['submit', writeSpec('bad.jsonl', [good, good, bad, good].join('\n'))]),
+      cli(['submit', '--jsonl', writeSpec('broken.txt', `${good}\n{"task_name":`)]),
+    ]);
+    expect(badField.code).toBe(2);
+    expect(badField.stdout).toBe('');
+    expect(badField.stderr).toMatch(/^worksched: .*bad\.jsonl line 3: task spec: resources\.memory: not a size: "lots"[^\n]*\n$/);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/^worksched: .*broken\.txt line 2 is not valid JSON[^\n]*\n$/);
+    expect(await countRequests()).toBe(before);
+  });
+
   test('--wait exits 0 when the request succeeds and 1 when it fails', async () => {
     const worker = await registerWorker('wait-worker');
     for (const [result, code] of [['success', 0], ['failure', 1]] as const) {

@@ -7,6 +7,7 @@ import { WaitTimeoutError } from '../../client';
 import { parseDurationSeconds } from '../../protocol/units';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
+import { parseJsonLinesSpecs, submitInBatches } from '../submitJsonLines';
 import { formatRunTime, formatStatus, parseIntegerOption, printJson, truncate } from '../format';
 import { watchWorkRequest } from '../watchWorkRequest';
 
@@ -31,6 +32,7 @@ interface SubmitFlags extends ConnectionOptions {
   logs?: boolean;
   json?: boolean;
   quiet?: boolean;
+  jsonl?: boolean;
 }
 
 type SpecObject = Record<string, unknown>;
@@ -42,8 +44,9 @@ export function registerSubmitCommand(program: Command): void {
   withConnectionOptions(
     program
       .command('submit')
-      .description('submit a work request: a task spec file (JSON; "-" reads stdin), or a command given with --task-name')
-      .argument('[spec-or-command...]', 'FILE.json or "-"; with --task-name: -- EXECUTABLE ARGS…')
+      .description('submit a work request: a task spec file (JSON; "-" reads stdin), a JSON-lines file of specs (FILE.jsonl or --jsonl), or a command given with --task-name')
+      .argument('[spec-or-command...]', 'FILE.json, FILE.jsonl or "-"; with --task-name: -- EXECUTABLE ARGS…')
+      .option('--jsonl', 'the file (or "-") holds one task spec per line: all are created (in batches of up to 10,000), or none if a line is bad')
       .option('--task-name <name>', 'task name (history is keyed by it); the command follows "--"')
       .option('--subject <subject>', 'history key: what the task works on')
       .option('--context <context>', 'history key: where it runs (e.g. amd64)')
@@ -66,9 +69,13 @@ export function registerSubmitCommand(program: Command): void {
       .option('-q, --quiet', 'print only the id')
       .addHelpText(
         'after',
-        '\nExamples:\n  worksched submit task.json\n  worksched submit --task-name hello --memory 512MiB -- /bin/echo hello\n',
+        '\nExamples:\n  worksched submit task.json\n  worksched submit --priority 5 many.jsonl\n  worksched submit --task-name hello --memory 512MiB -- /bin/echo hello\n',
       ),
   ).action(async (operands: string[], flags: SubmitFlags) => {
+    if (flags.taskName === undefined && (flags.jsonl || (operands.length === 1 && operands[0].endsWith('.jsonl')))) {
+      await submitJsonLines(operands, flags);
+      return;
+    }
     const spec = await buildSpec(operands, flags);
     const parsed = taskSpecSchema.safeParse(spec);
     if (!parsed.success) {
@@ -97,6 +104,22 @@ export function registerSubmitCommand(program: Command): void {
     else if (!flags.quiet) process.stdout.write(`${describeEnd(finished)}\n`);
     if (finished.result !== 'success') process.exitCode = 1;
   });
+}
+
+/** `submit FILE.jsonl` / `submit --jsonl FILE`: every line a spec, the flags applied to each. */
+async function submitJsonLines(operands: string[], flags: SubmitFlags): Promise<void> {
+  if (operands.length !== 1) throw new CliUsageError('give one JSON-lines file of task specs (or "-" for stdin)');
+  if (flags.wait || flags.timeout !== undefined || flags.logs) throw new CliUsageError('--wait, --timeout and --logs take a single task spec, not a JSON-lines file');
+  const file = operands[0];
+  const text = await readSpecText(file);
+  const specs = parseJsonLinesSpecs(text, file === '-' ? 'stdin' : file, (spec) => applyFlags(spec, flags));
+  const created = await submitInBatches(connect(flags), specs);
+  if (flags.json) printJson(created);
+  else if (flags.quiet) process.stdout.write(created.map((request) => `${request.id}\n`).join(''));
+  else {
+    const ids = created.length === 1 ? `#${created[0].id}` : `#${created[0].id}…#${created[created.length - 1].id}`;
+    process.stdout.write(`created ${created.length.toLocaleString('en-US')} work request${created.length === 1 ? '' : 's'} (${ids})\n`);
+  }
 }
 
 /** As GNU timeout(1): the wait ran out. */
@@ -138,15 +161,18 @@ async function buildSpec(operands: string[], flags: SubmitFlags): Promise<SpecOb
   return spec;
 }
 
-async function readSpecFile(file: string): Promise<SpecObject> {
-  let text: string;
+async function readSpecText(file: string): Promise<string> {
   try {
-    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    return file === '-' ? await readStdin() : await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
     throw new CliUsageError(`cannot read task spec ${file}: ${why}`);
   }
+}
+
+async function readSpecFile(file: string): Promise<SpecObject> {
+  const text = await readSpecText(file);
   const source = file === '-' ? 'stdin' : file;
   let value: unknown;
   try {

@@ -21,16 +21,26 @@ export async function learnRequirements(
   explicit: ResourceRequirements,
   options: { headroom: number; sampleRuns: number },
 ): Promise<LearnedRequirements> {
+  return requirementsFromProfile(await findSuccessProfile(em, key, options.sampleRuns), explicit, options.headroom);
+}
+
+/** The most specific key level's success profile (null: no level has successful runs). */
+export interface LabelledSuccessProfile {
+  label: string;
+  stats: SuccessProfile;
+}
+
+/** What a success profile says about the resources the spec leaves open (an explicit value wins). */
+export function requirementsFromProfile(profile: LabelledSuccessProfile | null, explicit: ResourceRequirements, headroom: number): LearnedRequirements {
   const learned: LearnedRequirement[] = [];
-  const profile = await findSuccessProfile(em, key, options.sampleRuns);
   if (profile) {
     const { label, stats } = profile;
     const runs = Number(stats.runs);
-    const headroomText = options.headroom === 1 ? '' : ` × ${options.headroom} headroom`;
+    const headroomText = headroom === 1 ? '' : ` × ${headroom} headroom`;
     const runsText = (count: number) => `${count} successful run${count === 1 ? '' : 's'} of ${label}`;
     if (explicit.memory === undefined) {
       if (stats.memory_p95 !== null && Number(stats.memory_runs) > 0) {
-        const value = Math.ceil(stats.memory_p95 * options.headroom);
+        const value = Math.ceil(stats.memory_p95 * headroom);
         learned.push({ resource: 'memory', value, reason: `memory ≥ ${formatBytes(value)}: p95 of ${runsText(Number(stats.memory_runs))} is ${formatBytes(Math.round(stats.memory_p95))}${headroomText}` });
       } else if (stats.min_available_memory !== null) {
         // Seed 000's reference data: no measured peaks, but it is known to work with this much free memory.
@@ -39,7 +49,7 @@ export async function learnRequirements(
       }
     }
     if (explicit.disk === undefined && stats.disk_p95 !== null && Number(stats.disk_runs) > 0) {
-      const value = Math.ceil(stats.disk_p95 * options.headroom);
+      const value = Math.ceil(stats.disk_p95 * headroom);
       learned.push({ resource: 'disk', value, reason: `disk ≥ ${formatBytes(value)}: p95 of ${runsText(Number(stats.disk_runs))} is ${formatBytes(Math.round(stats.disk_p95))}${headroomText}` });
     }
     if (explicit.cpu === undefined && stats.cores_p95 !== null && stats.cores_p95 > 1.05) {
@@ -62,7 +72,7 @@ export async function learnRequirements(
   };
 }
 
-async function findSuccessProfile(em: EntityManager, key: HistoryKey, sampleRuns: number): Promise<{ label: string; stats: SuccessProfile } | null> {
+async function findSuccessProfile(em: EntityManager, key: HistoryKey, sampleRuns: number): Promise<LabelledSuccessProfile | null> {
   for (const level of historyLevels(key)) {
     const query = successProfileQuery(level, sampleRuns);
     const rows = await em.execute<SuccessProfile[]>(query.text, query.values);

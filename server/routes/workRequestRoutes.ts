@@ -5,6 +5,7 @@ import { adjustPriority } from '../workRequests/adjustPriority';
 import { cancelWorkRequest } from '../workRequests/cancelWorkRequest';
 import { completeWorkRequest } from '../workRequests/completeWorkRequest';
 import { createWorkRequest } from '../workRequests/createWorkRequest';
+import { createWorkRequests } from '../workRequests/createWorkRequests';
 import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
 import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
@@ -16,6 +17,7 @@ import { ANSWERED, type RouteHandlers } from './mountRoutes';
 
 type WorkRequestRouteName =
   | 'createWorkRequest'
+  | 'createWorkRequests'
   | 'listWorkRequests'
   | 'getWorkRequest'
   | 'cancelWorkRequest'
@@ -32,9 +34,14 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
   const who = (principal: Principal) => `${principal.role} token #${principal.tokenId}`;
   return {
     createWorkRequest: async ({ body, res }) => {
-      const row = await createWorkRequest(fork(), body, policy);
+      const row = await createWorkRequest(ctx.pool, body, policy);
       res.location(`/api/v1/work-requests/${row.id}`);
-      return serializeWorkRequest(row);
+      return serializeWorkRequest(row, null);
+    },
+
+    createWorkRequests: async ({ body }) => {
+      const rows = await createWorkRequests(ctx.pool, body.work_requests, policy);
+      return { work_requests: rows.map((row) => serializeWorkRequest(row, null)) };
     },
 
     listWorkRequests: async ({ query }) => {

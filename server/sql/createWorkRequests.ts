@@ -1,0 +1,100 @@
+import type { HistoryKey } from '../history/historyKey';
+import { SUCCESS_PROFILE_COLUMNS } from './successProfile';
+
+/**
+ * Statements of the create paths (one request or a batch), run on a plain pg connection as named (prepared)
+ * statements: their text is fixed and every value goes in an array parameter, so PostgreSQL plans each once per
+ * connection however many requests a call creates.
+ */
+
+/** The success profile of one key level over its newest `$4` successful runs (as successProfileQuery), if it has any. */
+const profileOfLevel = (level: number, where: string) =>
+  `select * from (select ${level} as level, ${SUCCESS_PROFILE_COLUMNS}
+         from (select * from task_history h where ${where} and h.result = 'success' order by h.completed_at desc limit $4) recent) profile
+       where runs > 0`;
+
+/**
+ * For every distinct history key of a call, the profile of the most specific level of the fallback chain
+ * (historyLevels) that has successful runs; no row for a key without any. One statement for all keys: the
+ * levels are an Append under LIMIT 1, so PostgreSQL reads a wider level only when the narrower ones are empty
+ * (as learnRequirements' loop does). `key_index` is the key's 1-based position.
+ */
+export function successProfilesStatement(keys: HistoryKey[], sampleRuns: number) {
+  return {
+    name: 'worksched_create_success_profiles',
+    text: `select k.key_index, p.*
+     from unnest($1::text[], $2::text[], $3::text[]) with ordinality as k(task_name, subject, context, key_index)
+     cross join lateral (
+       ${profileOfLevel(1, 'h.task_name = k.task_name and h.subject = k.subject and h.context = k.context')}
+       union all
+       ${profileOfLevel(2, 'h.task_name = k.task_name and h.subject = k.subject')}
+       union all
+       ${profileOfLevel(3, 'h.task_name = k.task_name')}
+       limit 1
+     ) p`,
+    values: [keys.map((key) => key.taskName), keys.map((key) => key.subject), keys.map((key) => key.context), sampleRuns],
+  };
+}
+
+export const WORKER_CAPACITIES_STATEMENT = {
+  name: 'worksched_create_worker_capacities',
+  text: `select total_memory, available_disk_space, cpu_count, gpu_count, tags from worker where enabled`,
+};
+
+/** One new row's values, as insertWorkRequestsStatement takes them (json columns as JSON text). */
+export interface NewWorkRequestValues {
+  taskName: string;
+  subject: string | null;
+  context: string | null;
+  taskData: string;
+  requirements: string;
+  learnedRequirements: string;
+  needMemory: number | null;
+  needDisk: number | null;
+  needCpu: number | null;
+  needGpu: number | null;
+  needTags: string;
+  unschedulableReason: string | null;
+  priority: number;
+  maxAttempts: number;
+  timeLimitS: number | null;
+  interruptAllowed: boolean;
+  userMetadata: string;
+}
+
+const INSERTED_COLUMNS = `id, created_at`;
+
+/**
+ * Inserts pending first attempts in input order (ids ascend with it) and, in the same statement (so in the same
+ * transaction), sends one pending-work notification whose payload is how many rows it created.
+ */
+export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendingWorkChannel: string) {
+  const column = <K extends keyof NewWorkRequestValues>(key: K) => rows.map((row) => row[key]);
+  return {
+    name: 'worksched_create_work_requests',
+    text: `with inserted as (
+       insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
+         learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, time_limit_s,
+         interrupt_allowed, user_metadata, unschedulable_reason, created_at)
+       select r.task_name, r.subject, r.context, 'pending', r.priority, 0, r.task_data::json, r.requirements::jsonb,
+         r.learned::jsonb, r.need_memory, r.need_disk, r.need_cpu, r.need_gpu,
+         array(select json_array_elements_text(r.need_tags::json)), 1, r.max_attempts, r.time_limit_s,
+         r.interrupt_allowed, r.user_metadata::jsonb, r.unschedulable_reason, now()
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
+         $9::int[], $10::int[], $11::text[], $12::text[], $13::int[], $14::int[], $15::int[], $16::boolean[], $17::text[])
+         with ordinality as r(task_name, subject, context, task_data, requirements, learned, need_memory, need_disk,
+           need_cpu, need_gpu, need_tags, unschedulable_reason, priority, max_attempts, time_limit_s, interrupt_allowed,
+           user_metadata, position)
+       order by r.position
+       returning ${INSERTED_COLUMNS}
+     ),
+     notified as materialized (select pg_notify($18, (select count(*) from inserted)::text))
+     select inserted.* from inserted, notified order by inserted.id`,
+    values: [
+      column('taskName'), column('subject'), column('context'), column('taskData'), column('requirements'), column('learnedRequirements'),
+      column('needMemory'), column('needDisk'), column('needCpu'), column('needGpu'), column('needTags'), column('unschedulableReason'),
+      column('priority'), column('maxAttempts'), column('timeLimitS'), column('interruptAllowed'), column('userMetadata'),
+      pendingWorkChannel,
+    ],
+  };
+}

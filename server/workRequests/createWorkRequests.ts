@@ -1,0 +1,163 @@
+import type { Pool, PoolClient } from 'pg';
+import type { WorkRequest } from '../../entities';
+import type { TaskSpec } from '../../protocol/taskSpec';
+import { historyKeyOf, historyLevels, type HistoryKey } from '../history/historyKey';
+import { requirementsFromProfile, type LabelledSuccessProfile, type LearnedRequirements } from '../history/learnRequirements';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { CHANNELS } from '../notifications';
+import { explicitRequirements } from '../scheduler/effectiveRequirements';
+import { unschedulableReason, type WorkerCapacity } from '../scheduler/unschedulableReason';
+import {
+  insertWorkRequestsStatement,
+  successProfilesStatement,
+  WORKER_CAPACITIES_STATEMENT,
+  type NewWorkRequestValues,
+} from '../sql/createWorkRequests';
+import type { SuccessProfile } from '../sql/successProfile';
+import { newWorkRequestRow } from './newWorkRequest';
+
+/**
+ * Stores validated task specs as pending work requests, all or none, in input order: requirements learned from
+ * history fill what each spec leaves open (computed once per distinct history key, all keys in one statement),
+ * the unschedulable reason is set where no enabled worker can run one, and claimers are woken once. At most
+ * three statements whatever the count, without the ORM: the insert and its notification are one statement,
+ * hence one transaction. Returns the rows in input order, shaped as the entity (serializeWorkRequest).
+ */
+export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: SchedulingPolicy): Promise<WorkRequest[]> {
+  if (specs.length === 0) return [];
+  const client = await pool.connect();
+  try {
+    const learn = await requirementsLearner(client, specs, policy);
+    const workers = await loadWorkerCapacities(client);
+    const rows = specs.map((spec) => {
+      const effective = learn(spec);
+      return newWorkRequestRow({
+        taskName: spec.task_name,
+        subject: spec.subject ?? null,
+        context: spec.context ?? null,
+        taskData: { execution: spec.execution, use_history: spec.use_history },
+        requirements: spec.resources,
+        effective,
+        learned: effective.learned,
+        unschedulableReason: unschedulableReason(effective, workers),
+        stateReason: null,
+        priority: spec.priority,
+        priorityAdjustment: 0,
+        attempt: 1,
+        maxAttempts: spec.max_attempts,
+        timeLimitS: spec.time_limit ?? null,
+        interruptAllowed: spec.interrupt_allowed,
+        userMetadata: spec.user_metadata,
+      });
+    });
+    const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), CHANNELS.pendingWork));
+    if (inserted.rows.length !== rows.length) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
+    return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
+  } finally {
+    client.release();
+  }
+}
+
+const keyOf = (spec: TaskSpec): HistoryKey => historyKeyOf({ taskName: spec.task_name, subject: spec.subject, context: spec.context });
+const keyText = (key: HistoryKey) => JSON.stringify([key.taskName, key.subject, key.context]);
+
+/** Learns each spec's requirements: one profile per distinct history key (one statement for all), then per spec's resources. */
+async function requirementsLearner(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy): Promise<(spec: TaskSpec) => LearnedRequirements> {
+  const keys = new Map<string, HistoryKey>();
+  for (const spec of specs) {
+    if (!spec.use_history) continue;
+    const key = keyOf(spec);
+    keys.set(keyText(key), key);
+  }
+  const profiles = new Map<string, LabelledSuccessProfile | null>();
+  if (keys.size > 0) {
+    const list = [...keys.values()];
+    const result = await client.query<SuccessProfile & { key_index: string; level: number }>(successProfilesStatement(list, policy.sampleRuns));
+    const levelsByKey = new Map<number, Map<number, SuccessProfile>>();
+    for (const row of result.rows) {
+      const index = Number(row.key_index) - 1;
+      let levels = levelsByKey.get(index);
+      if (!levels) levelsByKey.set(index, (levels = new Map<number, SuccessProfile>()));
+      levels.set(row.level, row);
+    }
+    list.forEach((key, index) => profiles.set(keyText(key), mostSpecificProfile(key, levelsByKey.get(index))));
+  }
+  // Specs of one key may name different resources; most batches repeat a few combinations.
+  const learned = new Map<string, LearnedRequirements>();
+  return (spec) => {
+    if (!spec.use_history) return { learned: [], ...explicitRequirements(spec.resources) };
+    const text = keyText(keyOf(spec));
+    const cacheKey = `${text}${JSON.stringify(spec.resources)}`;
+    let requirements = learned.get(cacheKey);
+    if (!requirements) learned.set(cacheKey, (requirements = requirementsFromProfile(profiles.get(text) ?? null, spec.resources, policy.headroom)));
+    return requirements;
+  };
+}
+
+/** The first level of historyLevels (most specific first) that has successful runs. */
+function mostSpecificProfile(key: HistoryKey, levels: Map<number, SuccessProfile> | undefined): LabelledSuccessProfile | null {
+  const labels = historyLevels(key).map((level) => level.label);
+  for (const level of [1, 2, 3]) {
+    const stats = levels?.get(level);
+    if (stats && Number(stats.runs) > 0) return { label: labels[level - 1], stats };
+  }
+  return null;
+}
+
+async function loadWorkerCapacities(client: PoolClient): Promise<WorkerCapacity[]> {
+  const result = await client.query<{ total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[] }>(WORKER_CAPACITIES_STATEMENT);
+  return result.rows.map((row) => ({
+    totalMemory: Number(row.total_memory),
+    availableDiskSpace: Number(row.available_disk_space),
+    cpuCount: row.cpu_count,
+    gpuCount: row.gpu_count,
+    tags: row.tags,
+  }));
+}
+
+type NewRow = ReturnType<typeof newWorkRequestRow>;
+
+function toValues(row: NewRow): NewWorkRequestValues {
+  return {
+    taskName: row.taskName,
+    subject: row.subject ?? null,
+    context: row.context ?? null,
+    taskData: JSON.stringify(row.taskData),
+    requirements: JSON.stringify(row.requirements),
+    learnedRequirements: JSON.stringify(row.learnedRequirements),
+    needMemory: row.needMemory ?? null,
+    needDisk: row.needDisk ?? null,
+    needCpu: row.needCpu ?? null,
+    needGpu: row.needGpu ?? null,
+    needTags: JSON.stringify(row.needTags ?? []),
+    unschedulableReason: row.unschedulableReason ?? null,
+    priority: row.priority,
+    maxAttempts: row.maxAttempts,
+    timeLimitS: row.timeLimitS ?? null,
+    interruptAllowed: row.interruptAllowed,
+    userMetadata: JSON.stringify(row.userMetadata),
+  };
+}
+
+interface InsertedRow {
+  id: string;
+  created_at: Date;
+}
+
+/** The stored row as the entity reads it: the columns we sent, plus the id and time PostgreSQL gave it. */
+function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
+  return {
+    ...row,
+    id: Number(inserted.id),
+    createdAt: inserted.created_at,
+    worker: null,
+    supersedesId: null,
+    supersededById: null,
+    workflowId: null,
+    notBefore: null,
+    logBytes: 0,
+    logTruncated: false,
+    startedAt: null,
+    completedAt: null,
+  };
+}
