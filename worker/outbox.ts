@@ -215,7 +215,7 @@ export class Outbox {
       }
       return true;
     } catch (error) {
-      this.logger.warn({ workRequest: item.id, err: describe(error) }, 'cannot deliver the logs yet; the result is kept on disk and retried');
+      this.logger.warn({ workRequest: item.id, err: describe(error) }, 'cannot deliver the result yet (its logs go first); it is kept on disk and retried');
       return false;
     }
   }
@@ -227,7 +227,8 @@ export class Outbox {
       answers = (await this.api.completeBatch(items.map(toCompletionItem))).results;
     } catch (error) {
       if (!isRefusal(error)) {
-        this.logger.warn({ workRequests: items.map((item) => item.id), err: describe(error) }, 'cannot deliver the results yet; they are kept on disk and retried');
+        const which = items.length === 1 ? { workRequest: items[0].id } : { workRequests: items.map((item) => item.id) };
+        this.logger.warn({ ...which, err: describe(error) }, 'cannot deliver the result yet; it is kept on disk and retried');
         return 0;
       }
       // The whole call refused (a report the server will not parse, or a server without the batch route): one by one, so only that one is dropped.
