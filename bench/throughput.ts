@@ -6,6 +6,8 @@
  *   B. 8 workers × concurrency 4, each worker: claim {max 4, wait_s 1} → complete all 4   (batching)
  *   C. 8 workers × concurrency 4, 4 slots per worker each claiming {max 1}                 (same-worker claims)
  *   D. as A, but every request has its own history key (subject)                          (no shared task_key row)
+ *   E. as A, batched protocol: each claim carries the previous claim's result              (one call per job)
+ *   F. as B, batched protocol: each claim {max 4} carries the previous 4 results           (one call per 4 jobs)
  * Requests for A are created over HTTP (POST /api/v1/work-requests, 16 in flight) for up to CREATE_LIMIT_S, the
  * rest with SQL; B, C and D get theirs with SQL (insert … select generate_series, same columns as the server).
  * Each variant stops at its time limit if it has not finished by then: the rate is what was done in that time.
@@ -61,6 +63,8 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
     const workersB = await registerWorkers(bench, 'b', 8, 4);
     const workersC = await registerWorkers(bench, 'c', 8, 4);
     const workersD = await registerWorkers(bench, 'd', 32, 1);
+    const workersE = await registerWorkers(bench, 'e', 32, 1);
+    const workersF = await registerWorkers(bench, 'f', 8, 4);
     const [probe] = await registerWorkers(bench, 'probe', 1, 1);
 
     const emptyHistory = await serialCreates(bench, COMPARED_SEQUENTIAL, SEQUENTIAL_LIMIT_S * 1000);
@@ -124,6 +128,22 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
         total: TOTAL,
         limitS: VARIANT_LIMIT_S,
         prepare: () => insertRequests(bench.sql, TOTAL, { distinctSubjects: true }),
+      },
+      {
+        label: 'E: as A, batched protocol: each claim {max 1} carries the result of the previous one',
+        metric: 'E: as A, results carried by the next claim',
+        slots: workersE.map((worker) => ({ worker, max: 1, carry: true })),
+        total: TOTAL,
+        limitS: VARIANT_LIMIT_S,
+        prepare: () => insertRequests(bench.sql, TOTAL),
+      },
+      {
+        label: 'F: as B, batched protocol: each claim {max 4} carries the results of the previous 4',
+        metric: 'F: as B, results carried by the next claim',
+        slots: workersF.map((worker) => ({ worker, max: 4, carry: true })),
+        total: TOTAL,
+        limitS: VARIANT_LIMIT_S,
+        prepare: () => insertRequests(bench.sql, TOTAL),
       },
     ];
     for (const variant of variants) {
@@ -235,6 +255,8 @@ async function createOverHttp(bench: BenchServer, total: number, concurrency: nu
 interface Slot {
   worker: BenchWorker;
   max: number;
+  /** Batched protocol: no complete calls; the next claim carries the results (issue 9). */
+  carry?: boolean;
 }
 
 /**
@@ -265,7 +287,21 @@ async function drain(bench: BenchServer, slots: Slot[], total: number, limitMs: 
   };
   try {
     await withTimeLimit('drain', limitMs, async (signal) => {
+      const carryingLoop = async (slot: Slot) => {
+        let results: Array<{ id: number; result: 'success'; output_data: object }> = [];
+        while (completed < total && !signal.aborted) {
+          claimCalls += 1;
+          // A claim that carries results does not long-poll: its answer is when they count as done.
+          const body = { max: slot.max, wait_s: results.length > 0 ? 0 : 1, results };
+          const answer = await bench.http.post<ClaimResponse>('/api/v1/workers/claim', slot.worker.token, body, signal);
+          completed += answer.results.filter((item) => item.status === 200).length;
+          if (completed >= total) finish();
+          if (answer.work_requests.length === 0) emptyClaims += 1;
+          results = answer.work_requests.map((item) => ({ id: item.id, result: 'success', output_data: {} }));
+        }
+      };
       const loop = async (slot: Slot) => {
+        if (slot.carry) return carryingLoop(slot);
         while (completed < total && !signal.aborted) {
           claimCalls += 1;
           const answer = await bench.http.post<ClaimResponse>('/api/v1/workers/claim', slot.worker.token, { max: slot.max, wait_s: 1 }, signal);

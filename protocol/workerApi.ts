@@ -81,14 +81,6 @@ export const heartbeatResponseSchema = z.object({
 });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
 
-export const claimRequestSchema = z
-  .object({
-    max: z.number().int().min(1).max(100).default(1),
-    wait_s: z.number().min(0).max(60).default(0),
-  })
-  .strict();
-export type ClaimRequest = z.input<typeof claimRequestSchema>;
-
 /** Everything a worker needs to run one claimed request. */
 export const claimedWorkRequestSchema = z.object({
   id: z.number().int(),
@@ -105,9 +97,6 @@ export const claimedWorkRequestSchema = z.object({
 });
 export type ClaimedWorkRequest = z.infer<typeof claimedWorkRequestSchema>;
 
-export const claimResponseSchema = z.object({ work_requests: z.array(claimedWorkRequestSchema) });
-export type ClaimResponse = z.infer<typeof claimResponseSchema>;
-
 export const postLogsRequestSchema = z.object({ entries: z.array(logEntrySchema).max(10_000) }).strict();
 export type PostLogsRequest = z.infer<typeof postLogsRequestSchema>;
 export const postLogsResponseSchema = z.object({ cancel: z.boolean() });
@@ -116,6 +105,49 @@ export const completeWorkRequestSchema = z
   .object({ result: workRequestResultSchema, output_data: outputDataSchema.default({}) })
   .strict();
 export type CompleteWorkRequest = z.input<typeof completeWorkRequestSchema>;
+
+/** Most results one call may carry (batch completion or a claim): a 400 above it. */
+export const MAX_RESULTS_PER_CALL = 1_000;
+
+/** One finished request's report inside a batch: the per-request complete body with its id. */
+export const completionItemSchema = z
+  .object({ id: z.number().int().positive(), result: workRequestResultSchema, output_data: outputDataSchema.default({}) })
+  .strict();
+export type CompletionItem = z.input<typeof completionItemSchema>;
+
+const completionItemsSchema = z.array(completionItemSchema).max(MAX_RESULTS_PER_CALL);
+
+export const completeBatchRequestSchema = z.object({ results: completionItemsSchema.min(1) }).strict();
+export type CompleteBatchRequest = z.input<typeof completeBatchRequestSchema>;
+
+/**
+ * The answer for one item, as the per-request route would have answered it: 200 (applied, or a repeat that
+ * changed nothing), 404 (no such request), 409 (not this worker's, or not running).
+ */
+export const completionAnswerSchema = z.object({
+  id: z.number().int(),
+  status: z.union([z.literal(200), z.literal(404), z.literal(409)]),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type CompletionAnswer = z.infer<typeof completionAnswerSchema>;
+
+/** Answers in the order of the items (a duplicate id gets an answer of its own). */
+export const completeBatchResponseSchema = z.object({ results: z.array(completionAnswerSchema) });
+export type CompleteBatchResponse = z.infer<typeof completeBatchResponseSchema>;
+
+export const claimRequestSchema = z
+  .object({
+    max: z.number().int().min(1).max(100).default(1),
+    wait_s: z.number().min(0).max(60).default(0),
+    /** Results of earlier requests, applied before claiming (their slots count as free). */
+    results: completionItemsSchema.default([]),
+  })
+  .strict();
+export type ClaimRequest = z.input<typeof claimRequestSchema>;
+
+/** `results` answers the claim's carried results (empty when it carried none). */
+export const claimResponseSchema = z.object({ work_requests: z.array(claimedWorkRequestSchema), results: z.array(completionAnswerSchema) });
+export type ClaimResponse = z.infer<typeof claimResponseSchema>;
 
 /** The worker gives a running request back (it is shutting down): requeued if it may be interrupted, else aborted. */
 export const releaseWorkRequestSchema = z

@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger';
 export const CHANNELS = {
   /** A request became pending: wake long-polling claimers. */
   pendingWork: 'worksched_pending_work',
-  /** A request got log entries or changed state; payload: its id. */
+  /** A request got log entries or changed state; payload: its id (or several, comma-separated). */
   workRequestActivity: 'worksched_work_request_activity',
 } as const;
 type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
@@ -53,7 +53,8 @@ export class DatabaseNotifications {
     let fired = false;
     let wake: (() => void) | null = null;
     const listener = (received: string) => {
-      if (payload !== undefined && received !== payload) return;
+      // A batch completion names its requests in one payload, comma-separated.
+      if (payload !== undefined && received !== payload && !received.split(',').includes(payload)) return;
       fired = true;
       wake?.();
     };

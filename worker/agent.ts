@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hasErrorCode, isTransient } from '../client/errors';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
-import type { ClaimedWorkRequest, WorkerResources } from '../protocol/workerApi';
+import { MAX_RESULTS_PER_CALL, type ClaimedWorkRequest, type WorkerResources } from '../protocol/workerApi';
 import { Backoff } from '../common/backoff';
 import { createLogger, type Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
@@ -12,7 +12,7 @@ import { loadOrRegisterIdentity, type LoadedIdentity } from './identity';
 import { LogShipper } from './logShipper';
 import { LogSpool } from './logSpool';
 import { OrphanGuard } from './orphanGuard';
-import { Outbox } from './outbox';
+import { Outbox, toCompletionItem } from './outbox';
 import { collectResources } from './resources';
 import { WorkerServerApi } from './serverApi';
 
@@ -28,7 +28,7 @@ interface ActiveTask {
   task: RunningTask;
   shipper: LogShipper;
   cancelled: boolean;
-  /** The task ended and its report was queued (or delivered). */
+  /** The task ended and its report is on disk in the outbox. */
   settled?: Promise<void>;
 }
 
@@ -79,7 +79,8 @@ export class WorkerAgent {
     this.name = identity.name;
     this.api = new WorkerServerApi(this.config.server, identity.token);
     this.spool = new LogSpool(path.join(this.config.stateDir, 'logs'));
-    this.outbox = new Outbox(this.config.stateDir, this.api, this.spool, this.logger);
+    // A delivered report frees its slot on the server: a claim waiting for one may go.
+    this.outbox = new Outbox(this.config.stateDir, this.api, this.spool, this.logger, () => this.slotFreed?.());
     const measurement = await detectMeasurementMethod();
     this.logger.info({ worker: this.name, workerId: identity.workerId, server: this.config.server }, describeIdentity(identity));
     this.logger.info({ worker: this.name, server: this.config.server, concurrency: this.config.concurrency, measurement }, 'worker started');
@@ -101,8 +102,9 @@ export class WorkerAgent {
     this.stopClaiming.abort();
     this.stopBackground.abort();
     for (const active of this.active.values()) active.task.kill('shutdown');
-    // Each settles once its report was sent (or left on disk when the server did not answer).
-    await Promise.race([Promise.allSettled([...this.active.values()].map((active) => active.settled ?? Promise.resolve())), sleep(STOP_NOW_HANDBACK_MS)]);
+    // Each settles once its report is on disk; then they go in one call (or stay on disk when the server does not answer).
+    const handedBack = Promise.allSettled([...this.active.values()].map((active) => active.settled ?? Promise.resolve())).then(() => this.outbox.send().catch(() => false));
+    await Promise.race([handedBack, sleep(STOP_NOW_HANDBACK_MS)]);
     return this.summary();
   }
 
@@ -142,8 +144,11 @@ export class WorkerAgent {
     const backoff = new Backoff();
     const signal = this.stopClaiming.signal;
     while (!signal.aborted) {
-      const free = this.config.concurrency - this.active.size;
+      // Ready reports ride on the claim; a report the server has not answered yet still holds its slot there.
+      const carried = this.outbox.takeForClaim(MAX_RESULTS_PER_CALL);
+      const free = this.config.concurrency - this.active.size - (this.outbox.pendingCount() - carried.length);
       if (free <= 0) {
+        this.outbox.returnCarried(carried);
         await new Promise<void>((resolve) => {
           this.slotFreed = resolve;
           signal.addEventListener('abort', () => resolve(), { once: true });
@@ -152,10 +157,12 @@ export class WorkerAgent {
         continue;
       }
       try {
-        const answer = await this.api.claim(free, this.config.claimWaitS, signal);
+        const answer = await this.api.claim(free, this.config.claimWaitS, signal, carried.map(toCompletionItem));
+        this.outbox.settleCarried(carried, answer.results);
         backoff.reset();
         for (const request of answer.work_requests) this.run(request);
       } catch (error) {
+        this.outbox.returnCarried(carried);
         if (signal.aborted) break;
         this.logger.warn({ err: describe(error) }, 'claim failed; retrying with back-off');
         await sleep(backoff.nextDelayMs(), signal);
@@ -234,7 +241,9 @@ export class WorkerAgent {
       .finally(() => {
         guard?.release(); // assigned in onSpawn
         this.active.delete(request.id);
+        // A claim waiting for this slot carries the report; otherwise it goes at once on its own.
         this.slotFreed?.();
+        this.outbox.sendSoon();
       });
   }
 
@@ -247,15 +256,15 @@ export class WorkerAgent {
       const shutdown = output.errors?.some((error) => error.code === ERROR_CODES.workerShutdown);
       if (shutdown) {
         this.stopCounts.handedBack += 1;
-        await this.outbox.put({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
+        this.outbox.store({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
         return;
       }
       // Cancelled: the server already marked it aborted; this only records the killed run's statistics.
-      await this.outbox.put({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: 'failure', output_data: output } });
+      this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: 'failure', output_data: output } });
       return;
     }
     if (this.stopClaiming.signal.aborted) this.stopCounts.finished += 1;
-    await this.outbox.put({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
+    this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
   }
 
   private async withRetry<T>(what: string, action: () => Promise<T>): Promise<T> {

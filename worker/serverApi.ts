@@ -2,6 +2,8 @@ import { HttpTransport } from '../client/http';
 import type { OutputData } from '../protocol/outputData';
 import type {
   ClaimResponse,
+  CompleteBatchResponse,
+  CompletionItem,
   HeartbeatRequest,
   HeartbeatResponse,
   RegisterWorkerRequest,
@@ -25,8 +27,15 @@ export class WorkerServerApi {
     return this.http.request('POST', '/api/v1/workers/heartbeat', { body });
   }
 
-  claim(max: number, waitS: number, signal?: AbortSignal): Promise<ClaimResponse> {
-    return this.http.request('POST', '/api/v1/workers/claim', { body: { max, wait_s: waitS }, extraTimeoutMs: waitS * 1000, signal });
+  /** Claims; `results` (earlier requests' reports) are applied first and answered in the answer's `results`. */
+  claim(max: number, waitS: number, signal?: AbortSignal, results: CompletionItem[] = []): Promise<ClaimResponse> {
+    const body = results.length > 0 ? { max, wait_s: waitS, results } : { max, wait_s: waitS };
+    return this.http.request('POST', '/api/v1/workers/claim', { body, extraTimeoutMs: waitS * 1000, signal });
+  }
+
+  /** Many reports in one call; each is answered on its own (200, 404, 409). */
+  completeBatch(results: CompletionItem[]): Promise<CompleteBatchResponse> {
+    return this.http.request('POST', '/api/v1/workers/complete', { body: { results } });
   }
 
   postLogs(id: number, entries: LogEntry[]): Promise<{ cancel: boolean }> {

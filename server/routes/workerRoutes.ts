@@ -1,16 +1,19 @@
 import { workerIdOf } from '../auth';
 import type { ServerContext } from '../context';
+import { schedulingPolicyOf } from '../history/schedulingPolicy';
 import { claimWithWait } from '../scheduler/claimWithWait';
 import { recordHeartbeat } from '../workers/heartbeat';
 import { listWorkers } from '../workers/listWorkers';
 import { registerWorker } from '../workers/registerWorker';
+import { completeWorkRequests } from '../workRequests/completeWorkRequests';
 import { serializeWorker } from '../workers/serializeWorker';
 import { clientGoneSignal } from './clientGoneSignal';
 import type { RouteHandlers } from './mountRoutes';
 
 /** /api/v1/workers: the worker agents' own routes, and the operators' list of workers. */
-export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'listWorkers'> {
+export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers'> {
   const fork = () => ctx.orm.em.fork();
+  const policy = schedulingPolicyOf(ctx.config);
   return {
     registerWorker: async ({ body }) => {
       const { worker, token } = await registerWorker(fork(), body);
@@ -24,10 +27,15 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     },
 
     claim: async ({ body, req, res }) => {
-      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerIdOf(req), body.max, body.wait_s, clientGoneSignal(res));
+      const workerId = workerIdOf(req);
+      // Applied (and committed) first, so the slots they free count in this claim.
+      const results = body.results.length > 0 ? await completeWorkRequests(fork(), workerId, body.results, policy) : [];
+      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, body.wait_s, clientGoneSignal(res));
       ctx.metrics.claimedRequests.inc(claimed.length);
-      return { work_requests: claimed };
+      return { work_requests: claimed, results };
     },
+
+    completeBatch: async ({ body, req }) => ({ results: await completeWorkRequests(fork(), workerIdOf(req), body.results, policy) }),
 
     listWorkers: async () => {
       const rows = await listWorkers(fork());

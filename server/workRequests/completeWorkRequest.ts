@@ -35,7 +35,11 @@ export async function completeWorkRequest(
   return { row, worker: row.worker ?? null };
 }
 
-async function completeWithDecision(
+/**
+ * The full path (inside or outside a transaction): row-locked, every case answered — repeat reports 200,
+ * another worker's 409, unknown 404 — and failures decided.
+ */
+export async function completeWithDecision(
   em: EntityManager,
   id: number,
   workerId: number,
@@ -78,7 +82,7 @@ async function completeWithDecision(
   });
 }
 
-function describeCompletion(report: { result: WorkRequestResult; output_data: OutputData }): string | null {
+export function describeCompletion(report: { result: WorkRequestResult; output_data: OutputData }): string | null {
   if (report.result === 'success') return null;
   if (report.result === 'skipped') return report.output_data.skip_reason ? `skipped: ${report.output_data.skip_reason}` : 'skipped';
   const first = report.output_data.errors?.[0];

@@ -1,0 +1,95 @@
+import type { OutputData } from '../../protocol/outputData';
+import { CHANNELS } from '../notifications';
+import type { SqlStatement } from './statement';
+import { fromSource, historyFigures, insertTaskHistory, queueKeyIncrement, type HistoryFigures } from './taskHistory';
+
+/** One `success` or `skipped` report of a batch, with its state reason and history figures worked out. */
+export interface QuickReport {
+  id: number;
+  result: 'success' | 'skipped';
+  output_data: OutputData;
+  stateReason: string | null;
+}
+
+// A NOTIFY payload holds under 8,000 bytes: ids (≤ 16 digits and a comma) go out in groups this big.
+const IDS_PER_NOTIFICATION = 400;
+
+/** The input relation's columns: SQL types of the history figures (numeric: assignment to bigint rounds). */
+const FIGURE_COLUMNS: { [K in keyof HistoryFigures]: string } = {
+  errorCode: 'text',
+  durationMs: 'numeric',
+  cpuTimeMs: 'numeric',
+  memory: 'numeric',
+  diskSpace: 'numeric',
+  availableMemory: 'numeric',
+  availableDiskSpace: 'numeric',
+  cpuCount: 'numeric',
+  measurement: 'text',
+};
+const figureColumn = (field: string) => `fig_${field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)}`;
+
+/**
+ * The set-based hot path of batch completion: every report of `reports` whose request runs on this worker,
+ * in one statement — the requests completed (one UPDATE over the reports as a relation), their history rows
+ * and counter increments written (one INSERT each), and followers notified with a few NOTIFYs carrying
+ * comma-separated ids. Answers the ids it completed; the others (repeat reports, another worker's,
+ * unknown) are left for the caller's per-item path. `reports` must not repeat an id.
+ */
+export function completeBatchWithoutDecisionStatement(workerId: number, reports: QuickReport[]): SqlStatement {
+  const figureNames = Object.keys(FIGURE_COLUMNS) as Array<keyof HistoryFigures>;
+  const input = reports.map((report) => {
+    const figures = historyFigures(report.output_data);
+    const row: Record<string, unknown> = { id: report.id, result: report.result, output_data: report.output_data, state_reason: report.stateReason };
+    for (const name of figureNames) row[figureColumn(name)] = figures[name];
+    return row;
+  });
+  const inputColumns = [
+    'id bigint',
+    'result text',
+    'output_data jsonb',
+    'state_reason text',
+    ...figureNames.map((name) => `${figureColumn(name)} ${FIGURE_COLUMNS[name]}`),
+  ];
+  const figuresFromSource = Object.fromEntries(figureNames.map((name) => [name, fromSource(figureColumn(name))]));
+  const history = insertTaskHistory(
+    {
+      taskName: fromSource('task_name'),
+      subject: fromSource(`coalesce(subject, '')`),
+      context: fromSource(`coalesce(context, '')`),
+      workRequestId: fromSource('id'),
+      attempt: fromSource('attempt'),
+      result: fromSource('result'),
+      workerId: fromSource('worker_id'),
+      workerName: fromSource('worker_name'),
+      workerCpuCount: fromSource('worker_cpu_count'),
+      workerTotalMemory: fromSource('worker_total_memory'),
+      startedAt: fromSource('started_at'),
+      completedAt: fromSource('completed_at'),
+      ...(figuresFromSource as { [K in keyof HistoryFigures]: ReturnType<typeof fromSource> }),
+    },
+    { from: 'done', where: `coalesce((task_data ->> 'use_history')::boolean, true)` },
+  );
+  return {
+    text: `with input as (
+       select * from jsonb_to_recordset(?::jsonb) as i(${inputColumns.join(', ')})
+     ), done as (
+       update work_request w
+         -- Millisecond precision, like every other timestamp the API shows.
+         set status = 'completed', result = i.result, output_data = i.output_data, completed_at = date_trunc('milliseconds', now()), state_reason = i.state_reason
+         from input i, worker k
+         where w.id = i.id and w.worker_id = ? and w.status = 'running' and k.id = w.worker_id
+         returning w.*, k.name as worker_name, k.cpu_count as worker_cpu_count, k.total_memory as worker_total_memory,
+           ${figureNames.map((name) => `i.${figureColumn(name)}`).join(', ')}
+     ), recorded as (
+       ${history.text}
+     ), counted as (
+       ${queueKeyIncrement('recorded')}
+     ), notified as (
+       select pg_notify(?, string_agg(id::text, ',')) from (
+         select id, (row_number() over () - 1) / ${IDS_PER_NOTIFICATION} as part from done
+       ) numbered group by part
+     )
+     select done.id, (select count(*) from notified) as notifications from done`,
+    values: [JSON.stringify(input), workerId, ...history.values, CHANNELS.workRequestActivity],
+  };
+}

@@ -1,0 +1,56 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { OutputData } from '../../protocol/outputData';
+import type { CompletionAnswer } from '../../protocol/workerApi';
+import type { WorkRequestResult } from '../../protocol/workRequest';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { HttpError } from '../errors';
+import { completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
+import { completeWithDecision, describeCompletion } from './completeWorkRequest';
+
+export interface CompletionReport {
+  id: number;
+  result: WorkRequestResult;
+  output_data: OutputData;
+}
+
+/**
+ * A worker's batch of reports, in one transaction: successes and skips of requests running on this worker in
+ * one set-based statement; everything else (failures, which need a retry decision, and reports the statement
+ * did not take: repeats, another worker's, unknown ids) through the per-request path, each in a savepoint, so
+ * one item's 404 or 409 changes nothing else. Each item is answered like the per-request route would answer
+ * it; an id given twice is applied once (its first report) and both get that answer.
+ */
+export async function completeWorkRequests(
+  em: EntityManager,
+  workerId: number,
+  reports: CompletionReport[],
+  policy: SchedulingPolicy,
+): Promise<CompletionAnswer[]> {
+  const firstReports = new Map<number, CompletionReport>();
+  for (const report of reports) if (!firstReports.has(report.id)) firstReports.set(report.id, report);
+  const answers = new Map<number, CompletionAnswer>();
+  await em.transactional(async (tem) => {
+    const quick: QuickReport[] = [];
+    for (const report of firstReports.values()) {
+      if (report.result === 'success' || report.result === 'skipped') {
+        quick.push({ id: report.id, result: report.result, output_data: report.output_data, stateReason: describeCompletion(report) });
+      }
+    }
+    if (quick.length > 0) {
+      const statement = completeBatchWithoutDecisionStatement(workerId, quick);
+      const done = await tem.execute<Array<{ id: string | number }>>(statement.text, statement.values);
+      for (const row of done) answers.set(Number(row.id), { id: Number(row.id), status: 200 });
+    }
+    for (const report of firstReports.values()) {
+      if (answers.has(report.id)) continue;
+      try {
+        await completeWithDecision(tem, report.id, workerId, report, policy);
+        answers.set(report.id, { id: report.id, status: 200 });
+      } catch (error) {
+        if (!(error instanceof HttpError) || (error.status !== 404 && error.status !== 409)) throw error;
+        answers.set(report.id, { id: report.id, status: error.status === 404 ? 404 : 409, error: { code: error.code, message: error.message } });
+      }
+    }
+  });
+  return reports.map((report) => answers.get(report.id) as CompletionAnswer);
+}
