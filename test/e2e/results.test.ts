@@ -3,19 +3,13 @@
  * parameters and environment of the spec reaching the task.
  */
 import type { WorkerProcess } from '../helpers/workerProcess';
-import { cleanup, logText, shellTask, startE2EServer, startWorker, task, waitForEnd, withProcessLogs, type E2EServer } from './support';
+import { cleanup, logText, shellTask, startServerAndWorker, task, waitForEnd, withProcessLogs, type E2EServer } from './support';
 
 let server: E2EServer;
 let worker: WorkerProcess;
 
-beforeAll(async () => {
-  server = await startE2EServer();
-  worker = await startWorker(server, { concurrency: 2 });
-}, 60_000);
-
-afterAll(async () => {
-  await cleanup(server);
-});
+beforeAll(async () => ({ server, worker } = await startServerAndWorker({ concurrency: 2 })), 60_000);
+afterAll(() => cleanup(server));
 
 describe('results reported by a real worker', () => {
   it('exit code 0 is a success with no errors', withProcessLogs(async () => {

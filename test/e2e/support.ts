@@ -177,6 +177,17 @@ export async function startWorker(
   return worker.ready();
 }
 
+/** The usual pair of a test file: a server and one worker of it (stop both with `cleanup(server)`). */
+export async function startServerAndWorker(options: Partial<WorkerProcessOptions> = {}): Promise<{ server: E2EServer; worker: WorkerProcess }> {
+  const server = await startE2EServer();
+  try {
+    return { server, worker: await startWorker(server, options) };
+  } catch (error) {
+    await cleanup(server);
+    throw error;
+  }
+}
+
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,19 +3,13 @@
  * running (tasks here start a background child too, which a kill of the main process alone would miss).
  */
 import { describePids, type WorkerProcess } from '../helpers/workerProcess';
-import { cleanup, shellTask, taskProcesses, waitForTaskProcesses, waitUntilTaskGone, startE2EServer, startWorker, waitForEnd, waitForRequest, withProcessLogs, type E2EServer } from './support';
+import { cleanup, shellTask, startServerAndWorker, taskProcesses, waitForTaskProcesses, waitUntilTaskGone, waitForEnd, waitForRequest, withProcessLogs, type E2EServer } from './support';
 
 let server: E2EServer;
 let worker: WorkerProcess;
 
-beforeAll(async () => {
-  server = await startE2EServer();
-  worker = await startWorker(server, { concurrency: 2 });
-}, 60_000);
-
-afterAll(async () => {
-  await cleanup(server);
-});
+beforeAll(async () => ({ server, worker } = await startServerAndWorker({ concurrency: 2 })), 60_000);
+afterAll(() => cleanup(server));
 
 describe('time limit', () => {
   it('a task over its time limit is killed, with its children, and fails with time_limit_exceeded', withProcessLogs(async () => {
