@@ -24,7 +24,9 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     },
 
     claim: async ({ body, req, res }) => {
-      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerIdOf(req), body.max, body.wait_s, clientGoneSignal(res));
+      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerIdOf(req), body.max, body.wait_s, clientGoneSignal(res), () =>
+        ctx.metrics.claimTransactions.inc(),
+      );
       ctx.metrics.claimedRequests.inc(claimed.length);
       return { work_requests: claimed };
     },

@@ -44,7 +44,7 @@ export async function createWorkRequest(em: EntityManager, spec: TaskSpec, polic
       }),
     );
     await tem.flush();
-    await notifyPendingWork(tem);
+    await notifyPendingWork(tem, 1);
     await notifyWorkRequestActivity(tem, row.id);
     return row;
   });
