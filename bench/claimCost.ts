@@ -204,7 +204,7 @@ async function measureClaims(bench: BenchServer, worker: BenchWorker, statements
     perClaim: describe('claim', claimSummary),
     perComplete: describe('complete', completeSummary),
     serverTime: (await statements?.top(MEASURED)) ?? [],
-    claimStatementMs: (await statements?.meanOf('with picked as')) ?? Number.NaN,
+    claimStatementMs: (await statements?.meanOf('prepare worksched_claim')) ?? Number.NaN,
   };
 }
 
