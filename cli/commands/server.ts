@@ -85,7 +85,7 @@ export function registerServerCommand(program: Command): void {
         return;
       }
       const { startServer } = await import('../../server/startServer');
-      const server = await startServer(config, { onProgress: progress });
+      const server = await startServer(config, { onProgress: progress, dataDirLockedByPrimary: isServerReplica() });
       if (isServerReplica()) {
         // Ctrl-C reaches every process of the group and the primary says stop too: close once.
         let closing: Promise<void> | null = null;

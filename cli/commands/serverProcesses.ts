@@ -15,7 +15,7 @@ const STOP_MESSAGE = 'worksched-stop';
  * is given) and forks N replicas of the whole server on node:cluster, sharing the one port (the primary hands
  * connections out in turn). They share the database as separate servers do: LISTEN/NOTIFY wakes claimers on
  * every replica, housekeeping runs one at a time through its advisory locks. The first replica migrates and
- * writes the credentials before the others start. A replica that dies is replaced.
+ * writes the credentials before the others start. A replica that dies after it was ready is replaced.
  */
 export async function runServerPrimary(
   config: ServerConfig,
@@ -23,20 +23,33 @@ export async function runServerPrimary(
   progress: (line: string) => void,
 ): Promise<{ url: string; credentialsFile: string; close(): Promise<void> }> {
   const { resolveDatabase } = await import('../../server/resolveDatabase');
-  const database = await resolveDatabase(config, progress);
+  const { acquireInstanceLock } = await import('../../server/instanceLock');
+  // The primary holds the data dir for its replicas (they skip the lock).
+  const lock = acquireInstanceLock(config.dataDir);
+  let database: Awaited<ReturnType<typeof resolveDatabase>>;
+  try {
+    database = await resolveDatabase(config, progress);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   let stopping = false;
   const replicas = new Set<Worker>();
   const fork = (): Promise<ReplicaReady> => {
     const replica = cluster.fork({ DATABASE_URL: database.databaseUrl });
     replicas.add(replica);
+    let ready = false;
     return new Promise<ReplicaReady>((resolve, reject) => {
       replica.on('message', (message: ReplicaReady) => {
-        if (message?.type === 'worksched-ready') resolve(message);
+        if (message?.type !== 'worksched-ready') return;
+        ready = true;
+        resolve(message);
       });
       replica.on('exit', (code, signal) => {
         replicas.delete(replica);
         reject(new Error(`server process ${replica.process.pid} exited (code ${code}, signal ${signal}) before it was ready`));
-        if (stopping) return;
+        // One that never got ready (bad database, port taken) would fail again: the start fails instead.
+        if (stopping || !ready) return;
         progress(`worksched: server process ${replica.process.pid} exited (code ${code}, signal ${signal}); starting another`);
         fork().catch((error: unknown) => progress(`worksched: ${(error as Error).message}`));
       });
@@ -59,10 +72,12 @@ export async function runServerPrimary(
       ),
     );
     await database.stop();
+    lock.release();
   };
   try {
     const first = await fork();
     await Promise.all(Array.from({ length: processes - 1 }, () => fork()));
+    lock.setUrl(first.url);
     progress(`worksched: ${processes} server processes on ${first.url}`);
     return { url: first.url, credentialsFile: first.credentialsFile, close };
   } catch (error) {
