@@ -11,6 +11,8 @@ export class ServerMetrics {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly claimedRequests: Counter;
+  /** Claim transactions run by this process's long-polls (one per check: at once, per wake-up, per slice). */
+  readonly claimTransactions: Counter;
 
   constructor(orm: MikroORM) {
     collectDefaultMetrics({ register: this.registry, prefix: 'worksched_' });
@@ -24,6 +26,11 @@ export class ServerMetrics {
     this.claimedRequests = new Counter({
       name: 'worksched_claimed_work_requests_total',
       help: 'Work requests handed to workers by this server process',
+      registers: [this.registry],
+    });
+    this.claimTransactions = new Counter({
+      name: 'worksched_claim_transactions_total',
+      help: 'Claim transactions run by this server process (a long-poll runs one at once and one per wake-up or slice)',
       registers: [this.registry],
     });
     new Gauge({

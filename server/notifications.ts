@@ -4,12 +4,38 @@ import type { Logger } from '../common/logger';
 
 /** Channels the server NOTIFYs on; every server process sharing the database LISTENs to all of them. */
 export const CHANNELS = {
-  /** A request became pending: wake long-polling claimers. */
+  /** Requests became pending: wake long-polling claimers. Payload: how many (empty: unknown, wake all). */
   pendingWork: 'worksched_pending_work',
-  /** A request got log entries or changed state; payload: its id (or several, comma-separated). */
+  /** Requests got log entries or changed state; payload: their ids, comma-separated. */
   workRequestActivity: 'worksched_work_request_activity',
 } as const;
 type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
+
+export interface Subscription {
+  /** Resolves true when woken, false at the timeout or abort. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  cancel(): void;
+}
+
+export interface PendingWorkSubscription extends Subscription {
+  /** The wake-up that woke it (see passOnPendingWork), 0 if none did. */
+  wokenBy(): number;
+}
+
+interface PendingWorkWaiter {
+  capacity: number;
+  /** The latest wake-up its claimer already acted on: a passed-on one of that number or older skips it. */
+  tried: number;
+  wokenBy: number;
+  wake: (() => void) | null;
+}
+
+/** pg_notify payloads must stay under 8,000 bytes: comma-separated ids in chunks well below that. */
+function payloadChunks(ids: number[]): string[] {
+  const chunks: string[] = [];
+  for (let start = 0; start < ids.length; start += 500) chunks.push(ids.slice(start, start + 500).join(','));
+  return chunks;
+}
 
 /**
  * One dedicated connection LISTENing for the server's channels, fanned out in-process. It reconnects with
@@ -21,6 +47,12 @@ export class DatabaseNotifications {
   private client: Client | null = null;
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Claimers waiting for pending work, oldest first (a Set keeps insertion order). */
+  private readonly pendingWaiters = new Set<PendingWorkWaiter>();
+  private outgoing = { activity: new Set<number>(), pending: 0 };
+  private sending = false;
+  /** Numbers the pendingWork notifications received, so that a passed-on wake-up skips who already tried it. */
+  private wakeUps = 0;
   connected = false;
 
   constructor(
@@ -41,42 +73,125 @@ export class DatabaseNotifications {
     this.client = null;
     this.connected = false;
     if (client) await client.end().catch(() => undefined);
-    this.events.emit(CHANNELS.pendingWork, '');
+    this.emit(CHANNELS.pendingWork, '');
   }
 
   /**
    * Resolves when `channel` fires (with a matching payload, if given), at `timeoutMs`, or on `signal` abort.
    * Subscribe *before* checking the database, then check, then await: a notification between the check and
-   * the wait is not lost.
+   * the wait is not lost. A payload may list several ids (`1,2,3`, see publishActivity); an empty one wakes all.
    */
-  subscribe(channel: Channel, payload?: string): { wait(timeoutMs: number, signal?: AbortSignal): Promise<boolean>; cancel(): void } {
+  subscribe(channel: Channel, payload?: string): Subscription {
     let fired = false;
     let wake: (() => void) | null = null;
     const listener = (received: string) => {
-      // A batch completion names its requests in one payload, comma-separated.
-      if (payload !== undefined && received !== payload && !received.split(',').includes(payload)) return;
+      if (payload !== undefined && received !== '' && received !== payload && !received.split(',').includes(payload)) return;
       fired = true;
       wake?.();
     };
     this.events.on(channel, listener);
-    const cancel = () => this.events.off(channel, listener);
+    return this.subscription(() => fired, (fn) => (wake = fn), () => this.events.off(channel, listener));
+  }
+
+  /**
+   * Like subscribe(pendingWork), for a claimer that takes up to `capacity` requests. A notification carrying a
+   * count wakes this process's claimers oldest first until their capacities cover it, not all of them: every
+   * replica does the same, so no request waits on a wake-up that went to another replica, and a claimer that
+   * finds nothing (another took it) waits again without a claim per idle worker. An empty payload (reconnect,
+   * close, unknown count) wakes all. A wake-up a claimer cannot use (the request does not fit it) is not passed
+   * on: such requests wait for some claimer's slice timeout.
+   */
+  subscribePendingWork(capacity: number, triedWakeUp = 0): PendingWorkSubscription {
+    const waiter: PendingWorkWaiter = { capacity: Math.max(1, capacity), tried: triedWakeUp, wokenBy: 0, wake: null };
+    this.pendingWaiters.add(waiter);
+    const base = this.subscription(() => waiter.wokenBy > 0, (fn) => (waiter.wake = fn), () => this.pendingWaiters.delete(waiter));
+    return { ...base, wokenBy: () => waiter.wokenBy };
+  }
+
+  /**
+   * A claimer woken by `wakeUp` found less than it could take while unclaimed pending work remains (it did not
+   * fit): hands `count` of that wake-up on to this process's next waiters that have not tried it yet.
+   */
+  passOnPendingWork(wakeUp: number, count: number): void {
+    this.wakePendingWaiters(count, wakeUp);
+  }
+
+  /**
+   * After commit, outside any transaction: tells log followers and waiters of these requests, on every server
+   * process, that they changed. For completion paths, instead of pg_notify inside the transaction: a notifying
+   * commit holds a database-wide lock until its WAL is flushed, serialising every other notifying commit. Sent on
+   * the LISTEN connection with synchronous_commit off (the lock is then held only for the commit itself; a lost
+   * notification costs a follower one slice of its wait), coalesced while one is in flight. Never throws.
+   */
+  publishActivity(ids: Iterable<number>): void {
+    for (const id of ids) this.outgoing.activity.add(Math.trunc(Number(id)));
+    this.flushOutgoing();
+  }
+
+  /** After commit: `count` requests became pending (see subscribePendingWork). Never throws. */
+  publishPendingWork(count: number): void {
+    if (count > 0) this.outgoing.pending += Math.trunc(count);
+    this.flushOutgoing();
+  }
+
+  private flushOutgoing(): void {
+    if (this.sending || this.closed) return;
+    const { activity, pending } = this.outgoing;
+    if (activity.size === 0 && pending === 0) return;
+    const client = this.client;
+    if (!client || !this.connected) {
+      // Not listening either: the reconnect wakes this process's waiters; other replicas re-check at their slice.
+      this.outgoing = { activity: new Set(), pending: 0 };
+      return;
+    }
+    this.outgoing = { activity: new Set(), pending: 0 };
+    const statements = ['begin', 'set local synchronous_commit = off'];
+    for (const chunk of payloadChunks([...activity])) statements.push(`select pg_notify('${CHANNELS.workRequestActivity}', '${chunk}')`);
+    if (pending > 0) statements.push(`select pg_notify('${CHANNELS.pendingWork}', '${pending}')`);
+    statements.push('commit');
+    this.sending = true;
+    client
+      .query(statements.join(';\n'))
+      .catch(async (error: unknown) => {
+        this.logger.warn({ err: error }, 'after-commit notification failed');
+        await client.query('rollback').catch(() => undefined);
+      })
+      .finally(() => {
+        this.sending = false;
+        this.flushOutgoing();
+      });
+  }
+
+  private wakePendingWaiters(count: number, wakeUp: number): void {
+    let budget = count;
+    for (const waiter of this.pendingWaiters) {
+      if (budget <= 0) break;
+      if (waiter.wokenBy > 0 || waiter.tried >= wakeUp) continue;
+      budget -= waiter.capacity;
+      waiter.wokenBy = wakeUp;
+      this.pendingWaiters.delete(waiter);
+      waiter.wake?.();
+    }
+  }
+
+  private subscription(fired: () => boolean, setWake: (wake: () => void) => void, cancel: () => void): Subscription {
     return {
       cancel,
       wait: (timeoutMs, signal) =>
         new Promise<boolean>((resolve) => {
-          if (fired || signal?.aborted || this.closed) {
+          if (fired() || signal?.aborted || this.closed) {
             cancel();
-            resolve(fired);
+            resolve(fired());
             return;
           }
           const finish = () => {
             clearTimeout(timer);
             signal?.removeEventListener('abort', finish);
             cancel();
-            resolve(fired);
+            resolve(fired());
           };
           const timer = setTimeout(finish, Math.max(0, timeoutMs));
-          wake = finish;
+          setWake(finish);
           signal?.addEventListener('abort', finish, { once: true });
         }),
     };
@@ -85,7 +200,7 @@ export class DatabaseNotifications {
   private async connect(): Promise<void> {
     if (this.closed) return;
     const client = new Client({ connectionString: this.databaseUrl, application_name: 'worksched-listen' });
-    client.on('notification', (message) => this.events.emit(message.channel, message.payload ?? ''));
+    client.on('notification', (message) => this.emit(message.channel, message.payload ?? ''));
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'notification connection lost; reconnecting');
       this.scheduleReconnect(client);
@@ -97,11 +212,19 @@ export class DatabaseNotifications {
       this.client = client;
       this.connected = true;
       // Anything may have happened while we were not listening: wake everyone to re-check.
-      for (const channel of Object.values(CHANNELS)) this.events.emit(channel, '');
+      for (const channel of Object.values(CHANNELS)) this.emit(channel, '');
     } catch (error) {
       this.logger.warn({ err: error }, 'cannot LISTEN for notifications yet; retrying');
       this.scheduleReconnect(client);
     }
+  }
+
+  private emit(channel: string, payload: string): void {
+    if (channel === CHANNELS.pendingWork) {
+      this.wakeUps += 1;
+      this.wakePendingWaiters(/^\d+$/.test(payload) ? Number(payload) : Number.POSITIVE_INFINITY, this.wakeUps);
+    }
+    this.events.emit(channel, payload);
   }
 
   private scheduleReconnect(client: Client): void {

@@ -37,7 +37,12 @@ export interface RunningServer {
  */
 export async function startServer(
   config: ServerConfig,
-  options: { logger?: Logger; onProgress?: (line: string) => void } = {},
+  options: {
+    logger?: Logger;
+    onProgress?: (line: string) => void;
+    /** A replica of `server --processes N`: its primary holds the data dir's instance lock. */
+    dataDirLockedByPrimary?: boolean;
+  } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const progress = options.onProgress ?? ((line: string) => logger.info(line));
@@ -53,7 +58,7 @@ export async function startServer(
   };
   try {
     // One server per data dir: a second one would adopt the first one's PostgreSQL and rewrite its credentials file.
-    const lock = acquireInstanceLock(config.dataDir);
+    const lock = options.dataDirLockedByPrimary ? { setUrl: () => undefined, release: () => undefined } : acquireInstanceLock(config.dataDir);
     cleanups.push(() => lock.release());
     await checkPortFree(config.host, config.port);
     const database = await resolveDatabase(config, progress);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { ignoreBrokenPipes } from '../brokenPipes';
 import type { ServerConfigInput } from '../../server/config';
 import type { RunningServer } from '../../server/startServer';
@@ -52,7 +52,7 @@ export function stopOnSignals(close: () => Promise<void>): void {
   process.on('SIGTERM', onSignal);
 }
 
-export function printServerBanner(server: RunningServer, out: NodeJS.WritableStream = process.stdout): void {
+export function printServerBanner(server: Pick<RunningServer, 'url' | 'credentialsFile'>, out: NodeJS.WritableStream = process.stdout): void {
   out.write(
     [
       `worksched server ready at ${server.url}`,
@@ -65,16 +65,36 @@ export function printServerBanner(server: RunningServer, out: NodeJS.WritableStr
 }
 
 export function registerServerCommand(program: Command): void {
-  addServerOptions(program.command('server').description('run the worksched server (HTTP API, scheduler, housekeeping)')).action(
-    async (flags: ServerFlags) => {
+  addServerOptions(program.command('server').description('run the worksched server (HTTP API, scheduler, housekeeping)'))
+    .option('--processes <n>', 'server processes sharing the port and the database (node:cluster)', '1')
+    .action(async (flags: ServerFlags & { processes: string }) => {
+      const processes = Number(flags.processes);
+      if (!Number.isInteger(processes) || processes < 1 || processes > 256) {
+        throw new InvalidArgumentError(`--processes: expected a whole number from 1 to 256, got ${JSON.stringify(flags.processes)}`);
+      }
       ignoreBrokenPipes();
       // Loaded here, not at the top: client commands must not pay for the ORM at every start.
       const { compileServerConfig } = await import('../../server/config');
-      const { startServer } = await import('../../server/startServer');
+      const { isServerReplica, runServerPrimary, serveAsReplica } = await import('./serverProcesses');
       const config = compileServerConfig(serverOverrides(flags));
-      const server = await startServer(config, { onProgress: (line) => process.stderr.write(`${line}\n`) });
+      const progress = (line: string) => process.stderr.write(`${line}\n`);
+      if (processes > 1 && !isServerReplica()) {
+        const primary = await runServerPrimary(config, processes, progress);
+        stopOnSignals(() => primary.close());
+        printServerBanner(primary);
+        return;
+      }
+      const { startServer } = await import('../../server/startServer');
+      const server = await startServer(config, { onProgress: progress, dataDirLockedByPrimary: isServerReplica() });
+      if (isServerReplica()) {
+        // Ctrl-C reaches every process of the group and the primary says stop too: close once.
+        let closing: Promise<void> | null = null;
+        const closeOnce = () => (closing ??= server.close());
+        stopOnSignals(closeOnce);
+        serveAsReplica(server, closeOnce);
+        return;
+      }
       stopOnSignals(() => server.close());
       printServerBanner(server);
-    },
-  );
+    });
 }

@@ -30,7 +30,9 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
       const workerId = workerIdOf(req);
       // Applied (and committed) first, so the slots they free count in this claim.
       const results = body.results.length > 0 ? await completeWorkRequests(fork(), workerId, body.results, policy) : [];
-      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, body.wait_s, clientGoneSignal(res));
+      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, body.wait_s, clientGoneSignal(res), () =>
+        ctx.metrics.claimTransactions.inc(),
+      );
       ctx.metrics.claimedRequests.inc(claimed.length);
       return { work_requests: claimed, results };
     },

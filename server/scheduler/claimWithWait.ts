@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
-import { CHANNELS, type DatabaseNotifications } from '../notifications';
+import type { DatabaseNotifications } from '../notifications';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { claimWorkRequests } from './claimWorkRequests';
 
@@ -11,7 +11,8 @@ const WAIT_SLICE_WITHOUT_LISTEN_MS = 500;
 
 /**
  * Long-poll: claims at once if anything fits, else sleeps until a NOTIFY says new work is pending (on any
- * server process) or `waitS` ends. If the worker hangs up before it gets the answer, what was claimed for
+ * server process) or `waitS` ends. A notification wakes only as many waiting claimers as it has new requests
+ * (see subscribePendingWork); every waiter re-checks at least every slice, so a missed wake-up strands nothing. If the worker hangs up before it gets the answer, what was claimed for
  * it goes straight back to pending, so nothing is stranded on a worker that never heard of it.
  */
 export async function claimWithWait(
@@ -22,11 +23,17 @@ export async function claimWithWait(
   max: number,
   waitS: number,
   signal: AbortSignal,
+  onClaimTransaction: () => void = () => undefined,
 ): Promise<ClaimedWorkRequest[]> {
   const deadline = Date.now() + waitS * 1000;
+  let wokenBy = 0;
+  let tried = 0;
   for (;;) {
-    const subscription = notifications.subscribe(CHANNELS.pendingWork);
-    const claimed = await claimWorkRequests(pool, workerId, max);
+    const subscription = notifications.subscribePendingWork(max, tried);
+    onClaimTransaction();
+    const { claimed, unclaimedLeft } = await claimWorkRequests(pool, workerId, max, { checkUnclaimed: wokenBy > 0 });
+    // Woken for work that did not fit this worker: let the next waiter (another worker) try it.
+    if (wokenBy > 0 && claimed.length < max && unclaimedLeft) notifications.passOnPendingWork(wokenBy, max - claimed.length);
     if (signal.aborted && claimed.length > 0) {
       subscription.cancel();
       await releaseUndelivered(forkEm(), workerId, claimed.map((item) => item.id));
@@ -39,6 +46,8 @@ export async function claimWithWait(
     }
     const slice = notifications.connected ? MAX_WAIT_SLICE_MS : WAIT_SLICE_WITHOUT_LISTEN_MS;
     await subscription.wait(Math.min(remaining, slice), signal);
+    wokenBy = subscription.wokenBy();
+    tried = Math.max(tried, wokenBy);
   }
 }
 
@@ -49,6 +58,6 @@ async function releaseUndelivered(em: EntityManager, workerId: number, ids: numb
        where id = any(array[?]::bigint[]) and worker_id = ? and status = 'running'`,
       [ids, workerId],
     );
-    await notifyPendingWork(tem);
+    await notifyPendingWork(tem, ids.length);
   });
 }

@@ -1,8 +1,18 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import type { ResourceRequirements } from '../../protocol/taskSpec';
 import type { TaskData } from '../../entities';
-import { claimStatement } from '../sql/claim';
+import { PREPARED_CLAIM, PREPARED_TOUCH_WORKER } from '../sql/claim';
+
+/** Connections that have the claim's statements prepared (a prepared statement lives as long as its session). */
+const preparedOn = new WeakSet<PoolClient>();
+
+/** Advisory-lock class (first key of the two-int form, a key space apart from housekeeping's one-bigint keys). */
+const CLAIM_LOCK_CLASS = 0x7773;
+
+/** Is any due, schedulable request still pending (after this claim)? Rows other claims hold still count. */
+const UNCLAIMED_LEFT = `select exists (select 1 from work_request where status = 'pending' and unschedulable_reason is null
+  and (not_before is null or not_before <= now())) as unclaimed_left`;
 
 interface ClaimedRow {
   id: string;
@@ -23,10 +33,12 @@ interface ClaimedRow {
  * Hands up to `max` pending requests that fit the worker to it, in one transaction sent as one round trip.
  *
  * Why it is shaped like this:
- * - Statement 1 locks the worker row (and records that it is alive). Two claims by the same worker (several
- *   slots polling at once) are serialised here, so the picking statement — which starts after the lock is
- *   granted and so sees a fresh snapshot — counts the worker's running requests correctly and never hands out
- *   more than `concurrency`. Its resources are read from that same locked row.
+ * - Statement 1 takes a transaction-level advisory lock on the worker's id. Two claims by the same worker
+ *   (several slots polling at once) are serialised here, so the picking statement — which starts after the
+ *   lock is granted and so sees a fresh snapshot — counts the worker's running requests correctly and never
+ *   hands out more than `concurrency`. Unlike the row lock it replaces, it writes nothing.
+ * - Statement 2 records that the worker is alive, only when that changes something (offline, or last seen over
+ *   a second ago). When it does write, it also locks the row against lost-worker housekeeping as before.
  * - The picking statement locks rows with `FOR UPDATE SKIP LOCKED`: concurrent workers never wait on each
  *   other and never get the same row (graphile-worker's getJobs and pg-boss's fetch do the same). The WHERE
  *   clause compares the request's effective requirements with the worker's reported capacity, so a request is
@@ -36,23 +48,35 @@ interface ClaimedRow {
  * - `enable_sort` is off for this transaction only: the one sort-free plan walks that index, which stays
  *   right even when the table's statistics are stale (just after a burst of submissions the planner would
  *   think "1 pending row" and read and sort all of them instead).
- * - The statements go as one simple-protocol string on a plain pg connection: one round trip instead of four
- *   through the ORM. The only values in it are numbers (coerced with Number()); the worker's resources and
- *   tags are read from its row in SQL.
+ * - The statements go as one simple-protocol string on a plain pg connection: one round trip. The claim and the
+ *   worker update are SQL-prepared once per connection (EXECUTE in that string), so they are not planned again
+ *   on every claim. The only values in it are numbers (coerced with Number()); the worker's resources and tags
+ *   are read from its row in SQL.
  * Memory is compared with the worker's total memory (its capacity; what is free right now includes our own
  * running tasks), disk with its available disk space (disk is consumed, not returned).
  */
-export async function claimWorkRequests(pool: Pool, workerId: number, max: number): Promise<ClaimedWorkRequest[]> {
+export async function claimWorkRequests(
+  pool: Pool,
+  workerId: number,
+  max: number,
+  options: { checkUnclaimed?: boolean } = {},
+): Promise<{ claimed: ClaimedWorkRequest[]; unclaimedLeft: boolean }> {
   const client = await pool.connect();
   let results: Array<{ rows: ClaimedRow[] }>;
   try {
+    if (!preparedOn.has(client)) {
+      await client.query(`${PREPARED_CLAIM.prepare};\n${PREPARED_TOUCH_WORKER.prepare}`);
+      preparedOn.add(client);
+    }
     const worker = Number(workerId);
     results = (await client.query(
       [
         'begin',
-        `update worker set last_seen_at = now(), online = true where id = ${worker} and enabled`,
+        `select pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, (${worker} % 2147483647)::int)`,
+        `execute ${PREPARED_TOUCH_WORKER.name}(${worker})`,
         `select set_config('enable_sort', 'off', true)`,
-        claimStatement(worker, Number(max)).text,
+        `execute ${PREPARED_CLAIM.name}(${worker}, ${Number(max)})`,
+        ...(options.checkUnclaimed ? [UNCLAIMED_LEFT] : []),
         'commit',
       ].join(';\n'),
     )) as unknown as Array<{ rows: ClaimedRow[] }>;
@@ -63,14 +87,15 @@ export async function claimWorkRequests(pool: Pool, workerId: number, max: numbe
     throw error;
   }
   client.release();
-  const rows = results[3].rows;
+  const rows = results[4].rows;
   rows.sort(
     (a, b) =>
       b.effective_priority - a.effective_priority ||
       new Date(a.created_at).getTime() - new Date(b.created_at).getTime() ||
       Number(a.id) - Number(b.id),
   );
-  return rows.map(toClaimedWorkRequest);
+  const unclaimedLeft = options.checkUnclaimed === true && (results[5].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
+  return { claimed: rows.map(toClaimedWorkRequest), unclaimedLeft };
 }
 
 function toClaimedWorkRequest(row: ClaimedRow): ClaimedWorkRequest {

@@ -5,11 +5,16 @@ import type { SqlStatement } from './statement';
  * locked and skipping rows other claimers hold. Exported so that the benchmark EXPLAINs exactly this text.
  */
 export function claimPickingQuery(workerId: number, max: number): SqlStatement {
-  const me = `(select %s from worker where id = ${Number(workerId)})`;
+  return { text: pickingSql(String(Number(workerId)), String(Number(max))), values: [] };
+}
+
+/** The picking SQL with the worker id and max as SQL expressions: numbers, or `$1`/`$2` in the prepared claim. */
+function pickingSql(workerId: string, max: string): string {
+  const me = `(select %s from worker where id = ${workerId})`;
   const column = (name: string) => me.replace('%s', name);
-  const text = `select r.id from work_request r
+  return `select r.id from work_request r
          where r.status = 'pending'
-           and exists (select 1 from worker where id = ${Number(workerId)} and enabled)
+           and exists (select 1 from worker where id = ${workerId} and enabled)
            and (r.not_before is null or r.not_before <= now())
            and (r.need_memory is null or r.need_memory <= ${column('total_memory')})
            and (r.need_disk is null or r.need_disk <= ${column('available_disk_space')})
@@ -17,22 +22,45 @@ export function claimPickingQuery(workerId: number, max: number): SqlStatement {
            and (r.need_gpu is null or r.need_gpu <= ${column('gpu_count')})
            and (r.need_tags = '{}' or r.need_tags <@ ${column('tags')})
          order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id
-         limit greatest(0, least(${Number(max)}, ${column('concurrency')}
-           - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ${Number(workerId)})))
+         limit greatest(0, least(${max}, ${column('concurrency')}
+           - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ${workerId})))
          for update of r skip locked`;
-  return { text, values: [] };
 }
 
 /** The claim's statement: picks (claimPickingQuery), marks the picked rows running on this worker and returns them. */
 export function claimStatement(workerId: number, max: number): SqlStatement {
+  return { text: claimSql(String(Number(workerId)), String(Number(max))), values: [] };
+}
+
+/**
+ * The claim's statement for PREPARE: `$1` the worker id (bigint), `$2` the most to claim (int). Prepared once
+ * per connection, the server plans it once instead of on every claim (planning cost more than running it).
+ */
+export const PREPARED_CLAIM = {
+  name: 'worksched_claim',
+  prepare: `prepare worksched_claim(bigint, int) as ${claimSql('$1', '$2')}`,
+} as const;
+
+/**
+ * Records that the worker is alive only when that changes something: it is marked offline, or it was last seen
+ * more than a second ago (lost-worker detection works in tens of seconds). Most claims then write nothing to
+ * the worker row. Prepared like the claim; `$1` the worker id.
+ */
+export const PREPARED_TOUCH_WORKER = {
+  name: 'worksched_touch_worker',
+  prepare: `prepare worksched_touch_worker(bigint) as
+    update worker set last_seen_at = now(), online = true
+    where id = $1 and enabled and (not online or last_seen_at is null or last_seen_at < now() - interval '1 second')`,
+} as const;
+
+function claimSql(workerId: string, max: string): string {
   // `id = any(array(…))`, not a join with `picked`: the planner cannot read the LIMIT expression, guesses a
   // large row count and would hash-join over a scan of the whole table; this way it is a primary-key lookup.
-  const text = `with picked as (${claimPickingQuery(workerId, max).text})
+  return `with picked as (${pickingSql(workerId, max)})
        update work_request w
-         set status = 'running', worker_id = ${Number(workerId)}, started_at = date_trunc('milliseconds', now()), state_reason = null
+         set status = 'running', worker_id = ${workerId}, started_at = date_trunc('milliseconds', now()), state_reason = null
          where w.id = any(array(select id from picked))
        returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
          w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at,
          (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`;
-  return { text, values: [] };
 }

@@ -17,7 +17,7 @@ interface WorkerRunsRow {
  * failures (failure or error), busy time (the durations of the runs completed in the window; a run without a
  * measured duration counts completed − started) and utilisation = busy time / (window × concurrency). A run
  * counts whole if it completed in the window, so utilisation can exceed 1 for long runs and short windows.
- * The window ends at the database's now(); each worker's rows are read through task_history_worker_idx
+ * The window ends at the database's now(); each worker's rows are read through task_history_worker_figures_idx
  * (worker_id, completed_at), so the cost is the rows in the window, not the history.
  */
 export async function computeWorkerStatistics(em: EntityManager, windowS: number): Promise<WorkerStatisticsList> {

@@ -137,6 +137,13 @@ export class SimWorker {
   }
 }
 
+/** The server's count of claim transactions (worksched_claim_transactions_total on GET /metrics). */
+export async function claimTransactionCount(server: TestServer): Promise<number> {
+  const answer = expectStatus(await server.request('GET', '/metrics', { token: server.adminToken, headers: { accept: 'text/plain' } }), 200, 'metrics');
+  const line = answer.text.split('\n').find((text) => text.startsWith('worksched_claim_transactions_total '));
+  return Number(line?.split(' ')[1] ?? Number.NaN);
+}
+
 let workerCounter = 0;
 let taskCounter = 0;
 

@@ -3,7 +3,7 @@
  * priority then age decides the order, and the long-poll wakes within 200 ms of new work.
  */
 import type { ClaimedWorkRequest, HeartbeatResponse } from '../../protocol/workerApi';
-import { expectStatus, GiB, sleep, startTestServer, uniqueTaskName, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
+import { claimTransactionCount, expectStatus, GiB, sleep, startTestServer, uniqueTaskName, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
 
 let server: TestServer;
@@ -176,21 +176,16 @@ test('priority order: higher priority first, then older first (one at a time and
   expect(batch).toEqual([batchIds[4], batchIds[1], batchIds[3]]);
 });
 
-/** The database's clock now, as text (a Date would drop the microseconds): what a claim's touch of last_seen_at is compared with. */
-async function databaseNow(s: TestServer): Promise<string> {
-  return (await s.sql<{ now: string }>('select clock_timestamp()::text as now'))[0].now;
-}
-
 /**
- * Resolves once each worker's claim sent after `since` has run its first claim query (it sets last_seen_at):
- * it found nothing and is parked in its wait, or about to be (it subscribed before querying, so no wake-up is lost).
+ * Resolves once each worker's claim sent after `since` has run its first claim transaction (the server counts
+ * them): it found nothing and is parked in its wait, or about to be (it subscribed before querying, so no
+ * wake-up is lost). Only these workers' claims may run meanwhile.
  */
-async function waitUntilClaimsParked(s: TestServer, workers: SimWorker[], since: string): Promise<void> {
-  const ids = workers.map((worker) => worker.id);
-  await pollUntil(
-    async () => (await s.sql<{ parked: boolean }>('select bool_and(last_seen_at > $2::timestamptz) as parked from worker where id = any($1::bigint[])', [ids, since]))[0]?.parked,
-    { description: `the claims of workers ${ids.join(', ')} to be parked`, intervalMs: 20 },
-  );
+async function waitUntilClaimsParked(s: TestServer, workers: SimWorker[], since: number): Promise<void> {
+  await pollUntil(async () => (await claimTransactionCount(s)) >= since + workers.length, {
+    description: `the claims of workers ${workers.map((worker) => worker.id).join(', ')} to be parked`,
+    intervalMs: 20,
+  });
 }
 
 test('long-poll: a waiting claimer gets a request created meanwhile within 200 ms; an empty answer only after wait_s', async () => {
@@ -235,7 +230,7 @@ test('long-poll: a waiting claimer gets a request created meanwhile within 200 m
 test('a long-poll that only finds work too big for it keeps waiting, and other workers are woken for it', async () => {
   const small = await server.registerWorker({ totalMemory: 1 * GiB });
   const big = await server.registerWorker({ totalMemory: 8 * GiB });
-  const since = await databaseNow(server);
+  const since = await claimTransactionCount(server);
   const smallClaim = small.claim({ max: 1, wait_s: 2 }).then((answer) => ({ answer, at: performance.now() }));
   const bigClaim = big.claim({ max: 1, wait_s: 10 }).then((answer) => ({ answer, at: performance.now() }));
   await waitUntilClaimsParked(server, [small, big], since);
@@ -252,7 +247,7 @@ async function abortedLongPollLeavesNothingStranded(delayBeforeCreateMs: number)
   const quitter = await server.registerWorker();
   const other = await server.registerWorker();
   const controller = new AbortController();
-  const since = await databaseNow(server);
+  const since = await claimTransactionCount(server);
   const abandoned: Promise<ApiResponse | 'aborted'> = quitter.claim({ max: 1, wait_s: 10 }, controller.signal).catch(() => 'aborted' as const);
   await waitUntilClaimsParked(server, [quitter], since);
   controller.abort();
@@ -280,7 +275,7 @@ test('several aborted long-polls in a row leave every request claimable', async 
   const quitters: SimWorker[] = [];
   for (let i = 0; i < 4; i += 1) quitters.push(await server.registerWorker());
   const controllers = quitters.map(() => new AbortController());
-  const since = await databaseNow(server);
+  const since = await claimTransactionCount(server);
   const claims = quitters.map((worker, i) => worker.claim({ max: 1, wait_s: 10 }, controllers[i].signal).catch(() => 'aborted'));
   await waitUntilClaimsParked(server, quitters, since);
   for (const controller of controllers) controller.abort();
@@ -309,7 +304,7 @@ test('long-polls aborted just as work arrives never strand it (30 rounds, abort 
     for (let round = 0; round < 30; round += 1) {
       const quitter = await graceServer.registerWorker();
       const controller = new AbortController();
-      const since = await databaseNow(graceServer);
+      const since = await claimTransactionCount(graceServer);
       const abandoned = quitter.claim({ max: 1, wait_s: 10 }, controller.signal).then(
         () => true,
         () => false,
