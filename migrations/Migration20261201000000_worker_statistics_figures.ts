@@ -8,12 +8,12 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261201000000_worker_statistics_figures extends Migration {
 
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(`create index "task_history_worker_figures_idx" on "task_history" ("worker_id", "completed_at") include ("result", "duration_ms", "started_at");`);
     this.addSql(`drop index if exists "task_history_worker_idx";`);
   }
 
-  override async down(): Promise<void> {
+  override down(): void {
     this.addSql(`create index "task_history_worker_idx" on "task_history" ("worker_id", "completed_at");`);
     this.addSql(`drop index if exists "task_history_worker_figures_idx";`);
   }
