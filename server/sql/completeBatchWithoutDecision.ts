@@ -1,7 +1,7 @@
 import type { OutputData } from '../../protocol/outputData';
 import { CHANNELS } from '../notifications';
 import type { SqlStatement } from './statement';
-import { fromSource, historyFigures, insertTaskHistory, queueKeyIncrement, type HistoryFigures } from './taskHistory';
+import { fromSource, historyFigures, historyOfCompletedAttempt, queueKeyIncrement, type HistoryFigures, type SourceExpression } from './taskHistory';
 
 /** One `success` or `skipped` report of a batch, with its state reason and history figures worked out. */
 export interface QuickReport {
@@ -51,24 +51,7 @@ export function completeBatchWithoutDecisionStatement(workerId: number, reports:
     ...figureNames.map((name) => `${figureColumn(name)} ${FIGURE_COLUMNS[name]}`),
   ];
   const figuresFromSource = Object.fromEntries(figureNames.map((name) => [name, fromSource(figureColumn(name))]));
-  const history = insertTaskHistory(
-    {
-      taskName: fromSource('task_name'),
-      subject: fromSource(`coalesce(subject, '')`),
-      context: fromSource(`coalesce(context, '')`),
-      workRequestId: fromSource('id'),
-      attempt: fromSource('attempt'),
-      result: fromSource('result'),
-      workerId: fromSource('worker_id'),
-      workerName: fromSource('worker_name'),
-      workerCpuCount: fromSource('worker_cpu_count'),
-      workerTotalMemory: fromSource('worker_total_memory'),
-      startedAt: fromSource('started_at'),
-      completedAt: fromSource('completed_at'),
-      ...(figuresFromSource as { [K in keyof HistoryFigures]: ReturnType<typeof fromSource> }),
-    },
-    { from: 'done', where: `coalesce((task_data ->> 'use_history')::boolean, true)` },
-  );
+  const history = historyOfCompletedAttempt(figuresFromSource as { [K in keyof HistoryFigures]: SourceExpression });
   return {
     text: `with input as (
        select * from jsonb_to_recordset(?::jsonb) as i(${inputColumns.join(', ')})

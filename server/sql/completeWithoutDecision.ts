@@ -1,7 +1,7 @@
 import type { OutputData } from '../../protocol/outputData';
 import { CHANNELS } from '../notifications';
 import type { SqlStatement } from './statement';
-import { fromSource, historyFigures, insertTaskHistory, queueKeyIncrement } from './taskHistory';
+import { historyFigures, historyOfCompletedAttempt, queueKeyIncrement } from './taskHistory';
 
 /**
  * A `success` or `skipped` report for a request running on this worker, in one statement: the request
@@ -14,24 +14,7 @@ export function completeWithoutDecisionStatement(
   workerId: number,
   report: { result: 'success' | 'skipped'; output_data: OutputData; stateReason: string | null },
 ): SqlStatement {
-  const history = insertTaskHistory(
-    {
-      taskName: fromSource('task_name'),
-      subject: fromSource(`coalesce(subject, '')`),
-      context: fromSource(`coalesce(context, '')`),
-      workRequestId: fromSource('id'),
-      attempt: fromSource('attempt'),
-      result: fromSource('result'),
-      workerId: fromSource('worker_id'),
-      workerName: fromSource('worker_name'),
-      workerCpuCount: fromSource('worker_cpu_count'),
-      workerTotalMemory: fromSource('worker_total_memory'),
-      startedAt: fromSource('started_at'),
-      completedAt: fromSource('completed_at'),
-      ...historyFigures(report.output_data),
-    },
-    { from: 'done', where: `coalesce((task_data ->> 'use_history')::boolean, true)` },
-  );
+  const history = historyOfCompletedAttempt(historyFigures(report.output_data));
   return {
     text: `with done as (
        update work_request w

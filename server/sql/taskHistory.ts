@@ -43,6 +43,31 @@ export function insertTaskHistory(
   };
 }
 
+/**
+ * The history row of an attempt a completion statement has just ended: every column read from its `done`
+ * relation (the updated work_request row joined with its worker), the figures given by the caller.
+ */
+export function historyOfCompletedAttempt(figures: { [K in keyof HistoryFigures]: HistoryFigures[K] | SourceExpression }): SqlStatement {
+  return insertTaskHistory(
+    {
+      taskName: fromSource('task_name'),
+      subject: fromSource(`coalesce(subject, '')`),
+      context: fromSource(`coalesce(context, '')`),
+      workRequestId: fromSource('id'),
+      attempt: fromSource('attempt'),
+      result: fromSource('result'),
+      workerId: fromSource('worker_id'),
+      workerName: fromSource('worker_name'),
+      workerCpuCount: fromSource('worker_cpu_count'),
+      workerTotalMemory: fromSource('worker_total_memory'),
+      startedAt: fromSource('started_at'),
+      completedAt: fromSource('completed_at'),
+      ...figures,
+    },
+    { from: 'done', where: `coalesce((task_data ->> 'use_history')::boolean, true)` },
+  );
+}
+
 /** Queues the runs `recorded` (an insertTaskHistory CTE) returned for the key's counters. */
 export function queueKeyIncrement(recorded: string): string {
   return `insert into task_key_increment (task_name, subject, context, result, completed_at) select * from ${recorded}`;
