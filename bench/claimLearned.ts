@@ -317,8 +317,8 @@ async function measureClaims(bench: BenchServer, worker: BenchWorker, statements
     complete: summarize(complete),
     first: summarize(claim.slice(0, 100)),
     last: summarize(claim.slice(-100)),
-    claimStatementMs: (await statements?.meanOf('with picked as')) ?? Number.NaN,
-    claimStatementBlocks: statements ? await blocksPerCall(bench, 'with picked as') : Number.NaN,
+    claimStatementMs: (await statements?.meanOf('prepare worksched_claim')) ?? Number.NaN,
+    claimStatementBlocks: statements ? await blocksPerCall(bench, 'prepare worksched_claim') : Number.NaN,
   };
 }
 

@@ -164,7 +164,7 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
         target: variant.target ? `≥ ${TARGET_PER_S}/s` : undefined,
         met: variant.target ? result.perSecond >= TARGET_PER_S : undefined,
       });
-      const pickMs = (await statements?.meanOf('with picked as')) ?? Number.NaN;
+      const pickMs = (await statements?.meanOf('prepare worksched_claim')) ?? Number.NaN;
       const upsertMs = (await statements?.meanOf('insert into task_key')) ?? Number.NaN;
       report.rows.push({ scenario: SCENARIO, metric: '  mean server time: claim statement / task_key upsert', value: `${ms(pickMs)} / ${ms(upsertMs)}` });
       const rows = await bench.sql.query<{ n: string }>(`select count(*) as n from work_request`);
