@@ -13,7 +13,8 @@ export const isRoot = process.getuid?.() === 0;
 
 type TestFunction = (name: string, fn: jest.ProvidesCallback, timeout?: number) => void;
 
-/** `test` where `available`; elsewhere `test.skip`, its name ending in "[skipped here: <missing>]". */
+/** `test` where `available`; elsewhere `test.skip`, its name ending in "[skipped here: <missing>]" (the one place a
+ * test is skipped: by a capability detected at collection time, never by hand). */
 export function testIf(available: boolean, missing: string): TestFunction {
   if (available) return test;
   return (name, fn, timeout) => test.skip(`${name} [skipped here: ${missing}]`, fn, timeout);

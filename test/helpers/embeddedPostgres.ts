@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { identify } from '../../server/embeddedPostgres/processes';
 import { RUN_DIR_PREFIX } from '../globalSetup';
+import { isRoot, testIf } from './capabilities';
 
 /** `<tmpdir>/worksched-test-pg-XXXXXX` with owner.json, as globalSetup's: removed by a later run if this one dies. */
 export async function makeRunDir(mode = 0o755): Promise<string> {
@@ -37,13 +38,10 @@ export async function uidOf(pid: number): Promise<number> {
   return Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
 }
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot };
 
 /** A test of a path that exists only when we are root (CI runs as root); reported as skipped, with why, otherwise. */
-export function itAsRoot(name: string, fn: () => Promise<void>, timeout?: number): void {
-  if (isRoot) it(name, fn, timeout);
-  else it.skip(`${name} (skipped: runs only as root)`, fn, timeout);
-}
+export const itAsRoot = testIf(isRoot, 'runs only as root');
 
 /** uid and gid of a system user, from the user database. */
 export function systemUserIds(name: string): { uid: number; gid: number } {
