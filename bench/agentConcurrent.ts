@@ -7,12 +7,11 @@
  *   itself takes ~1 ms), as scenario 5 defines it, now with 32 running at once.
  * Stops at BENCH_AGENT_LIMIT_S (default 120 s) if not done: the rate is then what was done by that time.
  */
-import { rmSync } from 'node:fs';
 import { sleep } from '../common/sleep';
 import { Cleanup, insertRequests, makeTempDir, progress, startBenchServer, withTimeLimit, type BenchPostgres } from './lib/harness';
 import type { ScenarioReport } from './lib/report';
 import { CpuMeter, ms, rate } from './lib/stats';
-import { readClockTicks, readStat, startAgent, stopAgent, waitForRegistration } from './workerAgent';
+import { readClockTicks, readStat, startAgent, stopAgentAtCleanup, waitForRegistration } from './workerAgent';
 
 const SCENARIO = '7 agent × 32';
 const AGENT_NAME = 'bench-agent-32';
@@ -31,15 +30,7 @@ export async function runAgentConcurrent(postgres: BenchPostgres): Promise<Scena
 
     const meter = new CpuMeter();
     const agent = startAgent(bench, workDir, AGENT_NAME, CONCURRENCY);
-    const killOnExit = () => {
-      agent.child.kill('SIGKILL');
-      rmSync(workDir, { recursive: true, force: true });
-    };
-    process.on('exit', killOnExit);
-    cleanup.add('stop the worker agent', async () => {
-      progress(`worker agent: ${await stopAgent(agent.child)}`);
-      process.off('exit', killOnExit);
-    });
+    stopAgentAtCleanup(cleanup, agent, workDir);
     progress(`worker agent --concurrency ${CONCURRENCY} started: pid ${agent.child.pid}`);
     await withTimeLimit('agent registration', 60_000, () => waitForRegistration(bench, agent, AGENT_NAME));
     const statBefore = readStat(agent.pid);

@@ -55,17 +55,7 @@ export async function runWorkerAgent(postgres: BenchPostgres): Promise<ScenarioR
     const clockTicks = readClockTicks();
 
     const agent = startAgent(bench, workDir, AGENT_NAME, 1);
-    // If the bench exits without running this scenario's cleanup (watchdog, a signal), the agent must not outlive
-    // it, nor its work dir.
-    const killOnExit = () => {
-      agent.child.kill('SIGKILL');
-      rmSync(workDir, { recursive: true, force: true });
-    };
-    process.on('exit', killOnExit);
-    cleanup.add('stop the worker agent', async () => {
-      progress(`worker agent: ${await stopAgent(agent.child)}`);
-      process.off('exit', killOnExit);
-    });
+    stopAgentAtCleanup(cleanup, agent, workDir);
     progress(`worker agent started: pid ${agent.child.pid}, work dir ${workDir}`);
     const spawnedAt = performance.now();
     const workerId = await waitForRegistration(bench, agent);
@@ -188,6 +178,22 @@ export function startAgent(bench: BenchServer, workDir: string, name: string, co
 }
 
 /** SIGTERM (the agent drains: nothing runs here), SIGKILL if it is still there after 10 s. */
+/**
+ * Stops `agent` in the scenario's cleanup; if the bench exits without running it (watchdog, a signal), the agent
+ * must not outlive the bench either, nor its work dir.
+ */
+export function stopAgentAtCleanup(cleanup: Cleanup, agent: Agent, workDir: string): void {
+  const killOnExit = () => {
+    agent.child.kill('SIGKILL');
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  process.on('exit', killOnExit);
+  cleanup.add('stop the worker agent', async () => {
+    progress(`worker agent: ${await stopAgent(agent.child)}`);
+    process.off('exit', killOnExit);
+  });
+}
+
 export async function stopAgent(child: ChildProcess): Promise<string> {
   if (child.exitCode !== null || child.signalCode !== null) return `had already exited (code ${child.exitCode}, signal ${child.signalCode})`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
