@@ -36,6 +36,8 @@ export const outputDataSchema = z
     runtime_statistics: runtimeStatisticsSchema.optional(),
     errors: z.array(outputErrorSchema).max(100).optional(),
     skip_reason: z.string().max(10_000).optional(),
+    /** The JSON value the task wrote to $WORKSCHED_RESULT_FILE (at most 1 MiB). */
+    result: z.json().optional(),
   })
   .strict();
 export type OutputData = z.infer<typeof outputDataSchema>;
@@ -52,4 +54,6 @@ export const ERROR_CODES = {
   cancelled: 'cancelled',
   workerLost: 'worker_lost',
   workerShutdown: 'worker_shutdown',
+  invalidResult: 'invalid_result',
+  requiredFileMissing: 'required_file_missing',
 } as const;

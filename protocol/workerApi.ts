@@ -94,6 +94,11 @@ export const claimedWorkRequestSchema = z.object({
   requirements: resourceRequirementsSchema,
   /** Number this attempt's log entries from here: earlier attempts' entries keep theirs. */
   log_seq_start: z.number().int().nonnegative(),
+  /**
+   * A workflow task's direct dependencies' results by task_id (null for one that failed with allow_failure);
+   * the worker writes them to $WORKSCHED_INPUTS_FILE. Absent outside workflows.
+   */
+  inputs: z.record(z.string(), z.json()).optional(),
 });
 export type ClaimedWorkRequest = z.infer<typeof claimedWorkRequestSchema>;
 
