@@ -1,10 +1,11 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import type { OutputData } from '../protocol/outputData';
-import type { Execution, ResourceRequirements, UserMetadata } from '../protocol/taskSpec';
+import type { Execution, RequiredFiles, ResourceRequirements, UserMetadata } from '../protocol/taskSpec';
 import { WORK_REQUEST_RESULTS, WORK_REQUEST_STATUSES, type LearnedRequirement } from '../protocol/workRequest';
 import { Worker } from './Worker';
 
-export interface TaskData {
+/** The spec's parts the worker needs to run the task (required files only when the spec names some). */
+export interface TaskData extends RequiredFiles {
   execution: Execution;
   use_history: boolean;
 }

@@ -56,6 +56,8 @@ export interface RouteDefinition {
   bodyName?: string;
   /** A missing body is read as `{}`. */
   bodyOptional?: boolean;
+  /** The body may be up to WORKSCHED_MAX_BATCH_BODY (16 MiB by default) instead of 1 MiB: batches, and results of up to 1 MiB each. */
+  largeBody?: boolean;
   /** The success status; 200 unless said. */
   status?: number;
   /** The JSON answer's schema, or null for an answer that is not described by one (see `responseType`). */
@@ -124,6 +126,7 @@ export const API_ROUTES = {
     body: claimRequestSchema,
     bodyName: 'claim',
     bodyOptional: true,
+    largeBody: true,
     response: claimResponseSchema,
   }),
   completeBatch: route({
@@ -133,6 +136,7 @@ export const API_ROUTES = {
     role: 'worker',
     body: completeBatchRequestSchema,
     bodyName: 'batch completion',
+    largeBody: true,
     response: completeBatchResponseSchema,
   }),
   listWorkers: route({ method: 'get', path: '/api/v1/workers', summary: 'Workers with resources and state', role: 'operator', response: z.object({ workers: z.array(workerSchema) }) }),
@@ -153,6 +157,7 @@ export const API_ROUTES = {
     role: 'client',
     body: createWorkRequestsRequestSchema,
     bodyName: 'batch of task specs',
+    largeBody: true,
     response: createWorkRequestsResponseSchema,
     status: 201,
   }),
@@ -219,6 +224,7 @@ export const API_ROUTES = {
     params: idParamsSchema,
     body: completeWorkRequestSchema,
     bodyName: 'completion',
+    largeBody: true,
     response: workRequestSchema,
   }),
   releaseWorkRequest: route({

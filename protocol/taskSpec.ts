@@ -11,17 +11,112 @@ export const taskNameSchema = z
 const historyKeySchema = z.string().min(1).max(500);
 const tagSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:=-]+$/, 'use letters, digits and . _ : = -');
 
-export const executionSchema = z
+const parameterNameSchema = z.string().min(1).max(200);
+
+/** `python`: import `file`, call `function(**kwargs)`; its JSON return value is the task's result. */
+export const pythonCallSchema = z
   .object({
-    executable: z.string().min(1).max(4096),
-    args: z.array(z.string().max(100_000)).max(10_000).default([]),
-    /** Passed as `--name=value` unless `parameter_mapping` names another flag ("" = positional). */
-    parameters: z.record(z.string().min(1).max(200), z.union([z.string(), z.number(), z.boolean()])).default({}),
-    parameter_mapping: z.record(z.string().min(1).max(200), z.string().max(200)).default({}),
-    env: z.record(z.string().min(1).max(1000).regex(/^[^=\0]+$/, 'no "=" in names'), z.string().max(100_000)).default({}),
+    /** The module to import: absolute, or relative to the task's working directory. */
+    file: z.string().min(1).max(4096),
+    /** A name in the module, dotted for an attribute of one (`Tasks.run`). */
+    function: z
+      .string()
+      .max(200)
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'a Python name such as main or Tasks.run'),
+    kwargs: z.record(parameterNameSchema, z.json()).default({}),
   })
   .strict();
+export type PythonCall = z.infer<typeof pythonCallSchema>;
+
+/** The ways a task can be run: exactly one per spec. */
+export const EXECUTION_KINDS = ['executable', 'script', 'python'] as const;
+export type ExecutionKind = (typeof EXECUTION_KINDS)[number];
+
+export const executionSchema = z
+  .object({
+    executable: z.string().min(1).max(4096).optional(),
+    /** An inline script, written into the working directory (mode 700) and run by its #! line, else /bin/sh. */
+    script: z.string().min(1).max(1_000_000).optional(),
+    python: pythonCallSchema.optional(),
+    /** An executable's or a script's arguments; a python task's sys.argv[1:]. */
+    args: z.array(z.string().max(100_000)).max(10_000).default([]),
+    /**
+     * Passed as `--name=value` unless `parameter_mapping` names another flag ("" = positional); to a python
+     * function as keyword arguments besides `kwargs`.
+     */
+    parameters: z.record(parameterNameSchema, z.union([z.string(), z.number(), z.boolean()])).default({}),
+    parameter_mapping: z.record(parameterNameSchema, z.string().max(200)).default({}),
+    env: z.record(z.string().min(1).max(1000).regex(/^[^=\0]+$/, 'no "=" in names'), z.string().max(100_000)).default({}),
+  })
+  .strict()
+  .superRefine((execution, ctx) => {
+    const given = EXECUTION_KINDS.filter((kind) => execution[kind] !== undefined);
+    if (given.length === 0) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give one of executable, script or python' });
+    } else if (given.length > 1) {
+      ctx.addIssue({ code: 'custom', path: [given[1]], message: `give only one of executable, script or python, not ${given.join(' and ')}` });
+    }
+    if (execution.python !== undefined) {
+      for (const name of Object.keys(execution.parameter_mapping)) {
+        ctx.addIssue({ code: 'custom', path: ['parameter_mapping', name], message: 'a python function takes parameters as keyword arguments: parameter_mapping is for command lines' });
+      }
+      for (const name of Object.keys(execution.parameters)) {
+        if (Object.hasOwn(execution.python.kwargs ?? {}, name)) {
+          ctx.addIssue({ code: 'custom', path: ['parameters', name], message: `"${name}" is also in python.kwargs: give it once` });
+        }
+      }
+    }
+  });
 export type Execution = z.infer<typeof executionSchema>;
+
+/** Which kind of execution this is (the schema lets exactly one through). */
+export function executionKind(execution: Execution): ExecutionKind {
+  if (execution.script !== undefined) return 'script';
+  if (execution.python !== undefined) return 'python';
+  return 'executable';
+}
+
+/** An absolute path, as the worker sees it (the worker resolves nothing against its own directory). */
+const absolutePathSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((value) => value.startsWith('/'), 'must be an absolute path (starting with "/")');
+
+/** A JavaScript regular expression, searched in file names (anchor it with ^…$ to match whole names). */
+const fileExpressionSchema = z
+  .string()
+  .min(1)
+  .max(1000)
+  .superRefine((value, ctx) => {
+    try {
+      new RegExp(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
+    }
+  });
+
+/**
+ * Seed 004's required files, checked by the worker just before it starts the task: every `required_filepath`
+ * exists, every `required_folder` holds a regular file (whose name matches one of `required_file_expression`
+ * when given). Otherwise the attempt ends `error` / `required_file_missing` and nothing runs.
+ */
+export const requiredFilesShape = {
+  required_filepath: z.array(absolutePathSchema).max(1000).optional(),
+  required_folder: z.array(absolutePathSchema).max(1000).optional(),
+  required_file_expression: z.array(fileExpressionSchema).max(100).optional(),
+};
+export const requiredFilesSchema = z.object(requiredFilesShape).strict();
+export type RequiredFiles = z.infer<typeof requiredFilesSchema>;
+
+/** The required files a spec names, without empty lists (what the work request stores and the worker gets). */
+export function requiredFilesOf(spec: RequiredFiles): RequiredFiles {
+  const required: RequiredFiles = {};
+  if (spec.required_filepath?.length) required.required_filepath = spec.required_filepath;
+  if (spec.required_folder?.length) required.required_folder = spec.required_folder;
+  if (spec.required_file_expression?.length) required.required_file_expression = spec.required_file_expression;
+  return required;
+}
 
 /** Resources the task needs from a worker; sizes are normalised to bytes. */
 export const resourceRequirementsSchema = z
@@ -45,6 +140,7 @@ export const taskSpecSchema = z
     subject: historyKeySchema.nullable().optional(),
     context: historyKeySchema.nullable().optional(),
     execution: executionSchema,
+    ...requiredFilesShape,
     time_limit: durationSchema.nullable().optional(),
     resources: resourceRequirementsSchema.default({}),
     interrupt_allowed: z.boolean().default(true),
@@ -53,14 +149,19 @@ export const taskSpecSchema = z
     use_history: z.boolean().default(true),
     user_metadata: userMetadataSchema.default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.required_file_expression?.length && !spec.required_folder?.length) {
+      ctx.addIssue({ code: 'custom', path: ['required_file_expression'], message: 'matches files of required_folder: give required_folder too' });
+    }
+  });
 /** What a client sends (sizes as strings allowed). */
 export type TaskSpecInput = z.input<typeof taskSpecSchema>;
 /** The normalised spec (sizes in bytes, time limit in seconds, defaults filled in). */
 export type TaskSpec = z.output<typeof taskSpecSchema>;
 
-/** Command line of a task: executable, then args, then parameters as flags. */
-export function buildCommandLine(execution: Execution): { file: string; args: string[] } {
+/** An executable's or a script's arguments: args, then parameters as flags (see parameter_mapping). */
+export function commandArguments(execution: Execution): string[] {
   const args = [...execution.args];
   for (const [name, value] of Object.entries(execution.parameters)) {
     const mapped = execution.parameter_mapping[name];
@@ -70,5 +171,16 @@ export function buildCommandLine(execution: Execution): { file: string; args: st
     else if (mapped.endsWith('=')) args.push(`${mapped}${text}`);
     else args.push(mapped, text);
   }
-  return { file: execution.executable, args };
+  return args;
+}
+
+/** Command line of an `executable` task: the executable, then commandArguments. */
+export function buildCommandLine(execution: Execution): { file: string; args: string[] } {
+  if (execution.executable === undefined) throw new Error(`a ${executionKind(execution)} task has no executable`);
+  return { file: execution.executable, args: commandArguments(execution) };
+}
+
+/** A python function's keyword arguments: `kwargs` and `parameters` (the schema keeps their names apart). */
+export function pythonKeywordArguments(execution: Execution): PythonCall['kwargs'] {
+  return { ...(execution.python?.kwargs ?? {}), ...execution.parameters };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { outputDataSchema } from './outputData';
-import { executionSchema, resourceRequirementsSchema, taskSpecSchema, userMetadataSchema } from './taskSpec';
+import { executionSchema, requiredFilesShape, resourceRequirementsSchema, taskSpecSchema, userMetadataSchema } from './taskSpec';
 
 export const WORK_REQUEST_STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'] as const;
 export const workRequestStatusSchema = z.enum(WORK_REQUEST_STATUSES);
@@ -31,7 +31,7 @@ export const workRequestSchema = z.object({
   state_reason: z.string().nullable(),
   priority: z.number().int(),
   priority_adjustment: z.number().int(),
-  task_data: z.object({ execution: executionSchema, use_history: z.boolean() }),
+  task_data: z.object({ execution: executionSchema, use_history: z.boolean(), ...requiredFilesShape }),
   requirements: resourceRequirementsSchema,
   learned_requirements: z.array(learnedRequirementSchema),
   worker: z.object({ id: z.number().int(), name: z.string() }).nullable(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { outputDataSchema } from './outputData';
-import { executionSchema, resourceRequirementsSchema } from './taskSpec';
+import { executionSchema, requiredFilesShape, resourceRequirementsSchema } from './taskSpec';
 import { logEntrySchema, workRequestResultSchema } from './workRequest';
 
 const bytes = z.number().int().nonnegative();
@@ -89,6 +89,8 @@ export const claimedWorkRequestSchema = z.object({
   context: z.string().nullable(),
   attempt: z.number().int(),
   execution: executionSchema,
+  /** Checked by the worker just before it starts the task (absent when the spec names none). */
+  ...requiredFilesShape,
   time_limit_s: z.number().int().nullable(),
   interrupt_allowed: z.boolean(),
   requirements: resourceRequirementsSchema,

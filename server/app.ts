@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { API_ROUTES } from '../protocol/routes';
+import { API_ROUTES, type RouteDefinition } from '../protocol/routes';
 import type { ServerContext } from './context';
 import { NotFoundError, errorMiddleware } from './errors';
 import { healthRoutes } from './routes/healthRoutes';
@@ -10,8 +10,14 @@ import { tokenRoutes } from './routes/tokenRoutes';
 import { workerRoutes } from './routes/workerRoutes';
 import { workRequestRoutes } from './routes/workRequestRoutes';
 
-/** Every route but the batch create takes bodies up to this size. */
+/** Every route but those marked `largeBody` (which take up to maxBatchBody) takes bodies up to this size. */
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/** `/api/v1/work-requests/:id/complete` → a regular expression matching its paths. */
+function pathPattern(path: string): RegExp {
+  const escaped = path.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return new RegExp(`^${escaped.join('/')}$`);
+}
 
 /** The express app: every route of protocol/routes.ts, handlers grouped by audience, one error envelope for everything. */
 export function createApp(ctx: ServerContext): Express {
@@ -22,8 +28,12 @@ export function createApp(ctx: ServerContext): Express {
   const jsonTypes = ['application/json', 'application/*+json'];
   const batchJson = express.json({ limit: ctx.config.maxBatchBody, type: jsonTypes });
   const json = express.json({ limit: MAX_BODY_BYTES, type: jsonTypes });
+  const largeBodyRoutes = (Object.values(API_ROUTES) as RouteDefinition[])
+    .filter((route) => route.largeBody)
+    .map((route) => ({ method: route.method.toUpperCase(), pattern: pathPattern(route.path) }));
+  const takesLargeBody = (method: string, path: string) => largeBodyRoutes.some((route) => route.method === method && route.pattern.test(path));
   // Middleware, not a route of its own: the router holds exactly the table's routes.
-  app.use((req, res, next) => (req.method === 'POST' && req.path === API_ROUTES.createWorkRequests.path ? batchJson : json)(req, res, next));
+  app.use((req, res, next) => (takesLargeBody(req.method, req.path) ? batchJson : json)(req, res, next));
   const handlers = {
     ...healthRoutes(ctx),
     ...metaRoutes(ctx),

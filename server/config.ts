@@ -16,7 +16,7 @@ export const serverConfigSchema = z.object({
   claimGraceS: z.coerce.number().min(0).default(15),
   housekeepingIntervalS: z.coerce.number().int().min(1).max(59).default(5),
   logMaxBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
-  /** Largest body POST /api/v1/work-requests/batch accepts, in bytes; every other route takes up to 1 MiB. */
+  /** Largest body of the routes marked `largeBody` (batch create, claim, completions), in bytes; every other route takes up to 1 MiB. */
   maxBatchBody: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   /** Task history kept per key besides the last success and last failure. */
   historyRetentionRuns: z.coerce.number().int().min(1).default(50),

@@ -19,6 +19,12 @@ export type OutboxItem =
 const LOG_BATCH = 500;
 
 /**
+ * Most bytes of reports one call carries (a result may hold up to 1 MiB): well under the server's body limit of
+ * those routes (WORKSCHED_MAX_BATCH_BODY, 16 MiB by default). One report larger than this still goes alone.
+ */
+export const MAX_REPORT_BYTES_PER_CALL = 4 * 1024 * 1024;
+
+/**
  * Finished tasks' reports, written to disk before the first delivery attempt: a server outage or a worker
  * restart loses nothing, and a report leaves the disk only once the server answered it (200, or a 4xx that
  * will not change). Delivery sends a task's unacknowledged log entries first, then the report. Every report
@@ -30,7 +36,7 @@ export class Outbox {
   private wake: (() => void) | null = null;
   private readonly dir: string;
   /** Every report on disk, by request id. */
-  private readonly queued = new Map<number, { file: string; item: OutboxItem }>();
+  private readonly queued = new Map<number, { file: string; item: OutboxItem; bytes: number }>();
   /** Ids in a call that has not answered yet (a batch, a release or a claim carrying them). */
   private readonly inFlight = new Set<number>();
   private sending: Promise<boolean> | null = null;
@@ -48,7 +54,7 @@ export class Outbox {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     for (const file of this.files()) {
       const item = this.read(file);
-      if (item) this.queued.set(item.id, { file, item });
+      if (item) this.queued.set(item.id, { file, item, bytes: fs.statSync(file).size });
     }
   }
 
@@ -56,9 +62,10 @@ export class Outbox {
   store(item: OutboxItem): void {
     const file = path.join(this.dir, `${item.id}.json`);
     const temporary = `${file}.tmp`;
-    fs.writeFileSync(temporary, JSON.stringify(item));
+    const text = JSON.stringify(item);
+    fs.writeFileSync(temporary, text);
     fs.renameSync(temporary, file);
-    this.queued.set(item.id, { file, item });
+    this.queued.set(item.id, { file, item, bytes: Buffer.byteLength(text) });
   }
 
   /** Stores the report and sends it. Resolves true when everything ready was delivered (else it stays queued). */
@@ -122,12 +129,15 @@ export class Outbox {
    */
   takeForClaim(limit = MAX_RESULTS_PER_CALL): CompletionOutboxItem[] {
     const carried: CompletionOutboxItem[] = [];
-    for (const { item } of this.queued.values()) {
+    let bytes = 0;
+    for (const { item, bytes: size } of this.queued.values()) {
       if (carried.length >= limit) break;
       if (item.kind !== 'complete' || this.inFlight.has(item.id)) continue;
+      if (carried.length > 0 && bytes + size > MAX_REPORT_BYTES_PER_CALL) break;
       if (this.spool.read(item.id, item.acknowledged_seq).length > 0) continue;
       this.inFlight.add(item.id);
       carried.push(item);
+      bytes += size;
     }
     return carried;
   }
@@ -191,8 +201,7 @@ export class Outbox {
           else delivered = false;
         } else completions.push(item);
       }
-      for (let index = 0; index < completions.length; index += MAX_RESULTS_PER_CALL) {
-        const chunk = completions.slice(index, index + MAX_RESULTS_PER_CALL);
+      for (const chunk of this.chunksForCalls(completions)) {
         const answered = await this.deliverBatch(chunk);
         settled += answered;
         if (answered < chunk.length) delivered = false;
@@ -202,6 +211,25 @@ export class Outbox {
     }
     if (settled > 0) this.onDelivered();
     return delivered;
+  }
+
+  /** Completions in calls of at most MAX_RESULTS_PER_CALL reports and MAX_REPORT_BYTES_PER_CALL bytes (at least one each). */
+  private chunksForCalls(completions: CompletionOutboxItem[]): CompletionOutboxItem[][] {
+    const chunks: CompletionOutboxItem[][] = [];
+    let chunk: CompletionOutboxItem[] = [];
+    let bytes = 0;
+    for (const item of completions) {
+      const size = this.queued.get(item.id)?.bytes ?? 0;
+      if (chunk.length > 0 && (chunk.length >= MAX_RESULTS_PER_CALL || bytes + size > MAX_REPORT_BYTES_PER_CALL)) {
+        chunks.push(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(item);
+      bytes += size;
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    return chunks;
   }
 
   /** The task's log entries the server has not acknowledged; false to retry later. */

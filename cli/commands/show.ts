@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { RuntimeStatistics } from '../../protocol/outputData';
-import { buildCommandLine } from '../../protocol/taskSpec';
+import { commandArguments, executionKind, pythonKeywordArguments, type Execution } from '../../protocol/taskSpec';
 import {
   WORK_REQUEST_STATUSES,
   type WorkRequest,
@@ -131,8 +131,15 @@ function renderDetail(request: WorkRequest, now: Date = new Date(), width: numbe
   field('completed', request.completed_at);
   field(request.completed_at ? 'ran for' : 'running for', request.started_at ? formatRunTime(request, now) : null);
 
-  const { file, args } = buildCommandLine(request.task_data.execution);
-  field('command', [file, ...args].map(quoteArgument).join(' '));
+  field('command', describeCommand(request.task_data.execution));
+  const required = [
+    ...(request.task_data.required_filepath ?? []),
+    ...(request.task_data.required_folder ?? []).map((folder) => {
+      const expressions = request.task_data.required_file_expression ?? [];
+      return `${folder}/ (a file${expressions.length > 0 ? ` matching ${expressions.join(' or ')}` : ''})`;
+    }),
+  ];
+  if (required.length > 0) field('required files', required.join(', '));
   const env = Object.entries(request.task_data.execution.env);
   if (env.length > 0) field('environment', env.map(([name, value]) => `${name}=${quoteArgument(value)}`).join(' '));
   if (!request.task_data.use_history) field('use history', 'no');
@@ -206,6 +213,23 @@ function signed(value: number): string {
 }
 
 /** Shell-style quoting, only where needed, so the command line reads as it would be typed. */
+/** The command line of an executable, the first line of a script, or the python call. */
+function describeCommand(execution: Execution): string {
+  const args = commandArguments(execution).map(quoteArgument);
+  switch (executionKind(execution)) {
+    case 'executable':
+      return [quoteArgument(execution.executable ?? ''), ...args].join(' ');
+    case 'script': {
+      const lines = (execution.script ?? '').split('\n');
+      return [`script (${lines.length} line${lines.length === 1 ? '' : 's'}: ${truncate(lines[0], 60)})`, ...args].join(' ');
+    }
+    case 'python': {
+      const kwargs = Object.entries(pythonKeywordArguments(execution)).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+      return `python ${execution.python?.file}: ${execution.python?.function}(${truncate(kwargs.join(', '), 200)})`;
+    }
+  }
+}
+
 function quoteArgument(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }

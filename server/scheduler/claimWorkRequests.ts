@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
-import type { ResourceRequirements } from '../../protocol/taskSpec';
+import { requiredFilesOf, type ResourceRequirements } from '../../protocol/taskSpec';
 import type { TaskData } from '../../entities';
 import { PREPARED_CLAIM, PREPARED_TOUCH_WORKER } from '../sql/claim';
 
@@ -106,6 +106,7 @@ function toClaimedWorkRequest(row: ClaimedRow): ClaimedWorkRequest {
     context: row.context,
     attempt: row.attempt,
     execution: row.task_data.execution,
+    ...requiredFilesOf(row.task_data),
     time_limit_s: row.time_limit_s,
     interrupt_allowed: row.interrupt_allowed,
     requirements: row.requirements,

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { WorkRequest } from '../../entities';
-import type { TaskSpec } from '../../protocol/taskSpec';
+import { requiredFilesOf, type TaskSpec } from '../../protocol/taskSpec';
 import { historyKeyOf, historyLevels, type HistoryKey } from '../history/historyKey';
 import { requirementsFromProfile, type LabelledSuccessProfile, type LearnedRequirements } from '../history/learnRequirements';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
@@ -35,7 +35,7 @@ export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: 
         taskName: spec.task_name,
         subject: spec.subject ?? null,
         context: spec.context ?? null,
-        taskData: { execution: spec.execution, use_history: spec.use_history },
+        taskData: { execution: spec.execution, use_history: spec.use_history, ...requiredFilesOf(spec) },
         requirements: spec.resources,
         effective,
         learned: effective.learned,

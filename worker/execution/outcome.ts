@@ -1,5 +1,5 @@
 import { ERROR_CODES, formatBytes } from '../../protocol';
-import type { OutputError, RuntimeStatistics } from '../../protocol';
+import type { OutputData, OutputError, RuntimeStatistics } from '../../protocol';
 import type { KillReason, MeasurementMethod, TaskOutcome, WorkerSnapshot } from './types';
 
 export interface Measurements {
@@ -33,19 +33,32 @@ export function buildStatistics(m: Measurements): RuntimeStatistics {
 
 /** What happened to the task, in order of precedence. */
 export type Ending =
-  | { kind: 'start-error'; code: string; message: string }
+  | { kind: 'start-error'; code: string; message: string; details?: Record<string, string[]> }
+  | { kind: 'invalid-result'; message: string }
+  | { kind: 'python-exception'; type: string; qualifiedType: string; message: string }
   | { kind: 'killed'; reason: KillReason }
   | { kind: 'time-limit'; limitS: number }
   | { kind: 'exited'; exitCode: number | null; signal: NodeJS.Signals | null; oomKilled: boolean };
 
-export function buildOutcome(ending: Ending, stats: RuntimeStatistics): TaskOutcome {
+/** `taskResult`: the JSON value the task wrote to $WORKSCHED_RESULT_FILE (undefined when none), sent as output_data.result. */
+export function buildOutcome(ending: Ending, stats: RuntimeStatistics, taskResult?: OutputData['result']): TaskOutcome {
   const result = (result: TaskOutcome['result'], errors?: OutputError[]): TaskOutcome => ({
     result,
-    output_data: errors ? { runtime_statistics: stats, errors } : { runtime_statistics: stats },
+    output_data: {
+      runtime_statistics: stats,
+      ...(errors ? { errors } : {}),
+      ...(taskResult !== undefined ? { result: taskResult } : {}),
+    },
   });
   switch (ending.kind) {
     case 'start-error':
-      return result('error', [{ code: ending.code, message: ending.message }]);
+      return result('error', [{ code: ending.code, message: ending.message, ...ending.details }]);
+    case 'invalid-result':
+      return result('error', [{ code: ERROR_CODES.invalidResult, message: ending.message }]);
+    case 'python-exception':
+      return result('failure', [
+        { code: ending.type, message: `${ending.type}: ${ending.message}`.slice(0, 2000), exception_type: ending.qualifiedType },
+      ]);
     case 'killed':
       return ending.reason === 'cancelled'
         ? result('aborted', [{ code: ERROR_CODES.cancelled, message: 'the task was killed because its work request was cancelled' }])

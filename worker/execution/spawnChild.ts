@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'child_process';
 import type { Readable } from 'stream';
-import { buildCommandLine, ERROR_CODES, type ClaimedWorkRequest } from '../../protocol';
-import { resolveExecutable } from './resolveExecutable';
+import { ERROR_CODES } from '../../protocol';
+import type { TaskCommand } from './taskCommand';
 
 /** $0 of the wrapper shell: its own error messages start with it, which tells them from the task's. */
 export const WRAPPER_NAME = 'worksched-exec';
@@ -24,6 +24,8 @@ export type TaskChild = ChildProcessByStdio<null, Readable, Readable>;
 export interface StartError {
   code: string;
   message: string;
+  /** More keys of the output_data error (e.g. `paths` of required_file_missing). */
+  details?: Record<string, string[]>;
 }
 
 export interface Spawned {
@@ -33,27 +35,21 @@ export interface Spawned {
 }
 
 /**
- * Spawn the task in its own process group (detached), stdin /dev/null, through the cgroup-joining shell when
- * procsFiles is non-empty. Returns a StartError when the executable can't be run.
+ * Spawn the task's command in its own process group (detached), stdin /dev/null, through the cgroup-joining
+ * shell when procsFiles is non-empty.
  */
-export function spawnTask(
-  workRequest: ClaimedWorkRequest,
-  options: { cwd: string; env: NodeJS.ProcessEnv; procsFiles: string[] },
-): Spawned | StartError {
-  const { file, args } = buildCommandLine(workRequest.execution);
-  const resolved = resolveExecutable(file, options.cwd, options.env.PATH);
-  if (!resolved.ok) return { code: resolved.code, message: resolved.message };
+export function spawnTask(command: TaskCommand, options: { cwd: string; env: NodeJS.ProcessEnv; procsFiles: string[] }): Spawned | StartError {
   const viaShell = options.procsFiles.length > 0;
-  const command = viaShell ? '/bin/sh' : resolved.path;
+  const file = viaShell ? '/bin/sh' : command.file;
   const argv = viaShell
-    ? ['-c', JOIN_SCRIPT, WRAPPER_NAME, String(options.procsFiles.length), ...options.procsFiles, resolved.path, ...args]
-    : args;
+    ? ['-c', JOIN_SCRIPT, WRAPPER_NAME, String(options.procsFiles.length), ...options.procsFiles, command.file, ...command.args]
+    : command.args;
   try {
-    const child = spawn(command, argv, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    return { child, path: resolved.path };
+    const child = spawn(file, argv, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { child, path: command.file };
   } catch (error) {
     // Synchronous failures: invalid arguments (NUL bytes), too many open files...
-    return { code: ERROR_CODES.spawnFailed, message: `cannot start ${resolved.path}: ${(error as Error).message}` };
+    return { code: ERROR_CODES.spawnFailed, message: `cannot start ${command.file}: ${(error as Error).message}` };
   }
 }
 

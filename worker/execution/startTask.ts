@@ -1,16 +1,20 @@
-import { mkdirSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, rmSync } from 'fs';
 import { join, resolve } from 'path';
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
 import { sleep } from '../../common/sleep';
-import { ERROR_CODES, formatBytes, formatDuration } from '../../protocol';
+import { ERROR_CODES, executionKind, formatBytes, formatDuration, requiredFilesOf } from '../../protocol';
 import { describeSetup, detectMeasurementMethod, getCgroupSetup } from './cgroupDetect';
 import { DiskSampler } from './diskUsage';
 import { buildOutcome, buildStatistics, type Ending } from './outcome';
 import { ProcSampler } from './procSampler';
+import { readPythonStatus } from './pythonStatus';
+import { findMissingRequiredFiles, requiredFileError } from './requiredFiles';
 import { spawnErrorToStartError, spawnTask, wrapperFailure, type StartError, type TaskChild } from './spawnChild';
 import { TaskCgroup } from './taskCgroup';
+import { prepareTaskCommand } from './taskCommand';
 import { buildTaskEnv } from './taskEnvironment';
+import { readResultFile, TaskFiles, type TaskResultValue } from './taskFiles';
 import type { KillReason, MeasurementMethod, OutputStream, RunningTask, RunTaskOptions, TaskOutcome } from './types';
 
 const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -44,7 +48,7 @@ class TaskRun {
   readonly workdir: string;
   readonly done: Promise<TaskOutcome>;
   private readonly name: string;
-  private readonly taskFile: string;
+  private readonly files: TaskFiles;
   private readonly killGraceMs: number;
   private setupError: StartError | undefined;
   private child: TaskChild | undefined;
@@ -62,12 +66,11 @@ class TaskRun {
     this.name = `wr-${request.id}-a${request.attempt}-${randomBytes(4).toString('hex')}`;
     const root = resolve(options.workRoot);
     this.workdir = join(root, this.name);
-    // Beside the work dir, so it neither counts as the task's disk use nor clutters its listing.
-    this.taskFile = join(root, `${this.name}.task.json`);
+    this.files = new TaskFiles(root, this.name);
     try {
       mkdirSync(root, { recursive: true });
       mkdirSync(this.workdir);
-      writeFileSync(this.taskFile, JSON.stringify(request, null, 2));
+      this.files.writeBeforeStart(request);
     } catch (error) {
       this.setupError = { code: ERROR_CODES.spawnFailed, message: `cannot prepare ${this.workdir}: ${(error as Error).message}` };
     }
@@ -107,6 +110,8 @@ class TaskRun {
     const forced = this.options.measurementMethod;
     let method: MeasurementMethod = forced ?? (await detectMeasurementMethod());
     if (this.setupError) return this.finish({ kind: 'start-error', ...this.setupError }, method, 0, {});
+    const missing = await findMissingRequiredFiles(requiredFilesOf(this.options.workRequest));
+    if (missing.length > 0) return this.finish({ kind: 'start-error', ...requiredFileError(missing) }, method, 0, {});
     if (method !== 'proc') {
       // A forced v2 on a host whose cgroup2 lacks memory still gives cpu; memory then comes from /proc.
       const setup = getCgroupSetup(method, { requireMemory: forced === undefined });
@@ -121,8 +126,15 @@ class TaskRun {
     }
     if (this.killReason) return this.finish({ kind: 'killed', reason: this.killReason }, method, 0, {});
 
-    const env = buildTaskEnv(this.options.workRequest, this.taskFile, { passEnv: this.options.passEnv });
-    const spawned = spawnTask(this.options.workRequest, { cwd: this.workdir, env, procsFiles: this.cgroup?.procsFiles ?? [] });
+    const env = buildTaskEnv(this.options.workRequest, this.files, { passEnv: this.options.passEnv });
+    let command: ReturnType<typeof prepareTaskCommand>;
+    try {
+      command = prepareTaskCommand(this.options.workRequest, { workdir: this.workdir, envPath: env.PATH, files: this.files });
+    } catch (error) {
+      command = { code: ERROR_CODES.spawnFailed, message: `cannot prepare the task's command: ${(error as Error).message}` };
+    }
+    if ('code' in command) return this.finish({ kind: 'start-error', ...command }, method, 0, {});
+    const spawned = spawnTask(command, { cwd: this.workdir, env, procsFiles: this.cgroup?.procsFiles ?? [] });
     if ('code' in spawned) return this.finish({ kind: 'start-error', ...spawned }, method, 0, {});
     const { child, path } = spawned;
     this.child = child;
@@ -191,7 +203,30 @@ class TaskRun {
     else if (this.killReason) ending = { kind: 'killed', reason: this.killReason };
     else if (this.timeLimitHit) ending = { kind: 'time-limit', limitS: this.options.workRequest.time_limit_s ?? 0 };
     else ending = { kind: 'exited', exitCode: exit.code, signal: exit.signal, oomKilled };
-    return this.finish(ending, method, durationMs, measured);
+    const report = this.readTaskReport(ending);
+    return this.finish(report.ending, method, durationMs, measured, report.result);
+  }
+
+  /**
+   * What the task reported besides its exit: a python function's exception (or why it could not be called), and
+   * the result file. An invalid result turns a success into an `error`; a failure keeps its own cause.
+   */
+  private readTaskReport(ending: Ending): { ending: Ending; result?: TaskResultValue } {
+    if (ending.kind !== 'exited' || ending.oomKilled) return { ending };
+    const succeeded = ending.exitCode === 0 && ending.signal === null;
+    if (!succeeded && executionKind(this.options.workRequest.execution) === 'python') {
+      const status = readPythonStatus(this.files.pythonStatus);
+      if (status?.kind === 'exception') return { ending: { kind: 'python-exception', type: status.type, qualifiedType: status.qualified_type, message: status.message } };
+      if (status?.kind === 'error') return { ending: { kind: 'start-error', code: status.code, message: status.message } };
+      if (status?.kind === 'invalid_result') return { ending: { kind: 'invalid-result', message: status.message } };
+    }
+    const file = readResultFile(this.files.result);
+    if (file.kind === 'value') return { ending, result: file.value };
+    if (file.kind === 'invalid') {
+      if (succeeded) return { ending: { kind: 'invalid-result', message: file.message } };
+      this.system(`result not sent: ${file.message}`);
+    }
+    return { ending };
   }
 
   /** setTimeout caps at 2^31-1 ms (~24.8 days; larger fires at once): re-arm until the limit is reached. */
@@ -263,22 +298,22 @@ class TaskRun {
     method: MeasurementMethod,
     durationMs: number,
     measured: { cpuMs?: number; memoryBytes?: number; diskBytes?: number },
+    taskResult?: TaskResultValue,
   ): Promise<TaskOutcome> {
     if (this.cgroup) {
       const left = await this.cgroup.remove();
       if (left.length > 0) this.system(`could not remove cgroup ${left.join(', ')}`);
     }
     if (!this.options.keepWorkdir) {
-      for (const path of [this.workdir, this.taskFile]) {
-        try {
-          rmSync(path, { recursive: true, force: true, maxRetries: 3 });
-        } catch (error) {
-          this.system(`could not remove ${path}: ${(error as Error).message}`);
-        }
+      try {
+        rmSync(this.workdir, { recursive: true, force: true, maxRetries: 3 });
+      } catch (error) {
+        this.system(`could not remove ${this.workdir}: ${(error as Error).message}`);
       }
+      for (const failure of this.files.remove()) this.system(`could not remove ${failure}`);
     }
     const stats = buildStatistics({ durationMs, ...measured, method, snapshot: this.options.workerSnapshot });
-    const outcome = buildOutcome(ending, stats);
+    const outcome = buildOutcome(ending, stats, taskResult);
     const firstError = outcome.output_data.errors?.[0];
     this.system(`result: ${outcome.result}${firstError ? ` (${firstError.code}: ${firstError.message})` : ''}; ` +
       `duration ${formatDuration(durationMs / 1000)}, cpu ${measured.cpuMs === undefined ? '-' : formatDuration(measured.cpuMs / 1000)}, ` +

@@ -1,4 +1,5 @@
 import type { ClaimedWorkRequest } from '../../protocol';
+import type { TaskFiles } from './taskFiles';
 
 /** What a task gets when the worker has no PATH (systemd's default). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -12,11 +13,12 @@ export const WORKER_SECRET = /^WORKSCHED_[A-Z0-9_]*(TOKEN|SECRET|PASSWORD)$/i;
 
 /**
  * A task's environment, later entries winning: the allowlisted variables of the worker, the ones
- * `--pass-env` names, the spec's `env`, then the WORKSCHED_* variables the worker sets for the task.
+ * `--pass-env` names, the spec's `env`, then the WORKSCHED_* variables the worker sets for the task: its id, and
+ * the task file, the result file (written by the task, if at all) and the inputs file (`{}` outside workflows).
  */
 export function buildTaskEnv(
   workRequest: ClaimedWorkRequest,
-  taskFile: string,
+  files: Pick<TaskFiles, 'task' | 'result' | 'inputs'>,
   options: { workerEnv?: NodeJS.ProcessEnv; passEnv?: readonly string[] } = {},
 ): NodeJS.ProcessEnv {
   const workerEnv = options.workerEnv ?? process.env;
@@ -33,7 +35,9 @@ export function buildTaskEnv(
     ...env,
     ...workRequest.execution.env,
     WORKSCHED_WORK_REQUEST_ID: String(workRequest.id),
-    WORKSCHED_TASK_FILE: taskFile,
+    WORKSCHED_TASK_FILE: files.task,
+    WORKSCHED_RESULT_FILE: files.result,
+    WORKSCHED_INPUTS_FILE: files.inputs,
   };
 }
 

@@ -1,0 +1,118 @@
+import { closeSync, constants, fstatSync, openSync, readSync, rmSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { ERROR_CODES, type ClaimedWorkRequest, type OutputData } from '../../protocol';
+
+/** Largest result a task may write to $WORKSCHED_RESULT_FILE (DESIGN.md "Task results and data passing"). */
+export const MAX_RESULT_BYTES = 1024 * 1024;
+
+/**
+ * The files the worker keeps beside a task's working directory (not in it: they neither count as the task's
+ * disk use nor clutter its listing), named after it: `<name>.task.json` and so on.
+ */
+export class TaskFiles {
+  /** The claimed request as JSON ($WORKSCHED_TASK_FILE). */
+  readonly task: string;
+  /** Where the task may write its JSON result ($WORKSCHED_RESULT_FILE); created by the task, if at all. */
+  readonly result: string;
+  /** The results of its workflow dependencies ($WORKSCHED_INPUTS_FILE); `{}` outside workflows. */
+  readonly inputs: string;
+  /** A python task's call (file, function, kwargs, args) for the runner. */
+  readonly pythonCall: string;
+  /** What the python runner reports besides the result: the exception the function raised, or why it could not call it. */
+  readonly pythonStatus: string;
+
+  constructor(root: string, name: string) {
+    this.task = join(root, `${name}.task.json`);
+    this.result = join(root, `${name}.result.json`);
+    this.inputs = join(root, `${name}.inputs.json`);
+    this.pythonCall = join(root, `${name}.python-call.json`);
+    this.pythonStatus = join(root, `${name}.python-status.json`);
+  }
+
+  /** Written before the task starts (exclusive create: nothing planted there beforehand is followed). */
+  writeBeforeStart(request: ClaimedWorkRequest): void {
+    writeFileSync(this.task, JSON.stringify(request, null, 2), { flag: 'wx', mode: 0o600 });
+    writeFileSync(this.inputs, JSON.stringify(request.inputs ?? {}), { flag: 'wx', mode: 0o600 });
+  }
+
+  all(): string[] {
+    return [this.task, this.result, this.inputs, this.pythonCall, this.pythonStatus];
+  }
+
+  remove(): string[] {
+    const failed: string[] = [];
+    for (const path of this.all()) {
+      try {
+        rmSync(path, { force: true });
+      } catch (error) {
+        failed.push(`${path}: ${(error as Error).message}`);
+      }
+    }
+    return failed;
+  }
+}
+
+/** A JSON value, as output_data.result holds it. */
+export type TaskResultValue = Exclude<OutputData['result'], undefined>;
+
+export type ResultFile =
+  | { kind: 'none' }
+  | { kind: 'value'; value: TaskResultValue }
+  | { kind: 'invalid'; code: typeof ERROR_CODES.invalidResult; message: string };
+
+/**
+ * Reads the JSON value a task wrote to its result file. The task wrote that file, so it is opened without
+ * following a symbolic link, and only a regular file of at most MAX_RESULT_BYTES is read (a FIFO never blocks).
+ */
+export function readResultFile(path: string): ResultFile {
+  const invalid = (message: string): ResultFile => ({ kind: 'invalid', code: ERROR_CODES.invalidResult, message });
+  const text = readSmallRegularFile(path, MAX_RESULT_BYTES);
+  if (text.kind === 'missing') return { kind: 'none' };
+  if (text.kind === 'unreadable') return invalid(`cannot read the result file $WORKSCHED_RESULT_FILE: ${text.reason}`);
+  if (text.kind === 'too-large') {
+    return invalid(`the result file $WORKSCHED_RESULT_FILE holds more than ${MAX_RESULT_BYTES} bytes (1 MiB), the most a result may have`);
+  }
+  try {
+    return { kind: 'value', value: JSON.parse(text.text) as TaskResultValue };
+  } catch (error) {
+    return invalid(`the result file $WORKSCHED_RESULT_FILE is not JSON: ${(error as Error).message}`);
+  }
+}
+
+type SmallFile =
+  | { kind: 'missing' }
+  | { kind: 'unreadable'; reason: string }
+  | { kind: 'too-large' }
+  | { kind: 'text'; text: string };
+
+/** A regular file's UTF-8 text, if it is at most `maxBytes`; symbolic links are not followed. */
+export function readSmallRegularFile(path: string, maxBytes: number): SmallFile {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'missing' };
+    return { kind: 'unreadable', reason: code === 'ELOOP' ? 'it is a symbolic link' : (error as Error).message };
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return { kind: 'unreadable', reason: 'it is not a regular file' };
+    if (stat.size > maxBytes) return { kind: 'too-large' };
+    // One byte more than fstat saw: finding it means the file grew meanwhile.
+    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    if (length > maxBytes) return { kind: 'too-large' };
+    if (length === buffer.length) return { kind: 'unreadable', reason: 'it grew while being read' };
+    return { kind: 'text', text: buffer.subarray(0, length).toString('utf8') };
+  } catch (error) {
+    return { kind: 'unreadable', reason: (error as Error).message };
+  } finally {
+    closeSync(fd);
+  }
+}
