@@ -68,6 +68,7 @@ export const executionSchema = z
     }
   });
 export type Execution = z.infer<typeof executionSchema>;
+export type ExecutionInput = z.input<typeof executionSchema>;
 
 /** Which kind of execution this is (the schema lets exactly one through). */
 export function executionKind(execution: Execution): ExecutionKind {

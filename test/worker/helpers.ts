@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { claimedWorkRequestSchema, type ClaimedWorkRequest } from '../../protocol';
+import { claimedWorkRequestSchema, type ClaimedWorkRequest, type ExecutionInput } from '../../protocol';
 import { startTask, type RunningTask, type RunTaskOptions, type TaskOutcome } from '../../worker/execution';
 
 export const MiB = 1024 * 1024;
@@ -12,7 +12,7 @@ let nextId = 100_000 + Math.floor(Math.random() * 800_000_000);
 
 /** A claimed work request with schema defaults filled in and a fresh id (used to find its processes). */
 export function makeRequest(
-  execution: { executable: string; args?: string[]; parameters?: Record<string, string | number | boolean>; parameter_mapping?: Record<string, string>; env?: Record<string, string> },
+  execution: ExecutionInput,
   extra: Partial<Omit<ClaimedWorkRequest, 'execution'>> = {},
 ): ClaimedWorkRequest {
   nextId += 1;
