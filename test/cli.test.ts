@@ -327,6 +327,25 @@ describe('worksched show', () => {
     expect(limited).toHaveLength(2);
   });
 
+  test('show ID describes a script or python task and its required files', async () => {
+    const script = (await admin.createWorkRequest({
+      task_name: 'scripted',
+      execution: { script: '#!/bin/sh\necho one\necho two', args: ['x'] },
+      required_folder: ['/data/in'],
+      required_file_expression: ['\\.csv$'],
+    })).id;
+    const python = (await admin.createWorkRequest({
+      task_name: 'pythonic',
+      execution: { python: { file: '/opt/tasks.py', function: 'resize', kwargs: { width: 3 } }, parameters: { label: 'big' } },
+      required_filepath: ['/opt/tasks.py'],
+    })).id;
+    const [scriptShow, pythonShow] = await Promise.all([cli(['show', String(script)]), cli(['show', String(python)])]);
+    expect(scriptShow.stdout).toMatch(/^command:\s+script \(3 lines: #!\/bin\/sh\) x$/m);
+    expect(scriptShow.stdout).toMatch(/^required files:\s+\/data\/in\/ \(a file matching \\\.csv\$\)$/m);
+    expect(pythonShow.stdout).toMatch(/^command:\s+python \/opt\/tasks\.py: resize\(width=3, label="big"\)$/m);
+    expect(pythonShow.stdout).toMatch(/^required files:\s+\/opt\/tasks\.py$/m);
+  });
+
   test('show ID gives the detail view; bad and unknown ids say so', async () => {
     const spec = {
       task_name: 'detailed',
