@@ -93,6 +93,8 @@ describe('python function tasks', () => {
 
     const builtin = await run(makeRequest({ python: { file: pythonModule('def f():\n    return 1 / 0\n'), function: 'f' } }));
     expect(builtin.outcome.output_data.errors?.[0]).toMatchObject({ code: 'ZeroDivisionError', exception_type: 'builtins.ZeroDivisionError' });
+    const bare = await run(makeRequest({ python: { file: pythonModule('def f():\n    raise KeyError\n'), function: 'f' } }));
+    expect(bare.outcome.output_data.errors?.[0]).toMatchObject({ code: 'KeyError', message: 'KeyError' });
   });
 
   test('an exception while importing the file is a failure too; a function that is not there is an error', async () => {

@@ -57,7 +57,7 @@ export function buildOutcome(ending: Ending, stats: RuntimeStatistics, taskResul
       return result('error', [{ code: ERROR_CODES.invalidResult, message: ending.message }]);
     case 'python-exception':
       return result('failure', [
-        { code: ending.type, message: `${ending.type}: ${ending.message}`.slice(0, 2000), exception_type: ending.qualifiedType },
+        { code: ending.type, message: (ending.message ? `${ending.type}: ${ending.message}` : ending.type).slice(0, 2000), exception_type: ending.qualifiedType },
       ]);
     case 'killed':
       return ending.reason === 'cancelled'
