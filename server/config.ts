@@ -27,6 +27,8 @@ export const serverConfigSchema = z.object({
   retryMaxDelayS: z.coerce.number().min(0).default(600),
   /** Check every JSON answer against its route's response schema and answer 500 on a mismatch (tests turn it on). */
   validateResponses: z.boolean().default(false),
+  /** Distinct task names the metrics label by; later names are counted as `other` (bounded cardinality). */
+  metricsTaskNames: z.coerce.number().int().min(1).max(10_000).default(50),
   logLevel: logLevelSchema.default('info'),
   /** Unset: readable lines on a terminal, else JSON. */
   logFormat: logFormatSchema.optional(),
@@ -56,6 +58,7 @@ export function compileServerConfig(
     learnedHeadroom: env.WORKSCHED_LEARNED_HEADROOM || undefined,
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,
     retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,
+    metricsTaskNames: env.WORKSCHED_METRICS_TASK_NAMES || undefined,
     logLevel: env.LOG_LEVEL || undefined,
     logFormat: env.LOG_FORMAT || undefined,
   };

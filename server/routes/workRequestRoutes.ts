@@ -1,6 +1,7 @@
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
 import { workerIdOf, type Principal } from '../auth';
 import type { ServerContext } from '../context';
+import type { EndedAttempt } from '../metrics';
 import { adjustPriority } from '../workRequests/adjustPriority';
 import { cancelWorkRequest } from '../workRequests/cancelWorkRequest';
 import { completeWorkRequest } from '../workRequests/completeWorkRequest';
@@ -54,7 +55,12 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
       return serializeWorkRequest(await getWorkRequest(fork(), params.id));
     },
 
-    cancelWorkRequest: async ({ params, principal }) => serializeWorkRequest(await cancelWorkRequest(fork(), params.id, who(principal))),
+    cancelWorkRequest: async ({ params, principal }) => {
+      const ended: EndedAttempt[] = [];
+      const row = await cancelWorkRequest(fork(), params.id, who(principal), ended);
+      ctx.metrics.recordEnded(ended);
+      return serializeWorkRequest(row);
+    },
 
     adjustPriority: async ({ params, body, principal }) =>
       serializeWorkRequest(await adjustPriority(fork(), params.id, body.priority_adjustment, who(principal))),
@@ -73,7 +79,8 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
     postLogs: ({ params, body, req }) => appendLogEntries(fork(), params.id, workerIdOf(req), body.entries, ctx.config.logMaxBytes),
 
     completeWorkRequest: async ({ params, body, req }) => {
-      const { row, worker: assigned } = await completeWorkRequest(fork(), params.id, workerIdOf(req), body, policy);
+      const { row, worker: assigned, ended } = await completeWorkRequest(fork(), params.id, workerIdOf(req), body, policy);
+      if (ended) ctx.metrics.recordEnded([ended]);
       return serializeWorkRequest(row, assigned);
     },
 

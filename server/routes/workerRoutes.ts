@@ -1,5 +1,6 @@
 import { workerIdOf } from '../auth';
 import type { ServerContext } from '../context';
+import type { EndedAttempt } from '../metrics';
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
 import { claimWithWait } from '../scheduler/claimWithWait';
 import { recordHeartbeat } from '../workers/heartbeat';
@@ -29,7 +30,9 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     claim: async ({ body, req, res }) => {
       const workerId = workerIdOf(req);
       // Applied (and committed) first, so the slots they free count in this claim.
-      const results = body.results.length > 0 ? await completeWorkRequests(fork(), workerId, body.results, policy) : [];
+      const ended: EndedAttempt[] = [];
+      const results = body.results.length > 0 ? await completeWorkRequests(fork(), workerId, body.results, policy, ended) : [];
+      ctx.metrics.recordEnded(ended);
       const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, body.wait_s, clientGoneSignal(res), () =>
         ctx.metrics.claimTransactions.inc(),
       );
@@ -37,7 +40,12 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
       return { work_requests: claimed, results };
     },
 
-    completeBatch: async ({ body, req }) => ({ results: await completeWorkRequests(fork(), workerIdOf(req), body.results, policy) }),
+    completeBatch: async ({ body, req }) => {
+      const ended: EndedAttempt[] = [];
+      const results = await completeWorkRequests(fork(), workerIdOf(req), body.results, policy, ended);
+      ctx.metrics.recordEnded(ended);
+      return { results };
+    },
 
     listWorkers: async () => {
       const rows = await listWorkers(fork());

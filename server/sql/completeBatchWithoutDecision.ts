@@ -32,7 +32,7 @@ const figureColumn = (field: string) => `fig_${field.replace(/[A-Z]/g, (letter) 
  * The set-based hot path of batch completion: every report of `reports` whose request runs on this worker,
  * in one statement — the requests completed (one UPDATE over the reports as a relation), their history rows
  * and counter increments written (one INSERT each), and followers notified with a few NOTIFYs carrying
- * comma-separated ids. Answers the ids it completed; the others (repeat reports, another worker's,
+ * comma-separated ids. Answers the ids it completed (with what the metrics need); the others (repeat reports, another worker's,
  * unknown) are left for the caller's per-item path. `reports` must not repeat an id.
  */
 export function completeBatchWithoutDecisionStatement(workerId: number, reports: QuickReport[]): SqlStatement {
@@ -72,7 +72,7 @@ export function completeBatchWithoutDecisionStatement(workerId: number, reports:
          select id, (row_number() over () - 1) / ${IDS_PER_NOTIFICATION} as part from done
        ) numbered group by part
      )
-     select done.id, (select count(*) from notified) as notifications from done`,
+     select done.id, done.task_name, done.created_at, done.started_at, done.completed_at, (select count(*) from notified) as notifications from done`,
     values: [JSON.stringify(input), workerId, ...history.values, CHANNELS.workRequestActivity],
   };
 }

@@ -1,16 +1,20 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { WorkRequest } from '../../entities';
 import { ConflictError } from '../errors';
+import type { EndedAttempt } from '../metrics';
+import { endedAttemptOf } from './endedAttempt';
 import { lockWorkRequest } from './lockWorkRequest';
 import { notifyWorkRequestActivity } from './notifyChanges';
 
 /**
  * pending/blocked → aborted at once. running → aborted at once too; its worker learns it from its next
  * heartbeat or log post (both answer with the cancelled ids) and kills the task. Cancelling an aborted
- * request again is a no-op; a completed one cannot be cancelled.
+ * request again is a no-op; a completed one cannot be cancelled. A request this call ended is added to
+ * `ended` once committed (for the metrics).
  */
-export async function cancelWorkRequest(em: EntityManager, id: number, by: string): Promise<WorkRequest> {
-  return em.transactional(async (tem) => {
+export async function cancelWorkRequest(em: EntityManager, id: number, by: string, ended?: EndedAttempt[]): Promise<WorkRequest> {
+  let endedHere: EndedAttempt | null = null;
+  const cancelled = await em.transactional(async (tem) => {
     const row = await lockWorkRequest(tem, id);
     if (row.status === 'aborted') return row;
     if (row.status === 'completed') {
@@ -24,6 +28,9 @@ export async function cancelWorkRequest(em: EntityManager, id: number, by: strin
       : `cancelled by ${by} before it started`;
     await tem.flush();
     await notifyWorkRequestActivity(tem, id);
+    endedHere = endedAttemptOf(row);
     return row;
   });
+  if (endedHere) ended?.push(endedHere);
+  return cancelled;
 }

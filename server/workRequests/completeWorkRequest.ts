@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OutputData } from '../../protocol/outputData';
 import type { WorkRequestResult } from '../../protocol/workRequest';
 import type { WorkRequest } from '../../entities';
+import type { EndedAttempt } from '../metrics';
 import { createRetryAttempt } from '../history/createRetryAttempt';
 import { decideAfterFailure } from '../history/decideAfterFailure';
 import { recordTaskHistory } from '../history/recordTaskHistory';
@@ -9,6 +10,7 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { ConflictError } from '../errors';
 import { lockAssignedWorkRequest } from './lockAssignedWorkRequest';
 import { completeWithoutDecision } from './completeWithoutDecision';
+import { endedAttemptOf } from './endedAttempt';
 import { appendSystemLogLine } from './logEntries';
 import { notifyWorkRequestActivity } from './notifyChanges';
 
@@ -18,7 +20,7 @@ import { notifyWorkRequestActivity } from './notifyChanges';
  * or skip on a running request takes the one-statement path (completeWithoutDecision).
  * Idempotent: a repeated report (e.g. re-sent after a lost answer) is answered 200 and changes nothing. A
  * request cancelled while running stays aborted but keeps the statistics of the killed run. Any other worker
- * gets a 409.
+ * gets a 409. `ended` is set when this report is the one that ended the request (for the metrics).
  */
 export async function completeWorkRequest(
   em: EntityManager,
@@ -26,18 +28,19 @@ export async function completeWorkRequest(
   workerId: number,
   report: { result: WorkRequestResult; output_data: OutputData },
   policy: SchedulingPolicy,
-): Promise<{ row: WorkRequest; worker: { id: number; name: string } | null }> {
+): Promise<{ row: WorkRequest; worker: { id: number; name: string } | null; ended: EndedAttempt | null }> {
   if (report.result === 'success' || report.result === 'skipped') {
     const done = await completeWithoutDecision(em, id, workerId, { result: report.result, output_data: report.output_data });
-    if (done) return done;
+    if (done) return { ...done, ended: endedAttemptOf(done.row, report.output_data) };
   }
-  const row = await completeWithDecision(em, id, workerId, report, policy);
-  return { row, worker: row.worker ?? null };
+  const ended: EndedAttempt[] = [];
+  const row = await completeWithDecision(em, id, workerId, report, policy, ended);
+  return { row, worker: row.worker ?? null, ended: ended[0] ?? null };
 }
 
 /**
  * The full path (inside or outside a transaction): row-locked, every case answered — repeat reports 200,
- * another worker's 409, unknown 404 — and failures decided.
+ * another worker's 409, unknown 404 — and failures decided. A report that ends the request adds it to `ended`.
  */
 export async function completeWithDecision(
   em: EntityManager,
@@ -45,6 +48,7 @@ export async function completeWithDecision(
   workerId: number,
   report: { result: WorkRequestResult; output_data: OutputData },
   policy: SchedulingPolicy,
+  ended?: EndedAttempt[],
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
     const row = await lockAssignedWorkRequest(tem, id, workerId, { withWorker: true });
@@ -78,6 +82,7 @@ export async function completeWithDecision(
       await appendSystemLogLine(tem, row.id, row.stateReason);
     }
     await notifyWorkRequestActivity(tem, id);
+    ended?.push(endedAttemptOf(row, report.output_data));
     return row;
   });
 }

@@ -3,9 +3,11 @@ import type { OutputData } from '../../protocol/outputData';
 import type { CompletionAnswer } from '../../protocol/workerApi';
 import type { WorkRequestResult } from '../../protocol/workRequest';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import type { EndedAttempt } from '../metrics';
 import { HttpError } from '../errors';
 import { completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { completeWithDecision, describeCompletion } from './completeWorkRequest';
+import { endedAttemptOf } from './endedAttempt';
 
 export interface CompletionReport {
   id: number;
@@ -18,17 +20,20 @@ export interface CompletionReport {
  * one set-based statement; everything else (failures, which need a retry decision, and reports the statement
  * did not take: repeats, another worker's, unknown ids) through the per-request path, each in a savepoint, so
  * one item's 404 or 409 changes nothing else. Each item is answered like the per-request route would answer
- * it; an id given twice is applied once (its first report) and both get that answer.
+ * it; an id given twice is applied once (its first report) and both get that answer. The requests these
+ * reports ended are added to `ended` once the transaction has committed (for the metrics).
  */
 export async function completeWorkRequests(
   em: EntityManager,
   workerId: number,
   reports: CompletionReport[],
   policy: SchedulingPolicy,
+  ended?: EndedAttempt[],
 ): Promise<CompletionAnswer[]> {
   const firstReports = new Map<number, CompletionReport>();
   for (const report of reports) if (!firstReports.has(report.id)) firstReports.set(report.id, report);
   const answers = new Map<number, CompletionAnswer>();
+  const endedHere: EndedAttempt[] = [];
   await em.transactional(async (tem) => {
     const quick: QuickReport[] = [];
     for (const report of firstReports.values()) {
@@ -38,13 +43,20 @@ export async function completeWorkRequests(
     }
     if (quick.length > 0) {
       const statement = completeBatchWithoutDecisionStatement(workerId, quick);
-      const done = await tem.execute<Array<{ id: string | number }>>(statement.text, statement.values);
-      for (const row of done) answers.set(Number(row.id), { id: Number(row.id), status: 200 });
+      type Done = { id: string | number; task_name: string; created_at: Date | string; started_at: Date | string | null; completed_at: Date | string };
+      const done = await tem.execute<Done[]>(statement.text, statement.values);
+      for (const row of done) {
+        const id = Number(row.id);
+        const report = firstReports.get(id)!;
+        answers.set(id, { id, status: 200 });
+        const times = { createdAt: new Date(row.created_at), startedAt: row.started_at === null ? null : new Date(row.started_at), completedAt: new Date(row.completed_at) };
+        endedHere.push(endedAttemptOf({ taskName: row.task_name, result: report.result, ...times }, report.output_data));
+      }
     }
     for (const report of firstReports.values()) {
       if (answers.has(report.id)) continue;
       try {
-        await completeWithDecision(tem, report.id, workerId, report, policy);
+        await completeWithDecision(tem, report.id, workerId, report, policy, endedHere);
         answers.set(report.id, { id: report.id, status: 200 });
       } catch (error) {
         if (!(error instanceof HttpError) || (error.status !== 404 && error.status !== 409)) throw error;
@@ -52,5 +64,6 @@ export async function completeWorkRequests(
       }
     }
   });
+  ended?.push(...endedHere);
   return reports.map((report) => answers.get(report.id) as CompletionAnswer);
 }
