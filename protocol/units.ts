@@ -73,7 +73,9 @@ export const sizeSchema = z
       return z.NEVER;
     }
     return bytes;
-  });
+  })
+  // Says what comes out (a number of bytes), so the API description shows it too.
+  .pipe(z.number());
 
 const MAX_DURATION_S = 365 * 86400;
 

@@ -87,7 +87,8 @@ export const logEntrySchema = z
     ts: z.iso.datetime({ offset: true }),
     stream: z.enum(LOG_STREAMS),
     // Task output may hold NUL bytes (find -print0), which PostgreSQL text cannot: store them as U+FFFD.
-    text: z.string().max(1024 * 1024).transform((text) => (text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text)),
+    // overwrite, not transform: the text stays a string, and the API description says so.
+    text: z.string().max(1024 * 1024).overwrite((text) => (text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text)),
   })
   .strict();
 export type LogEntry = z.infer<typeof logEntrySchema>;

@@ -12,6 +12,7 @@ import type { TokenAuthenticator } from '../../server/auth';
 import { createLogger } from '../../common/logger';
 import { errorMiddleware } from '../../server/errors';
 import { ANSWERED, mountRoutes, type RouteHandlers } from '../../server/routes/mountRoutes';
+import { mountedRoutes } from '../helpers/mountedRoutes';
 import { httpRequest, startTestServer, type TestServer } from '../helpers/server';
 
 let server: TestServer;
@@ -23,25 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-interface Layer {
-  route?: { path: string; methods: Record<string, boolean> };
-  handle: { stack?: Layer[] };
-  name: string;
-}
-
-/** "get /api/v1/work-requests/:id" for every route on the app's router. */
-function mountedRoutes(app: express.Express): string[] {
-  const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
-  const found: string[] = [];
-  for (const layer of stack) {
-    // A sub-router hides its mount path: every route must be mounted through mountRoutes, at its full path.
-    expect({ layer: layer.name, nestedRouter: Array.isArray(layer.handle.stack) }).toEqual({ layer: layer.name, nestedRouter: false });
-    if (!layer.route) continue;
-    for (const [method, on] of Object.entries(layer.route.methods)) if (on) found.push(`${method} ${layer.route.path}`);
-  }
-  return found;
-}
 
 const tableRoutes = (): RouteDefinition[] => Object.values(API_ROUTES);
 
