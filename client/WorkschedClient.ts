@@ -83,6 +83,14 @@ export class WorkschedClient {
     return this.http.request('POST', `/api/v1/work-requests/${id}/cancel`);
   }
 
+  /**
+   * Retries by hand a request that ended without success (failure, error, skipped, aborted): answers the new
+   * attempt, which supersedes it. A 409 (`not_retryable`, `already_retried`) for any other.
+   */
+  retry(id: number): Promise<WorkRequest> {
+    return this.http.request('POST', `/api/v1/work-requests/${id}/retry`);
+  }
+
   getLogs(id: number, options: { afterSeq?: number; limit?: number } = {}): Promise<{ entries: LogEntry[]; truncated: boolean }> {
     return this.http.request('GET', `/api/v1/work-requests/${id}/logs`, { query: { after_seq: options.afterSeq, limit: options.limit } });
   }

@@ -16,6 +16,10 @@ export const API_ERRORS = {
   not_running: { status: 409, retryable: false },
   already_completed: { status: 409, retryable: false },
   worker_name_taken: { status: 409, retryable: false },
+  /** Only a request that ended without success (failure, error, skipped, aborted) can be retried by hand. */
+  not_retryable: { status: 409, retryable: false },
+  /** The request was retried already (superseded_by is set): retry its newest attempt instead. */
+  already_retried: { status: 409, retryable: false },
   payload_too_large: { status: 413, retryable: false },
   internal: { status: 500, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */

@@ -186,6 +186,16 @@ export const API_ROUTES = {
     params: idParamsSchema,
     response: workRequestSchema,
   }),
+  retryWorkRequest: route({
+    method: 'post',
+    path: '/api/v1/work-requests/:id/retry',
+    summary: 'Retry by hand a request that ended without success (failure, error, skipped, aborted): a new attempt supersedes it, pending at once; 409 for one still to run, running, successful or already retried',
+    role: 'client',
+    params: idParamsSchema,
+    response: workRequestSchema,
+    responseDescription: 'The new attempt',
+    status: 201,
+  }),
   adjustPriority: route({
     method: 'post',
     path: '/api/v1/work-requests/:id/priority',

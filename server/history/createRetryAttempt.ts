@@ -18,8 +18,10 @@ export async function createRetryAttempt(
   em: EntityManager,
   failed: WorkRequest,
   decision: Extract<FailureDecision, { kind: 'retry' }>,
-  options: { headroom: number; sampleRuns: number },
+  /** `maxAttempts`: a retry asked for by hand may go past the spec's max_attempts (then it is the last). */
+  options: { headroom: number; sampleRuns: number; maxAttempts?: number },
 ): Promise<WorkRequest> {
+  const maxAttempts = Math.max(failed.maxAttempts, options.maxAttempts ?? failed.maxAttempts);
   const effective = await learnRequirements(em, historyKeyOf(failed), failed.requirements, options);
   // Like the time limit, memory never drops below what the superseded attempt had: a requirement raised after
   // an out_of_memory kill must survive a later attempt failing for another reason.
@@ -48,11 +50,11 @@ export async function createRetryAttempt(
       effective: needs,
       learned,
       unschedulableReason: unschedulableReason(needs, await loadWorkerCapacities(em)),
-      stateReason: `retry of #${failed.id} (attempt ${failed.attempt + 1} of ${failed.maxAttempts}), not before ${notBefore.toISOString()}: ${decision.reason}`,
+      stateReason: `retry of #${failed.id} (attempt ${failed.attempt + 1} of ${maxAttempts}), not before ${notBefore.toISOString()}: ${decision.reason}`,
       priority: failed.priority,
       priorityAdjustment: failed.priorityAdjustment,
       attempt: failed.attempt + 1,
-      maxAttempts: failed.maxAttempts,
+      maxAttempts,
       timeLimitS: decision.timeLimitS ?? failed.timeLimitS ?? null,
       interruptAllowed: failed.interruptAllowed,
       userMetadata: failed.userMetadata,

@@ -10,6 +10,7 @@ import { createWorkRequests } from '../workRequests/createWorkRequests';
 import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
 import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
+import { retryWorkRequest } from '../workRequests/retryWorkRequest';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
 import { clientGoneSignal } from './clientGoneSignal';
 import { followLogEntries } from './followLogEntries';
@@ -22,6 +23,7 @@ type WorkRequestRouteName =
   | 'listWorkRequests'
   | 'getWorkRequest'
   | 'cancelWorkRequest'
+  | 'retryWorkRequest'
   | 'adjustPriority'
   | 'getLogs'
   | 'postLogs'
@@ -60,6 +62,12 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
       const row = await cancelWorkRequest(fork(), params.id, who(principal), ended);
       ctx.metrics.recordEnded(ended);
       return serializeWorkRequest(row);
+    },
+
+    retryWorkRequest: async ({ params, principal, res }) => {
+      const retry = await retryWorkRequest(fork(), params.id, who(principal), policy);
+      res.location(`/api/v1/work-requests/${retry.id}`);
+      return serializeWorkRequest(retry, null);
     },
 
     adjustPriority: async ({ params, body, principal }) =>
