@@ -173,5 +173,13 @@ export const statisticsSummarySchema = z.object({
     unschedulable: count,
   }),
   workers: z.object({ total: count, by_state: z.record(z.enum(WORKER_STATES), count) }),
+  /** Throughput: requests that ended (completed or aborted) in the last hour. */
+  last_hour: z.object({
+    ended: count,
+    by_result: z.record(z.enum(WORK_REQUEST_RESULTS), count),
+    aborted: count,
+    /** ended / 60. */
+    per_minute: z.number().nonnegative(),
+  }),
 });
 export type StatisticsSummary = z.infer<typeof statisticsSummarySchema>;

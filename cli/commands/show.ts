@@ -6,7 +6,9 @@ import {
   type WorkRequest,
   type WorkRequestStatus,
 } from '../../protocol/workRequest';
+import type { WorkschedClient } from '../../client';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
+import { runLiveView, type LiveView } from '../liveView';
 import { CliUsageError } from '../errors';
 import {
   formatAge,
@@ -29,6 +31,7 @@ interface ShowFlags extends ConnectionOptions {
   worker?: string;
   limit: string;
   json?: boolean;
+  watch?: boolean;
 }
 
 export function registerShowCommand(program: Command): void {
@@ -41,11 +44,19 @@ export function registerShowCommand(program: Command): void {
       .option('--task-name <name>', 'only this task')
       .option('--worker <name-or-id>', 'only requests assigned to this worker')
       .option('--limit <n>', 'how many requests to list, newest first (1..500)', '20')
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')
+      .option('--watch', 'with ID: redraw the detail in place every second until the request ends (Ctrl-C stops)'),
   ).action(async (id: string | undefined, flags: ShowFlags) => {
+    if (flags.watch && id === undefined) throw new CliUsageError('--watch follows one request: give its id, e.g. worksched show 42 --watch');
+    if (flags.watch && flags.json) throw new CliUsageError('give --watch or --json, not both');
     if (id !== undefined) {
       const requestId = parseIdArgument(id);
-      const request = await connect(flags).getWorkRequest(requestId).catch((error: unknown) => {
+      const client = connect(flags);
+      if (flags.watch) {
+        await runLiveView(watchedRequest(client, requestId));
+        return;
+      }
+      const request = await client.getWorkRequest(requestId).catch((error: unknown) => {
         throw withNotFoundHint(error);
       });
       if (flags.json) printJson(request);
@@ -63,6 +74,20 @@ export function registerShowCommand(program: Command): void {
       process.stdout.write(`${renderList(page.work_requests)}\n`);
     }
   });
+}
+
+/** `show ID --watch`: long-polls for a change of status (at most a second), so the end is drawn at once. */
+function watchedRequest(client: WorkschedClient, id: number): LiveView<WorkRequest> {
+  return {
+    title: `work request ${id} · every 1s · Ctrl-C to stop`,
+    next: (previous, signal) =>
+      client.getWorkRequest(id, previous ? { waitS: 1, whileStatus: previous.status, signal } : { signal }).catch((error: unknown) => {
+        throw withNotFoundHint(error);
+      }),
+    render: (request, width) => renderDetail(request, new Date(), width),
+    isFinal: (request) => request.status === 'completed' || request.status === 'aborted',
+    changeKey: (request) => JSON.stringify([request.status, request.result, request.state_reason, request.worker?.id ?? null, request.superseded_by]),
+  };
 }
 
 function parseStatuses(text: string): WorkRequestStatus[] {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { credentialsPath, readCredentialsFile } from '../../common/credentialsFile';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
+import { printJson } from '../format';
 
 const ISSUABLE_ROLES = ['client', 'operator', 'admin', 'enrollment'] as const;
 type IssuableRole = (typeof ISSUABLE_ROLES)[number];
@@ -10,6 +11,7 @@ type IssuableRole = (typeof ISSUABLE_ROLES)[number];
 interface TokenCreateFlags extends ConnectionOptions {
   role: string;
   name?: string;
+  json?: boolean;
 }
 
 export function registerTokenCommand(program: Command): void {
@@ -19,11 +21,13 @@ export function registerTokenCommand(program: Command): void {
       .command('create')
       .description('create an API token; prints only the token, so TOKEN=$(worksched token create --role client) works')
       .requiredOption('--role <role>', `what the token may do: ${ISSUABLE_ROLES.join(', ')}`)
-      .option('--name <name>', 'a name to recognise the token by'),
+      .option('--name <name>', 'a name to recognise the token by')
+      .option('--json', 'print {id, role, name, token} as JSON'),
   ).action(async (flags: TokenCreateFlags) => {
     const role = parseRole(flags.role);
     const created = await connect(flags).createToken(role, flags.name);
-    process.stdout.write(`${created.token}\n`);
+    if (flags.json) printJson(created);
+    else process.stdout.write(`${created.token}\n`);
     const label = created.name ? ` "${created.name}"` : '';
     process.stderr.write(`created ${created.role} token #${created.id}${label}; it is shown only this once, so store it now\n`);
   });

@@ -499,10 +499,15 @@ describe('GET /api/v1/statistics/summary', () => {
     const aborted = expectStatus(await server.request<WorkRequest>('POST', `/api/v1/work-requests/${cancelled.id}/cancel`, { token: server.clientToken }), 200, 'cancel').body;
     expect((await w3.claimOk({ max: 5 })).map((item) => item.id)).toEqual([pending.id]);
 
+    // Throughput counts what ended in the last hour: one run ended two hours ago.
+    const old = runs[0];
+    await server.sql(`update work_request set completed_at = completed_at - interval '2 hours' where id = $1`, [old.request.id]);
+
     const summary = await server.client(operatorToken).getStatisticsSummary();
     const byResult = { success: 0, failure: 0, error: 0, skipped: 0 };
     for (const item of runs) byResult[item.result] += 1;
     if (aborted.result) byResult[aborted.result] += 1;
+    const lastHour = { ...byResult, [old.result]: byResult[old.result] - 1 };
     expect(summary).toEqual<StatisticsSummary>({
       work_requests: {
         total: runs.length + 3,
@@ -511,6 +516,7 @@ describe('GET /api/v1/statistics/summary', () => {
         unschedulable: 1,
       },
       workers: { total: 4, by_state: { idle: 3, busy: 1, offline: 0, disabled: 0 } },
+      last_hour: { ended: runs.length, by_result: lastHour, aborted: 1, per_minute: Math.round((runs.length / 60) * 100) / 100 },
     });
     const workers = await getOk<WorkerStatisticsList>('/api/v1/statistics/workers');
     expect(workers.workers.find((worker) => worker.id === w3.id)).toMatchObject({ state: 'busy', runs: 0 });
