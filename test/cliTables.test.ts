@@ -1,5 +1,5 @@
 /**
- * Tables fit the terminal: on a pseudo-terminal with COLUMNS=80 no line of `show`, `show ID`, `workers` or
+ * Tables fit the terminal: on a pseudo-terminal with COLUMNS=80 no line of `show`, `show ID`, `workers`, `summary` or
  * `stats` (any mode) is wider than 80 characters; piped, the same tables keep their full rows.
  */
 import fs from 'node:fs';
@@ -46,7 +46,7 @@ function cliOptions(extra: Record<string, string> = {}): CliOptions {
   return { env: { WORKSCHED_URL: server.url, WORKSCHED_TOKEN: server.adminToken, WORKSCHED_DATA_DIR: path.join(scratch, 'none'), ...extra } };
 }
 
-const COMMANDS = [['show'], ['show', 'FAILED'], ['workers'], ['stats'], ['stats', 'TASK'], ['stats', '--workers'], ['stats', '--summary']];
+const COMMANDS = [['show'], ['show', 'FAILED'], ['workers'], ['stats'], ['stats', 'TASK'], ['stats', '--workers'], ['stats', '--summary'], ['summary']];
 const withIds = (args: string[]) => args.map((arg) => (arg === 'FAILED' ? String(failedId) : arg === 'TASK' ? taskName : arg));
 
 test.each(COMMANDS.map((args) => [args.join(' ')]))('worksched %s at COLUMNS=80 has no line over 80 characters', async (command) => {

@@ -6,7 +6,7 @@ import { connect, withConnectionOptions, type ConnectionOptions } from '../conne
 import { CliUsageError } from '../errors';
 import { runLiveView, type LiveView } from '../liveView';
 import { printJson } from '../format';
-import { renderTable } from '../table';
+import { renderTable, terminalWidth } from '../table';
 
 interface SummaryFlags extends ConnectionOptions {
   json?: boolean;
@@ -35,7 +35,7 @@ export function registerSummaryCommand(program: Command): void {
     }
     const state = await view.next(null, new AbortController().signal);
     if (flags.json) printJson(state);
-    else process.stdout.write(view.render(state, null));
+    else process.stdout.write(view.render(state, terminalWidth()));
   });
 }
 
