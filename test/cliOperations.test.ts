@@ -10,7 +10,7 @@ import type { StatisticsSummary } from '../protocol/statistics';
 import type { WorkRequest } from '../protocol/workRequest';
 import { ESC } from './helpers/ansi';
 import { testIf } from './helpers/capabilities';
-import { runCli, runCliInTerminal, startCli, type CliOptions } from './helpers/cli';
+import { runCli, startCli, type CliOptions } from './helpers/cli';
 import { expectStatus, startTestServer, type SimWorker, type TestServer } from './helpers/server';
 import { TerminalProcess, terminalUnavailableReason } from './helpers/terminalProcess';
 import { pollUntil } from './helpers/waitFor';
@@ -108,36 +108,42 @@ describe('worksched show ID --watch', () => {
     expect(result.stdout).not.toContain(ESC);
   });
 
-  test('on a terminal: redrawn in place on the alternate screen, never cleared; the last frame stays when it ends', async () => {
-    const request = await server.createWorkRequest();
-    const watching = runCliInTerminal(['show', String(request.id), '--watch'], options());
-    await pollUntil(async () => (await server.getWorkRequest(request.id)).status === 'pending', { description: 'created', timeoutMs: 5_000 });
-    // Let it draw a few frames while pending, then run and finish the request.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
-    expect((await worker.claimOk()).map((item) => item.id)).toEqual([request.id]);
-    expectStatus(await worker.complete(request.id, { result: 'success' }), 200, 'complete');
-    const result = await watching;
-    expect(result.code).toBe(0);
-    const output = result.output;
-    const onAlternate = output.slice(output.indexOf(`${ESC}[?1049h`), output.indexOf(`${ESC}[?1049l`));
-    expect(onAlternate.length).toBeGreaterThan(0);
-    // Frames overwrite from the top (cursor home), at least two of them, and the screen is never cleared (no flicker).
-    expect(onAlternate.split(`${ESC}[H`).length - 1).toBeGreaterThanOrEqual(2);
-    expect(output).not.toContain(`${ESC}[2J`);
-    expect(onAlternate).toMatch(new RegExp(`work request ${request.id} · every 1s · Ctrl-C to stop`));
-    // Back on the normal screen with the cursor shown, the final frame printed.
-    const after = output.slice(output.indexOf(`${ESC}[?1049l`));
-    expect(output.lastIndexOf(`${ESC}[?25h`)).toBeLessThan(output.indexOf(`${ESC}[?1049l`) + 1);
-    expect(after).toMatch(/status: +completed\/success/);
-  });
-
   const noTerminal = terminalUnavailableReason();
-  testIf(noTerminal === null, noTerminal ?? '')('Ctrl-C stops watching at once, exit 0, the terminal restored', async () => {
-    const request = await server.createWorkRequest({ resources: { memory: '4096GiB' } });
-    const terminal = new TerminalProcess('show --watch', [process.execPath, CLI, 'show', String(request.id), '--watch'], {
+  const watchOnTerminal = (id: number) =>
+    new TerminalProcess('show --watch', [process.execPath, CLI, 'show', String(id), '--watch'], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() },
     });
+  const frames = (raw: string) => raw.split(`${ESC}[H`).length - 1;
+
+  testIf(noTerminal === null, noTerminal ?? '')('on a terminal: redrawn in place on the alternate screen, never cleared; the last frame stays when it ends', async () => {
+    const request = await server.createWorkRequest();
+    const terminal = watchOnTerminal(request.id);
+    try {
+      // A few frames while pending, then the request runs and finishes.
+      await pollUntil(() => frames(terminal.rawOutput()) >= 2, { description: 'two frames', timeoutMs: 30_000 });
+      expect((await worker.claimOk()).map((item) => item.id)).toEqual([request.id]);
+      expectStatus(await worker.complete(request.id, { result: 'success' }), 200, 'complete');
+      expect(await terminal.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    } finally {
+      terminal.kill();
+    }
+    const output = terminal.rawOutput();
+    const onAlternate = output.slice(output.indexOf(`${ESC}[?1049h`), output.indexOf(`${ESC}[?1049l`));
+    expect(onAlternate.length).toBeGreaterThan(0);
+    // Frames overwrite from the top (cursor home), and the screen is never cleared (no flicker).
+    expect(frames(onAlternate)).toBeGreaterThanOrEqual(2);
+    expect(output).not.toContain(`${ESC}[2J`);
+    expect(onAlternate).toMatch(new RegExp(`work request ${request.id} · every 1s · Ctrl-C to stop`));
+    // Back on the normal screen with the cursor shown, the final frame printed there.
+    const after = output.slice(output.indexOf(`${ESC}[?1049l`));
+    expect(output.lastIndexOf(`${ESC}[?25h`)).toBeLessThan(output.indexOf(`${ESC}[?1049l`));
+    expect(after).toMatch(/status: +completed\/success/);
+  });
+
+  testIf(noTerminal === null, noTerminal ?? '')('Ctrl-C stops watching at once, exit 0, the terminal restored', async () => {
+    const request = await server.createWorkRequest({ resources: { memory: '4096GiB' } });
+    const terminal = watchOnTerminal(request.id);
     try {
       await terminal.waitForText(/state reason: +cannot run on any registered worker/, 30_000);
       const pressedAt = Date.now();

@@ -42,6 +42,11 @@ export class TerminalProcess {
     });
   }
 
+  /** Everything written to the terminal as it was, control sequences included. */
+  rawOutput(): string {
+    return this.raw;
+  }
+
   /** What the terminal showed, without colours and carriage returns. */
   output(): string {
     return stripAnsi(this.raw).replace(/\r/g, '');
