@@ -42,6 +42,8 @@ export const WorkRequest = defineEntity({
     supersedesId: p.bigint('number').nullable(),
     supersededById: p.bigint('number').nullable(),
     workflowId: p.bigint('number').nullable(),
+    /** The name of the schedule whose firing created it (kept when the schedule is deleted). */
+    schedule: p.text().nullable(),
     timeLimitS: p.integer().nullable(),
     interruptAllowed: p.boolean().default(true),
     userMetadata: p.json<UserMetadata>(),

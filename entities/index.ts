@@ -1,12 +1,15 @@
 import { ApiToken } from './ApiToken';
 import { LogChunk } from './LogChunk';
+import { Schedule } from './Schedule';
+import { ScheduleFile } from './ScheduleFile';
+import { ScheduleFiring } from './ScheduleFiring';
 import { TaskHistory } from './TaskHistory';
 import { TaskKey } from './TaskKey';
 import { TaskKeyIncrement } from './TaskKeyIncrement';
 import { Worker } from './Worker';
 import { WorkRequest } from './WorkRequest';
 
-export { ApiToken, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Worker, WorkRequest };
+export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, WorkRequest };
 export type { TaskData } from './WorkRequest';
 
-export const ALL_ENTITIES = [ApiToken, Worker, WorkRequest, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement];
+export const ALL_ENTITIES = [ApiToken, Worker, WorkRequest, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Schedule, ScheduleFiring, ScheduleFile];

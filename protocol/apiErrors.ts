@@ -20,6 +20,10 @@ export const API_ERRORS = {
   not_retryable: { status: 409, retryable: false },
   /** The request was retried already (superseded_by is set): retry its newest attempt instead. */
   already_retried: { status: 409, retryable: false },
+  /** POST /schedules with a name that exists with another definition. */
+  schedule_exists: { status: 409, retryable: false },
+  /** POST /schedules/:name/trigger on a files trigger whose folder the server cannot read now. */
+  schedule_folder_unreadable: { status: 409, retryable: false },
   payload_too_large: { status: 413, retryable: false },
   internal: { status: 500, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */

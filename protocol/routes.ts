@@ -11,6 +11,14 @@ import {
   workerStatisticsListSchema,
   workerStatisticsQuerySchema,
 } from './statistics';
+import {
+  createScheduleRequestSchema,
+  listSchedulesQuerySchema,
+  scheduleListSchema,
+  scheduleNameParamsSchema,
+  scheduleSchema,
+  triggerScheduleResponseSchema,
+} from './schedules';
 import { taskSpecSchema } from './taskSpec';
 import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
 import {
@@ -44,7 +52,7 @@ import {
 
 /** One route of the HTTP API: what the server mounts, checks and answers, and what OpenAPI describes. */
 export interface RouteDefinition {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** Express syntax: `:id` is one segment, `*task_name` the rest of the path. */
   path: string;
   summary: string;
@@ -246,6 +254,67 @@ export const API_ROUTES = {
     body: releaseWorkRequestSchema,
     bodyName: 'release',
     response: workRequestSchema,
+  }),
+  createSchedule: route({
+    method: 'post',
+    path: '/api/v1/schedules',
+    summary: 'Create a schedule: a cron, every or files trigger and the task spec each firing creates (201; 200 when one with this name and definition exists)',
+    role: 'client',
+    body: createScheduleRequestSchema,
+    bodyName: 'schedule',
+    response: scheduleSchema,
+    status: 201,
+  }),
+  listSchedules: route({
+    method: 'get',
+    path: '/api/v1/schedules',
+    summary: 'Every schedule by name, with its next five fire times, last firing and counts',
+    role: 'client',
+    query: listSchedulesQuerySchema,
+    response: scheduleListSchema,
+  }),
+  getSchedule: route({
+    method: 'get',
+    path: '/api/v1/schedules/:name',
+    summary: "One schedule: next_fire_times (five, ISO 8601 in the schedule's time zone), last_firing and its work request's status and result, firings_count",
+    role: 'client',
+    params: scheduleNameParamsSchema,
+    response: scheduleSchema,
+  }),
+  pauseSchedule: route({
+    method: 'post',
+    path: '/api/v1/schedules/:name/pause',
+    summary: 'Stop firing until resumed (work already created goes on)',
+    role: 'client',
+    params: scheduleNameParamsSchema,
+    response: scheduleSchema,
+  }),
+  resumeSchedule: route({
+    method: 'post',
+    path: '/api/v1/schedules/:name/resume',
+    summary: 'Fire again from the next fire time after now (times passed while paused are not caught up)',
+    role: 'client',
+    params: scheduleNameParamsSchema,
+    response: scheduleSchema,
+  }),
+  triggerSchedule: route({
+    method: 'post',
+    path: '/api/v1/schedules/:name/trigger',
+    summary: 'Fire now, paused or not and whatever the overlap policy; a files trigger fires every pending file, a partial batch too',
+    role: 'client',
+    params: scheduleNameParamsSchema,
+    response: triggerScheduleResponseSchema,
+    status: 201,
+  }),
+  deleteSchedule: route({
+    method: 'delete',
+    path: '/api/v1/schedules/:name',
+    summary: 'Delete a schedule and its firings (204); work it created stays',
+    role: 'client',
+    params: scheduleNameParamsSchema,
+    status: 204,
+    response: null,
+    responseDescription: 'Deleted',
   }),
   createToken: route({
     method: 'post',

@@ -12,6 +12,7 @@ const historyKeySchema = z.string().min(1).max(500);
 const tagSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:=-]+$/, 'use letters, digits and . _ : = -');
 
 const parameterNameSchema = z.string().min(1).max(200);
+const parameterScalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 
 /** `python`: import `file`, call `function(**kwargs)`; its JSON return value is the task's result. */
 export const pythonCallSchema = z
@@ -42,9 +43,10 @@ export const executionSchema = z
     args: z.array(z.string().max(100_000)).max(10_000).default([]),
     /**
      * Passed as `--name=value` unless `parameter_mapping` names another flag ("" = positional); to a python
-     * function as keyword arguments besides `kwargs`.
+     * function as keyword arguments besides `kwargs`. A list repeats the parameter once per value (several file
+     * paths in one `filepath_parameter`).
      */
-    parameters: z.record(parameterNameSchema, z.union([z.string(), z.number(), z.boolean()])).default({}),
+    parameters: z.record(parameterNameSchema, z.union([parameterScalarSchema, z.array(parameterScalarSchema).max(100_000)])).default({}),
     parameter_mapping: z.record(parameterNameSchema, z.string().max(200)).default({}),
     env: z.record(z.string().min(1).max(1000).regex(/^[^=\0]+$/, 'no "=" in names'), z.string().max(100_000)).default({}),
   })
@@ -149,6 +151,8 @@ export const taskSpecSchema = z
     max_attempts: z.number().int().min(1).max(100).default(3),
     use_history: z.boolean().default(true),
     user_metadata: userMetadataSchema.default({}),
+    /** Seed 004: the parameter(s) that receive a dynamically found file's path (a files schedule sets them). */
+    filepath_parameter: z.array(parameterNameSchema).min(1).max(20).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -166,11 +170,13 @@ export function commandArguments(execution: Execution): string[] {
   const args = [...execution.args];
   for (const [name, value] of Object.entries(execution.parameters)) {
     const mapped = execution.parameter_mapping[name];
-    const text = String(value);
-    if (mapped === undefined) args.push(`--${name}=${text}`);
-    else if (mapped === '') args.push(text);
-    else if (mapped.endsWith('=')) args.push(`${mapped}${text}`);
-    else args.push(mapped, text);
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const text = String(item);
+      if (mapped === undefined) args.push(`--${name}=${text}`);
+      else if (mapped === '') args.push(text);
+      else if (mapped.endsWith('=')) args.push(`${mapped}${text}`);
+      else args.push(mapped, text);
+    }
   }
   return args;
 }

@@ -44,6 +44,8 @@ export const workRequestSchema = z.object({
   time_limit_s: z.number().int().nullable(),
   interrupt_allowed: z.boolean(),
   user_metadata: userMetadataSchema,
+  /** The schedule whose firing created this request (its name), or null. */
+  schedule: z.string().nullable(),
   output_data: outputDataSchema.nullable(),
   created_at: isoTime,
   started_at: isoTime.nullable(),
@@ -67,6 +69,7 @@ export const listWorkRequestsQuerySchema = z
     context: z.string().min(1).optional(),
     worker: z.string().min(1).optional(),
     workflow: z.coerce.number().int().positive().optional(),
+    schedule: z.string().min(1).max(200).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.string().min(1).optional(),
   })

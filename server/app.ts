@@ -5,6 +5,7 @@ import { NotFoundError, errorMiddleware } from './errors';
 import { healthRoutes } from './routes/healthRoutes';
 import { metaRoutes } from './routes/metaRoutes';
 import { mountRoutes } from './routes/mountRoutes';
+import { scheduleRoutes } from './routes/scheduleRoutes';
 import { statisticsRoutes } from './routes/statisticsRoutes';
 import { tokenRoutes } from './routes/tokenRoutes';
 import { workerRoutes } from './routes/workerRoutes';
@@ -41,6 +42,7 @@ export function createApp(ctx: ServerContext): Express {
     ...workRequestRoutes(ctx),
     ...tokenRoutes(ctx),
     ...statisticsRoutes(ctx),
+    ...scheduleRoutes(ctx),
   };
   mountRoutes(app, ctx.authenticator, handlers, { validateResponses: ctx.config.validateResponses });
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));

@@ -60,6 +60,7 @@ export async function createRetryAttempt(
       userMetadata: failed.userMetadata,
       supersedesId: failed.id,
       workflowId: failed.workflowId ?? null,
+      schedule: failed.schedule ?? null,
       notBefore,
     }),
   );

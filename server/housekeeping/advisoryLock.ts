@@ -5,6 +5,7 @@ export const ADVISORY_LOCKS = {
   lostWorkers: 0x77730001,
   unschedulable: 0x77730002,
   historyRetention: 0x77730003,
+  schedules: 0x77730004,
 } as const;
 
 /**

@@ -1,5 +1,8 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { schedulesTicker, type SchedulesTickReport } from '../schedules/runSchedules';
 import { pruneTaskHistory } from '../history/pruneTaskHistory';
 import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import type { Logger } from '../../common/logger';
@@ -12,6 +15,8 @@ export interface Housekeeping {
   runOnce(): Promise<void>;
   /** Runs the history retention once now. */
   pruneHistoryOnce(): Promise<number>;
+  /** Fires the due schedules once now (null: another server process holds the schedules lock). */
+  fireSchedulesOnce(): Promise<SchedulesTickReport | null>;
   stop(): Promise<void>;
 }
 
@@ -22,7 +27,7 @@ export interface Housekeeping {
 export function scheduleHousekeeping(
   orm: MikroORM,
   logger: Logger,
-  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number },
+  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number; pool: Pool; policy: SchedulingPolicy },
 ): Housekeeping {
   const startedAt = Date.now();
   const runOnce = async () => {
@@ -39,6 +44,10 @@ export function scheduleHousekeeping(
   };
   const pruneHistoryOnce = async () =>
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
+
+  const tickSchedules = schedulesTicker(options.pool, options.policy, logger);
+  // The lock only saves the other replicas the work: the firing key's unique constraint is what makes it once.
+  const fireSchedulesOnce = () => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, () => tickSchedules());
 
   const tasks: ScheduledTask[] = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -59,6 +68,11 @@ export function scheduleHousekeeping(
     );
   };
   every(`*/${options.intervalS} * * * * *`, 'worksched-lost-workers', runOnce);
+  // Every second, whatever the housekeeping interval: an `every: "2s"` schedule fires about every 2 s.
+  every('* * * * * *', 'worksched-schedules', async () => {
+    const report = await fireSchedulesOnce();
+    if (report && report.fired + report.skipped + report.missed > 0) logger.debug(report, 'schedules fired');
+  });
   every('17 */10 * * * *', 'worksched-history-retention', async () => {
     const deleted = await pruneHistoryOnce();
     if (deleted) logger.info({ deleted }, 'task history pruned');
@@ -66,6 +80,7 @@ export function scheduleHousekeeping(
   return {
     runOnce,
     pruneHistoryOnce,
+    fireSchedulesOnce,
     stop: async () => {
       for (const task of tasks) {
         await task.stop();

@@ -27,35 +27,44 @@ export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: 
   if (specs.length === 0) return [];
   const client = await pool.connect();
   try {
-    const learn = await requirementsLearner(client, specs, policy);
-    const workers = await loadWorkerCapacities(client);
-    const rows = specs.map((spec) => {
-      const effective = learn(spec);
-      return newWorkRequestRow({
-        taskName: spec.task_name,
-        subject: spec.subject ?? null,
-        context: spec.context ?? null,
-        taskData: { execution: spec.execution, use_history: spec.use_history, ...requiredFilesOf(spec) },
-        requirements: spec.resources,
-        effective,
-        learned: effective.learned,
-        unschedulableReason: unschedulableReason(effective, workers),
-        stateReason: null,
-        priority: spec.priority,
-        priorityAdjustment: 0,
-        attempt: 1,
-        maxAttempts: spec.max_attempts,
-        timeLimitS: spec.time_limit ?? null,
-        interruptAllowed: spec.interrupt_allowed,
-        userMetadata: spec.user_metadata,
-      });
-    });
-    const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), CHANNELS.pendingWork));
-    if (inserted.rows.length !== rows.length) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
-    return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
+    return await createWorkRequestsOn(client, specs, policy);
   } finally {
     client.release();
   }
+}
+
+/**
+ * createWorkRequests on a connection the caller holds, inside its transaction when it has begun one (a
+ * schedule's firing row and the work it creates commit together; the wake-up is sent at that commit).
+ */
+export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy): Promise<WorkRequest[]> {
+  if (specs.length === 0) return [];
+  const learn = await requirementsLearner(client, specs, policy);
+  const workers = await loadWorkerCapacities(client);
+  const rows = specs.map((spec) => {
+    const effective = learn(spec);
+    return newWorkRequestRow({
+      taskName: spec.task_name,
+      subject: spec.subject ?? null,
+      context: spec.context ?? null,
+      taskData: { execution: spec.execution, use_history: spec.use_history, ...requiredFilesOf(spec) },
+      requirements: spec.resources,
+      effective,
+      learned: effective.learned,
+      unschedulableReason: unschedulableReason(effective, workers),
+      stateReason: null,
+      priority: spec.priority,
+      priorityAdjustment: 0,
+      attempt: 1,
+      maxAttempts: spec.max_attempts,
+      timeLimitS: spec.time_limit ?? null,
+      interruptAllowed: spec.interrupt_allowed,
+      userMetadata: spec.user_metadata,
+    });
+  });
+  const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), CHANNELS.pendingWork));
+  if (inserted.rows.length !== rows.length) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
+  return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
 }
 
 const keyOf = (spec: TaskSpec): HistoryKey => historyKeyOf({ taskName: spec.task_name, subject: spec.subject, context: spec.context });
@@ -154,6 +163,7 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     supersedesId: null,
     supersededById: null,
     workflowId: null,
+    schedule: null,
     notBefore: null,
     logBytes: 0,
     logTruncated: false,

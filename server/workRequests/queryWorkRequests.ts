@@ -21,6 +21,7 @@ export async function listWorkRequests(
   if (query.subject) where.subject = query.subject;
   if (query.context) where.context = query.context;
   if (query.workflow) where.workflowId = query.workflow;
+  if (query.schedule) where.schedule = query.schedule;
   if (query.worker) where.worker = /^\d+$/.test(query.worker) ? Number(query.worker) : { name: query.worker };
   if (query.cursor) where.id = { $lt: decodeCursor(query.cursor) };
   const rows = await em.find(WorkRequest, where, {

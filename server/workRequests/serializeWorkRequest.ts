@@ -30,6 +30,7 @@ export function serializeWorkRequest(row: WorkRequest, worker: { id: number; nam
     time_limit_s: row.timeLimitS ?? null,
     interrupt_allowed: row.interruptAllowed,
     user_metadata: row.userMetadata,
+    schedule: row.schedule ?? null,
     output_data: row.outputData ?? null,
     created_at: iso(row.createdAt)!,
     started_at: iso(row.startedAt),

@@ -1,0 +1,213 @@
+/**
+ * Statements of the schedules tick and of firing, run on a plain pg connection. Each takes arrays, so a tick
+ * costs the same few statements however many schedules are due.
+ */
+
+/** Whether any schedule is due: the whole cost of a tick with nothing to fire (one index probe). */
+export const ANY_DUE_STATEMENT = {
+  name: 'worksched_schedules_any_due',
+  text: `select exists (select 1 from schedule where enabled and next_fire_at is not null and next_fire_at <= now()) as due`,
+};
+
+export interface DueScheduleRow {
+  id: string;
+  name: string;
+  trigger: unknown;
+  spec: unknown;
+  overlap: 'skip' | 'allow';
+  catch_up: 'none' | 'latest';
+  next_fire_at: Date;
+  now: Date;
+}
+
+/**
+ * The due time-triggered schedules, locked: a replica ticking at the same moment skips them (and, once this
+ * transaction commits, no longer finds them due). `$1` restricts to some ids (null: all).
+ */
+export function dueSchedulesStatement(ids: number[] | null, limit: number) {
+  return {
+    name: 'worksched_schedules_due',
+    text: `select id, name, trigger, spec, overlap, catch_up, next_fire_at, now() as now from schedule
+     where enabled and next_fire_at is not null and next_fire_at <= now() and ($1::bigint[] is null or id = any($1::bigint[]))
+     order by next_fire_at, id limit $2
+     for update skip locked`,
+    values: [ids, limit],
+  };
+}
+
+/** Which of these schedules have work that has not ended (overlap: skip waits for it). */
+export function unfinishedSchedulesStatement(names: string[]) {
+  return {
+    name: 'worksched_schedules_unfinished',
+    text: `select distinct schedule from work_request where schedule = any($1::text[]) and status in ('blocked', 'pending', 'running')`,
+    values: [names],
+  };
+}
+
+export interface NewFiring {
+  scheduleId: number;
+  fireTime: Date;
+  reason: 'scheduled' | 'catch_up' | 'manual' | 'files';
+  files: string[] | null;
+}
+
+/** Inserts firings; a key (schedule, fire_time) that exists already is left alone and not returned. */
+export function insertFiringsStatement(firings: NewFiring[]) {
+  return {
+    name: 'worksched_schedules_insert_firings',
+    text: `insert into schedule_firing (schedule_id, fire_time, reason, files, created_at)
+     select f.schedule_id, f.fire_time, f.reason, f.files::jsonb, now()
+     from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[]) as f(schedule_id, fire_time, reason, files)
+     on conflict (schedule_id, fire_time) do nothing
+     returning id, schedule_id, fire_time`,
+    values: [
+      firings.map((firing) => firing.scheduleId),
+      firings.map((firing) => firing.fireTime),
+      firings.map((firing) => firing.reason),
+      firings.map((firing) => (firing.files ? JSON.stringify(firing.files) : null)),
+    ],
+  };
+}
+
+/** The firing → work request links, and each request's `schedule` (its schedule's name). */
+export function linkFiringsStatement(links: Array<{ firingId: number; workRequestId: number; scheduleName: string }>) {
+  return {
+    name: 'worksched_schedules_link_firings',
+    text: `with linked as (
+       update schedule_firing f set work_request_id = l.work_request_id
+       from unnest($1::bigint[], $2::bigint[]) as l(firing_id, work_request_id) where f.id = l.firing_id
+     )
+     update work_request r set schedule = l.schedule
+     from unnest($2::bigint[], $3::text[]) as l(work_request_id, schedule) where r.id = l.work_request_id`,
+    values: [links.map((link) => link.firingId), links.map((link) => link.workRequestId), links.map((link) => link.scheduleName)],
+  };
+}
+
+/** After a tick: each schedule's next fire time (null keeps it: files triggers) and what the tick added to its counts. */
+export function updateSchedulesStatement(updates: Array<{ id: number; nextFireAt: Date | null; fired: number; skipped: number }>) {
+  return {
+    name: 'worksched_schedules_update',
+    text: `update schedule s set next_fire_at = coalesce(u.next_fire_at, s.next_fire_at),
+       firings_count = s.firings_count + u.fired, skipped_count = s.skipped_count + u.skipped
+     from unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::int[]) as u(id, next_fire_at, fired, skipped)
+     where s.id = u.id`,
+    values: [updates.map((u) => u.id), updates.map((u) => u.nextFireAt), updates.map((u) => u.fired), updates.map((u) => u.skipped)],
+  };
+}
+
+export const FILE_SCHEDULES_STATEMENT = {
+  name: 'worksched_schedules_files',
+  text: `select id from schedule where enabled and trigger ? 'files' order by id`,
+};
+
+export interface LockedScheduleRow {
+  id: string;
+  name: string;
+  trigger: unknown;
+  spec: unknown;
+  overlap: 'skip' | 'allow';
+  enabled: boolean;
+  now: Date;
+}
+
+/** One schedule, locked for firing; `skipLocked` for the tick (someone else is at it), waiting for a manual trigger. */
+export function lockScheduleStatement(id: number, skipLocked: boolean) {
+  return {
+    text: `select id, name, trigger, spec, overlap, enabled, clock_timestamp() as now from schedule where id = $1 for update${skipLocked ? ' skip locked' : ''}`,
+    values: [id],
+  };
+}
+
+export interface SeenFile {
+  path: string;
+  size: bigint;
+  mtimeNs: bigint;
+}
+
+/** Records files a files trigger found; those seen before (same path, size and mtime) are left as they are. */
+export function insertSeenFilesStatement(scheduleId: number, files: SeenFile[]) {
+  return {
+    name: 'worksched_schedules_insert_files',
+    text: `insert into schedule_file (schedule_id, path, size, mtime_ns, seen_at)
+     select $1, f.path, f.size, f.mtime_ns, clock_timestamp()
+     from unnest($2::text[], $3::bigint[], $4::bigint[]) with ordinality as f(path, size, mtime_ns, position)
+     order by f.position
+     on conflict do nothing`,
+    values: [scheduleId, files.map((file) => file.path), files.map((file) => file.size.toString()), files.map((file) => file.mtimeNs.toString())],
+  };
+}
+
+/** Files waiting for a firing, first seen first. */
+export function pendingFilesStatement(scheduleId: number) {
+  return {
+    name: 'worksched_schedules_pending_files',
+    text: `select path, size, mtime_ns from schedule_file where schedule_id = $1 and firing_id is null order by seen_at, path`,
+    values: [scheduleId],
+  };
+}
+
+/** Sets the firing of files (or, with firing null, deletes pending files that are gone or changed). */
+export function assignFilesStatement(scheduleId: number, files: Array<SeenFile & { firingId: number | null }>) {
+  return {
+    name: 'worksched_schedules_assign_files',
+    text: `with given as (
+       select * from unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) as g(path, size, mtime_ns, firing_id)
+     ), gone as (
+       delete from schedule_file f using given g
+       where g.firing_id is null and f.schedule_id = $1 and f.path = g.path and f.size = g.size and f.mtime_ns = g.mtime_ns and f.firing_id is null
+     )
+     update schedule_file f set firing_id = g.firing_id from given g
+     where g.firing_id is not null and f.schedule_id = $1 and f.path = g.path and f.size = g.size and f.mtime_ns = g.mtime_ns`,
+    values: [
+      scheduleId,
+      files.map((file) => file.path),
+      files.map((file) => file.size.toString()),
+      files.map((file) => file.mtimeNs.toString()),
+      files.map((file) => file.firingId),
+    ],
+  };
+}
+
+/** Records (or clears, with null) why the last look at a files trigger's folder failed; a no-op when unchanged. */
+export function setScheduleErrorStatement(scheduleId: number, error: string | null) {
+  return {
+    name: 'worksched_schedules_set_error',
+    text: `update schedule set last_error = $2 where id = $1 and last_error is distinct from $2`,
+    values: [scheduleId, error],
+  };
+}
+
+export interface ScheduleSummaryRow {
+  schedule_id: string;
+  fire_time: Date | null;
+  reason: 'scheduled' | 'catch_up' | 'manual' | 'files' | null;
+  work_request_id: string | null;
+  workflow_id: string | null;
+  files: string[] | null;
+  status: 'blocked' | 'pending' | 'running' | 'completed' | 'aborted' | null;
+  result: 'success' | 'failure' | 'error' | 'skipped' | null;
+  pending_files: string;
+}
+
+/**
+ * Per schedule: its last firing, how that firing's work stands now (its latest attempt: retries supersede the
+ * first one) and how many files wait for a batch.
+ */
+export function scheduleSummariesStatement(scheduleIds: number[]) {
+  return {
+    name: 'worksched_schedules_summaries',
+    text: `select s.id as schedule_id, f.fire_time, f.reason, f.work_request_id, f.workflow_id, f.files, latest.status, latest.result,
+       (select count(*) from schedule_file sf where sf.schedule_id = s.id and sf.firing_id is null) as pending_files
+     from unnest($1::bigint[]) as s(id)
+     left join lateral (select * from schedule_firing f where f.schedule_id = s.id order by f.id desc limit 1) f on true
+     left join lateral (
+       with recursive chain as (
+         select r.status, r.result, r.superseded_by_id, 1 as depth from work_request r where r.id = f.work_request_id
+         union all
+         select r.status, r.result, r.superseded_by_id, c.depth + 1 from work_request r join chain c on r.id = c.superseded_by_id where c.depth < 1000
+       )
+       select status, result from chain order by depth desc limit 1
+     ) latest on true`,
+    values: [scheduleIds],
+  };
+}
