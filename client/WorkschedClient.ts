@@ -6,6 +6,7 @@ import type {
   TaskStatisticsList,
   WorkerStatisticsList,
 } from '../protocol/statistics';
+import type { CreateScheduleRequest, Schedule, ScheduleFiring } from '../protocol/schedules';
 import type { TaskSpecInput } from '../protocol/taskSpec';
 import type { Worker } from '../protocol/workerApi';
 import type { CreateWorkRequestsRequest, LogEntry, WorkRequest, WorkRequestList, WorkRequestResult, WorkRequestStatus } from '../protocol/workRequest';
@@ -21,6 +22,8 @@ export interface ListWorkRequestsFilter {
   context?: string;
   worker?: string | number;
   workflow?: number;
+  /** Work that this schedule's firings created. */
+  schedule?: string;
   limit?: number;
   cursor?: string;
 }
@@ -161,6 +164,37 @@ export class WorkschedClient {
 
   createToken(role: Exclude<TokenRole, 'worker'>, name?: string): Promise<{ id: number; role: TokenRole; name: string | null; token: string }> {
     return this.http.request('POST', '/api/v1/tokens', { body: { role, ...(name ? { name } : {}) } });
+  }
+
+  /** POST /api/v1/schedules: 201 with the new schedule, or 200 with the existing one of this name and definition. */
+  createSchedule(schedule: CreateScheduleRequest): Promise<Schedule> {
+    return this.http.request('POST', '/api/v1/schedules', { body: schedule });
+  }
+
+  async listSchedules(filter: { enabled?: boolean } = {}): Promise<Schedule[]> {
+    const answer = await this.http.request<{ schedules: Schedule[] }>('GET', '/api/v1/schedules', { query: { enabled: filter.enabled } });
+    return answer.schedules;
+  }
+
+  getSchedule(name: string): Promise<Schedule> {
+    return this.http.request('GET', `/api/v1/schedules/${encodeURIComponent(name)}`);
+  }
+
+  pauseSchedule(name: string): Promise<Schedule> {
+    return this.http.request('POST', `/api/v1/schedules/${encodeURIComponent(name)}/pause`);
+  }
+
+  resumeSchedule(name: string): Promise<Schedule> {
+    return this.http.request('POST', `/api/v1/schedules/${encodeURIComponent(name)}/resume`);
+  }
+
+  /** Fires now (paused or not); a files trigger fires every pending file, a partial batch too. */
+  triggerSchedule(name: string): Promise<{ schedule: string; firings: ScheduleFiring[] }> {
+    return this.http.request('POST', `/api/v1/schedules/${encodeURIComponent(name)}/trigger`);
+  }
+
+  async deleteSchedule(name: string): Promise<void> {
+    await this.http.request('DELETE', `/api/v1/schedules/${encodeURIComponent(name)}`);
   }
 
   health(): Promise<{ status: string; database: string }> {

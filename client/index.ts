@@ -16,6 +16,7 @@ export { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
 export type { TaskSpecInput } from '../protocol/taskSpec';
 export type { WorkRequest, WorkRequestList, LogEntry, WorkRequestStatus, WorkRequestResult } from '../protocol/workRequest';
 export type { Worker } from '../protocol/workerApi';
+export type { CreateScheduleRequest, Schedule, ScheduleFiring } from '../protocol/schedules';
 export type { OutputData, RuntimeStatistics } from '../protocol/outputData';
 export type {
   TaskStatistics,

@@ -97,7 +97,7 @@ export function updateSchedulesStatement(updates: Array<{ id: number; nextFireAt
 
 export const FILE_SCHEDULES_STATEMENT = {
   name: 'worksched_schedules_files',
-  text: `select id from schedule where enabled and trigger ? 'files' order by id`,
+  text: `select id, trigger from schedule where enabled and trigger ? 'files' order by id`,
 };
 
 export interface LockedScheduleRow {
