@@ -8,6 +8,7 @@ import { registerCancelCommand } from './commands/cancel';
 import { registerLogsCommand } from './commands/logs';
 import { registerMigrateCommand } from './commands/migrate';
 import { registerRetryCommand } from './commands/retry';
+import { registerScheduleCommand } from './commands/schedule';
 import { registerServerCommand } from './commands/server';
 import { registerShowCommand } from './commands/show';
 import { registerStatsCommand } from './commands/stats';
@@ -37,6 +38,7 @@ registerWorkersCommand(program);
 registerSummaryCommand(program);
 registerStatsCommand(program);
 registerTokenCommand(program);
+registerScheduleCommand(program);
 
 // A usage mistake is one line on stderr ("worksched submit: unknown option '--bogus' (Did you mean --logs?); …").
 const withSubcommands = (command: Command, name: string): Array<[Command, string]> => [

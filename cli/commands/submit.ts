@@ -11,7 +11,7 @@ import { parseJsonLinesSpecs, submitInBatches } from '../submitJsonLines';
 import { formatRunTime, formatStatus, parseIntegerOption, printJson, truncate } from '../format';
 import { watchWorkRequest } from '../watchWorkRequest';
 
-interface SubmitFlags extends ConnectionOptions {
+export interface SubmitFlags extends ConnectionOptions {
   taskName?: string;
   subject?: string;
   context?: string;
@@ -139,7 +139,7 @@ function describeTimeout(request: WorkRequest, timeout: string): string {
 }
 
 /** The spec as the user wrote it (file or flags), flags applied on top; validated by the caller. */
-async function buildSpec(operands: string[], flags: SubmitFlags): Promise<SpecObject> {
+export async function buildSpec(operands: string[], flags: SubmitFlags): Promise<SpecObject> {
   let spec: SpecObject;
   if (flags.taskName !== undefined) {
     const [executable, ...args] = operands;
