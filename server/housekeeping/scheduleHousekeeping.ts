@@ -45,9 +45,8 @@ export function scheduleHousekeeping(
   const pruneHistoryOnce = async () =>
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
 
-  const tickSchedules = schedulesTicker(options.pool, options.policy, logger);
   // The lock only saves the other replicas the work: the firing key's unique constraint is what makes it once.
-  const fireSchedulesOnce = () => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, () => tickSchedules());
+  const fireSchedulesOnce = schedulesTicker(options.pool, options.policy, logger, (work) => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, work));
 
   const tasks: ScheduledTask[] = [];
   const inFlight = new Set<Promise<unknown>>();

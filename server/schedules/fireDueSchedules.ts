@@ -4,7 +4,6 @@ import type { TaskSpec } from '../../protocol/taskSpec';
 import type { Logger } from '../../common/logger';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import {
-  ANY_DUE_STATEMENT,
   dueSchedulesStatement,
   unfinishedSchedulesStatement,
   updateSchedulesStatement,
@@ -31,8 +30,6 @@ export interface TimeTickReport {
  */
 export async function fireDueSchedules(pool: Pool, policy: SchedulingPolicy, logger: Logger): Promise<TimeTickReport> {
   const report: TimeTickReport = { fired: 0, skipped: 0, missed: 0 };
-  const probe = await pool.query<{ due: boolean }>(ANY_DUE_STATEMENT);
-  if (!probe.rows[0]?.due) return report;
   let due: number[];
   try {
     due = await inTransaction(pool, (client) => fireLocked(client, null, policy, report));

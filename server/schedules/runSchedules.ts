@@ -3,6 +3,7 @@ import type { Logger } from '../../common/logger';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { FileTriggers } from './fireFileSchedules';
 import { fireDueSchedules } from './fireDueSchedules';
+import { SCHEDULES_PROBE_STATEMENT } from '../sql/schedules';
 
 export interface SchedulesTickReport {
   fired: number;
@@ -10,12 +11,24 @@ export interface SchedulesTickReport {
   missed: number;
 }
 
-/** One server process's schedules tick: the due cron and every schedules, then the files schedules' folders. */
-export function schedulesTicker(pool: Pool, policy: SchedulingPolicy, logger: Logger): () => Promise<SchedulesTickReport> {
+/**
+ * One server process's schedules tick: the due cron and every schedules, then the files schedules' folders.
+ * `exclusively` runs the work under the schedules lock; a tick with nothing to do costs one probe and no lock.
+ */
+export function schedulesTicker(
+  pool: Pool,
+  policy: SchedulingPolicy,
+  logger: Logger,
+  exclusively: (work: () => Promise<SchedulesTickReport>) => Promise<SchedulesTickReport | null>,
+): () => Promise<SchedulesTickReport | null> {
   const files = new FileTriggers(pool, policy, logger);
   return async () => {
-    const timed = await fireDueSchedules(pool, policy, logger);
-    const filed = await files.tick();
-    return { fired: timed.fired + filed.fired, skipped: timed.skipped, missed: timed.missed };
+    const probe = (await pool.query<{ due: boolean; files: boolean }>(SCHEDULES_PROBE_STATEMENT)).rows[0];
+    if (!probe?.due && !probe?.files) return { fired: 0, skipped: 0, missed: 0 };
+    return exclusively(async () => {
+      const timed = probe.due ? await fireDueSchedules(pool, policy, logger) : { fired: 0, skipped: 0, missed: 0 };
+      const filed = probe.files ? await files.tick() : { fired: 0 };
+      return { fired: timed.fired + filed.fired, skipped: timed.skipped, missed: timed.missed };
+    });
   };
 }

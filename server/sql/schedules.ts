@@ -3,10 +3,14 @@
  * costs the same few statements however many schedules are due.
  */
 
-/** Whether any schedule is due: the whole cost of a tick with nothing to fire (one index probe). */
-export const ANY_DUE_STATEMENT = {
-  name: 'worksched_schedules_any_due',
-  text: `select exists (select 1 from schedule where enabled and next_fire_at is not null and next_fire_at <= now()) as due`,
+/**
+ * Whether a time-triggered schedule is due, and whether any files schedule is enabled (files triggers have no
+ * next fire time): the whole cost of a tick with nothing to do, one statement without a lock or a transaction.
+ */
+export const SCHEDULES_PROBE_STATEMENT = {
+  name: 'worksched_schedules_probe',
+  text: `select exists (select 1 from schedule where enabled and next_fire_at is not null and next_fire_at <= now()) as due,
+       exists (select 1 from schedule where enabled and next_fire_at is null) as files`,
 };
 
 export interface DueScheduleRow {
