@@ -55,7 +55,7 @@ test.each<[string, string, Record<string, unknown>, RegExp]>([
   ['a trigger of two kinds', 'trigger', { trigger: { cron: '* * * * *', every: '1m' } }, /only one of/],
   ['a workflow template (workflows are not here yet)', 'workflow', { spec: undefined, workflow: { tasks: [] } }, /not available yet/],
   ['no template', 'spec', { spec: undefined }, /task spec/],
-  ['a bad task spec', 'spec.execution.executable', { spec: { task_name: 'x', execution: {} } }, /./],
+  ['a bad task spec', 'spec.execution', { spec: { task_name: 'x', execution: {} } }, /one of executable, script or python/],
   ['a files trigger on a relative folder', 'trigger.files.folder', { trigger: { files: { folder: 'data/in' } }, spec: { ...taskSpec(), filepath_parameter: ['input'] } }, /absolute/],
   ['a files trigger on a folder the server cannot read', 'trigger.files.folder', { trigger: { files: { folder: '/nonexistent/worksched' } }, spec: { ...taskSpec(), filepath_parameter: ['input'] } }, /cannot read folder/],
   ['a files trigger without filepath_parameter', 'spec.filepath_parameter', { trigger: { files: { folder } } }, /parameter/],
