@@ -50,7 +50,7 @@ export async function runScheduleTick(postgres: BenchPostgres): Promise<Scenario
       const started = performance.now();
       const report = await bench.server.housekeeping.fireSchedulesOnce();
       busy.push(performance.now() - started);
-      fired += report?.fired ?? 0;
+      fired += report.fired;
       const again = performance.now();
       await bench.server.housekeeping.fireSchedulesOnce();
       idle.push(performance.now() - again);

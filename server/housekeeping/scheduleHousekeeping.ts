@@ -15,8 +15,8 @@ export interface Housekeeping {
   runOnce(): Promise<void>;
   /** Runs the history retention once now. */
   pruneHistoryOnce(): Promise<number>;
-  /** Fires the due schedules once now (null: another server process holds the schedules lock). */
-  fireSchedulesOnce(): Promise<SchedulesTickReport | null>;
+  /** Fires the due schedules once now. */
+  fireSchedulesOnce(): Promise<SchedulesTickReport>;
   stop(): Promise<void>;
 }
 
@@ -46,7 +46,7 @@ export function scheduleHousekeeping(
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
 
   // The lock only saves the other replicas the work: the firing key's unique constraint is what makes it once.
-  const fireSchedulesOnce = schedulesTicker(options.pool, options.policy, logger, (work) => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, work));
+  const fireSchedulesOnce = schedulesTicker(options.pool, options.policy, logger, (work) => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, () => work()));
 
   const tasks: ScheduledTask[] = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -70,7 +70,7 @@ export function scheduleHousekeeping(
   // Every second, whatever the housekeeping interval: an `every: "2s"` schedule fires about every 2 s.
   every('* * * * * *', 'worksched-schedules', async () => {
     const report = await fireSchedulesOnce();
-    if (report && report.fired + report.skipped + report.missed > 0) logger.debug(report, 'schedules fired');
+    if (report.fired + report.skipped + report.missed > 0) logger.debug(report, 'schedules fired');
   });
   every('17 */10 * * * *', 'worksched-history-retention', async () => {
     const deleted = await pruneHistoryOnce();

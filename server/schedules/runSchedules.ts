@@ -13,22 +13,22 @@ export interface SchedulesTickReport {
 
 /**
  * One server process's schedules tick: the due cron and every schedules, then the files schedules' folders.
- * `exclusively` runs the work under the schedules lock; a tick with nothing to do costs one probe and no lock.
+ * `exclusively` runs the files work under the schedules lock; a tick with nothing to do costs one probe.
  */
 export function schedulesTicker(
   pool: Pool,
   policy: SchedulingPolicy,
   logger: Logger,
-  exclusively: (work: () => Promise<SchedulesTickReport>) => Promise<SchedulesTickReport | null>,
-): () => Promise<SchedulesTickReport | null> {
+  exclusively: <T>(work: () => Promise<T>) => Promise<T | null>,
+): () => Promise<SchedulesTickReport> {
   const files = new FileTriggers(pool, policy, logger);
   return async () => {
     const probe = (await pool.query<{ due: boolean; files: boolean }>(SCHEDULES_PROBE_STATEMENT)).rows[0];
     if (!probe?.due && !probe?.files) return { fired: 0, skipped: 0, missed: 0 };
-    return exclusively(async () => {
-      const timed = probe.due ? await fireDueSchedules(pool, policy, logger) : { fired: 0, skipped: 0, missed: 0 };
-      const filed = probe.files ? await files.tick() : { fired: 0 };
-      return { fired: timed.fired + filed.fired, skipped: timed.skipped, missed: timed.missed };
-    });
+    // Due rows are taken FOR UPDATE SKIP LOCKED, so replicas never fire one twice and need no lock for them;
+    // reading folders is the work worth sparing the other replicas.
+    const timed = probe.due ? await fireDueSchedules(pool, policy, logger) : { fired: 0, skipped: 0, missed: 0 };
+    const filed = probe.files ? ((await exclusively(() => files.tick())) ?? { fired: 0 }) : { fired: 0 };
+    return { fired: timed.fired + filed.fired, skipped: timed.skipped, missed: timed.missed };
   };
 }
