@@ -9,3 +9,4 @@ export * from './statistics';
 export * from './apiErrors';
 export * from './roles';
 export * from './routes';
+export * from './statisticsSeries';
