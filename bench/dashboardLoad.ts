@@ -9,10 +9,13 @@
  *   all 1,000 runs (its four plots checked to hold 1,000 points), 2 warm-up + 10 measured each, timed from the
  *   reload to the page marking itself loaded (every API answer in and drawn). Target: p95 ≤ 1 s each.
  * - Claim latency beside the dashboard: a worker claims {max 1, wait_s 0} and completes, one request at a
- *   time, from the pending queue: 300 claims alone, then 300 while 5 tabs reload the overview, the work
- *   requests, the workers and the task page in a loop. Reported: p50/p95 of the claim call in both, and their
+ *   time, from the pending queue: 300 claims alone, then 300 while 5 tabs (driven from a child process, so
+ *   the driver does not share the server's event loop) reload the overview, the work requests, the workers
+ *   and the task page in a loop. Reported: p50/p95 of the claim call in both, and their
  *   ratio (the dashboard's requests must not block workers; on a 2-core machine they do compete for the CPU).
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sleep } from '../common/sleep';
 import type { ClaimResponse, RegisterWorkerResponse } from '../protocol/workerApi';
@@ -54,7 +57,8 @@ export async function runDashboardLoad(postgres: BenchPostgres): Promise<Scenari
     }
 
     const alone = await measureClaims(bench, workerToken, 'alone');
-    const beside = await withTabsRefreshing(browser, bench, operatorToken, () => measureClaims(bench, workerToken, `while ${TABS} tabs reload`));
+    await browser.close();
+    const beside = await withTabsRefreshing(bench, operatorToken, () => measureClaims(bench, workerToken, `while ${TABS} tabs reload`));
     progress(`  claim, alone: ${describeLatency(alone)}`);
     progress(`  claim, ${TABS} tabs reloading (${beside.reloads} page loads meanwhile): ${describeLatency(beside.result)}`);
     report.rows.push({ scenario: SCENARIO, metric: 'claim p50 / p95, alone', value: `${ms(alone.p50)} / ${ms(alone.p95)}` });
@@ -169,33 +173,38 @@ async function measureClaims(bench: BenchServer, token: string, what: string): P
   return { ...summarize(times), loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 };
 }
 
-/** Runs `work` while TABS tabs reload dashboard pages back to back; how many page loads happened meanwhile. */
-async function withTabsRefreshing<T>(browser: Browser, bench: BenchServer, token: string, work: () => Promise<T>): Promise<{ result: T; reloads: number }> {
+/**
+ * Runs `work` while TABS tabs reload dashboard pages back to back, driven from a child process
+ * (bench/lib/dashboardTabs.ts); how many page loads happened meanwhile.
+ */
+async function withTabsRefreshing<T>(bench: BenchServer, token: string, work: () => Promise<T>): Promise<{ result: T; reloads: number }> {
   const pages: Array<[string, string]> = [
     ['#/overview?window=24h', 'overview'],
     ['#/requests', 'requests'],
     ['#/workers', 'workers'],
     [`#/tasks/key?task_name=${TASK_NAME}&limit=${RUNS}`, 'tasks-detail'],
   ];
-  const tabs = await Promise.all(Array.from({ length: TABS }, () => signedInTab(browser, bench, token)));
-  let stop = false;
-  let reloads = 0;
-  const loops = tabs.map(async (tab, index) => {
-    for (let round = index; !stop; round += 1) {
-      const [hash, name] = pages[round % pages.length];
-      await tab.page.goto(`${bench.server.url}/${hash}`);
-      await tab.page.reload();
-      await tab.page.waitForSelector(`[data-page="${name}"][data-loaded="true"]`);
-      reloads += 1;
-    }
+  const child = spawn(process.execPath, [path.resolve(__dirname, '..', 'bin', 'run-ts.js'), path.resolve(__dirname, 'lib', 'dashboardTabs.ts')], {
+    env: { ...process.env, DASHBOARD_URL: bench.server.url, DASHBOARD_TOKEN: token, DASHBOARD_TABS: String(TABS), DASHBOARD_PAGES: JSON.stringify(pages) },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   try {
+    await withTimeLimit('tabs signed in', 60_000, async () => {
+      while (!output.includes('ready\n')) {
+        if (child.exitCode !== null) throw new Error(`the tabs process exited with ${child.exitCode}`);
+        await sleep(100);
+      }
+    });
     await sleep(1_000);
     const result = await work();
-    return { result, reloads };
+    child.kill('SIGTERM');
+    if ((await exited) !== 0) throw new Error(`the tabs process failed: ${output}`);
+    const loads = /\{"loads": ?(\d+)\}/.exec(output);
+    return { result, reloads: loads ? Number(loads[1]) : Number.NaN };
   } finally {
-    stop = true;
-    await Promise.allSettled(loops);
-    await Promise.all(tabs.map((tab) => tab.page.close()));
+    if (child.exitCode === null) child.kill('SIGKILL');
   }
 }

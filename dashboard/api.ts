@@ -107,7 +107,8 @@ export interface ApiOffer {
 let offer: Promise<ApiOffer> | null = null;
 /** The server's route list, from its OpenAPI document (read once per page load). */
 export function apiOffer(): Promise<ApiOffer> {
-  offer ??= fetch('/api/v1/openapi.json', { cache: 'no-store' })
+  // Revalidated, not refetched: the document changes only with the server.
+  offer ??= fetch('/api/v1/openapi.json')
     .then((response) => response.json() as Promise<{ paths: Record<string, Record<string, unknown>> }>)
     .then(({ paths }) => ({
       has: (method, path) => Boolean(paths[path]?.[method]),

@@ -70,6 +70,8 @@ async function showPage(): Promise<void> {
 }
 
 whenUnauthorized((message) => showLogin(`Signed out: ${message}`));
+// Read while the first page loads (pages that offer actions need it).
+void apiOffer();
 
 (document.getElementById('login-form') as HTMLFormElement).addEventListener('submit', (event) => {
   event.preventDefault();

@@ -28,6 +28,16 @@ const VENDOR_FILES: Record<string, { module: string; type: string }> = {
   'vendor/uPlot.min.css': { module: 'uplot/dist/uPlot.min.css', type: 'text/css' },
 };
 
+/** The dashboard's modules ('main', 'pages/overview', …): its .ts files (declaration files aside). */
+function dashboardModules(dir: string, prefix = ''): string[] {
+  const modules: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) modules.push(...dashboardModules(path.join(dir, entry.name), `${prefix}${entry.name}/`));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) modules.push(prefix + entry.name.slice(0, -3));
+  }
+  return modules.filter((module) => SCRIPT_NAME.test(`app/${module}.js`)).sort();
+}
+
 /** dashboard/<name>.ts as the browser module /dashboard/app/<name>.js: lower-camel path segments only. */
 const SCRIPT_NAME = /^app\/((?:[a-z][A-Za-z0-9]*\/)*[a-z][A-Za-z0-9]*)\.js$/;
 
@@ -46,7 +56,11 @@ export class DashboardAssets {
   /** The dashboard's page (GET / for a browser) and the Content-Security-Policy that lets exactly its scripts run. */
   indexPage(): { html: string; csp: string } {
     if (!this.page) {
-      const html = fs.readFileSync(path.join(this.root, 'dashboard', 'index.html'), 'utf8');
+      // Every module is preloaded at once: the browser fetches them in parallel instead of import by import.
+      const preloads = [...dashboardModules(path.join(this.root, 'dashboard')).map((module) => `/dashboard/app/${module}.js`), '/dashboard/vendor/uPlot.esm.js']
+        .map((href) => `<link rel="modulepreload" href="${href}">`)
+        .join('\n');
+      const html = fs.readFileSync(path.join(this.root, 'dashboard', 'index.html'), 'utf8').replace('<!-- modulepreload -->', preloads);
       // The import map is the one inline script: allowed by its hash, nothing else inline.
       const inline = [...html.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)].map(
         (match) => `'sha256-${createHash('sha256').update(match[1]).digest('base64')}'`,
