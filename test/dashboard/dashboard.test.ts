@@ -121,8 +121,11 @@ test("a task key's plots have one point per run, failures included, and p50/p95 
   const taskName = uniqueName('dash-plot');
   const outcomes = [0, 0, 0, 1, 0];
   for (const code of outcomes) {
-    // max_attempts 1: the failure is one run, not a retry chain.
-    const created = await server.client.createWorkRequest(shellTask(`head -c 2000000 /dev/zero > blob; exit ${code}`, { task_name: taskName, max_attempts: 1 }));
+    // max_attempts 1: the failure is one run, not a retry chain. cpu 1: a learned cpu need (cpu time / duration
+    // of such short runs on a loaded machine) must not make the next run wait for a bigger worker.
+    const created = await server.client.createWorkRequest(
+      shellTask(`head -c 2000000 /dev/zero > blob; exit ${code}`, { task_name: taskName, max_attempts: 1, resources: { cpu: 1 } }),
+    );
     await waitForEnd(server.client, created.id);
   }
   await openPage(page, `#/tasks/key?task_name=${taskName}`, 'tasks-detail');
