@@ -117,6 +117,21 @@ test('cancel from the page asks first; OK aborts the running request and its wor
   expect(tab.errors).toEqual([]);
 });
 
+test('retry from the page (the server has the route) makes a new attempt that supersedes the ended one', async () => {
+  const created = await server.client.createWorkRequest(shellTask('exit 3', { task_name: uniqueName('dash-retry'), max_attempts: 1 }));
+  expect((await waitForEnd(server.client, created.id)).result).toBe('failure');
+  await openPage(page, `#/requests/${created.id}`, 'requests-detail');
+  await page.click('[data-action="retry"]');
+  expect(await page.textContent('#confirm-text')).toContain(`Retry work request ${created.id}`);
+  await page.click('#confirm-ok');
+  const retried = await waitForRequest(server.client, created.id, (request) => request.superseded_by !== null, 'superseded');
+  await page.waitForSelector(`[data-message]:has-text("new attempt")`);
+  expect(await page.locator('[data-action="retry"]').count()).toBe(0);
+  const attempt = await server.client.getWorkRequest(retried.superseded_by!);
+  expect(attempt.supersedes).toBe(created.id);
+  expect(tab.errors).toEqual([]);
+});
+
 test("a task key's plots have one point per run, failures included, and p50/p95 lines", async () => {
   const taskName = uniqueName('dash-plot');
   const outcomes = [0, 0, 0, 1, 0];
