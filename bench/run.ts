@@ -16,6 +16,7 @@ import type { Figures } from './lib/compared';
 import type { ScenarioReport, SummaryRow } from './lib/report';
 import { runLatency } from './latency';
 import { runScheduleTick } from './scheduleTick';
+import { runDashboardLoad } from './dashboardLoad';
 import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
@@ -34,6 +35,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '7 the real agent at --concurrency 32 on /bin/true tasks, 5,000 by default (bench/agentConcurrent.ts)', run: runAgentConcurrent },
   { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
   { name: '9 schedules tick with 1,000 enabled schedules (bench/scheduleTick.ts)', run: runScheduleTick },
+  { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
 ];
 
 /** Selection words that stand for several scenarios. */

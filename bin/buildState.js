@@ -3,7 +3,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const SOURCE_DIRS = ['cli', 'client', 'common', 'entities', 'migrations', 'protocol', 'server', 'worker'];
+const SOURCE_DIRS = ['cli', 'client', 'common', 'dashboard', 'entities', 'migrations', 'protocol', 'server', 'worker'];
 const builtEntry = path.join(root, 'dist', 'cli', 'main.js');
 const stampFile = path.join(root, 'dist', '.built');
 

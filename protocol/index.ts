@@ -10,3 +10,4 @@ export * from './apiErrors';
 export * from './roles';
 export * from './routes';
 export * from './schedules';
+export * from './statisticsSeries';

@@ -19,6 +19,7 @@ import {
   scheduleSchema,
   triggerScheduleResponseSchema,
 } from './schedules';
+import { taskRunsQuerySchema, taskRunsSchema, timelineQuerySchema, timelineSchema } from './statisticsSeries';
 import { taskSpecSchema } from './taskSpec';
 import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
 import {
@@ -101,10 +102,10 @@ export const API_ROUTES = {
   home: route({
     method: 'get',
     path: '/',
-    summary: 'Where to go from here: the API description, health, metrics and the CLI',
+    summary: 'The operator dashboard (a browser); the links to the API description, health, metrics and the CLI (JSON)',
     role: 'none',
-    response: z.object({ service: z.string(), api: z.string(), openapi: z.string(), health: z.string(), metrics: z.string(), cli: z.string() }),
-    responseDescription: 'The links as JSON; a short HTML page when the client prefers text/html (a browser)',
+    response: z.object({ service: z.string(), api: z.string(), openapi: z.string(), health: z.string(), metrics: z.string(), cli: z.string(), dashboard: z.string() }),
+    responseDescription: 'The links as JSON; the dashboard page (its login form lists the same links) when the client prefers text/html',
   }),
   health: route({ method: 'get', path: '/healthz', summary: 'Server and database health (503 when the database is unreachable)', role: 'none', response: healthResponseSchema }),
   registerWorker: route({
@@ -357,6 +358,22 @@ export const API_ROUTES = {
     summary: 'Work requests by status and by result, pending ones no worker can run (unschedulable), workers by state',
     role: 'operator',
     response: statisticsSummarySchema,
+  }),
+  statisticsTimeline: route({
+    method: 'get',
+    path: '/api/v1/statistics/timeline',
+    summary: 'Completions by result and queue wait (created → started) per time bucket over a window (default 1h in 1-minute buckets), for charts',
+    role: 'operator',
+    query: timelineQuerySchema,
+    response: timelineSchema,
+  }),
+  taskRuns: route({
+    method: 'get',
+    path: '/api/v1/statistics/runs',
+    summary: `One history key's newest runs (up to 1,000; subject/context omitted: all of them), the percentiles of its successful runs ${PERCENTILE_NOTE}, and the requirements the scheduler would learn for it now`,
+    role: 'operator',
+    query: taskRunsQuerySchema,
+    response: taskRunsSchema,
   }),
   metrics: route({
     method: 'get',

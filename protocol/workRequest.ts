@@ -70,6 +70,11 @@ export const listWorkRequestsQuerySchema = z
     worker: z.string().min(1).optional(),
     workflow: z.coerce.number().int().positive().optional(),
     schedule: z.string().min(1).max(200).optional(),
+    unschedulable: z
+      .enum(['true', 'false'])
+      .transform((value) => value === 'true')
+      .optional()
+      .describe('true: only pending requests no enabled worker can run (state_reason says why); false: the others'),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.string().min(1).optional(),
   })

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import { API_ROUTES, type RouteDefinition } from '../protocol/routes';
 import type { ServerContext } from './context';
+import { DashboardAssets } from './dashboard/dashboardAssets';
 import { NotFoundError, errorMiddleware } from './errors';
 import { healthRoutes } from './routes/healthRoutes';
 import { metaRoutes } from './routes/metaRoutes';
@@ -35,9 +36,12 @@ export function createApp(ctx: ServerContext): Express {
   const takesLargeBody = (method: string, path: string) => largeBodyRoutes.some((route) => route.method === method && route.pattern.test(path));
   // Middleware, not a route of its own: the router holds exactly the table's routes.
   app.use((req, res, next) => (takesLargeBody(req.method, req.path) ? batchJson : json)(req, res, next));
+  const dashboard = new DashboardAssets();
+  // The dashboard's static files: middleware, not routes (the router holds the API's routes only).
+  app.use(dashboard.middleware());
   const handlers = {
     ...healthRoutes(ctx),
-    ...metaRoutes(ctx),
+    ...metaRoutes(ctx, dashboard),
     ...workerRoutes(ctx),
     ...workRequestRoutes(ctx),
     ...tokenRoutes(ctx),

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { withClient } from '../../common/withClient';
-import { compileServerConfig } from '../../server/config';
+import { compileServerConfig, type ServerConfigInput } from '../../server/config';
 import { startEmbeddedPostgres } from '../../server/embeddedPostgres';
 import { claimPickingQuery } from '../../server/sql/claim';
 import type { SqlStatement } from '../../server/sql/statement';
@@ -137,10 +137,15 @@ export interface BenchServer {
 }
 
 /** The real server, in this process, on its own fresh database; stopped on `cleanup`. */
-export async function startBenchServer(cleanup: Cleanup, postgres: BenchPostgres, label: string): Promise<BenchServer> {
+export async function startBenchServer(
+  cleanup: Cleanup,
+  postgres: BenchPostgres,
+  label: string,
+  settings: Partial<ServerConfigInput> = {},
+): Promise<BenchServer> {
   const databaseUrl = await postgres.createDatabase(cleanup, label);
   const dataDir = await makeTempDir(cleanup, `worksched-bench-${label}-`);
-  const server = await startServer(compileServerConfig({ databaseUrl, port: 0, dataDir, logLevel: 'silent' }), {
+  const server = await startServer(compileServerConfig({ databaseUrl, port: 0, dataDir, logLevel: 'silent', ...settings }), {
     onProgress: () => undefined,
   });
   cleanup.add('close server', () => server.close());

@@ -1,6 +1,9 @@
 import type { ServerContext } from '../context';
+import { schedulingPolicyOf } from '../history/schedulingPolicy';
+import { computeTimeline } from '../statistics/computeTimeline';
 import { computeWorkerStatistics } from '../statistics/computeWorkerStatistics';
 import { getTaskStatisticsDetail } from '../statistics/getTaskStatisticsDetail';
+import { listTaskRuns } from '../statistics/listTaskRuns';
 import { listTaskStatistics } from '../statistics/listTaskStatistics';
 import { summarizeStatistics } from '../statistics/summarizeStatistics';
 import type { RouteHandlers } from './mountRoutes';
@@ -8,12 +11,15 @@ import type { RouteHandlers } from './mountRoutes';
 /** /api/v1/statistics: history aggregates for operators (protocol/statistics.ts says what each figure is). */
 export function statisticsRoutes(
   ctx: ServerContext,
-): Pick<RouteHandlers, 'listTaskStatistics' | 'getTaskStatistics' | 'workerStatistics' | 'statisticsSummary'> {
+): Pick<RouteHandlers, 'listTaskStatistics' | 'getTaskStatistics' | 'workerStatistics' | 'statisticsSummary' | 'statisticsTimeline' | 'taskRuns'> {
   const fork = () => ctx.orm.em.fork();
+  const policy = schedulingPolicyOf(ctx.config);
   return {
     listTaskStatistics: ({ query }) => listTaskStatistics(fork(), query),
     getTaskStatistics: ({ params, query }) => getTaskStatisticsDetail(fork(), params.task_name, query.limit),
     workerStatistics: ({ query }) => computeWorkerStatistics(fork(), query.window),
     statisticsSummary: () => summarizeStatistics(fork()),
+    statisticsTimeline: ({ query }) => computeTimeline(fork(), query),
+    taskRuns: ({ query }) => listTaskRuns(fork(), query, policy),
   };
 }

@@ -17,15 +17,25 @@ interface RecentRunRow {
   completed_at: Date | string;
 }
 
-/** The newest retained history rows of a task, across its subjects and contexts (task_history_task_recent_idx). */
-export async function listRecentRuns(em: EntityManager, taskName: string, limit = 20): Promise<RecentRun[]> {
+/** Which of a task's history rows: a subject or context left out means any ('' means none). */
+export interface RunsFilter {
+  subject?: string;
+  context?: string;
+}
+
+/**
+ * The newest retained history rows of a task, across its subjects and contexts (task_history_task_recent_idx),
+ * or of one subject and/or context (task_history_key_idx).
+ */
+export async function listRecentRuns(em: EntityManager, taskName: string, limit = 20, filter: RunsFilter = {}): Promise<RecentRun[]> {
+  const { where, values } = runsFilterSql(taskName, filter);
   const rows = await em.execute<RecentRunRow[]>(
     `select h.work_request_id, h.subject, h.context, h.attempt, h.result, h.error_code, h.worker_name,
        h.duration_ms, h.cpu_time_ms, h.memory, h.disk_space, h.completed_at
-     from task_history h where h.task_name = ?
+     from task_history h where ${where}
      order by h.completed_at desc, h.id desc
      limit ?`,
-    [taskName, limit],
+    [...values, limit],
   );
   return rows.map((row) => ({
     work_request_id: nullableNumber(row.work_request_id),
@@ -41,6 +51,19 @@ export async function listRecentRuns(em: EntityManager, taskName: string, limit 
     disk_space: nullableNumber(row.disk_space),
     completed_at: new Date(row.completed_at).toISOString(),
   }));
+}
+
+/** The WHERE clause over `task_history h` for a task and a RunsFilter. */
+export function runsFilterSql(taskName: string, filter: RunsFilter): { where: string; values: string[] } {
+  const clauses = ['h.task_name = ?'];
+  const values = [taskName];
+  for (const column of ['subject', 'context'] as const) {
+    const value = filter[column];
+    if (value === undefined) continue;
+    clauses.push(`h.${column} = ?`);
+    values.push(value);
+  }
+  return { where: clauses.join(' and '), values };
 }
 
 function nullableNumber(value: string | number | null): number | null {

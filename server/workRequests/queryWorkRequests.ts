@@ -23,6 +23,13 @@ export async function listWorkRequests(
   if (query.workflow) where.workflowId = query.workflow;
   if (query.schedule) where.schedule = query.schedule;
   if (query.worker) where.worker = /^\d+$/.test(query.worker) ? Number(query.worker) : { name: query.worker };
+  if (query.unschedulable === true) {
+    // Only a pending request is unschedulable (the reason may linger on one that has since ended).
+    where.unschedulableReason = { $ne: null };
+    where.status = { $in: (query.status ?? ['pending']).filter((status) => status === 'pending') };
+  } else if (query.unschedulable === false) {
+    where.$or = [{ unschedulableReason: null }, { status: { $ne: 'pending' } }];
+  }
   if (query.cursor) where.id = { $lt: decodeCursor(query.cursor) };
   const rows = await em.find(WorkRequest, where, {
     populate: ['worker'],

@@ -168,7 +168,7 @@ describe('a second instance', () => {
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
 
-    // Until a dashboard exists, / points at the API, the health check and the CLI.
+    // / is the dashboard for a browser (its login page points at the API, the health check and the CLI), links for API clients.
     const home = await fetch(`${url}/`, { headers: { accept: 'application/json' } });
     expect(home.status).toBe(200);
     expect(await home.json()).toMatchObject({ service: 'worksched', openapi: '/api/v1/openapi.json', health: '/healthz' });
@@ -178,6 +178,12 @@ describe('a second instance', () => {
     expect(html).toContain('href="/api/v1/openapi.json"');
     expect(html).toContain('href="/healthz"');
     expect(html).toContain('npx worksched');
+    // Its scripts come from this package (dist/ when the build is current, else the sources through swc), uPlot from node_modules.
+    for (const asset of ['/dashboard/app/main.js', '/dashboard/app/pages/overview.js', '/dashboard/vendor/uPlot.esm.js']) {
+      const answer = await fetch(`${url}${asset}`);
+      expect({ asset, status: answer.status, type: answer.headers.get('content-type') }).toEqual({ asset, status: 200, type: expect.stringMatching(/^text\/javascript/) });
+      expect(await answer.text()).toMatch(/\bexport\b|\bimport\b/);
+    }
 
     // A plain SIGTERM (not a terminal) drains too, and the lock goes with the instance.
     first.signal('SIGTERM');
