@@ -154,6 +154,8 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     supersedesId: null,
     supersededById: null,
     workflowId: null,
+    taskId: null,
+    allowFailure: false,
     notBefore: null,
     logBytes: 0,
     logTruncated: false,
