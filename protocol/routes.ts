@@ -12,6 +12,20 @@ import {
   workerStatisticsQuerySchema,
 } from './statistics';
 import { taskSpecSchema } from './taskSpec';
+import {
+  addWorkflowTasksRequestSchema,
+  createWorkflowRequestSchema,
+  listWorkflowsQuerySchema,
+  resumeAllWorkflowsRequestSchema,
+  resumeAllWorkflowsResponseSchema,
+  workflowListSchema,
+  workflowOrTaskMetadataSchema,
+  workflowOutputSchema,
+  workflowParamsSchema,
+  workflowSchema,
+  workflowTaskQuerySchema,
+  workflowWithTasksSchema,
+} from './workflow';
 import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
 import {
   claimRequestSchema,
@@ -44,7 +58,7 @@ import {
 
 /** One route of the HTTP API: what the server mounts, checks and answers, and what OpenAPI describes. */
 export interface RouteDefinition {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** Express syntax: `:id` is one segment, `*task_name` the rest of the path. */
   path: string;
   summary: string;
@@ -246,6 +260,106 @@ export const API_ROUTES = {
     body: releaseWorkRequestSchema,
     bodyName: 'release',
     response: workRequestSchema,
+  }),
+  createWorkflow: route({
+    method: 'post',
+    path: '/api/v1/workflows',
+    summary: 'Create a workflow and its tasks (up to 10,000; body up to WORKSCHED_MAX_BATCH_BODY). Idempotent by workflow_id: the same definition answers 200 with the existing workflow (resuming a FAILED or RESUMABLE one), another definition is 409 workflow_exists; 429 queue_full over WORKSCHED_MAX_PENDING_WORKFLOWS',
+    role: 'client',
+    body: createWorkflowRequestSchema,
+    bodyName: 'workflow',
+    largeBody: true,
+    response: workflowWithTasksSchema,
+    status: 201,
+  }),
+  resumeAllWorkflows: route({
+    method: 'post',
+    path: '/api/v1/workflows/resume-all',
+    summary: 'Resume every RESUMABLE workflow (and FAILED ones with include_failed)',
+    role: 'client',
+    body: resumeAllWorkflowsRequestSchema,
+    bodyName: 'resume-all',
+    bodyOptional: true,
+    response: resumeAllWorkflowsResponseSchema,
+  }),
+  listWorkflows: route({
+    method: 'get',
+    path: '/api/v1/workflows',
+    summary: 'List workflows, newest first, optionally by a set of statuses (?status=RUNNING,FAILED), with cursor pagination',
+    role: 'client',
+    query: listWorkflowsQuerySchema,
+    response: workflowListSchema,
+  }),
+  getWorkflow: route({
+    method: 'get',
+    path: '/api/v1/workflows/:id',
+    summary: 'One workflow with its task_counts by status',
+    role: 'client',
+    params: workflowParamsSchema,
+    response: workflowSchema,
+  }),
+  deleteWorkflow: route({
+    method: 'delete',
+    path: '/api/v1/workflows/:id',
+    summary: 'Delete a workflow and its work requests (history stays); 409 workflow_active while PENDING or RUNNING',
+    role: 'client',
+    params: workflowParamsSchema,
+    status: 204,
+    response: null,
+    responseDescription: 'Deleted (no body)',
+  }),
+  addWorkflowTasks: route({
+    method: 'post',
+    path: '/api/v1/workflows/:id/tasks',
+    summary: 'Add tasks to an open workflow; idempotent by task_id (a task_id it has already is left as it is)',
+    role: 'client',
+    params: workflowParamsSchema,
+    body: addWorkflowTasksRequestSchema,
+    bodyName: 'workflow tasks',
+    largeBody: true,
+    response: workflowWithTasksSchema,
+  }),
+  closeWorkflow: route({
+    method: 'post',
+    path: '/api/v1/workflows/:id/close',
+    summary: 'No more tasks will be added: the workflow ends once its tasks are done',
+    role: 'client',
+    params: workflowParamsSchema,
+    response: workflowSchema,
+  }),
+  getWorkflowMetadata: route({
+    method: 'get',
+    path: '/api/v1/workflows/:id/metadata',
+    summary: "Ray-style workflow metadata; with ?task_id= that task's metadata (task_options, attempts, its work request)",
+    role: 'client',
+    params: workflowParamsSchema,
+    query: workflowTaskQuerySchema,
+    response: workflowOrTaskMetadataSchema,
+  }),
+  getWorkflowOutput: route({
+    method: 'get',
+    path: '/api/v1/workflows/:id/output',
+    summary: "Results: ?task_id= that task's; without it those of the tasks nothing depends on",
+    role: 'client',
+    params: workflowParamsSchema,
+    query: workflowTaskQuerySchema,
+    response: workflowOutputSchema,
+  }),
+  cancelWorkflow: route({
+    method: 'post',
+    path: '/api/v1/workflows/:id/cancel',
+    summary: 'Cancel: blocked and pending tasks aborted, running ones killed by their workers; CANCELED (cannot be resumed)',
+    role: 'client',
+    params: workflowParamsSchema,
+    response: workflowSchema,
+  }),
+  resumeWorkflow: route({
+    method: 'post',
+    path: '/api/v1/workflows/:id/resume',
+    summary: 'Re-run failed, aborted and skipped tasks as new attempts (a success is never re-run); 409 workflow_canceled',
+    role: 'client',
+    params: workflowParamsSchema,
+    response: workflowSchema,
   }),
   createToken: route({
     method: 'post',

@@ -8,6 +8,7 @@ import { mountRoutes } from './routes/mountRoutes';
 import { statisticsRoutes } from './routes/statisticsRoutes';
 import { tokenRoutes } from './routes/tokenRoutes';
 import { workerRoutes } from './routes/workerRoutes';
+import { workflowRoutes } from './routes/workflowRoutes';
 import { workRequestRoutes } from './routes/workRequestRoutes';
 
 /** Every route but those marked `largeBody` (which take up to maxBatchBody) takes bodies up to this size. */
@@ -41,6 +42,7 @@ export function createApp(ctx: ServerContext): Express {
     ...workRequestRoutes(ctx),
     ...tokenRoutes(ctx),
     ...statisticsRoutes(ctx),
+    ...workflowRoutes(ctx),
   };
   mountRoutes(app, ctx.authenticator, handlers, { validateResponses: ctx.config.validateResponses });
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));

@@ -15,6 +15,7 @@ import { ServerMetrics } from './metrics';
 import { DatabaseNotifications } from './notifications';
 import { migrateDatabase, openDatabase } from './orm';
 import { resolveDatabase } from './resolveDatabase';
+import { schedulingPolicyOf } from './history/schedulingPolicy';
 
 export interface RunningServer {
   url: string;
@@ -108,6 +109,7 @@ export async function startServer(
       intervalS: config.housekeepingIntervalS,
       heartbeatTimeoutS: config.heartbeatTimeoutS,
       historyRetentionRuns: config.historyRetentionRuns,
+      policy: schedulingPolicyOf(config),
     });
     // Stop housekeeping before the HTTP server and the database go away.
     cleanups.push(() => housekeeping.stop());

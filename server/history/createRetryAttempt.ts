@@ -60,6 +60,8 @@ export async function createRetryAttempt(
       userMetadata: failed.userMetadata,
       supersedesId: failed.id,
       workflowId: failed.workflowId ?? null,
+      taskId: failed.taskId ?? null,
+      allowFailure: failed.allowFailure,
       notBefore,
     }),
   );

@@ -6,6 +6,7 @@ import type { Logger } from '../../common/logger';
 import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
 import { markLostWorkers } from './markLostWorkers';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
 
 export interface Housekeeping {
   /** Runs the frequent jobs once now (tests use this). */
@@ -22,14 +23,14 @@ export interface Housekeeping {
 export function scheduleHousekeeping(
   orm: MikroORM,
   logger: Logger,
-  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number },
+  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number; policy: SchedulingPolicy },
 ): Housekeeping {
   const startedAt = Date.now();
   const runOnce = async () => {
     // Just after a (re)start, every worker's last heartbeat looks old by the length of the outage: give them one
     // timeout to reach us before calling any of them lost, or a server restart would kill running work.
     const upLongEnough = Date.now() - startedAt >= options.heartbeatTimeoutS * 1000;
-    const lost = !upLongEnough ? null : await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.lostWorkers, (em) => markLostWorkers(em, options.heartbeatTimeoutS));
+    const lost = !upLongEnough ? null : await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.lostWorkers, (em) => markLostWorkers(em, options.heartbeatTimeoutS, options.policy));
     if (lost && lost.workers.length + lost.requeued.length + lost.aborted.length > 0) {
       logger.warn(lost, 'lost workers: marked offline, their requests requeued or aborted');
     }
