@@ -60,7 +60,7 @@ export class HttpTransport {
   }
 
   async request<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     options: { body?: unknown; query?: Record<string, QueryValue>; extraTimeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<T> {
@@ -72,7 +72,7 @@ export class HttpTransport {
 
   /** The raw response (for streams); the caller reads the body. */
   async fetch(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     options: { body?: unknown; query?: Record<string, QueryValue>; extraTimeoutMs?: number; signal?: AbortSignal; noTimeout?: boolean } = {},
   ): Promise<Response> {

@@ -3,6 +3,7 @@
  * on claims, skips naming the failed dependency, allow_failure, Ray's statuses and stats, resume, cancel,
  * delete, idempotent create, 400s that write nothing, queue_full.
  */
+import type { OutputData } from '../../protocol/outputData';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import type { TaskMetadata, Workflow, WorkflowOutput, WorkflowWithTasks } from '../../protocol/workflow';
 import type { WorkRequestList } from '../../protocol/workRequest';
@@ -50,7 +51,7 @@ async function runRound(answers: Record<string, { result: 'success' | 'failure' 
   for (const item of items) {
     const answer = answers[taskIdOf(item)] ?? { result: 'success' };
     const output_data = {
-      ...(answer.value !== undefined ? { result: answer.value } : {}),
+      ...(answer.value !== undefined ? { result: answer.value as OutputData['result'] } : {}),
       ...(answer.result !== 'success' ? { errors: [{ code: answer.code ?? 'exit_code', message: 'it failed' }] } : {}),
     };
     expectStatus(await worker.complete(item.id, { result: answer.result, output_data }), 200, `complete ${item.task_name}`);
