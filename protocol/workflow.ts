@@ -23,14 +23,13 @@ export const ACTIVE_WORKFLOW_STATUSES: readonly WorkflowStatus[] = ['PENDING', '
 
 /**
  * One task of a workflow: a task spec plus its place in the graph. `task_id` defaults to the task_name
- * (repeated names get _1, _2, … as in Ray); `priority` defaults to the workflow's.
+ * (repeated names get _1, _2, … as in Ray); its priority is added to the workflow's.
  */
-export const workflowTaskSchema = taskSpecSchema.extend({
+export const workflowTaskSchema = taskSpecSchema.safeExtend({
   task_id: taskIdSchema.optional(),
   depends_on: z.array(taskIdSchema).max(10_000).default([]),
   /** Dependants run even when this task fails (its input to them is null). */
   allow_failure: z.boolean().default(false),
-  priority: z.number().int().min(-1000).max(1000).optional(),
 });
 export type WorkflowTaskInput = z.input<typeof workflowTaskSchema>;
 export type WorkflowTask = z.output<typeof workflowTaskSchema>;

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Workflow } from '../../entities';
+import { requiredFilesOf } from '../../protocol/taskSpec';
 import type { CreateWorkflowParsed, WorkflowTask } from '../../protocol/workflow';
 import { ConflictError } from '../errors';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
@@ -98,8 +99,9 @@ async function insertTasks(em: EntityManager, workflowId: string, planned: Plann
       task_name: spec.task_name,
       subject: spec.subject ?? null,
       context: spec.context ?? null,
-      priority: spec.priority ?? workflowPriority,
-      task_data: { execution: spec.execution, use_history: spec.use_history },
+      // The workflow's priority lifts (or lowers) all its tasks; a task's own is relative to it.
+      priority: workflowPriority + spec.priority,
+      task_data: { execution: spec.execution, use_history: spec.use_history, ...requiredFilesOf(spec) },
       requirements: spec.resources,
       need_memory: needs.needMemory,
       need_disk: needs.needDisk,

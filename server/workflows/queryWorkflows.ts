@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Workflow, WorkRequest } from '../../entities';
+import { requiredFilesOf } from '../../protocol/taskSpec';
 import { WORK_REQUEST_STATUSES, type WorkRequestStatus } from '../../protocol/workRequest';
 import type { ListWorkflowsQuery, TaskCounts, TaskMetadata, Workflow as WorkflowJson, WorkflowOutput, WorkflowWithTasks } from '../../protocol/workflow';
 import { InvalidCursorError, NotFoundError } from '../errors';
@@ -145,6 +146,7 @@ async function taskMetadata(em: EntityManager, workflowId: string, taskId: strin
       priority: first.priority,
       max_attempts: first.maxAttempts,
       use_history: first.taskData.use_history,
+      ...requiredFilesOf(first.taskData),
       depends_on: dependsOn,
       allow_failure: first.allowFailure,
     },
