@@ -17,6 +17,7 @@ import { registerSummaryCommand } from './commands/summary';
 import { registerTokenCommand } from './commands/token';
 import { registerWorkerCommand } from './commands/worker';
 import { registerWorkersCommand } from './commands/workers';
+import { registerWorkflowCommand } from './commands/workflow';
 
 const program = new Command()
   .name('worksched')
@@ -36,6 +37,7 @@ registerRetryCommand(program);
 registerWorkersCommand(program);
 registerSummaryCommand(program);
 registerStatsCommand(program);
+registerWorkflowCommand(program);
 registerTokenCommand(program);
 
 // A usage mistake is one line on stderr ("worksched submit: unknown option '--bogus' (Did you mean --logs?); …").

@@ -156,8 +156,11 @@ export class WorkschedClient {
     return this.http.request('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/close`);
   }
 
-  getWorkflow(workflowId: string): Promise<Workflow> {
-    return this.http.request('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`);
+  getWorkflow(workflowId: string): Promise<Workflow>;
+  /** With `tasks`: each task's current attempt, dependencies, worker and times too. */
+  getWorkflow(workflowId: string, options: { tasks: true }): Promise<WorkflowWithTasks>;
+  getWorkflow(workflowId: string, options: { tasks?: boolean } = {}): Promise<Workflow | WorkflowWithTasks> {
+    return this.http.request('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`, { query: { tasks: options.tasks ? 'true' : undefined } });
   }
 
   listWorkflows(filter: { status?: WorkflowStatus | WorkflowStatus[]; limit?: number; cursor?: string } = {}): Promise<WorkflowList> {

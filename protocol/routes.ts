@@ -15,10 +15,12 @@ import { taskSpecSchema } from './taskSpec';
 import {
   addWorkflowTasksRequestSchema,
   createWorkflowRequestSchema,
+  getWorkflowQuerySchema,
   listWorkflowsQuerySchema,
   resumeAllWorkflowsRequestSchema,
   resumeAllWorkflowsResponseSchema,
   workflowListSchema,
+  workflowMaybeWithTasksSchema,
   workflowOrTaskMetadataSchema,
   workflowOutputSchema,
   workflowParamsSchema,
@@ -293,10 +295,11 @@ export const API_ROUTES = {
   getWorkflow: route({
     method: 'get',
     path: '/api/v1/workflows/:id',
-    summary: 'One workflow with its task_counts by status',
+    summary: 'One workflow with its task_counts by status; ?tasks=true lists each task (current attempt, depends_on, worker, times)',
     role: 'client',
     params: workflowParamsSchema,
-    response: workflowSchema,
+    query: getWorkflowQuerySchema,
+    response: workflowMaybeWithTasksSchema,
   }),
   deleteWorkflow: route({
     method: 'delete',

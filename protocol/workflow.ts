@@ -96,10 +96,22 @@ export const workflowSchema = z.object({
 });
 export type Workflow = z.infer<typeof workflowSchema>;
 
-/** The answer of create and add-tasks: the workflow, and each task's id and current work request. */
-export const workflowWithTasksSchema = workflowSchema.extend({
-  tasks: z.array(z.object({ task_id: z.string(), work_request_id: z.number().int(), status: workRequestStatusSchema })),
+/** One task of a workflow, by its current attempt. */
+export const workflowTaskItemSchema = z.object({
+  task_id: z.string(),
+  work_request_id: z.number().int(),
+  status: workRequestStatusSchema,
+  result: workRequestResultSchema.nullable(),
+  attempt: z.number().int(),
+  depends_on: z.array(z.string()),
+  worker: z.string().nullable(),
+  started_at: isoTime.nullable(),
+  completed_at: isoTime.nullable(),
 });
+export type WorkflowTaskItem = z.infer<typeof workflowTaskItemSchema>;
+
+/** The answer of create and add-tasks (and of GET with ?tasks=true): the workflow and its tasks. */
+export const workflowWithTasksSchema = workflowSchema.extend({ tasks: z.array(workflowTaskItemSchema) });
 export type WorkflowWithTasks = z.infer<typeof workflowWithTasksSchema>;
 
 const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
@@ -122,6 +134,14 @@ export const workflowListSchema = z.object({ workflows: z.array(workflowSchema),
 export type WorkflowList = z.infer<typeof workflowListSchema>;
 
 export const workflowTaskQuerySchema = z.object({ task_id: taskIdSchema.optional() }).strict();
+
+/** Query of GET /api/v1/workflows/:id: `tasks=true` lists its tasks too. */
+export const getWorkflowQuerySchema = z
+  .object({ tasks: z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1').optional() })
+  .strict();
+
+/** GET /workflows/:id: the workflow, with its tasks when asked. */
+export const workflowMaybeWithTasksSchema = workflowSchema.extend({ tasks: z.array(workflowTaskItemSchema).optional() });
 
 /** Ray's workflow metadata. */
 export const workflowMetadataSchema = z.object({

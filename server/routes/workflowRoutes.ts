@@ -5,6 +5,7 @@ import { cancelWorkflow, closeWorkflow, deleteWorkflow } from '../workflows/canc
 import { addWorkflowTasks, createWorkflow } from '../workflows/createWorkflow';
 import { getWorkflow, getWorkflowMetadata, getWorkflowOutput, getWorkflowWithTasks, listWorkflows } from '../workflows/queryWorkflows';
 import { resumeAllWorkflows, resumeWorkflow } from '../workflows/resumeWorkflow';
+import { getWorkflowOrFail } from '../workflows/workflowRow';
 import { ANSWERED, type RouteHandlers } from './mountRoutes';
 
 type WorkflowRouteName =
@@ -40,7 +41,11 @@ export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, Workflow
       return { workflows, next_cursor: nextCursor };
     },
 
-    getWorkflow: ({ params }) => getWorkflow(fork(), params.id),
+    getWorkflow: async ({ params, query }) => {
+      if (!query.tasks) return getWorkflow(fork(), params.id);
+      const em = fork();
+      return getWorkflowWithTasks(em, await getWorkflowOrFail(em, params.id));
+    },
 
     deleteWorkflow: async ({ params, res }) => {
       await deleteWorkflow(fork(), params.id);

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Workflow, WorkRequest } from '../../entities';
 import { requiredFilesOf } from '../../protocol/taskSpec';
-import { WORK_REQUEST_STATUSES, type WorkRequestStatus } from '../../protocol/workRequest';
+import { WORK_REQUEST_STATUSES, type WorkRequestResult, type WorkRequestStatus } from '../../protocol/workRequest';
 import type { ListWorkflowsQuery, TaskCounts, TaskMetadata, Workflow as WorkflowJson, WorkflowOutput, WorkflowWithTasks } from '../../protocol/workflow';
 import { InvalidCursorError, NotFoundError } from '../errors';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
@@ -61,13 +61,28 @@ export async function getWorkflow(em: EntityManager, workflowId: string, row?: W
 
 /** The workflow with each task's current work request (create and add-tasks answers). */
 export async function getWorkflowWithTasks(em: EntityManager, row: Workflow): Promise<WorkflowWithTasks> {
-  const tasks = await em.execute<Array<{ task_id: string; id: string; status: WorkRequestStatus }>>(
-    `select task_id, id, status from work_request where workflow_id = ? and superseded_by_id is null and task_id is not null order by id`,
+  const tasks = await em.execute<
+    Array<{ task_id: string; id: string; status: WorkRequestStatus; result: WorkRequestResult | null; attempt: number; depends_on: string[]; worker: string | null; started_at: Date | null; completed_at: Date | null }>
+  >(
+    `select r.task_id, r.id, r.status, r.result, r.attempt, k.name as worker, r.started_at, r.completed_at,
+       array(select e.depends_on from workflow_dependency e where e.workflow_id = r.workflow_id and e.task_id = r.task_id order by e.depends_on) as depends_on
+     from work_request r left join worker k on k.id = r.worker_id
+     where r.workflow_id = ? and r.superseded_by_id is null and r.task_id is not null order by r.id`,
     [row.workflowId],
   );
   return {
     ...(await getWorkflow(em, row.workflowId, row)),
-    tasks: tasks.map((task) => ({ task_id: task.task_id, work_request_id: Number(task.id), status: task.status })),
+    tasks: tasks.map((task) => ({
+      task_id: task.task_id,
+      work_request_id: Number(task.id),
+      status: task.status,
+      result: task.result,
+      attempt: task.attempt,
+      depends_on: task.depends_on,
+      worker: task.worker,
+      started_at: iso(task.started_at) ?? null,
+      completed_at: iso(task.completed_at) ?? null,
+    })),
   };
 }
 
