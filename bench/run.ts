@@ -19,6 +19,7 @@ import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
 import { runWorkerAgent } from './workerAgent';
+import { runWorkflows } from './workflows';
 
 /** Hard stop: whatever happens, the bench ends (after trying to clean up). */
 const OVERALL_LIMIT_MS = 20 * 60_000; // scenarios 7 and 8 and the 20,000-request variant A add about 4 min: 19 min in all at load average 20
@@ -32,6 +33,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '6 claim latency with learned requirements on 100k pending (bench/claimLearned.ts)', run: runClaimLearned },
   { name: '7 the real agent at --concurrency 32 on /bin/true tasks, 5,000 by default (bench/agentConcurrent.ts)', run: runAgentConcurrent },
   { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
+  { name: '9 workflows: a 10,000-task workflow created and drained, claim cost with 100,000 blocked rows (bench/workflows.ts)', run: runWorkflows },
 ];
 
 /** Selection words that stand for several scenarios. */
