@@ -3,7 +3,9 @@ import { Migration } from '@mikro-orm/migrations';
 /**
  * Workflows: the workflow table (keyed by the caller's workflow_id), each work request's workflow, task_id and
  * allow_failure, and the graph as edges between task ids (workflow_dependency). Hand-written: the generator
- * knows nothing of deferrable exclusion constraints or partial indexes.
+ * knows nothing of deferrable exclusion constraints or partial indexes. No foreign keys to workflow: a
+ * 10,000-task create would run 30,000 referential checks; only the workflow code writes these rows, and
+ * deleting a workflow deletes its requests and edges itself.
  */
 export class Migration20261202010000_workflows extends Migration {
 
@@ -16,11 +18,9 @@ export class Migration20261202010000_workflows extends Migration {
     this.addSql(`create table "workflow_dependency" ("workflow_id" varchar(200) not null, "task_id" varchar(200) not null, "depends_on" varchar(200) not null, constraint "workflow_dependency_pkey" primary key ("workflow_id", "task_id", "depends_on"));`);
     // A finished task's direct dependants: one index range, so unblocking costs O(direct dependants).
     this.addSql(`create index "workflow_dependency_depends_on_idx" on "workflow_dependency" ("workflow_id", "depends_on");`);
-    this.addSql(`alter table "workflow_dependency" add constraint "workflow_dependency_workflow_id_foreign" foreign key ("workflow_id") references "workflow" ("workflow_id") on delete cascade;`);
 
     this.addSql(`alter table "work_request" alter column "workflow_id" type varchar(200) using "workflow_id"::text;`);
     this.addSql(`alter table "work_request" add column "task_id" varchar(200) null, add column "allow_failure" boolean not null default false;`);
-    this.addSql(`alter table "work_request" add constraint "work_request_workflow_id_foreign" foreign key ("workflow_id") references "workflow" ("workflow_id") on delete cascade;`);
     // One current attempt per task: a retry's row is inserted before the attempt it supersedes points at it,
     // so the check waits for the commit. Its index also finds a task's current attempt by (workflow, task_id).
     this.addSql(`alter table "work_request" add constraint "work_request_current_task_excl" exclude using btree ("workflow_id" with =, "task_id" with =) where ("task_id" is not null and "superseded_by_id" is null) deferrable initially deferred;`);
@@ -31,7 +31,6 @@ export class Migration20261202010000_workflows extends Migration {
   override down(): void {
     this.addSql(`drop index if exists "work_request_workflow_status_idx";`);
     this.addSql(`alter table "work_request" drop constraint if exists "work_request_current_task_excl";`);
-    this.addSql(`alter table "work_request" drop constraint if exists "work_request_workflow_id_foreign";`);
     this.addSql(`alter table "work_request" drop column "task_id", drop column "allow_failure";`);
     this.addSql(`update "work_request" set "workflow_id" = null;`);
     this.addSql(`alter table "work_request" alter column "workflow_id" type bigint using null;`);

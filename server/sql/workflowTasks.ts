@@ -71,20 +71,30 @@ export interface BlockedTaskRow {
  * dependants). With `allBlocked`, every blocked task of the workflow (admission and resume).
  */
 export function blockedTasksStatement(workflowId: string, candidates: string[], finished: string[], allBlocked: boolean): SqlStatement {
-  return {
-    text: `select r.id, r.task_id, r.task_name, r.subject, r.context, r.requirements, r.task_data,
+  const columns = `r.id, r.task_id, r.task_name, r.subject, r.context, r.requirements, r.task_data,
        coalesce((select json_agg(json_build_object('task_id', d.task_id, 'status', d.status, 'result', d.result, 'allow_failure', d.allow_failure))
          from workflow_dependency e
          join work_request d on d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null
-         where e.workflow_id = r.workflow_id and e.task_id = r.task_id), '[]'::json) as dependencies
-     from work_request r
-     where r.workflow_id = ? and r.status = 'blocked' and r.task_id is not null and r.superseded_by_id is null
-       and (? or r.task_id in (
-         select c.value from json_array_elements_text(?::json) c
-         union
-         select e.task_id from workflow_dependency e where e.workflow_id = ? and e.depends_on in (select f.value from json_array_elements_text(?::json) f)))
+         where e.workflow_id = r.workflow_id and e.task_id = r.task_id), '[]'::json) as dependencies`;
+  if (allBlocked) {
+    return {
+      text: `select ${columns} from work_request r
+       where r.workflow_id = ? and r.status = 'blocked' and r.task_id is not null and r.superseded_by_id is null order by r.id`,
+      values: [workflowId],
+    };
+  }
+  // Driven by the task ids (a lookup each in the current-attempt index), never by a scan of the blocked rows.
+  return {
+    text: `with ids as (
+       select c.value as task_id from json_array_elements_text(?::json) c
+       union
+       select e.task_id from workflow_dependency e where e.workflow_id = ? and e.depends_on in (select f.value from json_array_elements_text(?::json) f)
+     )
+     select ${columns} from ids
+     join work_request r on r.workflow_id = ? and r.task_id = ids.task_id and r.task_id is not null and r.superseded_by_id is null
+     where r.status = 'blocked'
      order by r.id`,
-    values: [workflowId, allBlocked, JSON.stringify(candidates), workflowId, JSON.stringify(finished)],
+    values: [JSON.stringify(candidates), workflowId, JSON.stringify(finished), workflowId],
   };
 }
 
@@ -143,10 +153,11 @@ export function taskResultsStatement(workflowId: string, taskIds: string[]): Sql
  */
 export const CLAIMED_INPUTS_STATEMENT = {
   name: 'worksched_claimed_inputs',
-  text: `select r.id, e.depends_on, case when d.result = 'success' then d.output_data -> 'result' end as value
+  text: `select r.id, e.depends_on,
+       (select case when d.result = 'success' then d.output_data -> 'result' end from work_request d
+        where d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null) as value
      from work_request r
      join workflow_dependency e on e.workflow_id = r.workflow_id and e.task_id = r.task_id
-     left join work_request d on d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.superseded_by_id is null
      where r.id = any($1::bigint[]) and r.workflow_id is not null`,
 };
 

@@ -45,6 +45,9 @@ export async function deleteWorkflow(em: EntityManager, workflowId: string): Pro
     if (workflow.status === 'PENDING' || workflow.status === 'RUNNING') {
       throw new ConflictError(`workflow ${workflowId} is ${workflow.status}: cancel it or wait for it to end before deleting it`, 'workflow_active');
     }
+    // No foreign keys (see the migration): the requests (their log chunks cascade), the edges, the workflow.
+    await tem.execute(`delete from work_request where workflow_id = ?`, [workflowId]);
+    await tem.execute(`delete from workflow_dependency where workflow_id = ?`, [workflowId]);
     await tem.execute(`delete from workflow where workflow_id = ?`, [workflowId]);
   });
 }
