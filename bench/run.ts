@@ -21,6 +21,7 @@ import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
 import { runWorkerAgent } from './workerAgent';
+import { runWorkflows } from './workflows';
 
 /** Hard stop: whatever happens, the bench ends (after trying to clean up). */
 const OVERALL_LIMIT_MS = 20 * 60_000; // scenarios 7 and 8 and the 20,000-request variant A add about 4 min: 19 min in all at load average 20
@@ -36,6 +37,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
   { name: '9 schedules tick with 1,000 enabled schedules (bench/scheduleTick.ts)', run: runScheduleTick },
   { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
+  { name: '11 workflows: a 10,000-task workflow created and drained, claim cost with 100,000 blocked rows (bench/workflows.ts)', run: runWorkflows },
 ];
 
 /** Selection words that stand for several scenarios. */

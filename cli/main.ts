@@ -18,6 +18,7 @@ import { registerSummaryCommand } from './commands/summary';
 import { registerTokenCommand } from './commands/token';
 import { registerWorkerCommand } from './commands/worker';
 import { registerWorkersCommand } from './commands/workers';
+import { registerWorkflowCommand } from './commands/workflow';
 
 const program = new Command()
   .name('worksched')
@@ -37,6 +38,7 @@ registerRetryCommand(program);
 registerWorkersCommand(program);
 registerSummaryCommand(program);
 registerStatsCommand(program);
+registerWorkflowCommand(program);
 registerTokenCommand(program);
 registerScheduleCommand(program);
 

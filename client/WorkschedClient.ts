@@ -11,7 +11,20 @@ import type { TaskSpecInput } from '../protocol/taskSpec';
 import type { Worker } from '../protocol/workerApi';
 import type { CreateWorkRequestsRequest, LogEntry, WorkRequest, WorkRequestList, WorkRequestResult, WorkRequestStatus } from '../protocol/workRequest';
 import type { TokenRole } from '../protocol/tokens';
+import type {
+  CreateWorkflowRequest,
+  ResumeAllWorkflowsResponse,
+  TaskMetadata,
+  Workflow,
+  WorkflowList,
+  WorkflowMetadata,
+  WorkflowOutput,
+  WorkflowStatus,
+  WorkflowTaskInput,
+  WorkflowWithTasks,
+} from '../protocol/workflow';
 import { HttpTransport, type HttpOptions } from './http';
+import { waitForWorkflow } from './waitForWorkflow';
 import { waitForWorkRequest, type WaitForOptions } from './waitForWorkRequest';
 
 export interface ListWorkRequestsFilter {
@@ -21,7 +34,8 @@ export interface ListWorkRequestsFilter {
   subject?: string;
   context?: string;
   worker?: string | number;
-  workflow?: number;
+  /** A workflow's workflow_id: its tasks' requests. */
+  workflow?: string;
   /** Work that this schedule's firings created. */
   schedule?: string;
   limit?: number;
@@ -125,6 +139,72 @@ export class WorkschedClient {
    */
   waitFor(id: number, options: WaitForOptions = {}): Promise<WorkRequest> {
     return waitForWorkRequest(this, id, options);
+  }
+
+  /**
+   * POST /api/v1/workflows (build the body with WorkflowBuilder). Idempotent by workflow_id: the same
+   * definition again answers the existing workflow (resuming a FAILED or RESUMABLE one); another is a 409
+   * `workflow_exists`.
+   */
+  createWorkflow(body: CreateWorkflowRequest): Promise<WorkflowWithTasks> {
+    return this.http.request('POST', '/api/v1/workflows', { body });
+  }
+
+  /** Adds tasks to an open workflow; a task_id it has already is left as it is. */
+  addWorkflowTasks(workflowId: string, tasks: WorkflowTaskInput[]): Promise<WorkflowWithTasks> {
+    return this.http.request('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/tasks`, { body: { tasks } });
+  }
+
+  closeWorkflow(workflowId: string): Promise<Workflow> {
+    return this.http.request('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/close`);
+  }
+
+  getWorkflow(workflowId: string): Promise<Workflow>;
+  /** With `tasks`: each task's current attempt, dependencies, worker and times too. */
+  getWorkflow(workflowId: string, options: { tasks: true }): Promise<WorkflowWithTasks>;
+  getWorkflow(workflowId: string, options: { tasks?: boolean } = {}): Promise<Workflow | WorkflowWithTasks> {
+    return this.http.request('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`, { query: { tasks: options.tasks ? 'true' : undefined } });
+  }
+
+  listWorkflows(filter: { status?: WorkflowStatus | WorkflowStatus[]; limit?: number; cursor?: string } = {}): Promise<WorkflowList> {
+    return this.http.request('GET', '/api/v1/workflows', { query: { ...filter } });
+  }
+
+  /** Ray-style metadata of the workflow, or of one task (task_options, attempts, its current work request). */
+  getWorkflowMetadata(workflowId: string): Promise<WorkflowMetadata>;
+  getWorkflowMetadata(workflowId: string, taskId: string): Promise<TaskMetadata>;
+  getWorkflowMetadata(workflowId: string, taskId?: string): Promise<WorkflowMetadata | TaskMetadata> {
+    return this.http.request('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}/metadata`, { query: { task_id: taskId } });
+  }
+
+  /** A task's result (`result`), or the results of the tasks nothing depends on (`results`). */
+  getWorkflowOutput(workflowId: string, taskId?: string): Promise<WorkflowOutput> {
+    return this.http.request('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}/output`, { query: { task_id: taskId } });
+  }
+
+  /** Resolves once the workflow has ended: SUCCESSFUL, FAILED, RESUMABLE or CANCELED. */
+  waitForWorkflow(workflowId: string, options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Workflow> {
+    return waitForWorkflow((id) => this.getWorkflow(id), workflowId, options);
+  }
+
+  cancelWorkflow(workflowId: string): Promise<Workflow> {
+    return this.http.request('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/cancel`);
+  }
+
+  /** Re-runs failed, aborted and skipped tasks; a 409 `workflow_canceled` for a CANCELED workflow. */
+  resumeWorkflow(workflowId: string): Promise<Workflow> {
+    return this.http.request('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/resume`);
+  }
+
+  /** Resumes every RESUMABLE workflow (and FAILED ones with includeFailed). */
+  async resumeAllWorkflows(options: { includeFailed?: boolean } = {}): Promise<ResumeAllWorkflowsResponse['resumed']> {
+    const answer = await this.http.request<ResumeAllWorkflowsResponse>('POST', '/api/v1/workflows/resume-all', { body: { include_failed: options.includeFailed ?? false } });
+    return answer.resumed;
+  }
+
+  /** Deletes an ended workflow and its requests; a 409 `workflow_active` while it is PENDING or RUNNING. */
+  async deleteWorkflow(workflowId: string): Promise<void> {
+    await this.http.request('DELETE', `/api/v1/workflows/${encodeURIComponent(workflowId)}`);
   }
 
   async listWorkers(): Promise<Worker[]> {

@@ -10,6 +10,19 @@
  */
 export { WorkschedClient, type ListWorkRequestsFilter } from './WorkschedClient';
 export { WaitTimeoutError, type WaitForOptions, type WaitUpdate } from './waitForWorkRequest';
+export { WorkflowBuilder, type TaskOptions, type TaskRef } from './workflowBuilder';
+export { WorkflowWaitTimeoutError } from './waitForWorkflow';
+export type {
+  CreateWorkflowRequest,
+  TaskMetadata,
+  Workflow,
+  WorkflowList,
+  WorkflowMetadata,
+  WorkflowOutput,
+  WorkflowStatus,
+  WorkflowTaskInput,
+  WorkflowWithTasks,
+} from '../protocol/workflow';
 export { WorkschedApiError, WorkschedConnectionError } from './http';
 export { hasErrorCode, isTransient } from './errors';
 export { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';

@@ -41,7 +41,10 @@ export const WorkRequest = defineEntity({
     maxAttempts: p.integer().default(3),
     supersedesId: p.bigint('number').nullable(),
     supersededById: p.bigint('number').nullable(),
-    workflowId: p.bigint('number').nullable(),
+    /** The workflow this request is a task of (its workflow_id), the task's id there, and whether dependants may run when it fails. */
+    workflowId: p.string().length(200).nullable(),
+    taskId: p.string().length(200).nullable(),
+    allowFailure: p.boolean().default(false),
     /** The name of the schedule whose firing created it (kept when the schedule is deleted). */
     schedule: p.text().nullable(),
     timeLimitS: p.integer().nullable(),

@@ -7,9 +7,24 @@ import { TaskHistory } from './TaskHistory';
 import { TaskKey } from './TaskKey';
 import { TaskKeyIncrement } from './TaskKeyIncrement';
 import { Worker } from './Worker';
+import { Workflow } from './Workflow';
+import { WorkflowDependency } from './WorkflowDependency';
 import { WorkRequest } from './WorkRequest';
 
-export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, WorkRequest };
+export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkRequest };
 export type { TaskData } from './WorkRequest';
 
-export const ALL_ENTITIES = [ApiToken, Worker, WorkRequest, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Schedule, ScheduleFiring, ScheduleFile];
+export const ALL_ENTITIES = [
+  ApiToken,
+  Worker,
+  WorkRequest,
+  LogChunk,
+  TaskHistory,
+  TaskKey,
+  TaskKeyIncrement,
+  Workflow,
+  WorkflowDependency,
+  Schedule,
+  ScheduleFiring,
+  ScheduleFile,
+];

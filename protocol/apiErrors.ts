@@ -24,6 +24,16 @@ export const API_ERRORS = {
   schedule_exists: { status: 409, retryable: false },
   /** POST /schedules/:name/trigger on a files trigger whose folder the server cannot read now. */
   schedule_folder_unreadable: { status: 409, retryable: false },
+  /** A workflow with this workflow_id exists with another definition. */
+  workflow_exists: { status: 409, retryable: false },
+  /** The workflow is PENDING or RUNNING: it cannot be deleted now. */
+  workflow_active: { status: 409, retryable: false },
+  /** A CANCELED workflow cannot be resumed. */
+  workflow_canceled: { status: 409, retryable: false },
+  /** Tasks cannot be added to a workflow that was not created open, or was closed. */
+  workflow_closed: { status: 409, retryable: false },
+  /** Over WORKSCHED_MAX_PENDING_WORKFLOWS: try again when workflows have finished. */
+  queue_full: { status: 429, retryable: false },
   payload_too_large: { status: 413, retryable: false },
   internal: { status: 500, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */

@@ -3,6 +3,7 @@ export * from './outputData';
 export * from './taskSpec';
 export * from './workRequest';
 export * from './workerApi';
+export * from './workflow';
 export * from './errors';
 export * from './tokens';
 export * from './statistics';

@@ -3,7 +3,7 @@ import { API_ERRORS } from './apiErrors';
 import { registerApiComponents } from './apiComponents';
 import { errorResponseSchema } from './errors';
 import { tokenRolesFor } from './roles';
-import { API_ROUTES, openApiPath, type RouteDefinition } from './routes';
+import { API_ROUTES, idParamsSchema, openApiPath, type RouteDefinition } from './routes';
 
 type JsonSchema = Record<string, unknown>;
 type Io = 'input' | 'output';
@@ -23,7 +23,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[] = Object
     const path = openApiPath(route.path);
     const parameters: unknown[] = [];
     for (const [, name] of path.matchAll(/\{([a-z_]+)\}/g)) {
-      parameters.push({ name, in: 'path', required: true, schema: name === 'id' ? { type: 'integer', minimum: 1 } : { type: 'string' } });
+      parameters.push({ name, in: 'path', required: true, schema: name === 'id' && route.params === idParamsSchema ? { type: 'integer', minimum: 1 } : { type: 'string' } });
     }
     if (route.query) {
       const query = components.convert(route.query, 'input', `${base}Query`, { keepDefaults: true }) as { properties?: Record<string, JsonSchema>; required?: string[] };
@@ -198,6 +198,7 @@ const ERROR_STATUSES = ([
   [403, 'Wrong role'],
   [404, 'Not found'],
   [409, 'State conflict'],
+  [429, 'Queue full: try again later'],
 ] as const).map(([status, text]) => {
   const codes = Object.entries(API_ERRORS).filter(([, error]) => error.status === status).map(([code]) => code);
   return [status, `${text} (error.code: ${codes.join(', ')})`] as const;

@@ -11,6 +11,15 @@ export const taskNameSchema = z
 const historyKeySchema = z.string().min(1).max(500);
 const tagSchema = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:=-]+$/, 'use letters, digits and . _ : = -');
 
+/** A workflow task's parameter taken from a direct dependency's result (`path`: dot-separated keys / indexes; absent = all of it). */
+export const parameterFromSchema = z
+  .object({
+    from: z.string().min(1).max(200),
+    path: z.string().max(1000).optional(),
+  })
+  .strict();
+export type ParameterFrom = z.infer<typeof parameterFromSchema>;
+
 const parameterNameSchema = z.string().min(1).max(200);
 const parameterScalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -44,9 +53,12 @@ export const executionSchema = z
     /**
      * Passed as `--name=value` unless `parameter_mapping` names another flag ("" = positional); to a python
      * function as keyword arguments besides `kwargs`. A list repeats the parameter once per value (several file
-     * paths in one `filepath_parameter`).
+     * paths in one `filepath_parameter`). In a workflow a value may be `{"from": "<task_id>", "path": "a.b"}`:
+     * filled in from that dependency's result when the request becomes pending.
      */
-    parameters: z.record(parameterNameSchema, z.union([parameterScalarSchema, z.array(parameterScalarSchema).max(100_000)])).default({}),
+    parameters: z
+      .record(parameterNameSchema, z.union([parameterScalarSchema, z.array(parameterScalarSchema).max(100_000), parameterFromSchema]))
+      .default({}),
     parameter_mapping: z.record(parameterNameSchema, z.string().max(200)).default({}),
     env: z.record(z.string().min(1).max(1000).regex(/^[^=\0]+$/, 'no "=" in names'), z.string().max(100_000)).default({}),
   })
@@ -171,7 +183,7 @@ export function commandArguments(execution: Execution): string[] {
   for (const [name, value] of Object.entries(execution.parameters)) {
     const mapped = execution.parameter_mapping[name];
     for (const item of Array.isArray(value) ? value : [value]) {
-      const text = String(item);
+      const text = typeof item === 'object' ? JSON.stringify(item) : String(item);
       if (mapped === undefined) args.push(`--${name}=${text}`);
       else if (mapped === '') args.push(text);
       else if (mapped.endsWith('=')) args.push(`${mapped}${text}`);

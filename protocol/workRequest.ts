@@ -20,6 +20,11 @@ export type LearnedRequirement = z.infer<typeof learnedRequirementSchema>;
 
 const isoTime = z.string();
 
+/** A workflow's id: chosen by the caller, or generated as `<uuid4>.<unix seconds>`. */
+export const workflowIdSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/, 'use 1 to 200 letters, digits and . _ : -');
+/** A task's id, unique in its workflow. */
+export const taskIdSchema = z.string().regex(/^[A-Za-z0-9._:/-]{1,200}$/, 'use 1 to 200 letters, digits and . _ : / -');
+
 /** A work request as the API returns it. */
 export const workRequestSchema = z.object({
   id: z.number().int(),
@@ -39,6 +44,9 @@ export const workRequestSchema = z.object({
   max_attempts: z.number().int(),
   supersedes: z.number().int().nullable(),
   superseded_by: z.number().int().nullable(),
+  /** Set on a workflow's tasks: its workflow and its task_id there. */
+  workflow_id: z.string().nullable(),
+  task_id: z.string().nullable(),
   /** A retry waits out its back-off: it is not claimed before this time. */
   not_before: isoTime.nullable(),
   time_limit_s: z.number().int().nullable(),
@@ -68,7 +76,8 @@ export const listWorkRequestsQuerySchema = z
     subject: z.string().min(1).optional(),
     context: z.string().min(1).optional(),
     worker: z.string().min(1).optional(),
-    workflow: z.coerce.number().int().positive().optional(),
+    /** A workflow's workflow_id: its tasks' requests (every attempt). */
+    workflow: workflowIdSchema.optional(),
     schedule: z.string().min(1).max(200).optional(),
     unschedulable: z
       .enum(['true', 'false'])

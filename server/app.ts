@@ -10,6 +10,7 @@ import { scheduleRoutes } from './routes/scheduleRoutes';
 import { statisticsRoutes } from './routes/statisticsRoutes';
 import { tokenRoutes } from './routes/tokenRoutes';
 import { workerRoutes } from './routes/workerRoutes';
+import { workflowRoutes } from './routes/workflowRoutes';
 import { workRequestRoutes } from './routes/workRequestRoutes';
 
 /** Every route but those marked `largeBody` (which take up to maxBatchBody) takes bodies up to this size. */
@@ -47,6 +48,7 @@ export function createApp(ctx: ServerContext): Express {
     ...tokenRoutes(ctx),
     ...statisticsRoutes(ctx),
     ...scheduleRoutes(ctx),
+    ...workflowRoutes(ctx),
   };
   mountRoutes(app, ctx.authenticator, handlers, { validateResponses: ctx.config.validateResponses });
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));

@@ -18,6 +18,10 @@ export const serverConfigSchema = z.object({
   logMaxBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
   /** Largest body of the routes marked `largeBody` (batch create, claim, completions), in bytes; every other route takes up to 1 MiB. */
   maxBatchBody: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  /** Most workflows RUNNING at once; later ones wait as PENDING (their tasks are not claimed). Unset: no limit. */
+  maxRunningWorkflows: z.coerce.number().int().min(1).optional(),
+  /** Most PENDING workflows: a create (or resume) over it answers 429 queue_full. Unset: no limit. */
+  maxPendingWorkflows: z.coerce.number().int().min(0).optional(),
   /** Task history kept per key besides the last success and last failure. */
   historyRetentionRuns: z.coerce.number().int().min(1).default(50),
   /** Learned memory/disk requirement = p95 of successful runs × this. */
@@ -54,6 +58,8 @@ export function compileServerConfig(
     claimGraceS: env.WORKSCHED_CLAIM_GRACE_S || undefined,
     logMaxBytes: env.WORKSCHED_LOG_MAX_BYTES || undefined,
     maxBatchBody: env.WORKSCHED_MAX_BATCH_BODY || undefined,
+    maxRunningWorkflows: env.WORKSCHED_MAX_RUNNING_WORKFLOWS || undefined,
+    maxPendingWorkflows: env.WORKSCHED_MAX_PENDING_WORKFLOWS || undefined,
     historyRetentionRuns: env.WORKSCHED_HISTORY_RETENTION_RUNS || undefined,
     learnedHeadroom: env.WORKSCHED_LEARNED_HEADROOM || undefined,
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,

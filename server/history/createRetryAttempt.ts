@@ -61,6 +61,8 @@ export async function createRetryAttempt(
       supersedesId: failed.id,
       workflowId: failed.workflowId ?? null,
       schedule: failed.schedule ?? null,
+      taskId: failed.taskId ?? null,
+      allowFailure: failed.allowFailure,
       notBefore,
     }),
   );

@@ -2,6 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { LockMode } from '@mikro-orm/postgresql';
 import { ERROR_CODES } from '../../protocol/outputData';
 import { Worker, WorkRequest } from '../../entities';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { tryLockWorkflow } from '../workflows/lockWorkflows';
 import { requeueOrAbortRunning } from '../workRequests/requeueWorkRequest';
 
 export interface LostWorkersReport {
@@ -15,7 +17,7 @@ export interface LostWorkersReport {
  * new attempt (or are aborted with `worker_lost` when they may not be interrupted). Also catches requests left
  * running on workers already offline (e.g. claimed just before the worker died).
  */
-export async function markLostWorkers(em: EntityManager, timeoutS: number): Promise<LostWorkersReport> {
+export async function markLostWorkers(em: EntityManager, timeoutS: number, policy: SchedulingPolicy): Promise<LostWorkersReport> {
   const report: LostWorkersReport = { workers: [], requeued: [], aborted: [] };
   const cutoff = new Date(Date.now() - timeoutS * 1000);
   const lost = await em.find(Worker, { online: true, lastSeenAt: { $lt: cutoff } }, { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE });
@@ -31,12 +33,15 @@ export async function markLostWorkers(em: EntityManager, timeoutS: number): Prom
   );
   for (const { id } of stranded) {
     const row = await em.findOneOrFail(WorkRequest, { id: Number(id) }, { populate: ['worker'] });
+    // Holding the task's row already: take its workflow's lock only if free (lock order), else next pass.
+    if (row.workflowId && !(await tryLockWorkflow(em, row.workflowId))) continue;
     const name = row.worker?.name ?? 'unknown';
     const outcome = await requeueOrAbortRunning(
       em,
       row,
       `worker ${name} stopped sending heartbeats (timeout ${timeoutS}s) while running attempt ${row.attempt}`,
       ERROR_CODES.workerLost,
+      policy,
     );
     (outcome === 'requeued' ? report.requeued : report.aborted).push(row.id);
   }

@@ -34,7 +34,7 @@ export function scheduleHousekeeping(
     // Just after a (re)start, every worker's last heartbeat looks old by the length of the outage: give them one
     // timeout to reach us before calling any of them lost, or a server restart would kill running work.
     const upLongEnough = Date.now() - startedAt >= options.heartbeatTimeoutS * 1000;
-    const lost = !upLongEnough ? null : await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.lostWorkers, (em) => markLostWorkers(em, options.heartbeatTimeoutS));
+    const lost = !upLongEnough ? null : await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.lostWorkers, (em) => markLostWorkers(em, options.heartbeatTimeoutS, options.policy));
     if (lost && lost.workers.length + lost.requeued.length + lost.aborted.length > 0) {
       logger.warn(lost, 'lost workers: marked offline, their requests requeued or aborted');
     }

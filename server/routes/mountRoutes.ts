@@ -56,7 +56,9 @@ export function mountRoutes(
         const checked = route.response.safeParse(answer);
         if (!checked.success) throw new ResponseInvalidError(`${route.method.toUpperCase()} ${route.path}`, checked.error);
       }
-      res.status(res.statusCode === 200 ? (route.status ?? 200) : res.statusCode).json(answer);
+      // A handler may answer another success status than the route's (`res.locals.status`: 200 for an existing workflow).
+      const status = typeof res.locals.status === 'number' ? res.locals.status : res.statusCode === 200 ? (route.status ?? 200) : res.statusCode;
+      res.status(status).json(answer);
     });
   }
 }

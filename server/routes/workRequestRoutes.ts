@@ -7,6 +7,7 @@ import { cancelWorkRequest } from '../workRequests/cancelWorkRequest';
 import { completeWorkRequest } from '../workRequests/completeWorkRequest';
 import { createWorkRequest } from '../workRequests/createWorkRequest';
 import { createWorkRequests } from '../workRequests/createWorkRequests';
+import { rejectParametersFrom } from '../workRequests/rejectParametersFrom';
 import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
 import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
@@ -37,12 +38,14 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
   const who = (principal: Principal) => `${principal.role} token #${principal.tokenId}`;
   return {
     createWorkRequest: async ({ body, res }) => {
+      rejectParametersFrom([body], () => '');
       const row = await createWorkRequest(ctx.pool, body, policy);
       res.location(`/api/v1/work-requests/${row.id}`);
       return serializeWorkRequest(row, null);
     },
 
     createWorkRequests: async ({ body }) => {
+      rejectParametersFrom(body.work_requests, (index) => `work_requests[${index}].`);
       const rows = await createWorkRequests(ctx.pool, body.work_requests, policy);
       return { work_requests: rows.map((row) => serializeWorkRequest(row, null)) };
     },
@@ -59,7 +62,7 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
 
     cancelWorkRequest: async ({ params, principal }) => {
       const ended: EndedAttempt[] = [];
-      const row = await cancelWorkRequest(fork(), params.id, who(principal), ended);
+      const row = await cancelWorkRequest(fork(), params.id, who(principal), policy, ended);
       ctx.metrics.recordEnded(ended);
       return serializeWorkRequest(row);
     },
@@ -92,6 +95,6 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
       return serializeWorkRequest(row, assigned);
     },
 
-    releaseWorkRequest: async ({ params, body, req }) => serializeWorkRequest(await releaseWorkRequest(fork(), params.id, workerIdOf(req), body)),
+    releaseWorkRequest: async ({ params, body, req }) => serializeWorkRequest(await releaseWorkRequest(fork(), params.id, workerIdOf(req), body, policy)),
   };
 }

@@ -23,7 +23,7 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     },
 
     heartbeat: async ({ body, req }) => {
-      const { cancel } = await recordHeartbeat(fork(), workerIdOf(req), body, { claimGraceS: ctx.config.claimGraceS });
+      const { cancel } = await recordHeartbeat(fork(), workerIdOf(req), body, { claimGraceS: ctx.config.claimGraceS, policy });
       return { cancel, heartbeat_interval_s: ctx.config.heartbeatIntervalS };
     },
 

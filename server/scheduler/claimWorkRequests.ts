@@ -3,6 +3,7 @@ import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { requiredFilesOf, type ResourceRequirements } from '../../protocol/taskSpec';
 import type { TaskData } from '../../entities';
 import { PREPARED_CLAIM, PREPARED_TOUCH_WORKER } from '../sql/claim';
+import { CLAIMED_INPUTS_STATEMENT, WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
 
 /** Connections that have the claim's statements prepared (a prepared statement lives as long as its session). */
 const preparedOn = new WeakSet<PoolClient>();
@@ -27,6 +28,7 @@ interface ClaimedRow {
   effective_priority: number;
   created_at: Date;
   log_seq_start: string;
+  workflow_id: string | null;
 }
 
 /**
@@ -86,8 +88,13 @@ export async function claimWorkRequests(
     client.release();
     throw error;
   }
-  client.release();
   const rows = results[4].rows;
+  let inputs: Map<number, Record<string, unknown>>;
+  try {
+    inputs = await workflowTasksClaimed(client, rows);
+  } finally {
+    client.release();
+  }
   rows.sort(
     (a, b) =>
       b.effective_priority - a.effective_priority ||
@@ -95,10 +102,26 @@ export async function claimWorkRequests(
       Number(a.id) - Number(b.id),
   );
   const unclaimedLeft = options.checkUnclaimed === true && (results[5].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
-  return { claimed: rows.map(toClaimedWorkRequest), unclaimedLeft };
+  return { claimed: rows.map((row) => toClaimedWorkRequest(row, inputs.get(Number(row.id)))), unclaimedLeft };
 }
 
-function toClaimedWorkRequest(row: ClaimedRow): ClaimedWorkRequest {
+/**
+ * After the claim committed, for the workflow tasks among the claimed (none: no statement): their direct
+ * dependencies' results (`inputs`), and Ray's start_time for workflows whose first task this is. Outside the
+ * claim's transaction: the claim never waits on a workflow's lock (see lockWorkflows).
+ */
+async function workflowTasksClaimed(client: PoolClient, rows: ClaimedRow[]): Promise<Map<number, Record<string, unknown>>> {
+  const inputs = new Map<number, Record<string, unknown>>();
+  const tasks = rows.filter((row) => row.workflow_id !== null);
+  if (tasks.length === 0) return inputs;
+  for (const row of tasks) inputs.set(Number(row.id), {});
+  const found = await client.query<{ id: string; depends_on: string; value: unknown }>({ ...CLAIMED_INPUTS_STATEMENT, values: [tasks.map((row) => row.id)] });
+  for (const row of found.rows) (inputs.get(Number(row.id)) as Record<string, unknown>)[row.depends_on] = row.value ?? null;
+  await client.query({ ...WORKFLOW_STARTED_STATEMENT, values: [[...new Set(tasks.map((row) => row.workflow_id as string))]] });
+  return inputs;
+}
+
+function toClaimedWorkRequest(row: ClaimedRow, inputs: Record<string, unknown> | undefined): ClaimedWorkRequest {
   return {
     id: Number(row.id),
     task_name: row.task_name,
@@ -111,5 +134,6 @@ function toClaimedWorkRequest(row: ClaimedRow): ClaimedWorkRequest {
     interrupt_allowed: row.interrupt_allowed,
     requirements: row.requirements,
     log_seq_start: Number(row.log_seq_start),
+    ...(inputs ? { inputs: inputs as ClaimedWorkRequest['inputs'] } : {}),
   };
 }

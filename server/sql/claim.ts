@@ -61,6 +61,6 @@ function claimSql(workerId: string, max: string): string {
          set status = 'running', worker_id = ${workerId}, started_at = date_trunc('milliseconds', now()), state_reason = null
          where w.id = any(array(select id from picked))
        returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
-         w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at,
+         w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at, w.workflow_id,
          (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`;
 }

@@ -72,7 +72,7 @@ export function completeBatchWithoutDecisionStatement(workerId: number, reports:
          select id, (row_number() over () - 1) / ${IDS_PER_NOTIFICATION} as part from done
        ) numbered group by part
      )
-     select done.id, done.task_name, done.created_at, done.started_at, done.completed_at, (select count(*) from notified) as notifications from done`,
+     select done.id, done.workflow_id, done.task_id, done.task_name, done.created_at, done.started_at, done.completed_at, (select count(*) from notified) as notifications from done`,
     values: [JSON.stringify(input), workerId, ...history.values, CHANNELS.workRequestActivity],
   };
 }

@@ -7,7 +7,7 @@ import { historyFigures, historyOfCompletedAttempt, queueKeyIncrement } from './
  * A `success` or `skipped` report for a request running on this worker, in one statement: the request
  * completed, its history row and counter increment written (unless it opted out of history), followers
  * notified. Answers the completed row with its worker's name, or nothing when the request is not running on
- * this worker.
+ * this worker or is a workflow task (the full path settles its workflow).
  */
 export function completeWithoutDecisionStatement(
   id: number,
@@ -21,7 +21,8 @@ export function completeWithoutDecisionStatement(
          -- Millisecond precision, like every other timestamp the API shows.
          set status = 'completed', result = ?, output_data = ?::jsonb, completed_at = date_trunc('milliseconds', now()), state_reason = ?
          from worker k
-         where w.id = ? and w.worker_id = ? and w.status = 'running' and k.id = w.worker_id
+         -- Workflow tasks take the full path: their dependants and workflow status change in the same transaction.
+         where w.id = ? and w.worker_id = ? and w.status = 'running' and w.workflow_id is null and k.id = w.worker_id
          returning w.*, k.name as worker_name, k.cpu_count as worker_cpu_count, k.total_memory as worker_total_memory
      ), recorded as (
        ${history.text}

@@ -3,6 +3,9 @@ import type { WorkRequest } from '../../entities';
 import { ConflictError } from '../errors';
 import type { EndedAttempt } from '../metrics';
 import { endedAttemptOf } from './endedAttempt';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
+import { settleWorkflow } from '../workflows/settleWorkflow';
 import { lockWorkRequest } from './lockWorkRequest';
 import { notifyWorkRequestActivity } from './notifyChanges';
 
@@ -12,9 +15,10 @@ import { notifyWorkRequestActivity } from './notifyChanges';
  * request again is a no-op; a completed one cannot be cancelled. A request this call ended is added to
  * `ended` once committed (for the metrics).
  */
-export async function cancelWorkRequest(em: EntityManager, id: number, by: string, ended?: EndedAttempt[]): Promise<WorkRequest> {
+export async function cancelWorkRequest(em: EntityManager, id: number, by: string, policy: SchedulingPolicy, ended?: EndedAttempt[]): Promise<WorkRequest> {
   let endedHere: EndedAttempt | null = null;
   const cancelled = await em.transactional(async (tem) => {
+    await lockWorkflowsOfRequests(tem, [id]);
     const row = await lockWorkRequest(tem, id);
     if (row.status === 'aborted') return row;
     if (row.status === 'completed') {
@@ -29,6 +33,8 @@ export async function cancelWorkRequest(em: EntityManager, id: number, by: strin
     await tem.flush();
     await notifyWorkRequestActivity(tem, id);
     endedHere = endedAttemptOf(row);
+    // A workflow task's dependants are skipped; its workflow may end (FAILED: a user stopped a task of it).
+    if (row.workflowId && row.taskId) await settleWorkflow(tem, row.workflowId, { finished: [row.taskId] }, policy);
     return row;
   });
   if (endedHere) ended?.push(endedHere);

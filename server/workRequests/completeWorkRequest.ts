@@ -13,6 +13,8 @@ import { completeWithoutDecision } from './completeWithoutDecision';
 import { endedAttemptOf } from './endedAttempt';
 import { appendSystemLogLine } from './logEntries';
 import { notifyWorkRequestActivity } from './notifyChanges';
+import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
+import { settleWorkflow } from '../workflows/settleWorkflow';
 
 /**
  * The assigned worker reports the result, and in the same transaction: the attempt goes into the task history
@@ -51,6 +53,7 @@ export async function completeWithDecision(
   ended?: EndedAttempt[],
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
+    await lockWorkflowsOfRequests(tem, [id]);
     const row = await lockAssignedWorkRequest(tem, id, workerId, { withWorker: true });
     if (row.status === 'completed') return row;
     if (row.status === 'aborted') {
@@ -81,6 +84,7 @@ export async function completeWithDecision(
       await tem.flush();
       await appendSystemLogLine(tem, row.id, row.stateReason);
     }
+    if (row.workflowId && row.taskId) await settleWorkflow(tem, row.workflowId, { finished: [row.taskId] }, policy);
     await notifyWorkRequestActivity(tem, id);
     ended?.push(endedAttemptOf(row, report.output_data));
     return row;

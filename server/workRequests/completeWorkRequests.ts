@@ -6,6 +6,8 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import type { EndedAttempt } from '../metrics';
 import { HttpError } from '../errors';
 import { completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
+import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
+import { settleWorkflow } from '../workflows/settleWorkflow';
 import { completeWithDecision, describeCompletion } from './completeWorkRequest';
 import { endedAttemptOf } from './endedAttempt';
 
@@ -21,7 +23,8 @@ export interface CompletionReport {
  * did not take: repeats, another worker's, unknown ids) through the per-request path, each in a savepoint, so
  * one item's 404 or 409 changes nothing else. Each item is answered like the per-request route would answer
  * it; an id given twice is applied once (its first report) and both get that answer. The requests these
- * reports ended are added to `ended` once the transaction has committed (for the metrics).
+ * reports ended are added to `ended` once the transaction has committed (for the metrics). Workflow tasks among
+ * them release or skip their dependants and update their workflow's status in the same transaction.
  */
 export async function completeWorkRequests(
   em: EntityManager,
@@ -35,6 +38,9 @@ export async function completeWorkRequests(
   const answers = new Map<number, CompletionAnswer>();
   const endedHere: EndedAttempt[] = [];
   await em.transactional(async (tem) => {
+    // Lock order: the workflows of these requests before any of their rows (see lockWorkflows).
+    const workflows = await lockWorkflowsOfRequests(tem, [...firstReports.keys()]);
+    const finished = new Map<string, string[]>();
     const quick: QuickReport[] = [];
     for (const report of firstReports.values()) {
       if (report.result === 'success' || report.result === 'skipped') {
@@ -43,12 +49,13 @@ export async function completeWorkRequests(
     }
     if (quick.length > 0) {
       const statement = completeBatchWithoutDecisionStatement(workerId, quick);
-      type Done = { id: string | number; task_name: string; created_at: Date | string; started_at: Date | string | null; completed_at: Date | string };
+      type Done = { id: string | number; workflow_id: string | null; task_id: string | null; task_name: string; created_at: Date | string; started_at: Date | string | null; completed_at: Date | string };
       const done = await tem.execute<Done[]>(statement.text, statement.values);
       for (const row of done) {
         const id = Number(row.id);
         const report = firstReports.get(id)!;
         answers.set(id, { id, status: 200 });
+        if (row.workflow_id && row.task_id) finished.set(row.workflow_id, [...(finished.get(row.workflow_id) ?? []), row.task_id]);
         const times = { createdAt: new Date(row.created_at), startedAt: row.started_at === null ? null : new Date(row.started_at), completedAt: new Date(row.completed_at) };
         endedHere.push(endedAttemptOf({ taskName: row.task_name, result: report.result, ...times }, report.output_data));
       }
@@ -62,6 +69,11 @@ export async function completeWorkRequests(
         if (!(error instanceof HttpError) || (error.status !== 404 && error.status !== 409)) throw error;
         answers.set(report.id, { id: report.id, status: error.status === 404 ? 404 : 409, error: { code: error.code, message: error.message } });
       }
+    }
+    // Dependants released or skipped and each workflow's status stored, in this same transaction.
+    for (const workflowId of workflows) {
+      const tasks = finished.get(workflowId);
+      if (tasks) await settleWorkflow(tem, workflowId, { finished: tasks }, policy);
     }
   });
   ended?.push(...endedHere);

@@ -164,6 +164,8 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     supersededById: null,
     workflowId: null,
     schedule: null,
+    taskId: null,
+    allowFailure: false,
     notBefore: null,
     logBytes: 0,
     logTruncated: false,

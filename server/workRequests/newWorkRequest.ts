@@ -8,7 +8,7 @@ export type NewWorkRequest = Pick<
   'taskName' | 'subject' | 'context' | 'taskData' | 'requirements' | 'unschedulableReason' | 'stateReason' | 'priority' | 'priorityAdjustment'
   | 'attempt' | 'maxAttempts' | 'timeLimitS' | 'interruptAllowed' | 'userMetadata'
 > &
-  Partial<Pick<WorkRequest, 'supersedesId' | 'workflowId' | 'schedule' | 'notBefore'>> & { effective: EffectiveRequirements; learned: LearnedRequirement[] };
+  Partial<Pick<WorkRequest, 'supersedesId' | 'workflowId' | 'taskId' | 'allowFailure' | 'schedule' | 'notBefore'>> & { effective: EffectiveRequirements; learned: LearnedRequirement[] };
 
 /** The one builder of a new pending work request's columns: a first attempt (createWorkRequest) or a retry. */
 export function newWorkRequestRow({ effective, learned, ...fields }: NewWorkRequest) {

@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ERROR_CODES, type OutputData } from '../../protocol/outputData';
 import type { WorkRequest } from '../../entities';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
 import { lockAssignedWorkRequest } from './lockAssignedWorkRequest';
 import { requeueOrAbortRunning } from './requeueWorkRequest';
 
@@ -13,13 +15,15 @@ export async function releaseWorkRequest(
   id: number,
   workerId: number,
   report: { reason: string; output_data: OutputData },
+  policy: SchedulingPolicy,
 ): Promise<WorkRequest> {
   return em.transactional(async (tem) => {
+    await lockWorkflowsOfRequests(tem, [id]);
     const row = await lockAssignedWorkRequest(tem, id, workerId, { orRequeued: true, withWorker: true });
     // Already requeued (a repeated report), cancelled or finished: nothing to do.
     if (row.status !== 'running' || !row.worker) return row;
     row.outputData = report.output_data;
-    await requeueOrAbortRunning(tem, row, `worker ${row.worker.name} gave it back: ${report.reason}`, ERROR_CODES.workerShutdown);
+    await requeueOrAbortRunning(tem, row, `worker ${row.worker.name} gave it back: ${report.reason}`, ERROR_CODES.workerShutdown, policy);
     return row;
   });
 }

@@ -26,6 +26,8 @@ export function serializeWorkRequest(row: WorkRequest, worker: { id: number; nam
     max_attempts: row.maxAttempts,
     supersedes: row.supersedesId ?? null,
     superseded_by: row.supersededById ?? null,
+    workflow_id: row.workflowId ?? null,
+    task_id: row.taskId ?? null,
     not_before: iso(row.notBefore),
     time_limit_s: row.timeLimitS ?? null,
     interrupt_allowed: row.interruptAllowed,

@@ -6,6 +6,8 @@ import { WorkRequest } from '../../entities';
 import { NotFoundError } from '../errors';
 import { requeueOrAbortRunning } from '../workRequests/requeueWorkRequest';
 import { resourceColumns } from './registerWorker';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { tryLockWorkflow } from '../workflows/lockWorkflows';
 
 /**
  * Records that the worker is alive (and its fresh resources) and answers which of the requests it says it runs
@@ -15,7 +17,7 @@ export async function recordHeartbeat(
   em: EntityManager,
   workerId: number,
   report: { resources?: WorkerResources; running: number[]; concurrency?: number; tags?: string[]; cost_per_hour?: number | null },
-  options: { claimGraceS: number },
+  options: { claimGraceS: number; policy: SchedulingPolicy },
 ): Promise<{ cancel: number[] }> {
   return em.transactional(async (tem) => {
     const worker = await tem.findOne(Worker, { id: workerId });
@@ -27,7 +29,7 @@ export async function recordHeartbeat(
     worker.lastSeenAt = new Date();
     worker.online = true;
     await tem.flush();
-    await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS);
+    await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS, options.policy);
     if (report.running.length === 0) return { cancel: [] };
     // Unknown ids (deleted) must stop too, hence the outer join from the reported list.
     const rows = await tem.execute<{ id: string }[]>(
@@ -48,7 +50,7 @@ export async function recordHeartbeat(
  * than after a heartbeat timeout that never comes while the worker is alive.
  * The agent lists results still waiting in its outbox as running, so those are not touched.
  */
-async function reclaimForgottenRequests(em: EntityManager, workerName: string, workerId: number, running: number[], graceS: number): Promise<void> {
+async function reclaimForgottenRequests(em: EntityManager, workerName: string, workerId: number, running: number[], graceS: number, policy: SchedulingPolicy): Promise<void> {
   const forgotten = await em.execute<{ id: string }[]>(
     `select id from work_request
      where status = 'running' and worker_id = ? and id <> all(array[?]::bigint[])
@@ -58,6 +60,8 @@ async function reclaimForgottenRequests(em: EntityManager, workerName: string, w
   );
   for (const { id } of forgotten) {
     const row = await em.findOneOrFail(WorkRequest, { id: Number(id) }, { populate: ['worker'] });
-    await requeueOrAbortRunning(em, row, `worker ${workerName} no longer runs it (restarted, or never received it)`, ERROR_CODES.workerLost);
+    // Holding the task's row already: take its workflow's lock only if free (lock order), else next heartbeat.
+    if (row.workflowId && !(await tryLockWorkflow(em, row.workflowId))) continue;
+    await requeueOrAbortRunning(em, row, `worker ${workerName} no longer runs it (restarted, or never received it)`, ERROR_CODES.workerLost, policy);
   }
 }

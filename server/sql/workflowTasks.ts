@@ -1,0 +1,179 @@
+import type { SqlStatement } from './statement';
+
+/**
+ * Statements of workflow tasks (em.execute, `?` placeholders). Lists travel as one JSON parameter: json, not
+ * jsonb, where task_data is inside (jsonb reorders object keys, and the order of `parameters` is the command
+ * line's order). A task's current attempt is found by (workflow_id, task_id) among rows not superseded, through
+ * the index of the work_request_current_task_excl constraint.
+ */
+
+/** One new task row, as insertWorkflowTasksStatement takes it. */
+export interface NewWorkflowTaskValues {
+  task_id: string;
+  task_name: string;
+  subject: string | null;
+  context: string | null;
+  priority: number;
+  task_data: unknown;
+  requirements: unknown;
+  need_memory: number | null;
+  need_disk: number | null;
+  need_cpu: number | null;
+  need_gpu: number | null;
+  need_tags: string[];
+  max_attempts: number;
+  time_limit_s: number | null;
+  interrupt_allowed: boolean;
+  user_metadata: unknown;
+  allow_failure: boolean;
+  state_reason: string;
+}
+
+/** Inserts a workflow's new tasks as blocked first attempts (settleWorkflow releases the ready ones) and their edges. */
+export function insertWorkflowTasksStatement(workflowId: string, rows: NewWorkflowTaskValues[], edges: Array<{ task_id: string; depends_on: string }>): SqlStatement {
+  return {
+    text: `with inserted as (
+       insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
+         learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, time_limit_s,
+         interrupt_allowed, user_metadata, state_reason, workflow_id, task_id, allow_failure, created_at)
+       select t.task_name, t.subject, t.context, 'blocked', t.priority, 0, t.task_data, t.requirements::jsonb, '[]'::jsonb,
+         t.need_memory, t.need_disk, t.need_cpu, t.need_gpu, array(select json_array_elements_text(t.need_tags)), 1, t.max_attempts,
+         t.time_limit_s, t.interrupt_allowed, t.user_metadata::jsonb, t.state_reason, ?, t.task_id, t.allow_failure, date_trunc('milliseconds', now())
+       from json_to_recordset(?::json) as t(task_id text, task_name text, subject text, context text, priority int, task_data json,
+         requirements json, need_memory bigint, need_disk bigint, need_cpu int, need_gpu int, need_tags json, max_attempts int,
+         time_limit_s int, interrupt_allowed boolean, user_metadata json, allow_failure boolean, state_reason text)
+       returning id, task_id
+     ), edges as (
+       insert into workflow_dependency (workflow_id, task_id, depends_on)
+       select ?, e.task_id, e.depends_on from json_to_recordset(?::json) as e(task_id text, depends_on text)
+       on conflict do nothing
+     )
+     select id, task_id from inserted`,
+    values: [workflowId, JSON.stringify(rows), workflowId, JSON.stringify(edges)],
+  };
+}
+
+/** What settleWorkflow needs of a blocked task to decide it: its own columns and each dependency's current attempt. */
+export interface BlockedTaskRow {
+  id: string;
+  task_id: string;
+  task_name: string;
+  subject: string | null;
+  context: string | null;
+  requirements: Record<string, unknown>;
+  task_data: { execution: { parameters: Record<string, unknown> }; use_history: boolean };
+  dependencies: Array<{ task_id: string; status: string; result: string | null; allow_failure: boolean }>;
+}
+
+/**
+ * The blocked current attempts among `candidates` (task ids) and among the direct dependants of `finished`
+ * (task ids), with their dependencies' current attempts: an index range per finished task, so O(direct
+ * dependants). With `allBlocked`, every blocked task of the workflow (admission and resume).
+ */
+export function blockedTasksStatement(workflowId: string, candidates: string[], finished: string[], allBlocked: boolean): SqlStatement {
+  const columns = `r.id, r.task_id, r.task_name, r.subject, r.context, r.requirements, r.task_data,
+       coalesce((select json_agg(json_build_object('task_id', d.task_id, 'status', d.status, 'result', d.result, 'allow_failure', d.allow_failure))
+         from workflow_dependency e
+         join work_request d on d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null
+         where e.workflow_id = r.workflow_id and e.task_id = r.task_id), '[]'::json) as dependencies`;
+  if (allBlocked) {
+    return {
+      text: `select ${columns} from work_request r
+       where r.workflow_id = ? and r.status = 'blocked' and r.task_id is not null and r.superseded_by_id is null order by r.id`,
+      values: [workflowId],
+    };
+  }
+  // Driven by the task ids (a lookup each in the current-attempt index), never by a scan of the blocked rows.
+  return {
+    text: `with ids as (
+       select c.value as task_id from json_array_elements_text(?::json) c
+       union
+       select e.task_id from workflow_dependency e where e.workflow_id = ? and e.depends_on in (select f.value from json_array_elements_text(?::json) f)
+     )
+     select ${columns} from ids
+     join work_request r on r.workflow_id = ? and r.task_id = ids.task_id and r.task_id is not null and r.superseded_by_id is null
+     where r.status = 'blocked'
+     order by r.id`,
+    values: [JSON.stringify(candidates), workflowId, JSON.stringify(finished), workflowId],
+  };
+}
+
+/** Blocked tasks whose dependencies failed: completed as skipped, with the reason. Answers their task ids. */
+export function skipTasksStatement(skips: Array<{ id: number; skip_reason: string }>): SqlStatement {
+  return {
+    text: `update work_request w
+       set status = 'completed', result = 'skipped', output_data = jsonb_build_object('skip_reason', s.skip_reason),
+         state_reason = 'skipped: ' || s.skip_reason, completed_at = date_trunc('milliseconds', now())
+       from json_to_recordset(?::json) as s(id bigint, skip_reason text)
+       where w.id = s.id and w.status = 'blocked'
+       returning w.task_id`,
+    values: [JSON.stringify(skips)],
+  };
+}
+
+/** Ready tasks become pending with what was worked out at that moment (learned requirements, filled-in parameters). */
+export interface ReleasedTaskValues {
+  id: number;
+  task_data: unknown;
+  learned_requirements: unknown;
+  need_memory: number | null;
+  need_disk: number | null;
+  need_cpu: number | null;
+  need_gpu: number | null;
+  need_tags: string[];
+  unschedulable_reason: string | null;
+}
+
+export function releaseTasksStatement(rows: ReleasedTaskValues[]): SqlStatement {
+  return {
+    text: `update work_request w
+       set status = 'pending', task_data = t.task_data, learned_requirements = t.learned_requirements::jsonb,
+         need_memory = t.need_memory, need_disk = t.need_disk, need_cpu = t.need_cpu, need_gpu = t.need_gpu,
+         need_tags = array(select json_array_elements_text(t.need_tags)), unschedulable_reason = t.unschedulable_reason, state_reason = null
+       from json_to_recordset(?::json) as t(id bigint, task_data json, learned_requirements json, need_memory bigint, need_disk bigint,
+         need_cpu int, need_gpu int, need_tags json, unschedulable_reason text)
+       where w.id = t.id and w.status = 'blocked'
+       returning w.id`,
+    values: [JSON.stringify(rows)],
+  };
+}
+
+/** The current attempts' results of some tasks of a workflow (from parameters, inputs). */
+export function taskResultsStatement(workflowId: string, taskIds: string[]): SqlStatement {
+  return {
+    text: `select task_id, status, result, output_data -> 'result' as value from work_request
+     where workflow_id = ? and task_id in (select value from json_array_elements_text(?::json)) and superseded_by_id is null`,
+    values: [workflowId, JSON.stringify(taskIds)],
+  };
+}
+
+/**
+ * What the claim hands a workflow task in `inputs`: its direct dependencies' results (null for one that did
+ * not succeed). For the pg driver ($1: the claimed ids).
+ */
+export const CLAIMED_INPUTS_STATEMENT = {
+  name: 'worksched_claimed_inputs',
+  text: `select r.id, e.depends_on,
+       (select case when d.result = 'success' then d.output_data -> 'result' end from work_request d
+        where d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null) as value
+     from work_request r
+     join workflow_dependency e on e.workflow_id = r.workflow_id and e.task_id = r.task_id
+     where r.id = any($1::bigint[]) and r.workflow_id is not null`,
+};
+
+/** Ray's start_time: when the first task (of this run, after a resume) started. $1: workflow ids. */
+export const WORKFLOW_STARTED_STATEMENT = {
+  name: 'worksched_workflow_started',
+  text: `update workflow set start_time = date_trunc('milliseconds', now()), updated_at = now()
+     where workflow_id = any($1::text[]) and start_time is null`,
+};
+
+// A NOTIFY payload holds under 8,000 bytes: ids (≤ 16 digits and a comma) go out in groups this big.
+const IDS_PER_NOTIFICATION = 400;
+
+/** A CTE body that notifies work-request activity for the `id`s of CTE `source`, in groups; its channel is the next `?`. */
+export function notifyIdsOf(source: string): string {
+  return `select pg_notify(?, string_agg(id::text, ',')) from (
+         select id, (row_number() over () - 1) / ${IDS_PER_NOTIFICATION} as part from ${source}
+       ) numbered group by part`;
+}

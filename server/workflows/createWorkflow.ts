@@ -1,0 +1,122 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Workflow } from '../../entities';
+import { requiredFilesOf } from '../../protocol/taskSpec';
+import type { CreateWorkflowParsed, WorkflowTask } from '../../protocol/workflow';
+import { ConflictError } from '../errors';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { explicitRequirements } from '../scheduler/effectiveRequirements';
+import { insertWorkflowTasksStatement, type NewWorkflowTaskValues } from '../sql/workflowTasks';
+import { admissionStatus } from './admission';
+import { planWorkflowTasks, type PlannedTask } from './planWorkflowTasks';
+import { resumeLockedWorkflow } from './resumeWorkflow';
+import { settleWorkflow } from './settleWorkflow';
+import { findWorkflow, getWorkflowOrFail } from './workflowRow';
+
+/**
+ * POST /workflows: checks the tasks (planWorkflowTasks: a 400 before anything is written), then in one
+ * transaction the workflow row, its tasks as blocked requests and its edges, and releases the tasks with no
+ * dependency. Idempotent by workflow_id: the same definition answers the existing workflow (resuming it when
+ * FAILED or RESUMABLE), another definition is a 409 `workflow_exists`.
+ */
+export async function createWorkflow(
+  em: EntityManager,
+  body: CreateWorkflowParsed,
+  policy: SchedulingPolicy,
+): Promise<{ workflow: Workflow; created: boolean }> {
+  const workflowId = body.workflow_id ?? `${randomUUID()}.${Math.floor(Date.now() / 1000)}`;
+  const planned = planWorkflowTasks(body.tasks);
+  const { workflow_id: _id, ...definition } = body;
+  const definitionHash = createHash('sha256').update(JSON.stringify(definition)).digest('hex');
+  return em.transactional(async (tem) => {
+    const existing = await findWorkflow(tem, workflowId, { lock: true });
+    if (existing) return { workflow: await answerExisting(tem, existing, definitionHash, policy), created: false };
+    const status = await admissionStatus(tem, policy);
+    const inserted = await tem.execute<unknown[]>(
+      `insert into workflow (workflow_id, status, status_reason, open, user_metadata, priority, max_running, budget, on_budget,
+         max_cost_per_result, max_price_warmup_s, definition_hash, created_at, updated_at)
+       values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
+       on conflict (workflow_id) do nothing returning workflow_id`,
+      [
+        workflowId,
+        status,
+        status === 'PENDING' ? `waiting: ${policy.workflows.maxRunning} workflows are running (WORKSCHED_MAX_RUNNING_WORKFLOWS)` : null,
+        body.open,
+        JSON.stringify(body.user_metadata),
+        body.priority,
+        body.max_running ?? null,
+        body.budget ?? null,
+        body.on_budget ?? 'pause',
+        body.max_cost_per_result ?? null,
+        body.max_price_warmup ?? 300,
+        definitionHash,
+      ],
+    );
+    if (inserted.length === 0) {
+      // Created by a concurrent request since we looked: answered like a repeated POST.
+      return { workflow: await answerExisting(tem, await getWorkflowOrFail(tem, workflowId, { lock: true }), definitionHash, policy), created: false };
+    }
+    await insertTasks(tem, workflowId, planned, body.priority);
+    const roots = planned.filter((task) => task.dependsOn.length === 0).map((task) => task.taskId);
+    await settleWorkflow(tem, workflowId, { candidates: roots }, policy);
+    return { workflow: await getWorkflowOrFail(tem, workflowId), created: true };
+  });
+}
+
+async function answerExisting(em: EntityManager, existing: Workflow, definitionHash: string, policy: SchedulingPolicy): Promise<Workflow> {
+  if (existing.definitionHash !== definitionHash) {
+    throw new ConflictError(`workflow ${existing.workflowId} exists with another definition`, 'workflow_exists');
+  }
+  if (existing.status === 'FAILED' || existing.status === 'RESUMABLE') await resumeLockedWorkflow(em, existing, policy);
+  return getWorkflowOrFail(em, existing.workflowId);
+}
+
+/**
+ * POST /workflows/:id/tasks: adds tasks to an open workflow, idempotent by task_id (a task_id it has already
+ * is left alone); new tasks may depend on tasks it has.
+ */
+export async function addWorkflowTasks(em: EntityManager, workflowId: string, tasks: WorkflowTask[], policy: SchedulingPolicy): Promise<Workflow> {
+  return em.transactional(async (tem) => {
+    const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
+    if (workflow.status === 'CANCELED') throw new ConflictError(`workflow ${workflowId} was canceled`, 'workflow_canceled');
+    if (!workflow.open) throw new ConflictError(`workflow ${workflowId} is closed: it takes no more tasks (create it with "open": true)`, 'workflow_closed');
+    const rows = await tem.execute<Array<{ task_id: string }>>(`select distinct task_id from work_request where workflow_id = ?`, [workflowId]);
+    const existing = new Set(rows.map((row) => row.task_id));
+    const fresh = tasks.filter((task) => task.task_id === undefined || !existing.has(task.task_id));
+    const planned = planWorkflowTasks(fresh, existing, 'workflow tasks');
+    if (planned.length === 0) return workflow;
+    await insertTasks(tem, workflowId, planned, workflow.priority);
+    await settleWorkflow(tem, workflowId, { candidates: planned.map((task) => task.taskId) }, policy);
+    return getWorkflowOrFail(tem, workflowId);
+  });
+}
+
+async function insertTasks(em: EntityManager, workflowId: string, planned: PlannedTask[], workflowPriority: number): Promise<void> {
+  const rows: NewWorkflowTaskValues[] = planned.map(({ taskId, spec, dependsOn }) => {
+    const needs = explicitRequirements(spec.resources);
+    return {
+      task_id: taskId,
+      task_name: spec.task_name,
+      subject: spec.subject ?? null,
+      context: spec.context ?? null,
+      // The workflow's priority lifts (or lowers) all its tasks; a task's own is relative to it.
+      priority: workflowPriority + spec.priority,
+      task_data: { execution: spec.execution, use_history: spec.use_history, ...requiredFilesOf(spec) },
+      requirements: spec.resources,
+      need_memory: needs.needMemory,
+      need_disk: needs.needDisk,
+      need_cpu: needs.needCpu,
+      need_gpu: needs.needGpu,
+      need_tags: needs.needTags,
+      max_attempts: spec.max_attempts,
+      time_limit_s: spec.time_limit ?? null,
+      interrupt_allowed: spec.interrupt_allowed,
+      user_metadata: spec.user_metadata,
+      allow_failure: spec.allow_failure,
+      state_reason: dependsOn.length > 0 ? `waiting for ${dependsOn.length === 1 ? `"${dependsOn[0]}"` : `${dependsOn.length} dependencies`}` : 'waiting for the workflow to start',
+    };
+  });
+  const edges = planned.flatMap(({ taskId, dependsOn }) => dependsOn.map((dependency) => ({ task_id: taskId, depends_on: dependency })));
+  const statement = insertWorkflowTasksStatement(workflowId, rows, edges);
+  await em.execute(statement.text, statement.values);
+}

@@ -1,0 +1,29 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * Lock order: a transaction that changes tasks of a workflow locks the workflow row first, then task rows.
+ * So every change in a workflow (completions, cancel, resume, adding tasks) is serialised on that row, a
+ * dependant's readiness and the workflow's status are decided on a consistent view, and two of them never
+ * wait on each other in opposite orders. Claims never lock a workflow (they only take pending rows, SKIP LOCKED).
+ */
+
+/** Inside a transaction: locks the workflows of these work requests (workflow_id never changes), in key order. */
+export async function lockWorkflowsOfRequests(em: EntityManager, ids: number[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await em.execute<Array<{ workflow_id: string }>>(
+    `select f.workflow_id from workflow f
+     where f.workflow_id in (select r.workflow_id from work_request r where r.id = any(array[?]::bigint[]) and r.workflow_id is not null)
+     order by f.workflow_id for update of f`,
+    [ids],
+  );
+  return rows.map((row) => row.workflow_id);
+}
+
+/**
+ * For housekeeping that already holds a task's row (lost workers): takes the workflow's lock only if it is free
+ * right now, so it never waits against the lock order; false means "leave this task for the next pass".
+ */
+export async function tryLockWorkflow(em: EntityManager, workflowId: string): Promise<boolean> {
+  const rows = await em.execute<unknown[]>(`select 1 from workflow where workflow_id = ? for update skip locked`, [workflowId]);
+  return rows.length > 0;
+}

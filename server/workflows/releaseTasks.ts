@@ -1,0 +1,114 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { parameterFromSchema } from '../../protocol/taskSpec';
+import type { ResourceRequirements } from '../../protocol/taskSpec';
+import { historyKeyOf } from '../history/historyKey';
+import { learnRequirements, type LearnedRequirements } from '../history/learnRequirements';
+import type { SchedulingPolicy } from '../history/schedulingPolicy';
+import { explicitRequirements } from '../scheduler/effectiveRequirements';
+import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
+import { unschedulableReason } from '../scheduler/unschedulableReason';
+import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type ReleasedTaskValues } from '../sql/workflowTasks';
+import { notifyPendingWork } from '../workRequests/notifyChanges';
+
+/**
+ * Ready tasks (every dependency done) become pending, now rather than at creation: requirements are learned
+ * from the history as it is at this moment (it may have grown since the workflow was created), and `from`
+ * parameters are filled in from the dependencies' results. A `from` whose path is missing cannot run: it is
+ * returned to be skipped. Costs one statement for the results (when any task takes one), a few per distinct
+ * history key, and one update for all.
+ */
+export async function releaseTasks(
+  em: EntityManager,
+  workflowId: string,
+  ready: BlockedTaskRow[],
+  policy: SchedulingPolicy,
+): Promise<{ released: number; skips: Array<{ id: number; task_id: string; skip_reason: string }> }> {
+  const results = await dependencyResults(em, workflowId, ready);
+  const workers = await loadWorkerCapacities(em);
+  const learned = new Map<string, LearnedRequirements>();
+  const rows: ReleasedTaskValues[] = [];
+  const skips: Array<{ id: number; task_id: string; skip_reason: string }> = [];
+  for (const task of ready) {
+    const filled = fillParameters(task.task_data.execution.parameters, results);
+    if (typeof filled === 'string') {
+      skips.push({ id: Number(task.id), task_id: task.task_id, skip_reason: filled });
+      continue;
+    }
+    const key = historyKeyOf({ taskName: task.task_name, subject: task.subject, context: task.context });
+    const requirements = task.requirements as ResourceRequirements;
+    const cacheKey = JSON.stringify([key, requirements, task.task_data.use_history]);
+    let effective = learned.get(cacheKey);
+    if (!effective) {
+      effective = task.task_data.use_history === false
+        ? { learned: [], ...explicitRequirements(requirements) }
+        : await learnRequirements(em, key, requirements, { headroom: policy.headroom, sampleRuns: policy.sampleRuns });
+      learned.set(cacheKey, effective);
+    }
+    rows.push({
+      id: Number(task.id),
+      task_data: filled === task.task_data.execution.parameters ? task.task_data : { ...task.task_data, execution: { ...task.task_data.execution, parameters: filled } },
+      learned_requirements: effective.learned,
+      need_memory: effective.needMemory,
+      need_disk: effective.needDisk,
+      need_cpu: effective.needCpu,
+      need_gpu: effective.needGpu,
+      need_tags: effective.needTags,
+      unschedulable_reason: unschedulableReason(effective, workers),
+    });
+  }
+  if (rows.length === 0) return { released: 0, skips };
+  const statement = releaseTasksStatement(rows);
+  const released = await em.execute<unknown[]>(statement.text, statement.values);
+  await notifyPendingWork(em, released.length);
+  return { released: released.length, skips };
+}
+
+type Results = Map<string, { succeeded: boolean; value: unknown }>;
+
+async function dependencyResults(em: EntityManager, workflowId: string, tasks: BlockedTaskRow[]): Promise<Results> {
+  const wanted = new Set<string>();
+  for (const task of tasks) {
+    for (const value of Object.values(task.task_data.execution.parameters)) {
+      const from = parameterFromSchema.safeParse(value);
+      if (from.success) wanted.add(from.data.from);
+    }
+  }
+  const results: Results = new Map();
+  if (wanted.size === 0) return results;
+  const statement = taskResultsStatement(workflowId, [...wanted]);
+  const rows = await em.execute<Array<{ task_id: string; result: string | null; value: unknown }>>(statement.text, statement.values);
+  for (const row of rows) results.set(row.task_id, { succeeded: row.result === 'success', value: row.value });
+  return results;
+}
+
+/**
+ * The parameters with each `from` replaced by the value at its path in that dependency's result (objects and
+ * arrays as JSON text), the same object when there is none, or why one cannot be filled in.
+ */
+export function fillParameters(parameters: Record<string, unknown>, results: Results): Record<string, unknown> | string {
+  let filled: Record<string, unknown> | null = null;
+  for (const [name, value] of Object.entries(parameters)) {
+    const from = parameterFromSchema.safeParse(value);
+    if (!from.success) continue;
+    const source = results.get(from.data.from);
+    const where = `parameter "${name}" takes ${from.data.path ? `"${from.data.path}" of ` : ''}the result of "${from.data.from}"`;
+    if (!source?.succeeded) return `${where}, which did not succeed`;
+    const found = valueAtPath(source.value, from.data.path);
+    if (found === undefined || found === null) return `${where}, which has no such value`;
+    filled ??= { ...parameters };
+    filled[name] = typeof found === 'object' ? JSON.stringify(found) : found;
+  }
+  return filled ?? parameters;
+}
+
+/** "a.b.0.c": object keys and array indexes; no path is the whole value. */
+export function valueAtPath(value: unknown, path: string | undefined): unknown {
+  if (!path) return value;
+  let at: unknown = value;
+  for (const part of path.split('.')) {
+    if (Array.isArray(at) && /^\d+$/.test(part)) at = at[Number(part)];
+    else if (at !== null && typeof at === 'object' && !Array.isArray(at) && Object.prototype.hasOwnProperty.call(at, part)) at = (at as Record<string, unknown>)[part];
+    else return undefined;
+  }
+  return at;
+}
