@@ -12,7 +12,7 @@ import {
   workerStatisticsQuerySchema,
 } from './statistics';
 import { taskSpecSchema } from './taskSpec';
-import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
+import { apiTokenSchema, createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema, tokenListSchema } from './tokens';
 import {
   claimRequestSchema,
   claimResponseSchema,
@@ -86,6 +86,9 @@ const taskNameParamsSchema = z.preprocess(
   taskStatisticsPathSchema,
 );
 
+/** A worker by its name (as `worksched workers` lists it). */
+const workerNameParamsSchema = z.object({ name: z.string().min(1).max(200) });
+
 const route = <const R extends RouteDefinition>(definition: R): R => definition;
 
 /** Every route the server has, in mounting order. */
@@ -140,6 +143,22 @@ export const API_ROUTES = {
     response: completeBatchResponseSchema,
   }),
   listWorkers: route({ method: 'get', path: '/api/v1/workers', summary: 'Workers with resources and state', role: 'operator', response: z.object({ workers: z.array(workerSchema) }) }),
+  disableWorker: route({
+    method: 'post',
+    path: '/api/v1/workers/:name/disable',
+    summary: 'Disable a worker: its claims get nothing and its running requests are requeued (or aborted) as for a lost worker; idempotent',
+    role: 'operator',
+    params: workerNameParamsSchema,
+    response: workerSchema,
+  }),
+  enableWorker: route({
+    method: 'post',
+    path: '/api/v1/workers/:name/enable',
+    summary: 'Enable a disabled worker again; idempotent',
+    role: 'operator',
+    params: workerNameParamsSchema,
+    response: workerSchema,
+  }),
   createWorkRequest: route({
     method: 'post',
     path: '/api/v1/work-requests',
@@ -256,6 +275,21 @@ export const API_ROUTES = {
     bodyName: 'token request',
     response: createTokenResponseSchema,
     status: 201,
+  }),
+  listTokens: route({
+    method: 'get',
+    path: '/api/v1/tokens',
+    summary: 'Every API and worker token, oldest first: id, role, name, times; never the secret',
+    role: 'admin',
+    response: tokenListSchema,
+  }),
+  revokeToken: route({
+    method: 'post',
+    path: '/api/v1/tokens/:id/revoke',
+    summary: 'Revoke a token: refused at once by every server process sharing the database; idempotent',
+    role: 'admin',
+    params: idParamsSchema,
+    response: apiTokenSchema,
   }),
   listTaskStatistics: route({
     method: 'get',

@@ -8,11 +8,12 @@ import { listWorkers } from '../workers/listWorkers';
 import { registerWorker } from '../workers/registerWorker';
 import { completeWorkRequests } from '../workRequests/completeWorkRequests';
 import { serializeWorker } from '../workers/serializeWorker';
+import { setWorkerEnabled } from '../workers/setWorkerEnabled';
 import { clientGoneSignal } from './clientGoneSignal';
 import type { RouteHandlers } from './mountRoutes';
 
 /** /api/v1/workers: the worker agents' own routes, and the operators' list of workers. */
-export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers'> {
+export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers' | 'disableWorker' | 'enableWorker'> {
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
   return {
@@ -50,6 +51,18 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     listWorkers: async () => {
       const rows = await listWorkers(fork());
       return { workers: rows.map(({ worker, running }) => serializeWorker(worker, running)) };
+    },
+
+    disableWorker: async ({ params }) => {
+      const { worker, running, requeued, aborted } = await setWorkerEnabled(fork(), params.name, false);
+      ctx.logger.info({ worker: worker.name, requeued, aborted }, 'worker disabled');
+      return serializeWorker(worker, running);
+    },
+
+    enableWorker: async ({ params }) => {
+      const { worker, running } = await setWorkerEnabled(fork(), params.name, true);
+      ctx.logger.info({ worker: worker.name }, 'worker enabled');
+      return serializeWorker(worker, running);
     },
   };
 }
