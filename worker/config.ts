@@ -35,6 +35,11 @@ export const workerConfigSchema = z.object({
   claimWaitS: z.coerce.number().min(0).max(60).default(20),
   /** Variables of the worker's environment given to tasks besides the allowlist. */
   passEnv: z.array(z.string()).default([]),
+  /**
+   * A root worker runs tasks as this user (`root` on purpose keeps them root); unset, as a dedicated user per
+   * concurrent task that it creates (see worker/taskUsers.ts).
+   */
+  runAs: z.string().min(1).max(64).optional(),
   logLevel: logLevelSchema.default('info'),
   /** Unset: readable lines on a terminal, else JSON. */
   logFormat: logFormatSchema.optional(),
@@ -58,6 +63,7 @@ export function compileWorkerConfig(flags: WorkerFlagsInput, env: NodeJS.Process
     workDir: env.WORKSCHED_WORK_DIR || undefined,
     tags: env.WORKSCHED_TAGS || undefined,
     costPerHour: env.WORKSCHED_COST_PER_HOUR || undefined,
+    runAs: env.WORKSCHED_RUN_AS || undefined,
     logLevel: (env.LOG_LEVEL as WorkerConfigInput['logLevel']) || undefined,
     logFormat: (env.LOG_FORMAT as WorkerConfigInput['logFormat']) || undefined,
   };
