@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { hasErrorCode, isTransient } from '../client/errors';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
@@ -59,6 +61,8 @@ export class WorkerAgent {
   private spool!: LogSpool;
   private resources!: WorkerResources;
   private taskUsers!: TaskUsers;
+  /** Where tasks' working directories go: the work dir, unless tasks cannot reach it (prepareDirectories). */
+  private taskRoot = '';
   private resourcesAt = 0;
   private heartbeatIntervalMs = MAX_HEARTBEAT_INTERVAL_MS;
   private settingsSent = false;
@@ -96,24 +100,34 @@ export class WorkerAgent {
   /**
    * The work dir may be passed through but not listed (a task cannot find another's directory by name); the
    * state dir (token, outbox, log spool) is the worker's alone. Tasks under another user must be able to reach
-   * their working directory.
+   * their working directories: under a work dir they cannot reach (inside root's mode-700 home, say), those go
+   * to a directory of the worker's under the system temp dir instead.
    */
   private prepareDirectories(): void {
     const { workDir, stateDir } = this.config;
     fs.mkdirSync(workDir, { recursive: true });
     fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    this.taskRoot = workDir;
     if (!this.taskUsers.separate) return;
     fs.chmodSync(workDir, 0o711);
     fs.chmodSync(stateDir, 0o700);
     const probe = this.taskUsers.acquire();
     this.taskUsers.release(probe);
-    const blocked = probe ? firstUnreachableDirectory(workDir, probe) : null;
-    if (blocked) {
+    if (!probe) return;
+    const blocked = firstUnreachableDirectory(workDir, probe);
+    if (!blocked) return;
+    const fallback = path.join(os.tmpdir(), `worksched-tasks-${createHash('sha256').update(workDir).digest('hex').slice(0, 12)}`);
+    fs.mkdirSync(fallback, { recursive: true, mode: 0o711 });
+    fs.chmodSync(fallback, 0o711);
+    const stillBlocked = firstUnreachableDirectory(fallback, probe);
+    if (stillBlocked) {
       throw new WorkerConfigError(
-        `tasks run as ${probe?.name ?? 'another user'} cannot reach the work dir ${workDir}: ${blocked} is closed to them ` +
-          '(mode 700?); choose a --work-dir they can pass through, such as one under /var/lib or /tmp',
+        `tasks run as ${probe.name} can reach neither the work dir ${workDir} (${blocked} is closed to them) nor ${fallback} (${stillBlocked}); ` +
+          'choose a --work-dir they can pass through, such as one under /var/lib',
       );
     }
+    this.logger.info({ workDir, taskRoot: fallback, blocked }, `tasks run as ${probe.name} cannot pass through ${blocked}: their working directories go to ${fallback}`);
+    this.taskRoot = fallback;
   }
 
   /** Graceful stop: drain for up to `drainTimeoutS`, then kill what still runs and hand it back. */
@@ -245,7 +259,7 @@ export class WorkerAgent {
     const task = startTask({
       runAs,
       workRequest: request,
-      workRoot: this.config.workDir,
+      workRoot: this.taskRoot,
       keepWorkdir: this.config.keepWorkdirs,
       killGraceMs: this.config.killGraceS * 1000,
       passEnv: this.config.passEnv,

@@ -319,7 +319,23 @@ export async function removeTaskCgroups(client: WorkschedClient, id: number): Pr
 export function python3(): string {
   const found = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
   if (found.status !== 0 || !found.stdout.trim()) throw new Error(`python3 is needed by these tests: ${found.stderr}`);
-  return found.stdout.trim();
+  // A root worker runs tasks as unprivileged users: a python3 of root's own (pyenv under /root) is closed to them.
+  const usable = [found.stdout.trim(), '/usr/bin/python3', '/usr/local/bin/python3'].find(runnableByAnyone);
+  return usable ?? found.stdout.trim();
+}
+
+/** Every directory on the way is o+x and the file itself o+x (after symlinks). */
+function runnableByAnyone(file: string): boolean {
+  try {
+    const real = fs.realpathSync(file);
+    for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+      if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+      if (path.dirname(dir) === dir) break;
+    }
+    return (fs.statSync(real).mode & 0o001) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 /** GNU `time -v`'s "Maximum resident set size" (KiB) of the same command, in bytes. Async: the in-process server keeps serving. */
