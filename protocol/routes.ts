@@ -54,6 +54,8 @@ export interface RouteDefinition {
   body?: z.ZodType;
   /** What the body is, for error messages ("invalid task spec: ..."). */
   bodyName?: string;
+  /** Counted against the caller's token rate limit (create routes; 429 with Retry-After past it). */
+  rateLimited?: boolean;
   /** A missing body is read as `{}`. */
   bodyOptional?: boolean;
   /** The body may be up to WORKSCHED_MAX_BATCH_BODY (16 MiB by default) instead of 1 MiB: batches, and results of up to 1 MiB each. */
@@ -166,6 +168,7 @@ export const API_ROUTES = {
     role: 'client',
     body: taskSpecSchema,
     bodyName: 'task spec',
+    rateLimited: true,
     response: workRequestSchema,
     status: 201,
   }),
@@ -177,6 +180,7 @@ export const API_ROUTES = {
     body: createWorkRequestsRequestSchema,
     bodyName: 'batch of task specs',
     largeBody: true,
+    rateLimited: true,
     response: createWorkRequestsResponseSchema,
     status: 201,
   }),

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { API_ROUTES, type RouteDefinition } from '../protocol/routes';
 import type { ServerContext } from './context';
 import { NotFoundError, errorMiddleware } from './errors';
+import { TokenBuckets } from './rateLimit';
 import { healthRoutes } from './routes/healthRoutes';
 import { metaRoutes } from './routes/metaRoutes';
 import { mountRoutes } from './routes/mountRoutes';
@@ -42,7 +43,11 @@ export function createApp(ctx: ServerContext): Express {
     ...tokenRoutes(ctx),
     ...statisticsRoutes(ctx),
   };
-  mountRoutes(app, ctx.authenticator, handlers, { validateResponses: ctx.config.validateResponses });
+  const { createRatePerS: ratePerS, createBurst: burst } = ctx.config;
+  mountRoutes(app, ctx.authenticator, handlers, {
+    validateResponses: ctx.config.validateResponses,
+    createLimit: { buckets: new TokenBuckets(ratePerS, burst), ratePerS, burst },
+  });
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.logger));
   return app;

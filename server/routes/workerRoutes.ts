@@ -1,3 +1,4 @@
+import type { OutputData } from '../../protocol/outputData';
 import { workerIdOf } from '../auth';
 import type { ServerContext } from '../context';
 import type { EndedAttempt } from '../metrics';
@@ -7,6 +8,7 @@ import { recordHeartbeat } from '../workers/heartbeat';
 import { listWorkers } from '../workers/listWorkers';
 import { registerWorker } from '../workers/registerWorker';
 import { completeWorkRequests } from '../workRequests/completeWorkRequests';
+import { checkOutputDataSize } from '../workRequests/outputDataLimit';
 import { serializeWorker } from '../workers/serializeWorker';
 import { setWorkerEnabled } from '../workers/setWorkerEnabled';
 import { clientGoneSignal } from './clientGoneSignal';
@@ -16,6 +18,8 @@ import type { RouteHandlers } from './mountRoutes';
 export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers' | 'disableWorker' | 'enableWorker'> {
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
+  const checkResults = (results: Array<{ output_data?: OutputData }>) =>
+    checkOutputDataSize(results.map((item, index) => ({ path: `results.${index}.output_data`, outputData: item.output_data })), ctx.config.maxOutputData);
   return {
     registerWorker: async ({ body }) => {
       const { worker, token } = await registerWorker(fork(), body);
@@ -30,6 +34,7 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
 
     claim: async ({ body, req, res }) => {
       const workerId = workerIdOf(req);
+      checkResults(body.results);
       // Applied (and committed) first, so the slots they free count in this claim.
       const ended: EndedAttempt[] = [];
       const results = body.results.length > 0 ? await completeWorkRequests(fork(), workerId, body.results, policy, ended) : [];
@@ -42,6 +47,7 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     },
 
     completeBatch: async ({ body, req }) => {
+      checkResults(body.results);
       const ended: EndedAttempt[] = [];
       const results = await completeWorkRequests(fork(), workerIdOf(req), body.results, policy, ended);
       ctx.metrics.recordEnded(ended);
