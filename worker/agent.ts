@@ -254,7 +254,7 @@ export class WorkerAgent {
 
   private run(request: ClaimedWorkRequest): void {
     let guard: OrphanGuard | null = null;
-    const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger);
+    const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger, this.config.logMaxBytes);
     const runAs = this.taskUsers.acquire();
     const task = startTask({
       runAs,
