@@ -15,6 +15,7 @@ import { Cleanup, progress, provisionPostgres } from './lib/harness';
 import type { Figures } from './lib/compared';
 import type { ScenarioReport, SummaryRow } from './lib/report';
 import { runLatency } from './latency';
+import { runRateLimiterCost } from './rateLimiterCost';
 import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
@@ -32,6 +33,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '6 claim latency with learned requirements on 100k pending (bench/claimLearned.ts)', run: runClaimLearned },
   { name: '7 the real agent at --concurrency 32 on /bin/true tasks, 5,000 by default (bench/agentConcurrent.ts)', run: runAgentConcurrent },
   { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
+  { name: '9 rate limiter cost per create call (bench/rateLimiterCost.ts)', run: runRateLimiterCost },
 ];
 
 /** Selection words that stand for several scenarios. */
