@@ -8,20 +8,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { testIf, isRoot } from '../helpers/capabilities';
 import { pollUntil } from '../helpers/waitFor';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
+import { startWorkerProcess } from '../helpers/workerProcess';
 import { cleanup, logText, shellTask, startE2EServer, startWorker as startE2EWorker, tmpDir, uniqueName, waitForEnd, withProcessLogs, type E2EServer } from './support';
 
 const testAsRoot = testIf(isRoot, 'only a root worker can run tasks as other users');
 const SECRET_DATABASE_URL = 'postgresql://worksched:db-password-do-not-leak@127.0.0.1:1/worksched';
 
 let server: E2EServer;
-let worker: WorkerProcess;
 let workDir: string;
 
 beforeAll(async () => {
   server = await startE2EServer();
   workDir = tmpDir('isolation');
-  worker = await startE2EWorker(server, { workDir, concurrency: 2, env: { DATABASE_URL: SECRET_DATABASE_URL } });
+  await startE2EWorker(server, { workDir, concurrency: 2, env: { DATABASE_URL: SECRET_DATABASE_URL } });
 }, 60_000);
 afterAll(() => cleanup(server));
 
