@@ -4,11 +4,13 @@
  * directory or processes, nor the DATABASE_URL of the worker's environment. Measurement and killing of the
  * task's process tree still work across the uid boundary.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { testIf, isRoot } from '../helpers/capabilities';
 import { pollUntil } from '../helpers/waitFor';
-import { startWorkerProcess } from '../helpers/workerProcess';
+import { CLI, startWorkerProcess } from '../helpers/workerProcess';
+import { lookUpUser } from '../../worker/taskUsers';
 import { cleanup, logText, shellTask, startE2EServer, startWorker as startE2EWorker, tmpDir, uniqueName, waitForEnd, withProcessLogs, type E2EServer } from './support';
 
 const testAsRoot = testIf(isRoot, 'only a root worker can run tasks as other users');
@@ -104,4 +106,39 @@ testAsRoot('--run-as USER runs every task as that user; an unknown user stops th
   const exit = await bad.waitForExit(30_000);
   expect(exit?.code).toBe(2);
   expect(bad.output()).toMatch(/--run-as no-such-user-here: no such user/);
+}), 90_000);
+
+/** The worker CLI as an unprivileged user (root may spawn as anyone): its output once it exits or `until` matches. */
+function runWorkerAs(user: { uid: number; gid: number }, args: string[], until: RegExp): Promise<{ code: number | null; output: string }> {
+  const workDir = tmpDir('unprivileged');
+  fs.chownSync(workDir, user.uid, user.gid);
+  const child = spawn(process.execPath, [CLI, 'worker', '--work-dir', path.join(workDir, 'w'), '--enrollment-token', server.enrollmentToken, '--server', server.url, ...args], {
+    uid: user.uid,
+    gid: user.gid,
+    env: { PATH: process.env.PATH, HOME: workDir, LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (until.test(output)) child.kill('SIGKILL');
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+testAsRoot('a worker that is not root says at start that tasks share its user, and refuses --run-as another user', withProcessLogs(async () => {
+  const user = lookUpUser('nobody');
+  if (!user) throw new Error('this host has no nobody user');
+  const shared = await runWorkerAs(user, ['--name', uniqueName('unprivileged')], /tasks share its user/);
+  expect(shared.output).toMatch(/the worker is not root: tasks share its user \(nobody\)/);
+  const refused = await runWorkerAs(user, ['--name', uniqueName('unprivileged'), '--run-as', 'root'], /only a worker running as root/);
+  expect(refused.output).toMatch(/--run-as root: only a worker running as root can run tasks as another user/);
 }), 90_000);
