@@ -22,8 +22,8 @@ export const serverConfigSchema = z.object({
   housekeepingIntervalS: z.coerce.number().int().min(1).max(59).default(5),
   /** The stored log of one work request; past it a single `system` entry says it was truncated. */
   logMaxBytes: positiveSize.default(16 * MiB),
-  /** Largest `output_data` a worker may report (its JSON), in bytes: a 413 above it. Matches the 1 MiB result limit. */
-  maxOutputData: positiveSize.default(MiB),
+  /** Largest `output_data` a worker may report (its JSON), in bytes: a 413 above it. The 1 MiB result, with room for errors and statistics. */
+  maxOutputData: positiveSize.default(2 * MiB),
   /**
    * Per token, per server process: create calls (a batch is one call) allowed per second on average, and in a
    * burst. 0 turns the limit off. The defaults leave room for the benchmarks' thousands of creates a second.

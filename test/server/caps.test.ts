@@ -36,11 +36,11 @@ async function runningRequest() {
   return { worker, id: created.id };
 }
 
-test('defaults: a 16 MiB log, a 1 MiB output_data, 1,000 create calls a second per token in bursts of 10,000; sizes take units', () => {
+test('defaults: a 16 MiB log, a 2 MiB output_data (a 1 MiB result and room for errors), 1,000 create calls a second per token in bursts of 10,000; sizes take units', () => {
   const defaults = compileServerConfig({}, {});
   expect({ log: defaults.logMaxBytes, output: defaults.maxOutputData, rate: defaults.createRatePerS, burst: defaults.createBurst }).toEqual({
     log: 16 * MiB,
-    output: MiB,
+    output: 2 * MiB,
     rate: 1000,
     burst: 10_000,
   });
