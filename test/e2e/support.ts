@@ -65,9 +65,11 @@ export function uniqueName(prefix: string): string {
 }
 
 const tmpDirs: string[] = [];
-/** A fresh directory under the system temp dir, removed by `cleanup()`. */
+/** A fresh directory under the system temp dir, open to every user (as /tmp is), removed by `cleanup()`. */
 export function tmpDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `worksched-e2e-${prefix}-`));
+  // A root worker runs tasks as unprivileged users: they read and write the tests' fixtures here (mkdtemp gives 700).
+  fs.chmodSync(dir, 0o777);
   tmpDirs.push(dir);
   return dir;
 }
@@ -173,8 +175,27 @@ export async function startWorker(
     workDir: options.workDir ?? tmpDir('worker'),
     enrollmentToken: server.enrollmentToken,
     ...options,
+    env: { PATH: pathForTaskUsers(), ...(options.env ?? {}) },
   });
   return worker.ready();
+}
+
+/**
+ * The test run's PATH without the directories unprivileged users cannot pass through (root's pyenv under
+ * /root): the tasks a root worker runs as its task users find their python3 and other tools on the rest.
+ */
+function pathForTaskUsers(): string {
+  const openToAll = (dir: string) => {
+    try {
+      for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+        if ((fs.statSync(current).mode & 0o001) === 0) return false;
+        if (path.dirname(current) === current) return true;
+      }
+    } catch {
+      return false;
+    }
+  };
+  return (process.env.PATH ?? '').split(':').filter((dir) => dir && openToAll(dir)).join(':');
 }
 
 /** The usual pair of a test file: a server and one worker of it (stop both with `cleanup(server)`). */
