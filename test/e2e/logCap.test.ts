@@ -1,6 +1,7 @@
 /**
- * The worker's own log cap (--log-max): past it a single `system` line says the log was truncated and the
- * worker ships nothing more of that task, which runs on to its end.
+ * Caps seen from a real worker: its own log cap (--log-max), past which a single `system` line says the log was
+ * truncated and it ships nothing more of that task, which runs on to its end; and a result over the server's
+ * output_data cap, which the worker then reports without it (an error saying why, the statistics kept).
  */
 import type { WorkerProcess } from '../helpers/workerProcess';
 import { cleanup, logText, shellTask, startE2EServer, startWorker, waitForEnd, withProcessLogs, type E2EServer } from './support';
@@ -10,7 +11,7 @@ let server: E2EServer;
 let worker: WorkerProcess;
 
 beforeAll(async () => {
-  server = await startE2EServer();
+  server = await startE2EServer({ maxOutputData: 16 * 1024 });
   worker = await startWorker(server, { extraArgs: ['--log-max', '64KiB'] });
 }, 60_000);
 afterAll(() => cleanup(server));
@@ -30,4 +31,15 @@ test('a task printing 1 MiB ships at most --log-max of it, then one system line;
   expect(truncation[0].text).toMatch(/cap of 64\.0 KiB; the worker stops shipping it/);
   expect(entries[entries.length - 1]).toBe(truncation[0]);
   expect((await logText(server.client, created.id)).stdout).not.toContain('after-the-cap');
+}), 60_000);
+
+test('a result over the server\'s output_data cap ends the request as an error saying so, with its statistics', withProcessLogs(async () => {
+  const created = await server.client.createWorkRequest(
+    shellTask('printf \'{"blob":"%s"}\' "$(head -c 40000 /dev/zero | tr "\\0" x)" > "$WORKSCHED_RESULT_FILE"', { max_attempts: 1 }),
+  );
+  const done = await waitForEnd(server.client, created.id);
+  expect({ status: done.status, result: done.result, code: done.output_data?.errors?.[0]?.code }).toEqual({ status: 'completed', result: 'error', code: 'output_data_too_large' });
+  expect(done.output_data?.errors?.[0]?.message).toMatch(/at most 16\.0 KiB/);
+  expect(done.output_data?.result).toBeUndefined();
+  expect(done.output_data?.runtime_statistics?.duration_ms).toEqual(expect.any(Number));
 }), 60_000);

@@ -117,7 +117,7 @@ export interface E2EServer {
  * `heartbeatTimeoutS` decides when a silent worker is declared lost.
  */
 export async function startE2EServer(
-  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string } = {},
+  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string; maxOutputData?: number } = {},
 ): Promise<E2EServer> {
   const db = await createTestDatabase();
   const dataDir = tmpDir('server');
@@ -135,6 +135,7 @@ export async function startE2EServer(
           heartbeatIntervalS: options.heartbeatIntervalS ?? 0.5,
           housekeepingIntervalS: 1,
           ...(options.enrollmentToken ? { enrollmentToken: options.enrollmentToken } : {}),
+          ...(options.maxOutputData ? { maxOutputData: options.maxOutputData } : {}),
         },
         {},
       ),

@@ -4,6 +4,7 @@
  * per-token rate of create calls (429 with Retry-After, nothing written).
  */
 import type { ErrorResponse } from '../../protocol/errors';
+import type { CompletionAnswer } from '../../protocol/workerApi';
 import type { LogEntry, WorkRequest } from '../../protocol/workRequest';
 import { compileServerConfig } from '../../server/config';
 import { expectStatus, MiB, startTestServer, taskSpec, type OrError, type TestServer } from '../helpers/server';
@@ -65,25 +66,41 @@ test('the stored log stops at the cap with one system line saying so; later batc
   expect(system[0].text).toMatch(/log truncated/);
 });
 
-test('an output_data over the cap is a 413 naming the field on complete, batch complete, claim and release; nothing written', async () => {
+test('an output_data over the cap is a 413 naming the field on complete and release, and a 413 for that item alone in a batch or a claim; nothing written for it', async () => {
   const { worker, id } = await runningRequest();
+  const other = await runningRequest();
   const big = { errors: [{ code: 'exit_code', message: 'y'.repeat(OUTPUT_CAP) }] };
   const before = await server.countAll();
-  const answers = [
-    ['complete', await worker.complete(id, { result: 'failure', output_data: big }), 'output_data'],
-    ['batch', await worker.call<OrError<object>>('POST', '/api/v1/workers/complete', { results: [{ id, result: 'success' }, { id, result: 'failure', output_data: big }] }), 'results.1.output_data'],
-    ['claim', await worker.claim({ results: [{ id, result: 'failure', output_data: big }] }), 'results.0.output_data'],
-    ['release', await worker.release(id, { reason: 'shutting down', output_data: big }), 'output_data'],
-  ] as const;
-  for (const [what, answer, path] of answers) {
+  for (const [what, answer] of [
+    ['complete', await worker.complete(id, { result: 'failure', output_data: big })],
+    ['release', await worker.release(id, { reason: 'shutting down', output_data: big })],
+  ] as const) {
     const body = answer.body as Partial<ErrorResponse>;
-    expect({ what, status: answer.status, code: body.error?.code, paths: body.error?.issues?.map((issue) => issue.path) }).toEqual({ what, status: 413, code: 'payload_too_large', paths: [path] });
+    expect({ what, status: answer.status, code: body.error?.code, paths: body.error?.issues?.map((issue) => issue.path) }).toEqual({ what, status: 413, code: 'payload_too_large', paths: ['output_data'] });
     expect(body.error?.message).toMatch(/output_data is .* at most 4\.0 KiB/);
+  }
+  for (const [what, answer] of [
+    ['batch', await worker.call<OrError<{ results: CompletionAnswer[] }>>('POST', '/api/v1/workers/complete', { results: [{ id: 99_999_999, result: 'success' }, { id, result: 'failure', output_data: big }] })],
+    ['claim', await worker.claim({ results: [{ id, result: 'failure', output_data: big }] })],
+  ] as const) {
+    const results = (answer.body as { results?: CompletionAnswer[] }).results ?? [];
+    expect({ what, status: answer.status, last: results[results.length - 1] }).toEqual({
+      what,
+      status: 200,
+      last: { id, status: 413, error: { code: 'payload_too_large', message: expect.stringMatching(/results\.\d\.output_data|at most 4\.0 KiB/) } },
+    });
   }
   expect(await server.countAll()).toEqual(before);
   expect((await server.getWorkRequest(id)).status).toBe('running');
-  // Under the cap it is taken as usual.
+  // In a batch the others are applied; under the cap it is taken as usual.
+  const mixed = expectStatus(
+    await other.worker.call<{ results: CompletionAnswer[] }>('POST', '/api/v1/workers/complete', { results: [{ id: other.id, result: 'success' }, { id, result: 'failure', output_data: big }] }),
+    200,
+    'mixed batch',
+  ).body.results;
+  expect(mixed.map((answer) => answer.status)).toEqual([200, 413]);
   expectStatus(await worker.complete(id, { result: 'failure', output_data: { errors: [{ code: 'exit_code', message: 'short' }] } }), 200, 'small complete');
+  expect((await server.getWorkRequest(other.id)).status).toBe('completed');
 });
 
 test('create calls past the token\'s burst get 429 with Retry-After and write nothing; other tokens are not held back; the bucket refills', async () => {
