@@ -21,8 +21,8 @@ export const API_ERRORS = {
   /** The request was retried already (superseded_by is set): retry its newest attempt instead. */
   already_retried: { status: 409, retryable: false },
   payload_too_large: { status: 413, retryable: false },
-  /** Too many create calls with this token; `Retry-After` says in how many seconds to try again. */
-  rate_limited: { status: 429, retryable: true },
+  /** Too many create calls with this token; `Retry-After` says in how many seconds to try again (not retried blindly). */
+  rate_limited: { status: 429, retryable: false },
   internal: { status: 500, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */
   response_invalid: { status: 500, retryable: false },

@@ -160,4 +160,4 @@ test('CLI: token create --expires, token list, token revoke, workers disable/ena
   const missing = await runCli(['workers', 'disable', 'no-such-worker'], { env });
   expect(missing.code).not.toBe(0);
   expect(missing.stderr).toMatch(/no worker named "no-such-worker"/);
-});
+}, 120_000);

@@ -163,8 +163,8 @@ class TaskRun {
 
     const disk = new DiskSampler(this.workdir);
     if (child.pid !== undefined) {
-      const as = runAs ? ` as ${runAs.name} (uid ${runAs.uid})` : '';
-      this.system(`started pid ${child.pid}${as}: ${path} (measurement: ${method}) in ${this.workdir}`);
+      const as = runAs ? `; as ${runAs.name}, uid ${runAs.uid}` : '';
+      this.system(`started pid ${child.pid}: ${path} (measurement: ${method}${as}) in ${this.workdir}`);
       if (method === 'proc' || !this.cgroup?.hasMemory) {
         this.sampler = new ProcSampler(child.pid);
         this.sampler.start();
