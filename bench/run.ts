@@ -17,6 +17,7 @@ import type { ScenarioReport, SummaryRow } from './lib/report';
 import { runLatency } from './latency';
 import { runScheduleTick } from './scheduleTick';
 import { runDashboardLoad } from './dashboardLoad';
+import { runRateLimiterCost } from './rateLimiterCost';
 import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
@@ -38,6 +39,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '9 schedules tick with 1,000 enabled schedules (bench/scheduleTick.ts)', run: runScheduleTick },
   { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
   { name: '11 workflows: a 10,000-task workflow created and drained, claim cost with 100,000 blocked rows (bench/workflows.ts)', run: runWorkflows },
+  { name: '12 rate limiter cost per create call (bench/rateLimiterCost.ts)', run: runRateLimiterCost },
 ];
 
 /** Selection words that stand for several scenarios. */

@@ -10,7 +10,7 @@ import type { CreateScheduleRequest, Schedule, ScheduleFiring } from '../protoco
 import type { TaskSpecInput } from '../protocol/taskSpec';
 import type { Worker } from '../protocol/workerApi';
 import type { CreateWorkRequestsRequest, LogEntry, WorkRequest, WorkRequestList, WorkRequestResult, WorkRequestStatus } from '../protocol/workRequest';
-import type { TokenRole } from '../protocol/tokens';
+import type { ApiTokenInfo, TokenRole } from '../protocol/tokens';
 import type {
   CreateWorkflowRequest,
   ResumeAllWorkflowsResponse,
@@ -242,8 +242,30 @@ export class WorkschedClient {
     return this.http.request('GET', '/api/v1/statistics/summary');
   }
 
-  createToken(role: Exclude<TokenRole, 'worker'>, name?: string): Promise<{ id: number; role: TokenRole; name: string | null; token: string }> {
-    return this.http.request('POST', '/api/v1/tokens', { body: { role, ...(name ? { name } : {}) } });
+  /** `expiresIn`: seconds or a duration such as "30d"; unset, the token never expires. */
+  createToken(
+    role: Exclude<TokenRole, 'worker'>,
+    name?: string,
+    expiresIn?: string | number,
+  ): Promise<{ id: number; role: TokenRole; name: string | null; expires_at: string | null; token: string }> {
+    return this.http.request('POST', '/api/v1/tokens', { body: { role, ...(name ? { name } : {}), ...(expiresIn !== undefined ? { expires_in: expiresIn } : {}) } });
+  }
+
+  async listTokens(): Promise<ApiTokenInfo[]> {
+    const answer = await this.http.request<{ tokens: ApiTokenInfo[] }>('GET', '/api/v1/tokens');
+    return answer.tokens;
+  }
+
+  revokeToken(id: number): Promise<ApiTokenInfo> {
+    return this.http.request('POST', `/api/v1/tokens/${id}/revoke`);
+  }
+
+  disableWorker(name: string): Promise<Worker> {
+    return this.http.request('POST', `/api/v1/workers/${encodeURIComponent(name)}/disable`);
+  }
+
+  enableWorker(name: string): Promise<Worker> {
+    return this.http.request('POST', `/api/v1/workers/${encodeURIComponent(name)}/enable`);
   }
 
   /** POST /api/v1/schedules: 201 with the new schedule, or 200 with the existing one of this name and definition. */

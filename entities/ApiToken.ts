@@ -15,6 +15,8 @@ export const ApiToken = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     lastUsedAt: p.datetime().nullable(),
     revokedAt: p.datetime().nullable(),
+    /** Null: never expires. */
+    expiresAt: p.datetime().nullable(),
   }),
 });
 export type ApiToken = InferEntity<typeof ApiToken>;

@@ -35,6 +35,8 @@ export const API_ERRORS = {
   /** Over WORKSCHED_MAX_PENDING_WORKFLOWS: try again when workflows have finished. */
   queue_full: { status: 429, retryable: false },
   payload_too_large: { status: 413, retryable: false },
+  /** Too many create calls with this token; `Retry-After` says in how many seconds to try again (not retried blindly). */
+  rate_limited: { status: 429, retryable: false },
   internal: { status: 500, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */
   response_invalid: { status: 500, retryable: false },

@@ -56,4 +56,6 @@ export const ERROR_CODES = {
   workerShutdown: 'worker_shutdown',
   invalidResult: 'invalid_result',
   requiredFileMissing: 'required_file_missing',
+  /** The server refused the report's output_data as larger than its cap; only the statistics were kept. */
+  outputDataTooLarge: 'output_data_too_large',
 } as const;

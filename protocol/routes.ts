@@ -37,7 +37,7 @@ import {
   workflowTaskQuerySchema,
   workflowWithTasksSchema,
 } from './workflow';
-import { createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema } from './tokens';
+import { apiTokenSchema, createTokenRequestSchema, createTokenResponseSchema, healthResponseSchema, tokenListSchema } from './tokens';
 import {
   claimRequestSchema,
   claimResponseSchema,
@@ -79,6 +79,8 @@ export interface RouteDefinition {
   body?: z.ZodType;
   /** What the body is, for error messages ("invalid task spec: ..."). */
   bodyName?: string;
+  /** Counted against the caller's token rate limit (create routes; 429 with Retry-After past it). */
+  rateLimited?: boolean;
   /** A missing body is read as `{}`. */
   bodyOptional?: boolean;
   /** The body may be up to WORKSCHED_MAX_BATCH_BODY (16 MiB by default) instead of 1 MiB: batches, and results of up to 1 MiB each. */
@@ -110,6 +112,9 @@ const taskNameParamsSchema = z.preprocess(
   },
   taskStatisticsPathSchema,
 );
+
+/** A worker by its name (as `worksched workers` lists it). */
+const workerNameParamsSchema = z.object({ name: z.string().min(1).max(200) });
 
 const route = <const R extends RouteDefinition>(definition: R): R => definition;
 
@@ -165,6 +170,22 @@ export const API_ROUTES = {
     response: completeBatchResponseSchema,
   }),
   listWorkers: route({ method: 'get', path: '/api/v1/workers', summary: 'Workers with resources and state', role: 'operator', response: z.object({ workers: z.array(workerSchema) }) }),
+  disableWorker: route({
+    method: 'post',
+    path: '/api/v1/workers/:name/disable',
+    summary: 'Disable a worker: its claims get nothing and its running requests are requeued (or aborted) as for a lost worker; idempotent',
+    role: 'operator',
+    params: workerNameParamsSchema,
+    response: workerSchema,
+  }),
+  enableWorker: route({
+    method: 'post',
+    path: '/api/v1/workers/:name/enable',
+    summary: 'Enable a disabled worker again; idempotent',
+    role: 'operator',
+    params: workerNameParamsSchema,
+    response: workerSchema,
+  }),
   createWorkRequest: route({
     method: 'post',
     path: '/api/v1/work-requests',
@@ -172,6 +193,7 @@ export const API_ROUTES = {
     role: 'client',
     body: taskSpecSchema,
     bodyName: 'task spec',
+    rateLimited: true,
     response: workRequestSchema,
     status: 201,
   }),
@@ -183,6 +205,7 @@ export const API_ROUTES = {
     body: createWorkRequestsRequestSchema,
     bodyName: 'batch of task specs',
     largeBody: true,
+    rateLimited: true,
     response: createWorkRequestsResponseSchema,
     status: 201,
   }),
@@ -443,6 +466,21 @@ export const API_ROUTES = {
     bodyName: 'token request',
     response: createTokenResponseSchema,
     status: 201,
+  }),
+  listTokens: route({
+    method: 'get',
+    path: '/api/v1/tokens',
+    summary: 'Every API and worker token, oldest first: id, role, name, times; never the secret',
+    role: 'admin',
+    response: tokenListSchema,
+  }),
+  revokeToken: route({
+    method: 'post',
+    path: '/api/v1/tokens/:id/revoke',
+    summary: 'Revoke a token: refused at once by every server process sharing the database; idempotent',
+    role: 'admin',
+    params: idParamsSchema,
+    response: apiTokenSchema,
   }),
   listTaskStatistics: route({
     method: 'get',

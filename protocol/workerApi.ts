@@ -129,11 +129,12 @@ export type CompleteBatchRequest = z.input<typeof completeBatchRequestSchema>;
 
 /**
  * The answer for one item, as the per-request route would have answered it: 200 (applied, or a repeat that
- * changed nothing), 404 (no such request), 409 (not this worker's, or not running).
+ * changed nothing), 404 (no such request), 409 (not this worker's, or not running), 413 (output_data over the
+ * server's cap, nothing written).
  */
 export const completionAnswerSchema = z.object({
   id: z.number().int(),
-  status: z.union([z.literal(200), z.literal(404), z.literal(409)]),
+  status: z.union([z.literal(200), z.literal(404), z.literal(409), z.literal(413)]),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export type CompletionAnswer = z.infer<typeof completionAnswerSchema>;

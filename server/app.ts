@@ -3,6 +3,7 @@ import { API_ROUTES, type RouteDefinition } from '../protocol/routes';
 import type { ServerContext } from './context';
 import { DashboardAssets } from './dashboard/dashboardAssets';
 import { NotFoundError, errorMiddleware } from './errors';
+import { TokenBuckets } from './rateLimit';
 import { healthRoutes } from './routes/healthRoutes';
 import { metaRoutes } from './routes/metaRoutes';
 import { mountRoutes } from './routes/mountRoutes';
@@ -50,7 +51,11 @@ export function createApp(ctx: ServerContext): Express {
     ...scheduleRoutes(ctx),
     ...workflowRoutes(ctx),
   };
-  mountRoutes(app, ctx.authenticator, handlers, { validateResponses: ctx.config.validateResponses });
+  const { createRatePerS: ratePerS, createBurst: burst } = ctx.config;
+  mountRoutes(app, ctx.authenticator, handlers, {
+    validateResponses: ctx.config.validateResponses,
+    createLimit: { buckets: new TokenBuckets(ratePerS, burst), ratePerS, burst },
+  });
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.logger));
   return app;

@@ -1,6 +1,11 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { logFormatSchema, logLevelSchema } from '../common/logger';
+import { sizeSchema } from '../protocol/units';
+
+const MiB = 1024 * 1024;
+/** A positive size in bytes: a number or "16MiB". */
+const positiveSize = sizeSchema.pipe(z.number().int().positive());
 
 /** Server configuration, compiled once from the environment and flags (flags win) and frozen. */
 export const serverConfigSchema = z.object({
@@ -15,7 +20,16 @@ export const serverConfigSchema = z.object({
   /** A running request its worker's heartbeat no longer lists is given back after this long (claim answers in flight). */
   claimGraceS: z.coerce.number().min(0).default(15),
   housekeepingIntervalS: z.coerce.number().int().min(1).max(59).default(5),
-  logMaxBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /** The stored log of one work request; past it a single `system` entry says it was truncated. */
+  logMaxBytes: positiveSize.default(16 * MiB),
+  /** Largest `output_data` a worker may report (its JSON), in bytes: a 413 above it. The 1 MiB result, with room for errors and statistics. */
+  maxOutputData: positiveSize.default(2 * MiB),
+  /**
+   * Per token, per server process: create calls (a batch is one call) allowed per second on average, and in a
+   * burst. 0 turns the limit off. The defaults leave room for the benchmarks' thousands of creates a second.
+   */
+  createRatePerS: z.coerce.number().min(0).default(1000),
+  createBurst: z.coerce.number().int().min(1).default(10_000),
   /** Largest body of the routes marked `largeBody` (batch create, claim, completions), in bytes; every other route takes up to 1 MiB. */
   maxBatchBody: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   /** Most workflows RUNNING at once; later ones wait as PENDING (their tasks are not claimed). Unset: no limit. */
@@ -60,6 +74,9 @@ export function compileServerConfig(
     maxBatchBody: env.WORKSCHED_MAX_BATCH_BODY || undefined,
     maxRunningWorkflows: env.WORKSCHED_MAX_RUNNING_WORKFLOWS || undefined,
     maxPendingWorkflows: env.WORKSCHED_MAX_PENDING_WORKFLOWS || undefined,
+    maxOutputData: env.WORKSCHED_MAX_OUTPUT_DATA || undefined,
+    createRatePerS: env.WORKSCHED_CREATE_RATE || undefined,
+    createBurst: env.WORKSCHED_CREATE_BURST || undefined,
     historyRetentionRuns: env.WORKSCHED_HISTORY_RETENTION_RUNS || undefined,
     learnedHeadroom: env.WORKSCHED_LEARNED_HEADROOM || undefined,
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,

@@ -82,6 +82,21 @@ export class NotAssignedError extends ConflictError {
   }
 }
 
+/** Too many create calls with one token (server/rateLimit.ts); the route sets Retry-After. */
+export class RateLimitedError extends HttpError {
+  constructor(readonly retryAfterS: number, ratePerS: number, burst: number) {
+    super('rate_limited', `too many create calls with this token (at most ${ratePerS} a second, bursts of ${burst}); retry in ${retryAfterS} s`);
+  }
+}
+
+/** A reported output_data larger than the server keeps (WORKSCHED_MAX_OUTPUT_DATA). */
+export class OutputDataTooLargeError extends HttpError {
+  constructor(path: string, bytes: number, limit: number) {
+    const message = `output_data is ${formatBytes(bytes)} of JSON; this server keeps at most ${formatBytes(limit)} (WORKSCHED_MAX_OUTPUT_DATA): put large results in files or shorten the errors`;
+    super('payload_too_large', message, [{ path, message }]);
+  }
+}
+
 /** An answer that does not match its route's response schema (only checked where enabled, e.g. in tests). */
 export class ResponseInvalidError extends HttpError {
   constructor(what: string, error: z.ZodError) {

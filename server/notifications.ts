@@ -8,6 +8,8 @@ export const CHANNELS = {
   pendingWork: 'worksched_pending_work',
   /** Requests got log entries or changed state; payload: their ids, comma-separated. */
   workRequestActivity: 'worksched_work_request_activity',
+  /** A token was revoked: every process forgets the tokens it cached. Payload: the token id. */
+  credentials: 'worksched_credentials',
 } as const;
 type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
 
@@ -91,6 +93,14 @@ export class DatabaseNotifications {
     };
     this.events.on(channel, listener);
     return this.subscription(() => fired, (fn) => (wake = fn), () => this.events.off(channel, listener));
+  }
+
+  /**
+   * Calls `listener` on every notification of `channel` until the connection closes, and once after each
+   * (re)connect (anything may have happened while it was not listening).
+   */
+  listen(channel: Channel, listener: (payload: string) => void): void {
+    this.events.on(channel, listener);
   }
 
   /**

@@ -78,7 +78,7 @@ export async function startServer(
     await notifications.start();
     cleanups.push(() => notifications.close());
 
-    const ctx = { orm, pool, config, logger, notifications, authenticator: new TokenAuthenticator(orm), metrics: new ServerMetrics(orm, { maxTaskNames: config.metricsTaskNames }) };
+    const ctx = { orm, pool, config, logger, notifications, authenticator: new TokenAuthenticator(orm, notifications), metrics: new ServerMetrics(orm, { maxTaskNames: config.metricsTaskNames }) };
     const app = createApp(ctx);
     const server = http.createServer(app);
     // Long-polls hold requests for up to 60 s; keep idle sockets a little longer than clients do.

@@ -21,6 +21,7 @@ beforeAll(async () => {
   // A short back-off, so a retry runs within a second.
   server = await startTestServer({ retryBaseDelayS: 0.5, retryMaxDelayS: 1 });
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'worksched-cli-wait-'));
+  fs.chmodSync(scratch, 0o777); // the tasks, run as unprivileged users, leave their markers here
   worker = startWorkerProcess({ server: server.url, name: 'wait-agent', workDir: path.join(scratch, 'work'), enrollmentToken: server.enrollmentToken, concurrency: 2 });
   await worker.ready();
 });

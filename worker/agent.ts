@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { hasErrorCode, isTransient } from '../client/errors';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
@@ -6,7 +8,7 @@ import { MAX_RESULTS_PER_CALL, type ClaimedWorkRequest, type WorkerResources } f
 import { Backoff } from '../common/backoff';
 import { createLogger, type Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
-import type { WorkerConfig } from './config';
+import { WorkerConfigError, type WorkerConfig } from './config';
 import { detectMeasurementMethod, startTask, type RunningTask, type TaskOutcome } from './execution';
 import { loadOrRegisterIdentity, type LoadedIdentity } from './identity';
 import { LogShipper } from './logShipper';
@@ -15,6 +17,7 @@ import { OrphanGuard } from './orphanGuard';
 import { Outbox, toCompletionItem } from './outbox';
 import { collectResources } from './resources';
 import { WorkerServerApi } from './serverApi';
+import { firstUnreachableDirectory, TaskUsers } from './taskUsers';
 
 /** Static facts (OS, GPUs) are read once; memory and disk are refreshed this often in heartbeats. */
 const RESOURCE_REFRESH_MS = 30_000;
@@ -57,6 +60,9 @@ export class WorkerAgent {
   private outbox!: Outbox;
   private spool!: LogSpool;
   private resources!: WorkerResources;
+  private taskUsers!: TaskUsers;
+  /** Where tasks' working directories go: the work dir, unless tasks cannot reach it (prepareDirectories). */
+  private taskRoot = '';
   private resourcesAt = 0;
   private heartbeatIntervalMs = MAX_HEARTBEAT_INTERVAL_MS;
   private settingsSent = false;
@@ -71,8 +77,8 @@ export class WorkerAgent {
   }
 
   async start(): Promise<void> {
-    fs.mkdirSync(this.config.workDir, { recursive: true });
-    fs.mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
+    this.taskUsers = TaskUsers.resolve(this.config.runAs, this.config.concurrency, this.logger);
+    this.prepareDirectories();
     this.resources = await collectResources(this.config.workDir);
     this.resourcesAt = Date.now();
     const identity = await this.withRetry('register', () => loadOrRegisterIdentity(this.config, this.resources, Outbox.queuedIds(this.config.stateDir)));
@@ -89,6 +95,39 @@ export class WorkerAgent {
       this.heartbeatLoop(),
       this.claimLoop(),
     ];
+  }
+
+  /**
+   * The work dir may be passed through but not listed (a task cannot find another's directory by name); the
+   * state dir (token, outbox, log spool) is the worker's alone. Tasks under another user must be able to reach
+   * their working directories: under a work dir they cannot reach (inside root's mode-700 home, say), those go
+   * to a directory of the worker's under the system temp dir instead.
+   */
+  private prepareDirectories(): void {
+    const { workDir, stateDir } = this.config;
+    fs.mkdirSync(workDir, { recursive: true });
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    this.taskRoot = workDir;
+    if (!this.taskUsers.separate) return;
+    fs.chmodSync(workDir, 0o711);
+    fs.chmodSync(stateDir, 0o700);
+    const probe = this.taskUsers.acquire();
+    this.taskUsers.release(probe);
+    if (!probe) return;
+    const blocked = firstUnreachableDirectory(workDir, probe);
+    if (!blocked) return;
+    const fallback = path.join(os.tmpdir(), `worksched-tasks-${createHash('sha256').update(workDir).digest('hex').slice(0, 12)}`);
+    fs.mkdirSync(fallback, { recursive: true, mode: 0o711 });
+    fs.chmodSync(fallback, 0o711);
+    const stillBlocked = firstUnreachableDirectory(fallback, probe);
+    if (stillBlocked) {
+      throw new WorkerConfigError(
+        `tasks run as ${probe.name} can reach neither the work dir ${workDir} (${blocked} is closed to them) nor ${fallback} (${stillBlocked}); ` +
+          'choose a --work-dir they can pass through, such as one under /var/lib',
+      );
+    }
+    this.logger.info({ workDir, taskRoot: fallback, blocked }, `tasks run as ${probe.name} cannot pass through ${blocked}: their working directories go to ${fallback}`);
+    this.taskRoot = fallback;
   }
 
   /** Graceful stop: drain for up to `drainTimeoutS`, then kill what still runs and hand it back. */
@@ -215,10 +254,12 @@ export class WorkerAgent {
 
   private run(request: ClaimedWorkRequest): void {
     let guard: OrphanGuard | null = null;
-    const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger);
+    const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger, this.config.logMaxBytes);
+    const runAs = this.taskUsers.acquire();
     const task = startTask({
+      runAs,
       workRequest: request,
-      workRoot: this.config.workDir,
+      workRoot: this.taskRoot,
       keepWorkdir: this.config.keepWorkdirs,
       killGraceMs: this.config.killGraceS * 1000,
       passEnv: this.config.passEnv,
@@ -240,6 +281,7 @@ export class WorkerAgent {
       .catch((error: unknown) => this.logger.error({ err: error, workRequest: request.id }, 'task bookkeeping failed'))
       .finally(() => {
         guard?.release(); // assigned in onSpawn
+        this.taskUsers.release(runAs);
         this.active.delete(request.id);
         // A claim waiting for this slot carries the report; otherwise it goes at once on its own.
         this.slotFreed?.();

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { logFormatSchema, logLevelSchema } from '../common/logger';
+import { sizeSchema } from '../protocol/units';
 import { WORKER_SECRET } from './execution/taskEnvironment';
 
 /** A configuration mistake worth one plain sentence (what is wrong, what to do), not a zod dump. */
@@ -35,6 +36,13 @@ export const workerConfigSchema = z.object({
   claimWaitS: z.coerce.number().min(0).max(60).default(20),
   /** Variables of the worker's environment given to tasks besides the allowlist. */
   passEnv: z.array(z.string()).default([]),
+  /**
+   * A root worker runs tasks as this user (`root` on purpose keeps them root); unset, as a dedicated user per
+   * concurrent task that it creates (see worker/taskUsers.ts).
+   */
+  runAs: z.string().min(1).max(64).optional(),
+  /** One task's log shipped at most (16 MiB, as the server's default cap): past it, one line says it was truncated. */
+  logMaxBytes: sizeSchema.pipe(z.number().int().positive()).default(16 * 1024 * 1024),
   logLevel: logLevelSchema.default('info'),
   /** Unset: readable lines on a terminal, else JSON. */
   logFormat: logFormatSchema.optional(),
@@ -58,6 +66,8 @@ export function compileWorkerConfig(flags: WorkerFlagsInput, env: NodeJS.Process
     workDir: env.WORKSCHED_WORK_DIR || undefined,
     tags: env.WORKSCHED_TAGS || undefined,
     costPerHour: env.WORKSCHED_COST_PER_HOUR || undefined,
+    runAs: env.WORKSCHED_RUN_AS || undefined,
+    logMaxBytes: env.WORKSCHED_LOG_MAX_BYTES || undefined,
     logLevel: (env.LOG_LEVEL as WorkerConfigInput['logLevel']) || undefined,
     logFormat: (env.LOG_FORMAT as WorkerConfigInput['logFormat']) || undefined,
   };

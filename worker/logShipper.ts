@@ -1,4 +1,5 @@
 import type { LogEntry } from '../protocol/workRequest';
+import { formatBytes } from '../protocol/units';
 import type { Logger } from '../common/logger';
 import { hasErrorCode, isTransient } from '../client/errors';
 import type { LogSpool } from './logSpool';
@@ -10,9 +11,14 @@ const FLUSH_BYTES = 64 * 1024;
 const MAX_ENTRY_CHARS = 32 * 1024;
 /** Past this much unshipped output (server down), keep it only in the spool, not in memory. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Default cap of one task's log (as the server's WORKSCHED_LOG_MAX_BYTES). */
+export const DEFAULT_LOG_MAX_BYTES = 16 * 1024 * 1024;
+/** Kept below the cap for the truncation line itself, so the server stores it rather than its own. */
+const TRUNCATION_RESERVE_BYTES = 4096;
 
 /**
- * Ships one task's output: numbered entries, batched at least once a second or when 64 KiB accumulate.
+ * Ships one task's output: numbered entries, batched at least once a second or when 64 KiB accumulate, up to
+ * `maxBytes` (then one `system` line says the log was truncated; the server enforces its own cap as well).
  * Idempotent by seq on the server, so a batch is simply re-sent after a failure. Tells the agent when the
  * server answers that the request was cancelled.
  */
@@ -25,6 +31,9 @@ export class LogShipper {
   private flushing: Promise<void> | null = null;
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
+  /** Bytes of text taken so far; past the cap one `system` line says so and nothing more is shipped nor spooled. */
+  private takenBytes = 0;
+  private truncated = false;
 
   constructor(
     private readonly api: WorkerServerApi,
@@ -33,6 +42,7 @@ export class LogShipper {
     seqStart: number,
     private readonly onCancel: () => void,
     private readonly logger: Logger,
+    private readonly maxBytes: number = DEFAULT_LOG_MAX_BYTES,
   ) {
     this.nextSeq = seqStart;
     this.acknowledgedSeq = seqStart - 1;
@@ -40,19 +50,34 @@ export class LogShipper {
   }
 
   push(stream: LogEntry['stream'], text: string): void {
-    for (let offset = 0; offset < text.length; offset += MAX_ENTRY_CHARS) {
-      const entry: LogEntry = { seq: this.nextSeq++, ts: new Date().toISOString(), stream, text: text.slice(offset, offset + MAX_ENTRY_CHARS) };
-      this.spool.append(this.workRequestId, entry);
-      if (this.spoolOnly) continue;
-      this.pending.push(entry);
-      this.pendingBytes += entry.text.length;
-      if (this.pendingBytes > MAX_BUFFERED_BYTES) {
-        this.pending = [];
-        this.pendingBytes = 0;
-        this.spoolOnly = true;
+    for (let offset = 0; offset < text.length && !this.truncated; offset += MAX_ENTRY_CHARS) {
+      const piece = text.slice(offset, offset + MAX_ENTRY_CHARS);
+      const bytes = Buffer.byteLength(piece, 'utf8');
+      const room = Math.max(0, this.maxBytes - TRUNCATION_RESERVE_BYTES - this.takenBytes);
+      if (bytes > room) {
+        // What fits goes out (a character cut in two becomes U+FFFD, within the reserve), then the note.
+        if (room > 0) this.take(stream, Buffer.from(piece, 'utf8').subarray(0, room).toString('utf8'));
+        this.truncated = true;
+        this.take('system', `log truncated: this task's output reached the cap of ${formatBytes(this.maxBytes)}; the worker stops shipping it (the task keeps running)\n`);
+        break;
       }
+      this.takenBytes += bytes;
+      this.take(stream, piece);
     }
     if (this.pendingBytes >= FLUSH_BYTES) void this.flush();
+  }
+
+  private take(stream: LogEntry['stream'], text: string): void {
+    const entry: LogEntry = { seq: this.nextSeq++, ts: new Date().toISOString(), stream, text };
+    this.spool.append(this.workRequestId, entry);
+    if (this.spoolOnly) return;
+    this.pending.push(entry);
+    this.pendingBytes += entry.text.length;
+    if (this.pendingBytes > MAX_BUFFERED_BYTES) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.spoolOnly = true;
+    }
   }
 
   /** Sends what is buffered (one batch at a time). Failures keep the entries for the next try. */

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isTransient } from '../client/errors';
+import { hasErrorCode, isTransient } from '../client/errors';
 import { WorkschedApiError } from '../client/http';
-import type { OutputData } from '../protocol/outputData';
+import { ERROR_CODES, type OutputData } from '../protocol/outputData';
 import { MAX_RESULTS_PER_CALL, type CompletionAnswer, type CompletionItem } from '../protocol/workerApi';
 import type { WorkRequestResult } from '../protocol/workRequest';
 import { Backoff } from '../common/backoff';
@@ -274,6 +274,12 @@ export class Outbox {
     for (const item of items) {
       const answer = byId.get(item.id);
       if (!answer) continue;
+      if (answer.status === 413 && !isTrimmed(item)) {
+        // Its output_data is over the server's cap: sent again with the statistics only (see deliverOne).
+        this.logger.warn({ workRequest: item.id, message: answer.error?.message }, 'the server refused the report as too large; sending it without the result and errors');
+        trim(item, answer.error?.message ?? 'too large');
+        continue;
+      }
       if (answer.status !== 200) {
         this.logger.warn({ workRequest: item.id, status: answer.status, code: answer.error?.code, message: answer.error?.message }, 'server refused the result');
       }
@@ -292,6 +298,12 @@ export class Outbox {
       if (!isRefusal(error)) {
         this.logger.warn({ workRequest: item.id, err: describe(error) }, 'cannot deliver the result yet; it is kept on disk and retried');
         return false;
+      }
+      // An output_data over the server's cap: the statistics and why the rest is gone, rather than nothing.
+      if (hasErrorCode(error, 'payload_too_large') && !isTrimmed(item)) {
+        this.logger.warn({ workRequest: item.id, message: error.message }, 'the server refused the report as too large; sending it without the result and errors');
+        trim(item, error.message);
+        return this.deliverOne(item);
       }
       // 4xx: the server will never take it (cancelled and reassigned, deleted, or a bug); keep a trace and drop it.
       this.logger.warn({ workRequest: item.id, status: error.status, code: error.code, message: error.message }, 'server refused the result');
@@ -340,4 +352,17 @@ function describe(error: unknown): string {
 
 function idsOf(files: string[]): number[] {
   return files.map((file) => Number(path.basename(file, '.json'))).filter((id) => Number.isSafeInteger(id));
+}
+
+const isTrimmed = (item: OutboxItem) => item.body.output_data?.errors?.[0]?.code === ERROR_CODES.outputDataTooLarge;
+
+/** Keeps only the runtime statistics of the report's output_data, with an error that says why; a completion becomes `error`. */
+function trim(item: OutboxItem, why: string): void {
+  const outputData: OutputData = {
+    ...(item.body.output_data?.runtime_statistics ? { runtime_statistics: item.body.output_data.runtime_statistics } : {}),
+    errors: [{ code: ERROR_CODES.outputDataTooLarge, message: `the server refused the task's output_data: ${why}` }],
+  };
+  // In place: the queue knows the report by identity.
+  if (item.kind === 'complete') item.body = { result: 'error', output_data: outputData };
+  else item.body = { ...item.body, output_data: outputData };
 }

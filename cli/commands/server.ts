@@ -9,6 +9,9 @@ export interface ServerFlags {
   dataDir?: string;
   databaseUrl?: string;
   heartbeatTimeout?: string;
+  logMax?: string;
+  maxOutputData?: string;
+  createRate?: string;
 }
 
 export function addServerOptions(command: Command): Command {
@@ -17,7 +20,10 @@ export function addServerOptions(command: Command): Command {
     .option('--port <port>', 'port to listen on (default: $WORKSCHED_PORT or 8080)')
     .option('--data-dir <dir>', 'data directory: embedded PostgreSQL, credentials (default: $WORKSCHED_DATA_DIR or ./.worksched)')
     .option('--database-url <url>', 'use this PostgreSQL instead of the embedded one (default: $DATABASE_URL)')
-    .option('--heartbeat-timeout <seconds>', 'declare a worker lost after this long without a heartbeat (default: 30)');
+    .option('--heartbeat-timeout <seconds>', 'declare a worker lost after this long without a heartbeat (default: 30)')
+    .option('--log-max <size>', 'stored log of one work request, e.g. 16MiB; past it one line says it was truncated (default: $WORKSCHED_LOG_MAX_BYTES or 16MiB)')
+    .option('--max-output-data <size>', 'largest output_data a worker may report, e.g. 2MiB (default: $WORKSCHED_MAX_OUTPUT_DATA or 2MiB)')
+    .option('--create-rate <per-second>', 'create calls per second per token (bursts of $WORKSCHED_CREATE_BURST, 10000); 0: no limit (default: $WORKSCHED_CREATE_RATE or 1000)');
 }
 
 export function serverOverrides(flags: ServerFlags): Partial<ServerConfigInput> {
@@ -27,6 +33,9 @@ export function serverOverrides(flags: ServerFlags): Partial<ServerConfigInput> 
     dataDir: flags.dataDir,
     databaseUrl: flags.databaseUrl,
     heartbeatTimeoutS: flags.heartbeatTimeout,
+    logMaxBytes: flags.logMax,
+    maxOutputData: flags.maxOutputData,
+    createRatePerS: flags.createRate,
   };
 }
 

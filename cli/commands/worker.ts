@@ -17,6 +17,8 @@ interface WorkerFlags {
   drainTimeout?: string;
   killGrace?: string;
   passEnv: string[];
+  runAs?: string;
+  logMax?: string;
 }
 
 /** What `worksched start` hears from its local worker over the IPC channel before the worker exits. */
@@ -42,6 +44,8 @@ export function registerWorkerCommand(program: Command): void {
     .option('--keep-workdirs', 'keep each task\'s working directory after it ends')
     .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, wait this long for running tasks (default: 60)')
     .option('--kill-grace <seconds>', 'SIGTERM → SIGKILL grace at a time limit (default: 10)')
+    .option('--run-as <user>', 'a root worker runs tasks as this user (default: $WORKSCHED_RUN_AS, else one user per concurrent task, worksched-task-N, created with useradd; `root` keeps them root)')
+    .option('--log-max <size>', 'ship at most this much of one task\'s log, e.g. 16MiB; past it one line says it was truncated (default: $WORKSCHED_LOG_MAX_BYTES or 16MiB)')
     .option('--pass-env <name>', 'pass this variable of the worker\'s environment to tasks (repeatable; default: $WORKSCHED_PASS_ENV, comma-separated)', collect, [])
     .action(async (flags: WorkerFlags) => {
       ignoreBrokenPipes();
@@ -63,13 +67,19 @@ export function registerWorkerCommand(program: Command): void {
           drainTimeoutS: flags.drainTimeout,
           killGraceS: flags.killGrace,
           passEnv: flags.passEnv,
+          runAs: flags.runAs,
+          logMaxBytes: flags.logMax,
         });
       } catch (error) {
         throw error instanceof WorkerConfigError ? new CliUsageError(error.message) : error;
       }
       const agent = new WorkerAgent(config);
       stopOnSignalsOrParentExit(agent);
-      await agent.start();
+      try {
+        await agent.start();
+      } catch (error) {
+        throw error instanceof WorkerConfigError ? new CliUsageError(error.message) : error;
+      }
     });
 }
 

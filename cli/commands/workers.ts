@@ -8,22 +8,37 @@ interface WorkersFlags extends ConnectionOptions {
   json?: boolean;
 }
 
+/** `workers` lists them; `workers disable NAME` / `workers enable NAME` (operator) take one out of service and back. */
 export function registerWorkersCommand(program: Command): void {
-  withConnectionOptions(
+  const workers = withConnectionOptions(
     program
       .command('workers')
       .description('list workers with their state, load and resources (needs an operator or admin token)')
       .option('--json', 'print JSON'),
   ).action(async (flags: WorkersFlags) => {
-    const workers = await connect(flags).listWorkers();
+    const list = await connect(flags).listWorkers();
     if (flags.json) {
-      printJson(workers);
-    } else if (workers.length === 0) {
+      printJson(list);
+    } else if (list.length === 0) {
       process.stderr.write('no workers registered yet (start one with `worksched worker`)\n');
     } else {
-      process.stdout.write(`${renderWorkers(workers)}\n`);
+      process.stdout.write(`${renderWorkers(list)}\n`);
     }
   });
+  const verbs = [
+    ['disable', 'disable a worker: its claims get nothing, and what it runs is requeued (or aborted) as for a lost worker'],
+    ['enable', 'enable a disabled worker again'],
+  ] as const;
+  for (const [verb, description] of verbs) {
+    withConnectionOptions(workers.command(verb).description(description).argument('<name>', 'the worker name (see `worksched workers`)')).action(
+      async (name: string, _flags: ConnectionOptions, command: Command) => {
+        // --server/--token may be given before or after the verb: the parent `workers` takes them too.
+        const client = connect(command.optsWithGlobals<ConnectionOptions>());
+        const worker = verb === 'disable' ? await client.disableWorker(name) : await client.enableWorker(name);
+        process.stdout.write(`worker ${worker.name} is ${worker.state}\n`);
+      },
+    );
+  }
 }
 
 const WORKER_COLUMNS: Column[] = [

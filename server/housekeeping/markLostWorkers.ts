@@ -15,7 +15,8 @@ export interface LostWorkersReport {
 /**
  * Workers silent for longer than `timeoutS` are marked offline; their running requests go back to pending as a
  * new attempt (or are aborted with `worker_lost` when they may not be interrupted). Also catches requests left
- * running on workers already offline (e.g. claimed just before the worker died).
+ * running on workers already offline (e.g. claimed just before the worker died) or disabled (a claim that
+ * raced the disable).
  */
 export async function markLostWorkers(em: EntityManager, timeoutS: number, policy: SchedulingPolicy): Promise<LostWorkersReport> {
   const report: LostWorkersReport = { workers: [], requeued: [], aborted: [] };
@@ -28,7 +29,7 @@ export async function markLostWorkers(em: EntityManager, timeoutS: number, polic
   await em.flush();
   const stranded = await em.execute<{ id: string }[]>(
     `select r.id from work_request r join worker w on w.id = r.worker_id
-     where r.status = 'running' and not w.online
+     where r.status = 'running' and (not w.online or not w.enabled)
      for update of r skip locked`,
   );
   for (const { id } of stranded) {
@@ -36,13 +37,10 @@ export async function markLostWorkers(em: EntityManager, timeoutS: number, polic
     // Holding the task's row already: take its workflow's lock only if free (lock order), else next pass.
     if (row.workflowId && !(await tryLockWorkflow(em, row.workflowId))) continue;
     const name = row.worker?.name ?? 'unknown';
-    const outcome = await requeueOrAbortRunning(
-      em,
-      row,
-      `worker ${name} stopped sending heartbeats (timeout ${timeoutS}s) while running attempt ${row.attempt}`,
-      ERROR_CODES.workerLost,
-      policy,
-    );
+    const why = row.worker && !row.worker.enabled
+      ? `worker ${name} was disabled while running attempt ${row.attempt}`
+      : `worker ${name} stopped sending heartbeats (timeout ${timeoutS}s) while running attempt ${row.attempt}`;
+    const outcome = await requeueOrAbortRunning(em, row, why, ERROR_CODES.workerLost, policy);
     (outcome === 'requeued' ? report.requeued : report.aborted).push(row.id);
   }
   return report;

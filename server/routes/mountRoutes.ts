@@ -1,8 +1,9 @@
-import type { Express, Request, Response } from 'express';
+import type { Express, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { API_ROUTES, type ApiRoutes, type RouteDefinition, type RouteName } from '../../protocol/routes';
 import { requireRole, type Principal, type TokenAuthenticator } from '../auth';
-import { ResponseInvalidError, parseInput, parsePathParams } from '../errors';
+import { RateLimitedError, ResponseInvalidError, parseInput, parsePathParams } from '../errors';
+import type { TokenBuckets } from '../rateLimit';
 
 type Parsed<R, K extends 'params' | 'query' | 'body'> = R extends { [key in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
 
@@ -35,12 +36,21 @@ export function mountRoutes(
   app: Express,
   authenticator: TokenAuthenticator,
   handlers: RouteHandlers,
-  options: { validateResponses: boolean },
+  options: { validateResponses: boolean; createLimit?: { buckets: TokenBuckets; ratePerS: number; burst: number } },
 ): void {
+  const limit = options.createLimit;
+  const rateLimit: RequestHandler = (req, res, next) => {
+    const waitS = req.principal && limit ? limit.buckets.take(req.principal.tokenId) : 0;
+    if (waitS === 0) return next();
+    const retryAfterS = Math.max(1, Math.ceil(waitS));
+    res.set('Retry-After', String(retryAfterS));
+    next(new RateLimitedError(retryAfterS, limit?.ratePerS ?? 0, limit?.burst ?? 0));
+  };
   for (const name of Object.keys(API_ROUTES) as RouteName[]) {
     const route: RouteDefinition = API_ROUTES[name];
     const handler = handlers[name] as unknown as (call: RouteCall<RouteDefinition>) => Promise<unknown>;
     const guards = route.role === 'none' ? [] : [requireRole(authenticator, route.role)];
+    if (route.rateLimited && limit?.buckets.enabled) guards.push(rateLimit);
     app[route.method](route.path, ...guards, async (req: Request, res: Response) => {
       const call: RouteCall<RouteDefinition> = {
         params: route.params ? parsePathParams(route.params, req.params) : undefined,

@@ -10,6 +10,7 @@ import { createWorkRequests } from '../workRequests/createWorkRequests';
 import { rejectParametersFrom } from '../workRequests/rejectParametersFrom';
 import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
+import { checkOutputDataSize } from '../workRequests/outputDataLimit';
 import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
 import { retryWorkRequest } from '../workRequests/retryWorkRequest';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
@@ -90,11 +91,15 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
     postLogs: ({ params, body, req }) => appendLogEntries(fork(), params.id, workerIdOf(req), body.entries, ctx.config.logMaxBytes),
 
     completeWorkRequest: async ({ params, body, req }) => {
+      checkOutputDataSize([{ path: 'output_data', outputData: body.output_data }], ctx.config.maxOutputData);
       const { row, worker: assigned, ended } = await completeWorkRequest(fork(), params.id, workerIdOf(req), body, policy);
       if (ended) ctx.metrics.recordEnded([ended]);
       return serializeWorkRequest(row, assigned);
     },
 
-    releaseWorkRequest: async ({ params, body, req }) => serializeWorkRequest(await releaseWorkRequest(fork(), params.id, workerIdOf(req), body, policy)),
+    releaseWorkRequest: async ({ params, body, req }) => {
+      checkOutputDataSize([{ path: 'output_data', outputData: body.output_data }], ctx.config.maxOutputData);
+      return serializeWorkRequest(await releaseWorkRequest(fork(), params.id, workerIdOf(req), body, policy));
+    },
   };
 }

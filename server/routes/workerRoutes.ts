@@ -6,15 +6,24 @@ import { claimWithWait } from '../scheduler/claimWithWait';
 import { recordHeartbeat } from '../workers/heartbeat';
 import { listWorkers } from '../workers/listWorkers';
 import { registerWorker } from '../workers/registerWorker';
-import { completeWorkRequests } from '../workRequests/completeWorkRequests';
+import { completeWorkRequests, type CompletionReport } from '../workRequests/completeWorkRequests';
+import { completeWithinCap } from '../workRequests/outputDataLimit';
 import { serializeWorker } from '../workers/serializeWorker';
+import { setWorkerEnabled } from '../workers/setWorkerEnabled';
 import { clientGoneSignal } from './clientGoneSignal';
 import type { RouteHandlers } from './mountRoutes';
 
 /** /api/v1/workers: the worker agents' own routes, and the operators' list of workers. */
-export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers'> {
+export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers' | 'disableWorker' | 'enableWorker'> {
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
+  /** Applies the results within the output_data cap (the others are answered 413) and counts the attempts they ended. */
+  const complete = async (workerId: number, results: CompletionReport[]) => {
+    const ended: EndedAttempt[] = [];
+    const answers = await completeWithinCap(results, ctx.config.maxOutputData, (accepted) => completeWorkRequests(fork(), workerId, accepted, policy, ended));
+    ctx.metrics.recordEnded(ended);
+    return answers;
+  };
   return {
     registerWorker: async ({ body }) => {
       const { worker, token } = await registerWorker(fork(), body);
@@ -30,26 +39,33 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     claim: async ({ body, req, res }) => {
       const workerId = workerIdOf(req);
       // Applied (and committed) first, so the slots they free count in this claim.
-      const ended: EndedAttempt[] = [];
-      const results = body.results.length > 0 ? await completeWorkRequests(fork(), workerId, body.results, policy, ended) : [];
-      ctx.metrics.recordEnded(ended);
-      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, body.wait_s, clientGoneSignal(res), () =>
+      const results = await complete(workerId, body.results);
+      // A refused result is answered at once (no long-poll): the worker sends it again, trimmed.
+      const waitS = results.some((answer) => answer.status === 413) ? 0 : body.wait_s;
+      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, waitS, clientGoneSignal(res), () =>
         ctx.metrics.claimTransactions.inc(),
       );
       ctx.metrics.claimedRequests.inc(claimed.length);
       return { work_requests: claimed, results };
     },
 
-    completeBatch: async ({ body, req }) => {
-      const ended: EndedAttempt[] = [];
-      const results = await completeWorkRequests(fork(), workerIdOf(req), body.results, policy, ended);
-      ctx.metrics.recordEnded(ended);
-      return { results };
-    },
+    completeBatch: async ({ body, req }) => ({ results: await complete(workerIdOf(req), body.results) }),
 
     listWorkers: async () => {
       const rows = await listWorkers(fork());
       return { workers: rows.map(({ worker, running }) => serializeWorker(worker, running)) };
+    },
+
+    disableWorker: async ({ params }) => {
+      const { worker, running, requeued, aborted } = await setWorkerEnabled(fork(), params.name, false, policy);
+      ctx.logger.info({ worker: worker.name, requeued, aborted }, 'worker disabled');
+      return serializeWorker(worker, running);
+    },
+
+    enableWorker: async ({ params }) => {
+      const { worker, running } = await setWorkerEnabled(fork(), params.name, true, policy);
+      ctx.logger.info({ worker: worker.name }, 'worker enabled');
+      return serializeWorker(worker, running);
     },
   };
 }

@@ -65,9 +65,11 @@ export function uniqueName(prefix: string): string {
 }
 
 const tmpDirs: string[] = [];
-/** A fresh directory under the system temp dir, removed by `cleanup()`. */
+/** A fresh directory under the system temp dir, open to every user (as /tmp is), removed by `cleanup()`. */
 export function tmpDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `worksched-e2e-${prefix}-`));
+  // A root worker runs tasks as unprivileged users: they read and write the tests' fixtures here (mkdtemp gives 700).
+  fs.chmodSync(dir, 0o777);
   tmpDirs.push(dir);
   return dir;
 }
@@ -115,7 +117,7 @@ export interface E2EServer {
  * `heartbeatTimeoutS` decides when a silent worker is declared lost.
  */
 export async function startE2EServer(
-  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string } = {},
+  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string; maxOutputData?: number } = {},
 ): Promise<E2EServer> {
   const db = await createTestDatabase();
   const dataDir = tmpDir('server');
@@ -133,6 +135,7 @@ export async function startE2EServer(
           heartbeatIntervalS: options.heartbeatIntervalS ?? 0.5,
           housekeepingIntervalS: 1,
           ...(options.enrollmentToken ? { enrollmentToken: options.enrollmentToken } : {}),
+          ...(options.maxOutputData ? { maxOutputData: options.maxOutputData } : {}),
         },
         {},
       ),
@@ -173,8 +176,27 @@ export async function startWorker(
     workDir: options.workDir ?? tmpDir('worker'),
     enrollmentToken: server.enrollmentToken,
     ...options,
+    env: { PATH: pathForTaskUsers(), ...(options.env ?? {}) },
   });
   return worker.ready();
+}
+
+/**
+ * The test run's PATH without the directories unprivileged users cannot pass through (root's pyenv under
+ * /root): the tasks a root worker runs as its task users find their python3 and other tools on the rest.
+ */
+function pathForTaskUsers(): string {
+  const openToAll = (dir: string) => {
+    try {
+      for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+        if ((fs.statSync(current).mode & 0o001) === 0) return false;
+        if (path.dirname(current) === current) return true;
+      }
+    } catch {
+      return false;
+    }
+  };
+  return (process.env.PATH ?? '').split(':').filter((dir) => dir && openToAll(dir)).join(':');
 }
 
 /** The usual pair of a test file: a server and one worker of it (stop both with `cleanup(server)`). */
@@ -319,7 +341,23 @@ export async function removeTaskCgroups(client: WorkschedClient, id: number): Pr
 export function python3(): string {
   const found = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
   if (found.status !== 0 || !found.stdout.trim()) throw new Error(`python3 is needed by these tests: ${found.stderr}`);
-  return found.stdout.trim();
+  // A root worker runs tasks as unprivileged users: a python3 of root's own (pyenv under /root) is closed to them.
+  const usable = [found.stdout.trim(), '/usr/bin/python3', '/usr/local/bin/python3'].find(runnableByAnyone);
+  return usable ?? found.stdout.trim();
+}
+
+/** Every directory on the way is o+x and the file itself o+x (after symlinks). */
+function runnableByAnyone(file: string): boolean {
+  try {
+    const real = fs.realpathSync(file);
+    for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+      if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+      if (path.dirname(dir) === dir) break;
+    }
+    return (fs.statSync(real).mode & 0o001) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 /** GNU `time -v`'s "Maximum resident set size" (KiB) of the same command, in bytes. Async: the in-process server keeps serving. */

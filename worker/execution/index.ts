@@ -8,5 +8,6 @@ export type {
   RunTaskOptions,
   TaskOutcome,
   TaskResult,
+  TaskUser,
   WorkerSnapshot,
 } from './types';

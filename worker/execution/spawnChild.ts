@@ -1,7 +1,9 @@
 import { spawn, type ChildProcessByStdio } from 'child_process';
-import type { Readable } from 'stream';
+import { writeFileSync } from 'fs';
+import type { Readable, Writable } from 'stream';
 import { ERROR_CODES } from '../../protocol';
 import type { TaskCommand } from './taskCommand';
+import type { TaskUser } from './types';
 
 /** $0 of the wrapper shell: its own error messages start with it, which tells them from the task's. */
 export const WRAPPER_NAME = 'worksched-exec';
@@ -16,6 +18,17 @@ const JOIN_SCRIPT = [
   `  echo $$ > "$1" || { echo "${WRAPPER_NAME}: cannot join cgroup $1" >&2; exit 125; }`,
   '  shift; n=$((n - 1))',
   'done',
+  'exec "$@"',
+].join('\n');
+
+/**
+ * For a task run as another user, who may not write the root-owned cgroup.procs files (cgroup v2 wants write
+ * access to the common ancestor): the worker moves the waiting shell into the cgroups itself, then says `go` on
+ * fd 3, or names the file it could not join; only then does the shell exec the task.
+ */
+const GATE_SCRIPT = [
+  'IFS= read -r line <&3; exec 3<&-',
+  `[ "$line" = go ] || { echo "${WRAPPER_NAME}: cannot join cgroup $line" >&2; exit 125; }`,
   'exec "$@"',
 ].join('\n');
 
@@ -38,19 +51,50 @@ export interface Spawned {
  * Spawn the task's command in its own process group (detached), stdin /dev/null, through the cgroup-joining
  * shell when procsFiles is non-empty.
  */
-export function spawnTask(command: TaskCommand, options: { cwd: string; env: NodeJS.ProcessEnv; procsFiles: string[] }): Spawned | StartError {
+export function spawnTask(
+  command: TaskCommand,
+  options: { cwd: string; env: NodeJS.ProcessEnv; procsFiles: string[]; runAs?: TaskUser },
+): Spawned | StartError {
   const viaShell = options.procsFiles.length > 0;
+  const gated = viaShell && options.runAs !== undefined;
   const file = viaShell ? '/bin/sh' : command.file;
-  const argv = viaShell
-    ? ['-c', JOIN_SCRIPT, WRAPPER_NAME, String(options.procsFiles.length), ...options.procsFiles, command.file, ...command.args]
-    : command.args;
+  let argv = command.args;
+  if (gated) argv = ['-c', GATE_SCRIPT, WRAPPER_NAME, command.file, ...command.args];
+  else if (viaShell) argv = ['-c', JOIN_SCRIPT, WRAPPER_NAME, String(options.procsFiles.length), ...options.procsFiles, command.file, ...command.args];
+  const user = options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {};
   try {
-    const child = spawn(file, argv, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: gated ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+      ...user,
+    }) as TaskChild;
+    if (gated) openGate(child, options.procsFiles);
     return { child, path: command.file };
   } catch (error) {
     // Synchronous failures: invalid arguments (NUL bytes), too many open files...
     return { code: ERROR_CODES.spawnFailed, message: `cannot start ${command.file}: ${(error as Error).message}` };
   }
+}
+
+/** Moves the gated shell into each cgroup (as root), then lets it exec the task, or tells it which join failed. */
+function openGate(child: TaskChild, procsFiles: string[]): void {
+  const gate = (child.stdio as unknown[])[3] as Writable;
+  gate.on('error', () => undefined); // the shell died first: its exit is reported as such
+  if (child.pid === undefined) {
+    gate.destroy();
+    return;
+  }
+  for (const file of procsFiles) {
+    try {
+      writeFileSync(file, String(child.pid));
+    } catch (error) {
+      gate.end(`${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+      return;
+    }
+  }
+  gate.end('go\n');
 }
 
 /** Map a spawn 'error' event (no wrapper shell) to an error code. */

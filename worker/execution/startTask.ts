@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'fs';
+import { chownSync, existsSync, lchownSync, mkdirSync, rmSync } from 'fs';
 import { join, resolve } from 'path';
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
@@ -12,10 +12,10 @@ import { readPythonStatus } from './pythonStatus';
 import { findMissingRequiredFiles, requiredFileError } from './requiredFiles';
 import { spawnErrorToStartError, spawnTask, wrapperFailure, type StartError, type TaskChild } from './spawnChild';
 import { TaskCgroup } from './taskCgroup';
-import { prepareTaskCommand } from './taskCommand';
+import { prepareTaskCommand, SCRIPT_NAME } from './taskCommand';
 import { buildTaskEnv } from './taskEnvironment';
 import { readResultFile, TaskFiles, type TaskResultValue } from './taskFiles';
-import type { KillReason, MeasurementMethod, OutputStream, RunningTask, RunTaskOptions, TaskOutcome } from './types';
+import type { KillReason, MeasurementMethod, OutputStream, RunningTask, RunTaskOptions, TaskOutcome, TaskUser } from './types';
 
 const DEFAULT_KILL_GRACE_MS = 10_000;
 /** A cancelled task must be gone within 2 s, whatever the configured grace: keep room for the SIGKILL and cleanup. */
@@ -66,10 +66,12 @@ class TaskRun {
     this.name = `wr-${request.id}-a${request.attempt}-${randomBytes(4).toString('hex')}`;
     const root = resolve(options.workRoot);
     this.workdir = join(root, this.name);
-    this.files = new TaskFiles(root, this.name);
+    this.files = new TaskFiles(root, this.name, { ownDirectory: options.runAs !== undefined });
     try {
       mkdirSync(root, { recursive: true });
-      mkdirSync(this.workdir);
+      // Its own user's alone: another task (another uid) can neither list nor read it.
+      mkdirSync(this.workdir, { mode: 0o700 });
+      if (options.runAs) chownSync(this.workdir, options.runAs.uid, options.runAs.gid);
       this.files.writeBeforeStart(request);
     } catch (error) {
       this.setupError = { code: ERROR_CODES.spawnFailed, message: `cannot prepare ${this.workdir}: ${(error as Error).message}` };
@@ -126,7 +128,11 @@ class TaskRun {
     }
     if (this.killReason) return this.finish({ kind: 'killed', reason: this.killReason }, method, 0, {});
 
-    const env = buildTaskEnv(this.options.workRequest, this.files, { passEnv: this.options.passEnv });
+    const runAs = this.options.runAs;
+    const env = buildTaskEnv(this.options.workRequest, this.files, {
+      passEnv: this.options.passEnv,
+      ...(runAs ? { user: { name: runAs.name, home: this.workdir } } : {}),
+    });
     let command: ReturnType<typeof prepareTaskCommand>;
     try {
       command = prepareTaskCommand(this.options.workRequest, { workdir: this.workdir, envPath: env.PATH, files: this.files });
@@ -134,7 +140,8 @@ class TaskRun {
       command = { code: ERROR_CODES.spawnFailed, message: `cannot prepare the task's command: ${(error as Error).message}` };
     }
     if ('code' in command) return this.finish({ kind: 'start-error', ...command }, method, 0, {});
-    const spawned = spawnTask(command, { cwd: this.workdir, env, procsFiles: this.cgroup?.procsFiles ?? [] });
+    if (runAs) this.giveFilesTo(runAs);
+    const spawned = spawnTask(command, { cwd: this.workdir, env, procsFiles: this.cgroup?.procsFiles ?? [], runAs });
     if ('code' in spawned) return this.finish({ kind: 'start-error', ...spawned }, method, 0, {});
     const { child, path } = spawned;
     this.child = child;
@@ -156,7 +163,8 @@ class TaskRun {
 
     const disk = new DiskSampler(this.workdir);
     if (child.pid !== undefined) {
-      this.system(`started pid ${child.pid}: ${path} (measurement: ${method}) in ${this.workdir}`);
+      const as = runAs ? `; as ${runAs.name}, uid ${runAs.uid}` : '';
+      this.system(`started pid ${child.pid}: ${path} (measurement: ${method}${as}) in ${this.workdir}`);
       if (method === 'proc' || !this.cgroup?.hasMemory) {
         this.sampler = new ProcSampler(child.pid);
         this.sampler.start();
@@ -227,6 +235,13 @@ class TaskRun {
       this.system(`result not sent: ${file.message}`);
     }
     return { ending };
+  }
+
+  /** The worker wrote the task's files and inline script as root: they become the task user's before it starts. */
+  private giveFilesTo(user: TaskUser): void {
+    this.files.giveTo(user);
+    const script = join(this.workdir, SCRIPT_NAME);
+    if (existsSync(script)) lchownSync(script, user.uid, user.gid);
   }
 
   /** setTimeout caps at 2^31-1 ms (~24.8 days; larger fires at once): re-arm until the limit is reached. */

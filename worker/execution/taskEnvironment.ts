@@ -19,7 +19,7 @@ export const WORKER_SECRET = /^WORKSCHED_[A-Z0-9_]*(TOKEN|SECRET|PASSWORD)$/i;
 export function buildTaskEnv(
   workRequest: ClaimedWorkRequest,
   files: Pick<TaskFiles, 'task' | 'result' | 'inputs'>,
-  options: { workerEnv?: NodeJS.ProcessEnv; passEnv?: readonly string[] } = {},
+  options: { workerEnv?: NodeJS.ProcessEnv; passEnv?: readonly string[]; user?: { name: string; home: string } } = {},
 ): NodeJS.ProcessEnv {
   const workerEnv = options.workerEnv ?? process.env;
   const env: NodeJS.ProcessEnv = {};
@@ -30,6 +30,12 @@ export function buildTaskEnv(
   for (const name of options.passEnv ?? []) {
     const value = workerEnv[name];
     if (value !== undefined && !WORKER_SECRET.test(name)) env[name] = value;
+  }
+  if (options.user) {
+    // The worker's HOME (root's) is not the task's: its own working directory is.
+    env.HOME = options.user.home;
+    env.USER = options.user.name;
+    env.LOGNAME = options.user.name;
   }
   return {
     ...env,

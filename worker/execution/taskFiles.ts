@@ -1,13 +1,16 @@
-import { closeSync, constants, fstatSync, openSync, readSync, rmSync, writeFileSync } from 'fs';
+import { closeSync, constants, existsSync, fstatSync, lchownSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { ERROR_CODES, type ClaimedWorkRequest, type OutputData } from '../../protocol';
+import type { TaskUser } from './types';
 
 /** Largest result a task may write to $WORKSCHED_RESULT_FILE (DESIGN.md "Task results and data passing"). */
 export const MAX_RESULT_BYTES = 1024 * 1024;
 
 /**
  * The files the worker keeps beside a task's working directory (not in it: they neither count as the task's
- * disk use nor clutter its listing), named after it: `<name>.task.json` and so on.
+ * disk use nor clutter its listing), named after it: `<name>.task.json` and so on. For a task run as another
+ * user they are in a directory of its own beside the working directory (`<name>.files/`, the task user's, mode
+ * 700), since it must create its result file and the work dir is not writable by it.
  */
 export class TaskFiles {
   /** The claimed request as JSON ($WORKSCHED_TASK_FILE). */
@@ -21,18 +24,30 @@ export class TaskFiles {
   /** What the python runner reports besides the result: the exception the function raised, or why it could not call it. */
   readonly pythonStatus: string;
 
-  constructor(root: string, name: string) {
-    this.task = join(root, `${name}.task.json`);
-    this.result = join(root, `${name}.result.json`);
-    this.inputs = join(root, `${name}.inputs.json`);
-    this.pythonCall = join(root, `${name}.python-call.json`);
-    this.pythonStatus = join(root, `${name}.python-status.json`);
+  /** The task user's directory of these files, or null when they are beside the working directory. */
+  private readonly ownDirectory: string | null;
+
+  constructor(root: string, name: string, options: { ownDirectory?: boolean } = {}) {
+    this.ownDirectory = options.ownDirectory ? join(root, `${name}.files`) : null;
+    const dir = this.ownDirectory ?? root;
+    this.task = join(dir, `${name}.task.json`);
+    this.result = join(dir, `${name}.result.json`);
+    this.inputs = join(dir, `${name}.inputs.json`);
+    this.pythonCall = join(dir, `${name}.python-call.json`);
+    this.pythonStatus = join(dir, `${name}.python-status.json`);
   }
 
   /** Written before the task starts (exclusive create: nothing planted there beforehand is followed). */
   writeBeforeStart(request: ClaimedWorkRequest): void {
+    if (this.ownDirectory) mkdirSync(this.ownDirectory, { mode: 0o700 });
     writeFileSync(this.task, JSON.stringify(request, null, 2), { flag: 'wx', mode: 0o600 });
     writeFileSync(this.inputs, JSON.stringify(request.inputs ?? {}), { flag: 'wx', mode: 0o600 });
+  }
+
+  /** Gives the files written so far (and their directory) to the task's user, just before it starts. */
+  giveTo(user: TaskUser): void {
+    const paths = [...(this.ownDirectory ? [this.ownDirectory] : []), ...this.all().filter((path) => existsSync(path))];
+    for (const path of paths) lchownSync(path, user.uid, user.gid);
   }
 
   all(): string[] {
@@ -46,6 +61,13 @@ export class TaskFiles {
         rmSync(path, { force: true });
       } catch (error) {
         failed.push(`${path}: ${(error as Error).message}`);
+      }
+    }
+    if (this.ownDirectory) {
+      try {
+        rmSync(this.ownDirectory, { recursive: true, force: true });
+      } catch (error) {
+        failed.push(`${this.ownDirectory}: ${(error as Error).message}`);
       }
     }
     return failed;

@@ -11,6 +11,13 @@ export interface WorkerSnapshot {
   cpu_count: number;
 }
 
+/** An unprivileged user a task runs as (the worker being root). */
+export interface TaskUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
 export interface RunTaskOptions {
   workRequest: ClaimedWorkRequest;
   /** Per-task directories are created under it. */
@@ -23,6 +30,11 @@ export interface RunTaskOptions {
   workerSnapshot: WorkerSnapshot;
   /** Variables of the worker's environment passed to the task besides the allowlist (`--pass-env`). */
   passEnv?: readonly string[];
+  /**
+   * Run the task as this user: its working directory and task file are given to it (mode 700/600), HOME is the
+   * working directory. Unset: as the worker's own user.
+   */
+  runAs?: TaskUser;
   /** Called once the task's process (and process group) exists, with its pid. */
   onSpawn?(pid: number): void;
   /** Raw utf8 chunks as they come; 'system' chunks are single lines ending in "\n". */
