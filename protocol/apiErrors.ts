@@ -25,7 +25,11 @@ export const API_ERRORS = {
   /** POST /schedules/:name/trigger on a files trigger whose folder the server cannot read now. */
   schedule_folder_unreadable: { status: 409, retryable: false },
   payload_too_large: { status: 413, retryable: false },
+  /** A body that is not `application/json` (or a charset or content encoding the server cannot read). */
+  unsupported_media_type: { status: 415, retryable: false },
   internal: { status: 500, retryable: true },
+  /** The database did not answer in time or is down (a restart, an outage): nothing was done; send it again later. */
+  database_unavailable: { status: 503, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */
   response_invalid: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonObjectSchema } from './jsonValue';
 import { durationSchema, sizeSchema } from './units';
 
 /** Task names key the history: keep them printable and short. */
@@ -133,7 +134,8 @@ export const resourceRequirementsSchema = z
   .strict();
 export type ResourceRequirements = z.infer<typeof resourceRequirementsSchema>;
 
-export const userMetadataSchema = z.record(z.string(), z.json());
+/** Ray's user metadata: JSON only, free in shape, bounded in depth. */
+export const userMetadataSchema = jsonObjectSchema;
 export type UserMetadata = z.infer<typeof userMetadataSchema>;
 
 /** The task spec (seed 004) accepted by POST /api/v1/work-requests and `worksched submit FILE`. */

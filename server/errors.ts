@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
-import { findNulCharacter, formatIssuePath, listZodIssues } from '../protocol/errors';
+import { findUnstorableText, formatIssuePath, listZodIssues } from '../protocol/errors';
 import type { Logger } from '../common/logger';
 import { formatBytes } from '../protocol/units';
 
@@ -98,10 +98,10 @@ function summarize(issues: ErrorIssue[]): string {
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error, where);
-  const nul = findNulCharacter(parsed.data);
-  if (nul) {
-    const path = formatIssuePath(nul);
-    throw new ValidationError(`invalid ${where}: ${path}: contains a NUL character, which cannot be stored`, [{ path, message: 'contains a NUL character (\\u0000)' }]);
+  const unstorable = findUnstorableText(parsed.data);
+  if (unstorable) {
+    const path = formatIssuePath(unstorable.path);
+    throw new ValidationError(`invalid ${where}: ${path}: ${unstorable.message}, which cannot be stored`, [{ path, message: unstorable.message }]);
   }
   return parsed.data;
 }
@@ -150,6 +150,7 @@ function asHttpError(error: unknown): HttpError | null {
   const parserError = error as BodyParserError;
   if (!parserError || typeof parserError !== 'object') return null;
   if (parserError.type === 'entity.too.large') return new HttpError('payload_too_large', `request body is larger than ${typeof parserError.limit === 'number' ? formatBytes(parserError.limit) : 'this route accepts'}`);
+  if (parserError.type === 'charset.unsupported' || parserError.type === 'encoding.unsupported') return new HttpError('unsupported_media_type', parserError.message ?? 'unsupported body encoding');
   if (parserError.type === 'entity.parse.failed') return new HttpError('invalid_json', `request body is not valid JSON: ${parserError.message ?? ''}`.trim());
   return null;
 }
