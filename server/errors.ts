@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
 import { findUnstorableText, formatIssuePath, listZodIssues } from '../protocol/errors';
 import type { Logger } from '../common/logger';
+import { isDatabaseUnavailable } from './databaseErrors';
 import { formatBytes } from '../protocol/units';
 
 export interface ErrorIssue { path: string; message: string }
@@ -122,7 +123,8 @@ interface BodyParserError { type?: string; message?: string; limit?: number }
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const { status, body } = toErrorResponse(error);
-    if (status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (status === 503) logger.warn({ err: error, method: req.method, url: req.originalUrl }, 'request failed: database unavailable');
+    else if (status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;
@@ -132,6 +134,9 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 }
 
 export function toErrorResponse(error: unknown): { status: number; body: { error: { code: ApiErrorCode; message: string; issues?: ErrorIssue[] } } } {
+  if (isDatabaseUnavailable(error)) {
+    return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unavailable or too slow right now; nothing was done, try again later' } } };
+  }
   const known = asHttpError(error);
   if (known) {
     return { status: known.status, body: { error: { code: known.code, message: known.message, ...(known.issues ? { issues: known.issues } : {}) } } };
