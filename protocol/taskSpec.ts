@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jsonObjectSchema } from './jsonValue';
+import { jsonObjectSchema, withBoundedDepth } from './jsonValue';
 import { durationSchema, sizeSchema } from './units';
 
 /** Task names key the history: keep them printable and short. */
@@ -25,7 +25,7 @@ export const pythonCallSchema = z
       .string()
       .max(200)
       .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'a Python name such as main or Tasks.run'),
-    kwargs: z.record(parameterNameSchema, z.json()).default({}),
+    kwargs: withBoundedDepth(z.record(parameterNameSchema, z.json())).default({}),
   })
   .strict();
 export type PythonCall = z.infer<typeof pythonCallSchema>;
