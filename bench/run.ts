@@ -17,6 +17,7 @@ import type { ScenarioReport, SummaryRow } from './lib/report';
 import { runLatency } from './latency';
 import { runScheduleTick } from './scheduleTick';
 import { runDashboardLoad } from './dashboardLoad';
+import { runReplicaLatency } from './replicaLatency';
 import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
@@ -36,6 +37,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
   { name: '9 schedules tick with 1,000 enabled schedules (bench/scheduleTick.ts)', run: runScheduleTick },
   { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
+  { name: '11 enqueue→claim latency with 3 replicas on one database against 1 (bench/replicaLatency.ts)', run: runReplicaLatency },
 ];
 
 /** Selection words that stand for several scenarios. */
