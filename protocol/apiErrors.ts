@@ -28,7 +28,10 @@ export const API_ERRORS = {
   /** A body that is not `application/json` (or a charset or content encoding the server cannot read). */
   unsupported_media_type: { status: 415, retryable: false },
   internal: { status: 500, retryable: true },
-  /** The database did not answer in time or is down (a restart, an outage): nothing was done; send it again later. */
+  /**
+   * The database is down (a restart, an outage) or did not answer in time: send it again later. A write that
+   * reached a database that then froze may still be applied when it thaws, as with any timeout.
+   */
   database_unavailable: { status: 503, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */
   response_invalid: { status: 500, retryable: false },

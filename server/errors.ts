@@ -135,7 +135,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 
 export function toErrorResponse(error: unknown): { status: number; body: { error: { code: ApiErrorCode; message: string; issues?: ErrorIssue[] } } } {
   if (isDatabaseUnavailable(error)) {
-    return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unavailable or too slow right now; nothing was done, try again later' } } };
+    return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unavailable or did not answer in time; try again later (a change sent as the database froze may still have been applied)' } } };
   }
   const known = asHttpError(error);
   if (known) {

@@ -140,7 +140,7 @@ test('an external DATABASE_URL that goes down and comes back: pools, LISTEN and 
   });
 
   await cluster.postgres.stop();
-  await pollUntil(async () => (await health(harness)).status, { until: (status) => status === 503, description: '/healthz to say 503 while the database is down' });
+  await pollUntil(async () => (await health(harness)).status, { until: (status) => status === 503, description: '/healthz to say 503 while the database is down', timeoutMs: 30_000 });
   const create = await harness.call<{ error: { code: string } }>('POST', '/api/v1/work-requests', harness.clientToken, taskSpec());
   expect({ status: create.status, code: create.body?.error?.code }).toEqual({ status: 503, code: 'database_unavailable' });
   await expect(harness.server.housekeeping.runOnce()).rejects.toThrow();
