@@ -75,6 +75,7 @@ const VALID_BODIES: Record<string, { who: Who; body: () => unknown }> = {
   },
   releaseWorkRequest: { who: 'worker', body: () => ({ reason: 'shutdown', output_data: {} }) },
   createToken: { who: 'admin', body: () => ({ role: 'client', name: 'fuzz' }) },
+  createSchedule: { who: 'client', body: () => ({ name: uniqueName('fuzz'), trigger: { every: '1h' }, spec: taskSpec(), overlap: 'skip', enabled: false }) },
 };
 
 const ROUTES_WITH_BODY = (Object.entries(API_ROUTES) as Array<[RouteName, RouteDefinition]>).filter(([, route]) => route.body !== undefined);
@@ -240,6 +241,7 @@ async function fingerprint(): Promise<unknown> {
            (select count(*) from worker) as workers,
            (select count(*) from api_token) as tokens,
            (select count(*) from log_chunk) as log_chunks,
+           (select count(*) from schedule) as schedules,
            (select md5(coalesce(string_agg(concat_ws('|', id, status, result, priority_adjustment, worker_id, attempt, output_data::text), ',' order by id), ''))
               from work_request) as work_request_state,
            (select md5(coalesce(string_agg(concat_ws('|', id, enabled, resources::text, tags::text, concurrency, cost_per_hour), ',' order by id), ''))
