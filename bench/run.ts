@@ -18,6 +18,7 @@ import { runLatency } from './latency';
 import { runScheduleTick } from './scheduleTick';
 import { runDashboardLoad } from './dashboardLoad';
 import { runRateLimiterCost } from './rateLimiterCost';
+import { runReplicaLatency } from './replicaLatency';
 import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
 import { runThroughput } from './throughput';
@@ -40,6 +41,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
   { name: '11 workflows: a 10,000-task workflow created and drained, claim cost with 100,000 blocked rows (bench/workflows.ts)', run: runWorkflows },
   { name: '12 rate limiter cost per create call (bench/rateLimiterCost.ts)', run: runRateLimiterCost },
+  { name: '13 enqueue→claim latency with 3 replicas on one database against 1 (bench/replicaLatency.ts)', run: runReplicaLatency },
 ];
 
 /** Selection words that stand for several scenarios. */

@@ -37,7 +37,14 @@ export const API_ERRORS = {
   payload_too_large: { status: 413, retryable: false },
   /** Too many create calls with this token; `Retry-After` says in how many seconds to try again (not retried blindly). */
   rate_limited: { status: 429, retryable: false },
+  /** A body that is not `application/json` (or a charset or content encoding the server cannot read). */
+  unsupported_media_type: { status: 415, retryable: false },
   internal: { status: 500, retryable: true },
+  /**
+   * The database is down (a restart, an outage) or did not answer in time: send it again later. A write that
+   * reached a database that then froze may still be applied when it thaws, as with any timeout.
+   */
+  database_unavailable: { status: 503, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */
   response_invalid: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

@@ -34,20 +34,33 @@ export function describeZodError(error: z.ZodError): string {
   return listZodIssues(error).map((issue) => `${issue.path}: ${issue.message}`).join('; ');
 }
 
-/** The path of the first string (or object key) holding a NUL character, which PostgreSQL cannot store. */
-export function findNulCharacter(value: unknown, path: PropertyKey[] = []): PropertyKey[] | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why PostgreSQL cannot store this text, or null: a NUL character, or a lone UTF-16 surrogate (`"\ud800"`, not Unicode). */
+function unstorableText(text: string): string | null {
+  if (text.includes('\u0000')) return 'contains a NUL character (\\u0000)';
+  if (LONE_SURROGATE.test(text)) return 'contains an unpaired UTF-16 surrogate (not valid Unicode)';
+  return null;
+}
+
+/** The first string (or object key) PostgreSQL cannot store (see unstorableText): its path and why; null if none. */
+export function findUnstorableText(value: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; message: string } | null {
+  if (typeof value === 'string') {
+    const message = unstorableText(value);
+    return message ? { path, message } : null;
+  }
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index += 1) {
-      const found = findNulCharacter(value[index], [...path, index]);
+      const found = findUnstorableText(value[index], [...path, index]);
       if (found) return found;
     }
     return null;
   }
   if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) return [...path, key];
-      const found = findNulCharacter(item, [...path, key]);
+      const message = unstorableText(key);
+      if (message) return { path: [...path, key], message: `key ${message}` };
+      const found = findUnstorableText(item, [...path, key]);
       if (found) return found;
     }
   }

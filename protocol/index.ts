@@ -1,4 +1,5 @@
 export * from './units';
+export * from './jsonValue';
 export * from './outputData';
 export * from './taskSpec';
 export * from './workRequest';

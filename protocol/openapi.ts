@@ -40,7 +40,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[] = Object
       [String(route.status ?? 200)]: Object.keys(content).length > 0 ? { description, content } : { description },
     };
     for (const [status, text] of ERROR_STATUSES) {
-      if (route.role === 'none' && status !== 400) continue;
+      if (status === 415 ? !route.body : route.role === 'none' && status !== 400 && status !== 503) continue;
       responses[String(status)] = { description: text, content: { 'application/json': { schema: errorRef } } };
     }
     const roles = tokenRolesFor(route.role);
@@ -198,7 +198,9 @@ const ERROR_STATUSES = ([
   [403, 'Wrong role'],
   [404, 'Not found'],
   [409, 'State conflict'],
-  [429, 'Queue full: try again later'],
+  [415, 'The body is not application/json'],
+  [429, 'Too many requests (queue full, or the rate limit): try again later'],
+  [503, 'The database is unreachable or too slow; retry later'],
 ] as const).map(([status, text]) => {
   const codes = Object.entries(API_ERRORS).filter(([, error]) => error.status === status).map(([code]) => code);
   return [status, `${text} (error.code: ${codes.join(', ')})`] as const;

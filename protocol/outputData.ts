@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonValueSchema } from './jsonValue';
 
 const byteCount = z.number().int().nonnegative();
 const seconds = z.number().int().nonnegative();
@@ -28,7 +29,7 @@ export type RuntimeStatistics = z.infer<typeof runtimeStatisticsSchema>;
 /** An error in output_data: `message` for humans, `code` for programs; codes may add keys (e.g. exit_code). */
 export const outputErrorSchema = z
   .object({ message: z.string().max(10_000), code: z.string().min(1).max(100) })
-  .catchall(z.json());
+  .catchall(jsonValueSchema);
 export type OutputError = z.infer<typeof outputErrorSchema>;
 
 export const outputDataSchema = z
@@ -37,7 +38,7 @@ export const outputDataSchema = z
     errors: z.array(outputErrorSchema).max(100).optional(),
     skip_reason: z.string().max(10_000).optional(),
     /** The JSON value the task wrote to $WORKSCHED_RESULT_FILE (at most 1 MiB). */
-    result: z.json().optional(),
+    result: jsonValueSchema.optional(),
   })
   .strict();
 export type OutputData = z.infer<typeof outputDataSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonValueSchema } from './jsonValue';
 import { cronExpressionIssues, isTimeZone } from './cronExpression';
 import { taskSpecSchema } from './taskSpec';
 import { parseDurationSeconds } from './units';
@@ -92,7 +93,7 @@ export const createScheduleRequestSchema = z
     /** The task each firing creates. */
     spec: taskSpecSchema.optional(),
     /** A workflow template: refused until workflows exist on this server. */
-    workflow: z.unknown().optional(),
+    workflow: jsonValueSchema.optional(),
     /** skip (default for cron and every): no firing while the previous one's work is unfinished; files triggers default to allow. */
     overlap: z.enum(OVERLAP_POLICIES).optional(),
     /** After a downtime that missed fire times: none (default) fires at the next time, latest fires once for the most recent missed one. */

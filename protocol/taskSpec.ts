@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonObjectSchema, withBoundedDepth } from './jsonValue';
 import { durationSchema, sizeSchema } from './units';
 
 /** Task names key the history: keep them printable and short. */
@@ -33,7 +34,7 @@ export const pythonCallSchema = z
       .string()
       .max(200)
       .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'a Python name such as main or Tasks.run'),
-    kwargs: z.record(parameterNameSchema, z.json()).default({}),
+    kwargs: withBoundedDepth(z.record(parameterNameSchema, z.json())).default({}),
   })
   .strict();
 export type PythonCall = z.infer<typeof pythonCallSchema>;
@@ -145,7 +146,8 @@ export const resourceRequirementsSchema = z
   .strict();
 export type ResourceRequirements = z.infer<typeof resourceRequirementsSchema>;
 
-export const userMetadataSchema = z.record(z.string(), z.json());
+/** Ray's user metadata: JSON only, free in shape, bounded in depth. */
+export const userMetadataSchema = jsonObjectSchema;
 export type UserMetadata = z.infer<typeof userMetadataSchema>;
 
 /** The task spec (seed 004) accepted by POST /api/v1/work-requests and `worksched submit FILE`. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonObjectSchema } from './jsonValue';
 import { outputDataSchema } from './outputData';
 import { executionSchema, requiredFilesShape, resourceRequirementsSchema } from './taskSpec';
 import { logEntrySchema, workRequestResultSchema } from './workRequest';
@@ -100,7 +101,7 @@ export const claimedWorkRequestSchema = z.object({
    * A workflow task's direct dependencies' results by task_id (null for one that failed with allow_failure);
    * the worker writes them to $WORKSCHED_INPUTS_FILE. Absent outside workflows.
    */
-  inputs: z.record(z.string(), z.json()).optional(),
+  inputs: jsonObjectSchema.optional(),
 });
 export type ClaimedWorkRequest = z.infer<typeof claimedWorkRequestSchema>;
 

@@ -8,6 +8,7 @@ import { healthRoutes } from './routes/healthRoutes';
 import { metaRoutes } from './routes/metaRoutes';
 import { mountRoutes } from './routes/mountRoutes';
 import { scheduleRoutes } from './routes/scheduleRoutes';
+import { jsonBodyParser } from './routes/requestBody';
 import { statisticsRoutes } from './routes/statisticsRoutes';
 import { tokenRoutes } from './routes/tokenRoutes';
 import { workerRoutes } from './routes/workerRoutes';
@@ -29,9 +30,8 @@ export function createApp(ctx: ServerContext): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(ctx.metrics.middleware());
-  const jsonTypes = ['application/json', 'application/*+json'];
-  const batchJson = express.json({ limit: ctx.config.maxBatchBody, type: jsonTypes });
-  const json = express.json({ limit: MAX_BODY_BYTES, type: jsonTypes });
+  const batchJson = jsonBodyParser(ctx.config.maxBatchBody);
+  const json = jsonBodyParser(MAX_BODY_BYTES);
   const largeBodyRoutes = (Object.values(API_ROUTES) as RouteDefinition[])
     .filter((route) => route.largeBody)
     .map((route) => ({ method: route.method.toUpperCase(), pattern: pathPattern(route.path) }));

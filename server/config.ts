@@ -43,6 +43,8 @@ export const serverConfigSchema = z.object({
   /** Retry back-off: base × 2^(attempt-1), with jitter, at most max. */
   retryBaseDelayS: z.coerce.number().min(0).default(5),
   retryMaxDelayS: z.coerce.number().min(0).default(600),
+  /** statement_timeout of every query of the server; past it (or a little later, if PostgreSQL does not answer at all) a request gets 503. */
+  databaseStatementTimeoutS: z.coerce.number().positive().default(30),
   /** Check every JSON answer against its route's response schema and answer 500 on a mismatch (tests turn it on). */
   validateResponses: z.boolean().default(false),
   /** Distinct task names the metrics label by; later names are counted as `other` (bounded cardinality). */
@@ -82,6 +84,7 @@ export function compileServerConfig(
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,
     retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,
     metricsTaskNames: env.WORKSCHED_METRICS_TASK_NAMES || undefined,
+    databaseStatementTimeoutS: env.WORKSCHED_DATABASE_STATEMENT_TIMEOUT_S || undefined,
     logLevel: env.LOG_LEVEL || undefined,
     logFormat: env.LOG_FORMAT || undefined,
   };

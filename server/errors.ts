@@ -1,8 +1,9 @@
 import type { ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
-import { findNulCharacter, formatIssuePath, listZodIssues } from '../protocol/errors';
+import { findUnstorableText, formatIssuePath, listZodIssues } from '../protocol/errors';
 import type { Logger } from '../common/logger';
+import { isDatabaseUnavailable } from './databaseErrors';
 import { formatBytes } from '../protocol/units';
 
 export interface ErrorIssue { path: string; message: string }
@@ -113,10 +114,10 @@ function summarize(issues: ErrorIssue[]): string {
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error, where);
-  const nul = findNulCharacter(parsed.data);
-  if (nul) {
-    const path = formatIssuePath(nul);
-    throw new ValidationError(`invalid ${where}: ${path}: contains a NUL character, which cannot be stored`, [{ path, message: 'contains a NUL character (\\u0000)' }]);
+  const unstorable = findUnstorableText(parsed.data);
+  if (unstorable) {
+    const path = formatIssuePath(unstorable.path);
+    throw new ValidationError(`invalid ${where}: ${path}: ${unstorable.message}, which cannot be stored`, [{ path, message: unstorable.message }]);
   }
   return parsed.data;
 }
@@ -137,7 +138,8 @@ interface BodyParserError { type?: string; message?: string; limit?: number }
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const { status, body } = toErrorResponse(error);
-    if (status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (status === 503) logger.warn({ err: error, method: req.method, url: req.originalUrl }, 'request failed: database unavailable');
+    else if (status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;
@@ -147,6 +149,9 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 }
 
 export function toErrorResponse(error: unknown): { status: number; body: { error: { code: ApiErrorCode; message: string; issues?: ErrorIssue[] } } } {
+  if (isDatabaseUnavailable(error)) {
+    return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unavailable or did not answer in time; try again later (a change sent as the database froze may still have been applied)' } } };
+  }
   const known = asHttpError(error);
   if (known) {
     return { status: known.status, body: { error: { code: known.code, message: known.message, ...(known.issues ? { issues: known.issues } : {}) } } };
@@ -165,6 +170,7 @@ function asHttpError(error: unknown): HttpError | null {
   const parserError = error as BodyParserError;
   if (!parserError || typeof parserError !== 'object') return null;
   if (parserError.type === 'entity.too.large') return new HttpError('payload_too_large', `request body is larger than ${typeof parserError.limit === 'number' ? formatBytes(parserError.limit) : 'this route accepts'}`);
+  if (parserError.type === 'charset.unsupported' || parserError.type === 'encoding.unsupported') return new HttpError('unsupported_media_type', parserError.message ?? 'unsupported body encoding');
   if (parserError.type === 'entity.parse.failed') return new HttpError('invalid_json', `request body is not valid JSON: ${parserError.message ?? ''}`.trim());
   return null;
 }

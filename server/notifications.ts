@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import type { Logger } from '../common/logger';
+import { isDatabaseUnavailable } from './databaseErrors';
+import { timedQuery, type DatabaseTimeouts } from './databaseTimeouts';
 
 /** Channels the server NOTIFYs on; every server process sharing the database LISTENs to all of them. */
 export const CHANNELS = {
@@ -60,6 +62,7 @@ export class DatabaseNotifications {
   constructor(
     private readonly databaseUrl: string,
     private readonly logger: Logger,
+    private readonly timeouts?: DatabaseTimeouts,
   ) {
     this.events.setMaxListeners(0);
   }
@@ -161,10 +164,12 @@ export class DatabaseNotifications {
     statements.push('commit');
     this.sending = true;
     client
-      .query(statements.join(';\n'))
+      .query(timedQuery(statements.join(';\n'), this.timeouts?.queryMs))
       .catch(async (error: unknown) => {
         this.logger.warn({ err: error }, 'after-commit notification failed');
-        await client.query('rollback').catch(() => undefined);
+        // A connection that timed out or broke may never answer a rollback: replace it.
+        if (isDatabaseUnavailable(error)) this.scheduleReconnect(client);
+        else await client.query('rollback').catch(() => undefined);
       })
       .finally(() => {
         this.sending = false;
@@ -209,7 +214,13 @@ export class DatabaseNotifications {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new Client({ connectionString: this.databaseUrl, application_name: 'worksched-listen' });
+    const client = new Client({
+      connectionString: this.databaseUrl,
+      application_name: 'worksched-listen',
+      // No statement or query timeout: this connection only waits for notifications and sends pg_notify.
+      ...(this.timeouts ? { connectionTimeoutMillis: this.timeouts.connectMs } : {}),
+      keepAlive: true,
+    });
     client.on('notification', (message) => this.emit(message.channel, message.payload ?? ''));
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'notification connection lost; reconnecting');

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ServerConfig } from './config';
-import { startEmbeddedPostgres, type RunningPostgres } from './embeddedPostgres';
+import { startEmbeddedPostgres, type RunningPostgres, type SupervisorLog } from './embeddedPostgres';
 
 /**
  * DATABASE_URL when set; otherwise the embedded PostgreSQL in `<dataDir>/pg` (started here) and its
@@ -9,9 +9,11 @@ import { startEmbeddedPostgres, type RunningPostgres } from './embeddedPostgres'
 export async function resolveDatabase(
   config: Pick<ServerConfig, 'databaseUrl' | 'dataDir'>,
   onProgress: (line: string) => void,
+  /** Where the embedded server's supervisor says that it restarted PostgreSQL. */
+  supervisorLog?: SupervisorLog,
 ): Promise<{ databaseUrl: string; stop(): Promise<void> }> {
   if (config.databaseUrl) return { databaseUrl: config.databaseUrl, stop: () => Promise.resolve() };
-  const postgres = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), onProgress });
+  const postgres = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), onProgress, supervise: supervisorLog });
   try {
     return { databaseUrl: await ensureDatabase(postgres, 'worksched'), stop: () => postgres.stop() };
   } catch (error) {

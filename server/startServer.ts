@@ -13,7 +13,8 @@ import { checkPortFree, describeListenError, serverUrl } from './listenAddress';
 import { createLogger, type Logger } from '../common/logger';
 import { ServerMetrics } from './metrics';
 import { DatabaseNotifications } from './notifications';
-import { migrateDatabase, openDatabase } from './orm';
+import { databaseTimeouts, pgTimeoutSettings } from './databaseTimeouts';
+import { migrateDatabaseWithoutTimeouts, openDatabase } from './orm';
 import { resolveDatabase } from './resolveDatabase';
 import { schedulingPolicyOf } from './history/schedulingPolicy';
 
@@ -62,19 +63,20 @@ export async function startServer(
     const lock = options.dataDirLockedByPrimary ? { setUrl: () => undefined, release: () => undefined } : acquireInstanceLock(config.dataDir);
     cleanups.push(() => lock.release());
     await checkPortFree(config.host, config.port);
-    const database = await resolveDatabase(config, progress);
+    const database = await resolveDatabase(config, progress, { info: (line) => logger.info(line), warn: (line) => logger.warn(line) });
     cleanups.push(() => database.stop());
     const databaseUrl = database.databaseUrl;
-    const orm = await openDatabase(databaseUrl);
+    const timeouts = databaseTimeouts(config.databaseStatementTimeoutS);
+    const orm = await openDatabase(databaseUrl, {}, timeouts);
     cleanups.push(() => orm.close(true));
-    const applied = await migrateDatabase(orm);
+    const applied = await migrateDatabaseWithoutTimeouts(orm, databaseUrl);
     if (applied.length > 0) progress(`applied ${applied.length} migration(s): ${applied.join(', ')}`);
 
-    const pool = new Pool({ connectionString: databaseUrl, max: 10, application_name: 'worksched-claim' });
+    const pool = new Pool({ connectionString: databaseUrl, max: 10, application_name: 'worksched-claim', ...pgTimeoutSettings(timeouts) });
     pool.on('error', (error) => logger.warn({ err: error }, 'idle claim connection failed; it is replaced'));
     cleanups.push(() => pool.end());
 
-    const notifications = new DatabaseNotifications(databaseUrl, logger);
+    const notifications = new DatabaseNotifications(databaseUrl, logger, timeouts);
     await notifications.start();
     cleanups.push(() => notifications.close());
 

@@ -83,13 +83,13 @@ export class WorkerAgent {
     this.resourcesAt = Date.now();
     const identity = await this.withRetry('register', () => loadOrRegisterIdentity(this.config, this.resources, Outbox.queuedIds(this.config.stateDir)));
     this.name = identity.name;
-    this.api = new WorkerServerApi(this.config.server, identity.token);
+    this.api = new WorkerServerApi(this.config.servers, identity.token, (from, to) => this.logger.warn({ from, to }, 'server unreachable; moving to the next one'));
     this.spool = new LogSpool(path.join(this.config.stateDir, 'logs'));
     // A delivered report frees its slot on the server: a claim waiting for one may go.
     this.outbox = new Outbox(this.config.stateDir, this.api, this.spool, this.logger, () => this.slotFreed?.());
     const measurement = await detectMeasurementMethod();
     this.logger.info({ worker: this.name, workerId: identity.workerId, server: this.config.server }, describeIdentity(identity));
-    this.logger.info({ worker: this.name, server: this.config.server, concurrency: this.config.concurrency, measurement }, 'worker started');
+    this.logger.info({ worker: this.name, server: this.config.server, servers: this.config.servers, concurrency: this.config.concurrency, measurement }, 'worker started');
     this.loops = [
       this.outbox.run(this.stopBackground.signal),
       this.heartbeatLoop(),

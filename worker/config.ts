@@ -18,7 +18,10 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Worker agent configuration from flags, then environment; compiled once and frozen. */
 export const workerConfigSchema = z.object({
+  /** The first of `servers`: the one the saved identity is recorded for. */
   server: z.string().url(),
+  /** Replicas sharing one database, tried in turn: the agent moves to the next when one cannot be reached. */
+  servers: z.array(z.string().url()).min(1),
   enrollmentToken: z.string().min(1).optional(),
   token: z.string().min(1).optional(),
   name: z.string().min(1).max(200).default(os.hostname()),
@@ -50,15 +53,16 @@ export const workerConfigSchema = z.object({
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 export type WorkerConfig = Readonly<z.output<typeof workerConfigSchema> & { stateDir: string }>;
 
-export interface WorkerFlagsInput extends Partial<Omit<WorkerConfigInput, 'passEnv'>> {
+export interface WorkerFlagsInput extends Partial<Omit<WorkerConfigInput, 'passEnv' | 'server' | 'servers'>> {
+  /** One URL, several (repeated --server), or comma-separated ones. */
+  server?: string | string[];
   enrollmentTokenFile?: string;
   passEnv?: string[];
 }
 
 export function compileWorkerConfig(flags: WorkerFlagsInput, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const { enrollmentTokenFile, passEnv, ...rest } = flags;
+  const { enrollmentTokenFile, passEnv, server, ...rest } = flags;
   const fromEnv: Partial<WorkerConfigInput> = {
-    server: env.WORKSCHED_URL || undefined,
     enrollmentToken: env.WORKSCHED_ENROLLMENT_TOKEN || undefined,
     token: env.WORKSCHED_WORKER_TOKEN || undefined,
     name: env.WORKSCHED_WORKER_NAME || undefined,
@@ -73,7 +77,10 @@ export function compileWorkerConfig(flags: WorkerFlagsInput, env: NodeJS.Process
   };
   const defined = <T extends object>(value: T) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
   const merged = { ...defined(fromEnv), ...defined(rest) } as Partial<WorkerConfigInput>;
-  merged.server = checkServerUrl(merged.server);
+  const given = (Array.isArray(server) ? server : server === undefined ? [] : [server]).flatMap((value) => value.split(','));
+  const urls = (given.length > 0 ? given : (env.WORKSCHED_URL ?? '').split(',')).map((value) => value.trim()).filter(Boolean);
+  merged.servers = urls.length > 0 ? [...new Set(urls.map((url) => checkServerUrl(url)))] : [checkServerUrl(undefined)];
+  merged.server = merged.servers[0];
   if (enrollmentTokenFile !== undefined) {
     if (rest.enrollmentToken !== undefined) throw new WorkerConfigError('give the enrollment token once: --enrollment-token or --enrollment-token-file, not both');
     merged.enrollmentToken = readTokenFile(enrollmentTokenFile);

@@ -44,7 +44,7 @@ export async function loadOrRegisterIdentity(config: WorkerConfig, resources: Wo
   }
   let answer;
   try {
-    answer = await WorkerServerApi.register(config.server, config.enrollmentToken, {
+    answer = await WorkerServerApi.register(config.servers, config.enrollmentToken, {
       name: config.name,
       resources,
       tags: config.tags,

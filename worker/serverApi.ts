@@ -1,4 +1,4 @@
-import { HttpTransport } from '../client/http';
+import { HttpTransport, WorkschedConnectionError } from '../client/http';
 import type { OutputData } from '../protocol/outputData';
 import type {
   ClaimResponse,
@@ -11,16 +11,58 @@ import type {
 } from '../protocol/workerApi';
 import type { LogEntry, WorkRequestResult } from '../protocol/workRequest';
 
-/** The worker's side of HTTP API v1. Bodies are the protocol's types; errors are WorkschedApiError. */
-export class WorkerServerApi {
-  private readonly http: HttpTransport;
+type RequestOptions = Parameters<HttpTransport['request']>[2];
 
-  constructor(baseUrl: string, token: string) {
-    this.http = new HttpTransport({ baseUrl, token, timeoutMs: 15_000 });
+/**
+ * Several replicas of one server (one database): calls go to the current one; when it cannot be reached the
+ * next call goes to the next one. The call that failed is not repeated here: the agent's loops retry each call
+ * with back-off anyway, and a claim whose answer was lost is given back by the server (claim grace).
+ */
+class FailoverTransport {
+  private current = 0;
+  private readonly transports: HttpTransport[];
+
+  constructor(
+    baseUrls: readonly string[],
+    token: string,
+    private readonly onSwitch?: (from: string, to: string) => void,
+  ) {
+    this.transports = baseUrls.map((baseUrl) => new HttpTransport({ baseUrl, token, timeoutMs: 15_000 }));
   }
 
-  static register(baseUrl: string, enrollmentToken: string, body: RegisterWorkerRequest): Promise<RegisterWorkerResponse> {
-    return new HttpTransport({ baseUrl, token: enrollmentToken }).request('POST', '/api/v1/workers/register', { body });
+  async request<T>(method: 'GET' | 'POST', path: string, options?: RequestOptions): Promise<T> {
+    const index = this.current;
+    try {
+      return await this.transports[index].request<T>(method, path, options);
+    } catch (error) {
+      if (error instanceof WorkschedConnectionError && this.transports.length > 1 && this.current === index) {
+        this.current = (index + 1) % this.transports.length;
+        this.onSwitch?.(this.transports[index].baseUrl, this.transports[this.current].baseUrl);
+      }
+      throw error;
+    }
+  }
+}
+
+/** The worker's side of HTTP API v1. Bodies are the protocol's types; errors are WorkschedApiError. */
+export class WorkerServerApi {
+  private readonly http: FailoverTransport;
+
+  /** `baseUrls`: one server, or replicas on one database to fail over between (`onSwitch` hears of each move). */
+  constructor(baseUrls: string | readonly string[], token: string, onSwitch?: (from: string, to: string) => void) {
+    this.http = new FailoverTransport(typeof baseUrls === 'string' ? [baseUrls] : baseUrls, token, onSwitch);
+  }
+
+  /** Registers with the first of `baseUrls` that can be reached. */
+  static async register(baseUrls: string | readonly string[], enrollmentToken: string, body: RegisterWorkerRequest): Promise<RegisterWorkerResponse> {
+    const urls = typeof baseUrls === 'string' ? [baseUrls] : baseUrls;
+    for (let index = 0; ; index += 1) {
+      try {
+        return await new HttpTransport({ baseUrl: urls[index], token: enrollmentToken }).request('POST', '/api/v1/workers/register', { body });
+      } catch (error) {
+        if (!(error instanceof WorkschedConnectionError) || index === urls.length - 1) throw error;
+      }
+    }
   }
 
   heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse> {

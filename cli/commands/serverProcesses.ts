@@ -28,7 +28,8 @@ export async function runServerPrimary(
   const lock = acquireInstanceLock(config.dataDir);
   let database: Awaited<ReturnType<typeof resolveDatabase>>;
   try {
-    database = await resolveDatabase(config, progress);
+    // The primary owns the embedded PostgreSQL: it restarts it if it dies; the replicas reconnect.
+    database = await resolveDatabase(config, progress, { info: progress, warn: progress });
   } catch (error) {
     lock.release();
     throw error;

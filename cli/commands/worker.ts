@@ -4,7 +4,7 @@ import { CliUsageError } from '../errors';
 import type { StopSummary, WorkerAgent } from '../../worker/agent';
 
 interface WorkerFlags {
-  server?: string;
+  server: string[];
   enrollmentToken?: string;
   enrollmentTokenFile?: string;
   token?: string;
@@ -32,7 +32,7 @@ export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('run a worker agent: register, claim work that fits this machine, run and measure it, report back')
-    .option('--server <url>', 'server URL (default: $WORKSCHED_URL)')
+    .option('--server <url>', 'server URL; repeat it (or separate with commas) for replicas on one database, which the worker fails over between (default: $WORKSCHED_URL)', collect, [])
     .option('--enrollment-token-file <path>', 'file holding the token to register with (default: $WORKSCHED_ENROLLMENT_TOKEN)')
     .option('--enrollment-token <token>', 'token to register with; visible in `ps`, prefer the file or the variable')
     .option('--token <token>', 'an existing worker token (default: $WORKSCHED_WORKER_TOKEN, else the one saved at registration)')
@@ -54,7 +54,7 @@ export function registerWorkerCommand(program: Command): void {
       let config;
       try {
         config = compileWorkerConfig({
-          server: flags.server,
+          server: flags.server.length > 0 ? flags.server : undefined,
           enrollmentToken: flags.enrollmentToken,
           enrollmentTokenFile: flags.enrollmentTokenFile,
           token: flags.token,

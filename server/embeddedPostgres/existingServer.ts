@@ -9,6 +9,7 @@ import { isPostmasterOf, readPostmasterPid, stopPostmaster } from './postmaster'
 import { identify, isStillRunning } from './processes';
 import { runningHandle, type RunningPostgres } from './runningHandle';
 import { writeSettings, type ServerSettings } from './settings';
+import type { SupervisorLog } from './supervisor';
 
 /**
  * A postgres already running on `dataDir` holds postmaster.pid. If it answers with our password on the port
@@ -22,8 +23,9 @@ export async function useOrClearRunningServer(context: {
   wantedPort: number | undefined;
   binaries: PostgresBinaries;
   progress: (line: string) => void;
+  supervise?: SupervisorLog;
 }): Promise<RunningPostgres | undefined> {
-  const { dataDir, settingsFile, settings, wantedPort, binaries, progress } = context;
+  const { dataDir, settingsFile, settings, wantedPort, binaries, progress, supervise } = context;
   let pidFile = await readPostmasterPid(dataDir);
   // Another process is starting this server right now: judge it once it is ready (or gone).
   const waitUntil = Date.now() + START_TIMEOUT_S * 1000;
@@ -56,7 +58,7 @@ export async function useOrClearRunningServer(context: {
     progress(`PostgreSQL for ${dataDir} is still running (pid ${postmasterPid}), left by a process that has ended: reusing it`);
     await writeSettings(settingsFile, { ...settings, owner: identify(process.pid) });
     progress(`PostgreSQL ${await majorVersion(dataDir)} listening on ${LISTEN_HOST}:${settings.port}`);
-    return runningHandle({ ...handle, stopServer: () => stopPostmaster(binaries, dataDir, postmasterPid) });
+    return runningHandle({ ...handle, stopServer: (current) => stopPostmaster(binaries, dataDir, current), supervise: supervise && { binaries, log: supervise } });
   }
   if (owner) {
     throw new Error(

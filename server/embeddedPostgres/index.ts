@@ -7,3 +7,4 @@
 export { startEmbeddedPostgres, type EmbeddedPostgresOptions } from './startEmbeddedPostgres';
 export { stopOrphanedPostgres } from './postmaster';
 export type { RunningPostgres } from './runningHandle';
+export type { SupervisorLog } from './supervisor';

@@ -3,17 +3,19 @@
  * whose handle was never stopped.
  */
 import { withClient } from '../../common/withClient';
+import type { PostgresBinaries } from './binaries';
 import { connectionUrl } from './connection';
 import { signal } from './processes';
 import { isPostmasterOf } from './postmaster';
+import { PostmasterSupervisor, type SupervisorLog } from './supervisor';
 
 export interface RunningPostgres {
   /** postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres */
   url: string;
   port: number;
   dataDir: string;
-  /** The postmaster's process id. */
-  pid: number;
+  /** The postmaster's process id (a new one after the supervisor restarted it). */
+  readonly pid: number;
   /**
    * True when a server already running on dataDir was used instead of starting one: adopted if the process that
    * started it has ended (a kill -9), shared if that process is still alive.
@@ -49,25 +51,42 @@ function stopServersOnExit(pid: number, dataDir: string): void {
   });
 }
 
+/** Restart the postmaster when it dies (see supervisor.ts), reporting to `log`. */
+export interface Supervision {
+  binaries: PostgresBinaries;
+  log: SupervisorLog;
+}
+
 export function runningHandle(details: {
   port: number;
   password: string;
   dataDir: string;
   pid: number;
   reusedExistingServer: boolean;
-  stopServer: () => Promise<void>;
-  /** False for a server another live process started: stop() leaves it running. */
+  /** Stops the postmaster `pid` (the current one). */
+  stopServer: (pid: number) => Promise<void>;
+  /** False for a server another live process started: stop() leaves it running (and its owner supervises it). */
   owned?: boolean;
+  supervise?: Supervision;
 }): RunningPostgres {
-  const { port, password, dataDir, pid, reusedExistingServer, stopServer, owned = true } = details;
+  const { port, password, dataDir, pid, reusedExistingServer, stopServer, owned = true, supervise } = details;
   const url = connectionUrl(port, password, 'postgres');
   let stopping: Promise<void> | undefined;
   if (owned) stopServersOnExit(pid, dataDir);
+  const supervisor =
+    owned && supervise
+      ? new PostmasterSupervisor({ binaries: supervise.binaries, dataDir, port, log: supervise.log }, pid, (oldPid, newPid) => {
+          unstoppedPostmasters.delete(oldPid);
+          unstoppedPostmasters.set(newPid, dataDir);
+        })
+      : null;
   return {
     url,
     port,
     dataDir,
-    pid,
+    get pid() {
+      return supervisor?.currentPid ?? pid;
+    },
     reusedExistingServer,
     async createDatabase(name, template) {
       await withClient(url, (client) => {
@@ -77,9 +96,12 @@ export function runningHandle(details: {
       return connectionUrl(port, password, name);
     },
     stop() {
-      stopping ??= stopServer().then(() => {
-        unstoppedPostmasters.delete(pid);
-      });
+      stopping ??= (async () => {
+        await supervisor?.stop();
+        const current = supervisor?.currentPid ?? pid;
+        await stopServer(current);
+        unstoppedPostmasters.delete(current);
+      })();
       return stopping;
     },
   };

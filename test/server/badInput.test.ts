@@ -30,7 +30,7 @@ interface BadCase {
   who: Who;
   body?: unknown;
   raw?: string | Buffer;
-  contentType?: string;
+  contentType?: string | null;
   status: number;
   code: string;
   /** The issue path that must be named (exactly), or a prefix ending in "[" / "." ; none for errors without issues. */
@@ -52,6 +52,11 @@ const logEntry = (extra: Record<string, unknown> = {}) => ({ seq: 0, ts: new Dat
 
 const CREATE = { method: 'POST', path: '/api/v1/work-requests', who: 'client' } as const;
 const invalid = { status: 400, code: 'validation_failed' } as const;
+const unsupported = { status: 415, code: 'unsupported_media_type' } as const;
+/** `levels` nested objects as JSON text (JSON.stringify itself would overflow the stack on 10,000). */
+const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+/** A valid spec as JSON text with `key` set to the JSON text `valueText`. */
+const specWith = (key: string, valueText: string) => `${JSON.stringify(spec()).slice(0, -1)},${JSON.stringify(key)}:${valueText}}`;
 
 const cases: Array<[string, BadCase]> = [
   // Task spec (POST /api/v1/work-requests)
@@ -85,7 +90,21 @@ const cases: Array<[string, BadCase]> = [
   ['body null (JSON, but not an object)', { ...CREATE, raw: 'null', status: 400, code: 'invalid_json' }],
   ['body not JSON', { ...CREATE, raw: '{"task_name": "x",', status: 400, code: 'invalid_json' }],
   ['no body at all', { ...CREATE, ...invalid, issue: '(body)' }],
-  ['JSON sent as text/plain', { ...CREATE, raw: JSON.stringify(spec()), contentType: 'text/plain', ...invalid, issue: '(body)' }],
+  ['JSON sent as text/plain', { ...CREATE, raw: JSON.stringify(spec()), contentType: 'text/plain', ...unsupported }],
+  ['JSON sent form-encoded', { ...CREATE, raw: JSON.stringify(spec()), contentType: 'application/x-www-form-urlencoded', ...unsupported }],
+  ['JSON sent without a content type', { ...CREATE, raw: Buffer.from(JSON.stringify(spec())), contentType: null, ...unsupported }],
+  ['JSON sent as */*', { ...CREATE, raw: JSON.stringify(spec()), contentType: '*/*', ...unsupported }],
+  ['JSON in a charset the server does not read', { ...CREATE, raw: JSON.stringify(spec()), contentType: 'application/json; charset=latin1', ...unsupported }],
+
+  // Free JSON: bounded depth (the parser of z.json() recurses per level), no "__proto__" keys, valid Unicode
+  ['user_metadata nested 10,000 levels', { ...CREATE, raw: specWith('user_metadata', nested(10_000)), ...invalid, issue: 'user_metadata' }],
+  ['user_metadata nested 65 levels', { ...CREATE, raw: specWith('user_metadata', nested(65)), ...invalid, issue: 'user_metadata' }],
+  ['user_metadata with a "__proto__" key', { ...CREATE, raw: specWith('user_metadata', '{"a":{"__proto__":{"x":1}}}'), ...invalid, issue: 'user_metadata' }],
+  ['the whole body nested 10,000 levels', { ...CREATE, raw: nested(10_000), ...invalid, issue: 'task_name' }],
+  ['a body of 100,000 nested arrays', { ...CREATE, raw: `${'['.repeat(100_000)}${']'.repeat(100_000)}`, ...invalid, issue: '(body)' }],
+  ['user_metadata with an unpaired surrogate', { ...CREATE, raw: specWith('user_metadata', '{"note":"a\\ud800b"}'), ...invalid, issue: 'user_metadata.note' }],
+  ['args with an unpaired surrogate', { ...CREATE, body: spec({ execution: { executable: '/bin/echo', args: ['\udc00'] } }), ...invalid, issue: 'execution.args[0]' }],
+  ['a number of 400 digits as priority', { ...CREATE, raw: specWith('priority', `1${'0'.repeat(400)}`), ...invalid, issue: 'priority' }],
 
   // Worker routes
   ['register with missing resources', { method: 'POST', path: '/api/v1/workers/register', who: 'enrollment', body: registration({ resources: undefined }), ...invalid, issue: 'resources' }],
@@ -104,11 +123,24 @@ const cases: Array<[string, BadCase]> = [
   ],
   ['claim with wait_s 61', { method: 'POST', path: '/api/v1/workers/claim', who: 'worker', body: { wait_s: 61 }, ...invalid, issue: 'wait_s' }],
   ['claim with max 0', { method: 'POST', path: '/api/v1/workers/claim', who: 'worker', body: { max: 0 }, ...invalid, issue: 'max' }],
+  ['claim with {"max":0} as text/plain', { method: 'POST', path: '/api/v1/workers/claim', who: 'worker', raw: '{"max":0}', contentType: 'text/plain', ...unsupported }],
+  ['claim with {"max":0} form-encoded', { method: 'POST', path: '/api/v1/workers/claim', who: 'worker', raw: '{"max":0}', contentType: 'application/x-www-form-urlencoded', ...unsupported }],
+  ['claim with {"max":0} and no content type', { method: 'POST', path: '/api/v1/workers/claim', who: 'worker', raw: Buffer.from('{"max":0}'), contentType: null, ...unsupported }],
+  ['claim with {"max":0} as */*', { method: 'POST', path: '/api/v1/workers/claim', who: 'worker', raw: '{"max":0}', contentType: '*/*', ...unsupported }],
+  ['heartbeat with an empty body (a body is not optional there)', { method: 'POST', path: '/api/v1/workers/heartbeat', who: 'worker', raw: '', ...invalid, issue: '(body)' }],
   ['heartbeat with a non-numeric running id', { method: 'POST', path: '/api/v1/workers/heartbeat', who: 'worker', body: { running: ['x'] }, ...invalid, issue: 'running[0]' }],
   ['logs with a bad stream', { method: 'POST', path: '/api/v1/work-requests/:running/logs', who: 'worker', body: { entries: [logEntry({ stream: 'stdlog' })] }, ...invalid, issue: 'entries[0].stream' }],
   ['logs with a bad ts', { method: 'POST', path: '/api/v1/work-requests/:running/logs', who: 'worker', body: { entries: [logEntry({ ts: 'yesterday' })] }, ...invalid, issue: 'entries[0].ts' }],
   ['logs with a negative seq', { method: 'POST', path: '/api/v1/work-requests/:running/logs', who: 'worker', body: { entries: [logEntry({ seq: -1 })] }, ...invalid, issue: 'entries[0].seq' }],
   ['logs with a seq beyond what can be stored', { method: 'POST', path: '/api/v1/work-requests/:running/logs', who: 'worker', body: { entries: [logEntry({ seq: 2 ** 31 })] }, ...invalid, issue: 'entries[0].seq' }],
+  [
+    'an error detail nested 10,000 levels',
+    { method: 'POST', path: '/api/v1/work-requests/:running/complete', who: 'worker', raw: `{"result":"failure","output_data":{"errors":[{"message":"m","code":"c","detail":${nested(10_000)}}]}}`, ...invalid, issue: 'output_data.errors[0].detail' },
+  ],
+  [
+    'output_data.result nested 10,000 levels',
+    { method: 'POST', path: '/api/v1/work-requests/:running/complete', who: 'worker', raw: `{"result":"success","output_data":{"result":${nested(10_000)}}}`, ...invalid, issue: 'output_data.result' },
+  ],
   ['complete with result "great"', { method: 'POST', path: '/api/v1/work-requests/:running/complete', who: 'worker', body: { result: 'great' }, ...invalid, issue: 'result' }],
   [
     'complete with a statistic that is not an integer',
@@ -210,3 +242,20 @@ test.each<[string, BadCase]>([
   if (answer.status >= 400) expect(await server.countAll()).toEqual(before);
 });
 
+
+test('free JSON 64 levels deep is accepted and stored as sent', async () => {
+  // user_metadata is the first of the 64 levels (65 is refused above).
+  const answer = await server.request<WorkRequest>('POST', '/api/v1/work-requests', { token: server.clientToken, rawBody: specWith('user_metadata', nested(64)) });
+  expectStatus(answer, 201, '64 levels');
+  let depth = 1;
+  let value: unknown = (await server.getWorkRequest(answer.body.id)).user_metadata.a;
+  for (; typeof value === 'object'; value = (value as { a: unknown }).a) depth += 1;
+  expect(depth).toBe(64);
+  expectStatus(await server.request('POST', `/api/v1/work-requests/${answer.body.id}/cancel`, { token: server.clientToken }), 200, 'cancel');
+});
+
+test('a claim with no body at all is a claim with the defaults (its body is optional)', async () => {
+  const answer = await server.request<{ work_requests: unknown[] }>('POST', '/api/v1/workers/claim', { token: worker.token });
+  expectStatus(answer, 200, 'claim without a body');
+  expect(answer.body.work_requests).toEqual([]);
+});

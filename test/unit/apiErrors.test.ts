@@ -18,6 +18,8 @@ test('each code has the status the server answers it with, and only 5xx codes ar
 test.each<[string, boolean, unknown]>([
   ['an unreachable server', true, new WorkschedConnectionError('http://127.0.0.1:1', new Error('ECONNREFUSED'))],
   ['internal (500)', true, apiError('internal', 500)],
+  ['database_unavailable (503)', true, apiError('database_unavailable', 503)],
+  ['unsupported_media_type (415)', false, apiError('unsupported_media_type', 415)],
   ['a proxy 502 without our envelope', true, apiError('http_502', 502)],
   ['not_assigned (409)', false, apiError('not_assigned', 409)],
   ['validation_failed (400)', false, apiError('validation_failed', 400)],

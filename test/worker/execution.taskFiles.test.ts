@@ -52,6 +52,23 @@ describe('the result file', () => {
     expect(over.outcome.output_data.errors).toEqual([{ code: 'invalid_result', message: expect.stringMatching(/more than 1048576 bytes/) }]);
   });
 
+  test('JSON the server could not store (deeper than 64 levels, a NUL, a "__proto__" key) is invalid_result, not a report the server refuses', async () => {
+    const root = workRoot();
+    const cases: Array<[string, string, RegExp]> = [
+      ['deep.json', `${'['.repeat(10_000)}${']'.repeat(10_000)}`, /nested deeper than 64 levels/],
+      ['nul.json', '{"text": "a\\u0000b"}', /text contains a NUL character/],
+      ['proto.json', '{"a": {"__proto__": 1}}', /"__proto__" is not allowed/],
+    ];
+    for (const [file, text, message] of cases) {
+      writeFileSync(join(root, file), text);
+      const { outcome } = await run(makeRequest({ script: `cp "${join(root, file)}" "$WORKSCHED_RESULT_FILE"` }));
+      expect({ file, result: outcome.result, errors: outcome.output_data.errors }).toEqual({ file, result: 'error', errors: [{ code: 'invalid_result', message: expect.stringMatching(message) }] });
+    }
+    const fine = `${'['.repeat(64)}${']'.repeat(64)}`;
+    writeFileSync(join(root, 'fine.json'), fine);
+    expect((await run(makeRequest({ script: `cp "${join(root, 'fine.json')}" "$WORKSCHED_RESULT_FILE"` }))).outcome.result).toBe('success');
+  });
+
   test('a failed task keeps its own error: a valid result is still sent, an invalid one is not', async () => {
     const valid = await run(makeRequest({ script: 'echo \'{"partial": true}\' > "$WORKSCHED_RESULT_FILE"; exit 2' }));
     expect(valid.outcome.result).toBe('failure');

@@ -1,5 +1,7 @@
 import { closeSync, constants, existsSync, fstatSync, lchownSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { findUnstorableText, formatIssuePath } from '../../protocol/errors';
+import { findJsonProblem, MAX_JSON_DEPTH } from '../../protocol/jsonValue';
 import { ERROR_CODES, type ClaimedWorkRequest, type OutputData } from '../../protocol';
 import type { TaskUser } from './types';
 
@@ -94,11 +96,18 @@ export function readResultFile(path: string): ResultFile {
   if (text.kind === 'too-large') {
     return invalid(`the result file $WORKSCHED_RESULT_FILE holds more than ${MAX_RESULT_BYTES} bytes (1 MiB), the most a result may have`);
   }
+  let value: unknown;
   try {
-    return { kind: 'value', value: JSON.parse(text.text) as TaskResultValue };
+    value = JSON.parse(text.text);
   } catch (error) {
     return invalid(`the result file $WORKSCHED_RESULT_FILE is not JSON: ${(error as Error).message}`);
   }
+  // What the server would refuse (and the report with it): said here, as the task's invalid result.
+  const problem = findJsonProblem(value, MAX_JSON_DEPTH);
+  if (problem) return invalid(`the result in $WORKSCHED_RESULT_FILE cannot be stored: ${problem}`);
+  const unstorable = findUnstorableText(value);
+  if (unstorable) return invalid(`the result in $WORKSCHED_RESULT_FILE cannot be stored: ${formatIssuePath(unstorable.path)} ${unstorable.message}`);
+  return { kind: 'value', value: value as TaskResultValue };
 }
 
 type SmallFile =
