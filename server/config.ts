@@ -29,6 +29,11 @@ export const serverConfigSchema = z.object({
   /** Retry back-off: base × 2^(attempt-1), with jitter, at most max. */
   retryBaseDelayS: z.coerce.number().min(0).default(5),
   retryMaxDelayS: z.coerce.number().min(0).default(600),
+  /**
+   * A pending request that waited this long while every worker that fits it is busy with lower-priority
+   * interruptible requests preempts one of them; 0 disables preemption.
+   */
+  preemptAfterS: z.coerce.number().min(0).default(60),
   /** Check every JSON answer against its route's response schema and answer 500 on a mismatch (tests turn it on). */
   validateResponses: z.boolean().default(false),
   /** Distinct task names the metrics label by; later names are counted as `other` (bounded cardinality). */
@@ -65,6 +70,7 @@ export function compileServerConfig(
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,
     retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,
     metricsTaskNames: env.WORKSCHED_METRICS_TASK_NAMES || undefined,
+    preemptAfterS: env.WORKSCHED_PREEMPT_AFTER_S || undefined,
     logLevel: env.LOG_LEVEL || undefined,
     logFormat: env.LOG_FORMAT || undefined,
   };
