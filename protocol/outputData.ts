@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   cancelled: 'cancelled',
   workerLost: 'worker_lost',
   workerShutdown: 'worker_shutdown',
+  preempted: 'preempted',
   invalidResult: 'invalid_result',
   requiredFileMissing: 'required_file_missing',
 } as const;
