@@ -115,7 +115,7 @@ export interface E2EServer {
  * `heartbeatTimeoutS` decides when a silent worker is declared lost.
  */
 export async function startE2EServer(
-  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string } = {},
+  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string; preemptAfterS?: number } = {},
 ): Promise<E2EServer> {
   const db = await createTestDatabase();
   const dataDir = tmpDir('server');
@@ -132,6 +132,7 @@ export async function startE2EServer(
           heartbeatTimeoutS: options.heartbeatTimeoutS ?? 10,
           heartbeatIntervalS: options.heartbeatIntervalS ?? 0.5,
           housekeepingIntervalS: 1,
+          ...(options.preemptAfterS !== undefined ? { preemptAfterS: options.preemptAfterS } : {}),
           ...(options.enrollmentToken ? { enrollmentToken: options.enrollmentToken } : {}),
         },
         {},
