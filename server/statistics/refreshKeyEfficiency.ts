@@ -37,12 +37,12 @@ export async function refreshKeyEfficiency(em: EntityManager, options: { headroo
   if (stale.length === 0) return 0;
   const rows = await em.execute<EfficiencyRow[]>(
     `select k.id, k.runs,
-       count(*) filter (where r.requirements ? 'memory' or r.requirements ? 'cpu') as efficiency_runs,
-       (array_agg((r.requirements ->> 'memory')::bigint order by h.completed_at desc) filter (where r.requirements ? 'memory'))[1] as asked_memory,
-       percentile_cont(0.95) within group (order by h.memory) filter (where r.requirements ? 'memory') as used_memory_p95,
-       (array_agg((r.requirements ->> 'cpu')::int order by h.completed_at desc) filter (where r.requirements ? 'cpu'))[1] as asked_cpu,
-       percentile_cont(0.95) within group (order by h.cpu_time_ms::float8 / nullif(h.duration_ms, 0)) filter (where r.requirements ? 'cpu') as used_cpu_p95,
-       avg(h.duration_ms) filter (where r.requirements ? 'memory' or r.requirements ? 'cpu') as mean_duration_ms
+       count(*) filter (where r.requirements ->> 'memory' is not null or r.requirements ->> 'cpu' is not null) as efficiency_runs,
+       (array_agg((r.requirements ->> 'memory')::bigint order by h.completed_at desc) filter (where r.requirements ->> 'memory' is not null))[1] as asked_memory,
+       percentile_cont(0.95) within group (order by h.memory) filter (where r.requirements ->> 'memory' is not null) as used_memory_p95,
+       (array_agg((r.requirements ->> 'cpu')::int order by h.completed_at desc) filter (where r.requirements ->> 'cpu' is not null))[1] as asked_cpu,
+       percentile_cont(0.95) within group (order by h.cpu_time_ms::float8 / nullif(h.duration_ms, 0)) filter (where r.requirements ->> 'cpu' is not null) as used_cpu_p95,
+       avg(h.duration_ms) filter (where r.requirements ->> 'memory' is not null or r.requirements ->> 'cpu' is not null) as mean_duration_ms
      from json_to_recordset(?::json) as k(id bigint, task_name text, subject text, context text, runs int)
      join task_history h on h.task_name = k.task_name and h.subject = k.subject and h.context = k.context and h.result = 'success'
      join work_request r on r.id = h.work_request_id
