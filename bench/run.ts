@@ -11,6 +11,7 @@ import Table from 'cli-table3';
 import { runAgentConcurrent } from './agentConcurrent';
 import { runClaimCost } from './claimCost';
 import { runClaimLearned } from './claimLearned';
+import { runEtaPass } from './etaPass';
 import { Cleanup, progress, provisionPostgres } from './lib/harness';
 import type { Figures } from './lib/compared';
 import type { ScenarioReport, SummaryRow } from './lib/report';
@@ -38,6 +39,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '9 schedules tick with 1,000 enabled schedules (bench/scheduleTick.ts)', run: runScheduleTick },
   { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
   { name: '11 workflows: a 10,000-task workflow created and drained, claim cost with 100,000 blocked rows (bench/workflows.ts)', run: runWorkflows },
+  { name: '12 ETA pass on 100k pending × 1,000 workers, and its accuracy (bench/etaPass.ts)', run: runEtaPass },
 ];
 
 /** Selection words that stand for several scenarios. */

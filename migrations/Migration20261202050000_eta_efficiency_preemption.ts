@@ -9,8 +9,9 @@ export class Migration20261202050000_eta_efficiency_preemption extends Migration
   override up(): void {
     // Its own narrow table, not columns of work_request: the housekeeping pass rewrites many of these at a time,
     // and updating pending work_request rows would row-lock them, so concurrent claims (SKIP LOCKED) would pass
-    // them over and claim out of order.
-    this.addSql(`create table "work_request_eta" ("work_request_id" bigint primary key references "work_request" ("id") on delete cascade, "expected_start_at" timestamptz null, "expected_end_at" timestamptz null, "eta_reason" text not null, "computed_at" timestamptz not null);`);
+    // them over and claim out of order. No foreign key: its per-row check would be most of the cost of writing
+    // 100,000 estimates; the writer joins work_request instead, and work requests are not deleted.
+    this.addSql(`create table "work_request_eta" ("work_request_id" bigint primary key, "expected_start_at" timestamptz null, "expected_end_at" timestamptz null, "eta_reason" text not null, "computed_at" timestamptz not null);`);
 
     this.addSql(`alter table "work_request" add column "preempted_at" timestamptz null, add column "reserved_worker_id" bigint null, add column "reserved_until" timestamptz null;`);
     // The claim's reservation check: "does a pending request hold a slot on this worker?" — almost always empty.

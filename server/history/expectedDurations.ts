@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { rawQuery } from '../sql/rawQuery';
 import { describeKey, type HistoryKey } from './historyKey';
 
 /** How long a key's requests hold a worker slot, learned from its newest successful runs. */
@@ -27,7 +28,8 @@ export async function expectedDurations(em: EntityManager, keys: HistoryKey[], s
     const open = uniqueBy(keys.filter((key) => !found.has(durationKey(key))), (key) => levelKey(key, level.columns));
     if (open.length === 0) break;
     const match = level.columns.map((column) => `h.${column} = k.${column}`).join(' and ');
-    const rows = await em.execute<Array<{ task_name: string; subject: string; context: string; runs: string; mean_ms: number | null }>>(
+    const rows = await rawQuery<{ task_name: string; subject: string; context: string; runs: string; mean_ms: number | null }>(
+      em,
       `select k.task_name, k.subject, k.context, recent.runs, recent.mean_ms
        from json_to_recordset(?::json) as k(task_name text, subject text, context text)
        cross join lateral (

@@ -115,7 +115,9 @@ function capacitySignature(capacity: WorkerCapacity): string {
 }
 
 function needsSignature(needs: EffectiveRequirements): string {
-  return `${needs.needMemory}|${needs.needDisk}|${needs.needCpu}|${needs.needGpu}|${[...needs.needTags].sort().join(',')}`;
+  // Called once per pending request: no copy or sort for the usual empty tag list.
+  const tags = needs.needTags.length === 0 ? '' : needs.needTags.length === 1 ? needs.needTags[0] : [...needs.needTags].sort().join(',');
+  return `${needs.needMemory}|${needs.needDisk}|${needs.needCpu}|${needs.needGpu}|${tags}`;
 }
 
 /** A binary min-heap of slot free times, each with whether it rests on a guessed duration. */
@@ -166,7 +168,11 @@ class SlotHeap {
   }
 
   private swap(a: number, b: number): void {
-    [this.times[a], this.times[b]] = [this.times[b], this.times[a]];
-    [this.guessed[a], this.guessed[b]] = [this.guessed[b], this.guessed[a]];
+    const time = this.times[a];
+    this.times[a] = this.times[b];
+    this.times[b] = time;
+    const guessed = this.guessed[a];
+    this.guessed[a] = this.guessed[b];
+    this.guessed[b] = guessed;
   }
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { rawQuery } from '../sql/rawQuery';
 import { formatDuration } from '../../protocol/units';
 import { durationKey, expectedDurations, type ExpectedDuration } from '../history/expectedDurations';
 import { estimateStarts, type Estimate, type EstimatePending, type EstimateRunning, type EstimateWorker } from './estimateStarts';
@@ -8,20 +9,21 @@ const DEFAULT_UNKNOWN_MS = 60_000;
 /** Upserts per statement. */
 const WRITE_BATCH = 20_000;
 
+/** Times as epoch ms (float8) and an empty tag list as null: parsing dates and arrays is most of a 100k-row read. */
 interface PendingRow {
   id: string;
-  not_before: Date | null;
+  not_before: number | null;
   need_memory: string | null;
   need_disk: string | null;
   need_cpu: number | null;
   need_gpu: number | null;
-  need_tags: string[];
+  need_tags: string[] | null;
   unschedulable: boolean;
   task_name: string;
   subject: string;
   context: string;
-  expected_start_at: Date | null;
-  expected_end_at: Date | null;
+  expected_start_at: number | null;
+  expected_end_at: number | null;
   eta_reason: string | null;
 }
 
@@ -69,16 +71,19 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
   const workerRows = await em.execute<Array<{ id: string; total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[]; concurrency: number }>>(
     `select id, total_memory, available_disk_space, cpu_count, gpu_count, tags, concurrency from worker where enabled and online`,
   );
-  const runningRows = await em.execute<RunningRow[]>(
+  const runningRows = await rawQuery<RunningRow>(
+      em,
     `select r.id, r.worker_id, r.started_at, r.task_name, coalesce(r.subject, '') as subject, coalesce(r.context, '') as context,
        e.expected_end_at, e.eta_reason
      from work_request r left join work_request_eta e on e.work_request_id = r.id
      where r.status = 'running'`,
   );
-  const pendingRows = await em.execute<PendingRow[]>(
-    `select r.id, r.not_before, r.need_memory, r.need_disk, r.need_cpu, r.need_gpu, r.need_tags,
-       r.unschedulable_reason is not null as unschedulable, r.task_name, coalesce(r.subject, '') as subject, coalesce(r.context, '') as context,
-       e.expected_start_at, e.expected_end_at, e.eta_reason
+  const pendingRows = await rawQuery<PendingRow>(
+      em,
+    `select r.id, extract(epoch from r.not_before)::float8 * 1000 as not_before, r.need_memory, r.need_disk, r.need_cpu, r.need_gpu,
+       nullif(r.need_tags, '{}') as need_tags, r.unschedulable_reason is not null as unschedulable,
+       r.task_name, coalesce(r.subject, '') as subject, coalesce(r.context, '') as context,
+       extract(epoch from e.expected_start_at)::float8 * 1000 as expected_start_at, extract(epoch from e.expected_end_at)::float8 * 1000 as expected_end_at, e.eta_reason
      from work_request r left join work_request_eta e on e.work_request_id = r.id
      where r.status = 'pending'
      order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id`,
@@ -107,18 +112,30 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
       needDisk: row.need_disk === null ? null : Number(row.need_disk),
       needCpu: row.need_cpu,
       needGpu: row.need_gpu,
-      needTags: row.need_tags,
+      needTags: row.need_tags ?? [],
     },
-    notBeforeMs: row.not_before ? new Date(row.not_before).getTime() : null,
+    notBeforeMs: row.not_before,
     durationMs: durationOf(row)?.ms ?? null,
     unschedulable: row.unschedulable,
   }));
   const estimates = estimateStarts(nowMs, workers, running, pending, fallbackMs);
 
   const writes: EtaWrite[] = [];
+  // Most rows share their wording with many others (same key, same workers): word each once.
+  const reasons = new Map<string, string>();
   pendingRows.forEach((row, index) => {
     const estimate = estimates[index];
-    const next = describePending(estimate, durationOf(row), fallbackMs, pending[index].notBeforeMs);
+    const own = durationOf(row);
+    const notBefore = pending[index].notBeforeMs;
+    const wordingKey = estimate.kind === 'none'
+      ? estimate.why
+      : `${estimate.workers}|${estimate.guessedAhead}|${notBefore !== null && estimate.startMs === notBefore}|${own ? `${own.ms}|${own.runs}|${own.label}` : ''}`;
+    let reason = reasons.get(wordingKey);
+    if (reason === undefined) {
+      reason = describePending(estimate, own, fallbackMs, notBefore);
+      reasons.set(wordingKey, reason);
+    }
+    const next = estimate.kind === 'none' ? { start: null, end: null, reason } : { start: new Date(estimate.startMs), end: new Date(estimate.endMs), reason };
     if (changed(nowMs, row, next)) writes.push({ id: Number(row.id), ...next, keepStart: false });
   });
   for (const row of runningRows) {
@@ -128,7 +145,8 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
     const reason = duration
       ? `running: expected to take ${formatDuration(duration.ms / 1000)} (${describeDuration(duration)})`
       : `running: no history to go on for this task; counted as ${formatDuration(fallbackMs / 1000)}`;
-    if (changed(nowMs, { expected_start_at: null, expected_end_at: row.expected_end_at, eta_reason: row.eta_reason }, { start: null, end, reason })) {
+    const storedEnd = row.expected_end_at === null ? null : new Date(row.expected_end_at).getTime();
+    if (changed(nowMs, { expected_start_at: null, expected_end_at: storedEnd, eta_reason: row.eta_reason }, { start: null, end, reason })) {
       writes.push({ id: Number(row.id), start: null, end, reason, keepStart: true });
     }
   }
@@ -147,7 +165,8 @@ async function upsertEstimates(em: EntityManager, writes: EtaWrite[], computedAt
   for (let index = 0; index < writes.length; index += WRITE_BATCH) {
     const batch = writes.slice(index, index + WRITE_BATCH);
     // One JSON parameter (no bind-parameter limit); the join drops requests deleted since they were read.
-    await em.execute(
+    await rawQuery(
+      em,
       `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason, computed_at)
        select u.id, u.start_at, u.end_at, u.reason, ?::timestamptz
        from json_to_recordset(?::json) as u(id bigint, start_at timestamptz, end_at timestamptz, reason text)
@@ -166,19 +185,15 @@ function describePending(
   own: ExpectedDuration | null,
   fallbackMs: number,
   notBeforeMs: number | null,
-): { start: Date | null; end: Date | null; reason: string } {
+): string {
   if (estimate.kind === 'none') {
-    return {
-      start: null,
-      end: null,
-      reason: estimate.why === 'unschedulable' ? 'no estimate: no enabled worker can run it' : 'no estimate: no worker that can run it is online',
-    };
+    return estimate.why === 'unschedulable' ? 'no estimate: no enabled worker can run it' : 'no estimate: no worker that can run it is online';
   }
   const parts = [`from the learned durations of the requests running and ahead of it on the ${estimate.workers} worker${estimate.workers === 1 ? '' : 's'} that can run it`];
   if (estimate.guessedAhead) parts.push(`some of those have no history to go on (each counted as ${formatDuration(fallbackMs / 1000)})`);
   if (notBeforeMs !== null && estimate.startMs === notBeforeMs) parts.push('not before its retry back-off ends');
   parts.push(own ? `its own run: ${formatDuration(own.ms / 1000)} (${describeDuration(own)})` : `no history to go on for its own run: counted as ${formatDuration(fallbackMs / 1000)}`);
-  return { start: new Date(estimate.startMs), end: new Date(estimate.endMs), reason: parts.join('; ') };
+  return parts.join('; ');
 }
 
 function describeDuration(duration: ExpectedDuration): string {
@@ -191,7 +206,7 @@ function describeDuration(duration: ExpectedDuration): string {
  */
 function changed(
   nowMs: number,
-  stored: { expected_start_at: Date | null; expected_end_at: Date | null; eta_reason: string | null },
+  stored: { expected_start_at: number | null; expected_end_at: number | null; eta_reason: string | null },
   next: { start: Date | null; end: Date | null; reason: string },
 ): boolean {
   if (stored.eta_reason === null) return true;
@@ -199,15 +214,23 @@ function changed(
   return moved(nowMs, stored.expected_start_at, next.start) || moved(nowMs, stored.expected_end_at, next.end);
 }
 
-function moved(nowMs: number, stored: Date | null, next: Date | null): boolean {
+function moved(nowMs: number, stored: number | null, next: Date | null): boolean {
   if (next === null) return false;
   if (stored === null) return true;
-  const delta = Math.abs(new Date(stored).getTime() - next.getTime());
+  const delta = Math.abs(stored - next.getTime());
   return delta > Math.max(1_000, 0.05 * Math.max(0, next.getTime() - nowMs));
 }
 
+const shapes = new Map<string, string>();
+
 function shape(reason: string): string {
-  return reason.replace(/[\d.]+(ms|[smhd])?/g, '#');
+  let found = shapes.get(reason);
+  if (found === undefined) {
+    found = reason.replace(/[\d.]+(ms|[smhd])?/g, '#');
+    if (shapes.size > 10_000) shapes.clear();
+    shapes.set(reason, found);
+  }
+  return found;
 }
 
 function medianOf(values: number[]): number | null {
