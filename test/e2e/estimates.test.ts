@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 const BACKLOG = 20;
-const TASK_S = 0.4;
+const TASK_S = 0.6;
 
 test(
   'a backlog of 20 requests of a learned key on one worker: every expected start within 20 % of its actual wait',
@@ -27,7 +27,7 @@ test(
     const spec = () => shellTask(`sleep ${TASK_S}`, { task_name: taskName });
 
     // History: a few runs, so the key's slot time (claim to completion) is learned.
-    const learning = await client.createWorkRequests(Array.from({ length: 4 }, spec));
+    const learning = await client.createWorkRequests(Array.from({ length: 5 }, spec));
     for (const request of learning) expect((await waitForEnd(client, request.id)).result).toBe('success');
 
     const submittedAt = Date.now();
