@@ -22,9 +22,10 @@ test(
     await startWorker(server, { concurrency: 1, killGraceS: 5 });
     const { client } = server;
     const lowName = uniqueName('preempt-low');
+    // The preempting one runs 2 s: the preempted one is pending at least that long, long enough to be seen.
     const low = await client.createWorkRequest(shellTask('sleep 3', { task_name: lowName, priority: 0 }));
     await pollUntil(() => client.getWorkRequest(low.id), { until: (request) => request.status === 'running', description: 'the low-priority request to run' });
-    const high = await client.createWorkRequest(shellTask('sleep 0.3', { task_name: uniqueName('preempt-high'), priority: 10 }));
+    const high = await client.createWorkRequest(shellTask('sleep 2', { task_name: uniqueName('preempt-high'), priority: 10 }));
 
     const requeued = await pollUntil(() => client.getWorkRequest(low.id), {
       until: (request) => request.status === 'pending' || request.status === 'completed',
