@@ -11,6 +11,7 @@ import Table from 'cli-table3';
 import { runAgentConcurrent } from './agentConcurrent';
 import { runClaimCost } from './claimCost';
 import { runClaimLearned } from './claimLearned';
+import { runEtaPass } from './etaPass';
 import { Cleanup, progress, provisionPostgres } from './lib/harness';
 import type { Figures } from './lib/compared';
 import type { ScenarioReport, SummaryRow } from './lib/report';
@@ -42,6 +43,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '11 workflows: a 10,000-task workflow created and drained, claim cost with 100,000 blocked rows (bench/workflows.ts)', run: runWorkflows },
   { name: '12 rate limiter cost per create call (bench/rateLimiterCost.ts)', run: runRateLimiterCost },
   { name: '13 enqueue→claim latency with 3 replicas on one database against 1 (bench/replicaLatency.ts)', run: runReplicaLatency },
+  { name: '14 ETA pass on 100k pending × 1,000 workers, and its accuracy (bench/etaPass.ts)', run: runEtaPass },
 ];
 
 /** Selection words that stand for several scenarios. */

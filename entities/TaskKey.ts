@@ -19,6 +19,19 @@ export const TaskKey = defineEntity({
     lastRunAt: p.datetime().nullable(),
     lastSuccessAt: p.datetime().nullable(),
     lastFailureAt: p.datetime().nullable(),
+    // Efficiency (Slurm's seff) of the key's runs that named memory / cpu explicitly, refreshed by housekeeping.
+    askedMemory: p.bigint('number').nullable(),
+    usedMemoryP95: p.double().nullable(),
+    suggestedMemory: p.bigint('number').nullable(),
+    askedCpu: p.integer().nullable(),
+    usedCpuP95: p.double().nullable(),
+    suggestedCpu: p.integer().nullable(),
+    efficiencyRuns: p.integer().default(0),
+    meanDurationMs: p.double().nullable(),
+    /** (asked − used) × runs × mean duration: GiB-hours and core-hours held but not used. */
+    memoryWaste: p.double().nullable(),
+    cpuWaste: p.double().nullable(),
+    efficiencyAt: p.datetime().nullable(),
   }),
   uniques: [{ properties: ['taskName', 'subject', 'context'] }],
 });

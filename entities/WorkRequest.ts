@@ -56,6 +56,11 @@ export const WorkRequest = defineEntity({
     logTruncated: p.boolean().default(false),
     /** Set while no enabled worker can meet the effective requirements: says why, in words. */
     unschedulableReason: p.text().nullable(),
+    /** When it was last preempted (requeued to make room for a higher-priority request); never twice within the window. */
+    preemptedAt: p.datetime().nullable(),
+    /** A slot on this worker is kept for this request (it preempted a request there) until `reservedUntil`. */
+    reservedWorkerId: p.bigint('number').nullable(),
+    reservedUntil: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     startedAt: p.datetime().nullable(),
     completedAt: p.datetime().nullable(),

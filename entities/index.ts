@@ -10,8 +10,9 @@ import { Worker } from './Worker';
 import { Workflow } from './Workflow';
 import { WorkflowDependency } from './WorkflowDependency';
 import { WorkRequest } from './WorkRequest';
+import { WorkRequestEta } from './WorkRequestEta';
 
-export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkRequest };
+export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkRequest, WorkRequestEta };
 export type { TaskData } from './WorkRequest';
 
 export const ALL_ENTITIES = [
@@ -27,4 +28,5 @@ export const ALL_ENTITIES = [
   Schedule,
   ScheduleFiring,
   ScheduleFile,
+  WorkRequestEta,
 ];

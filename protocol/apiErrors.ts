@@ -14,6 +14,8 @@ export const API_ERRORS = {
   /** The work request is not (or no longer) assigned to the worker that calls. */
   not_assigned: { status: 409, retryable: false },
   not_running: { status: 409, retryable: false },
+  /** The work request was preempted from this worker (requeued for a higher-priority one): stop it, report nothing. */
+  preempted: { status: 409, retryable: false },
   already_completed: { status: 409, retryable: false },
   worker_name_taken: { status: 409, retryable: false },
   /** Only a request that ended without success (failure, error, skipped, aborted) can be retried by hand. */

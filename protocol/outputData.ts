@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   cancelled: 'cancelled',
   workerLost: 'worker_lost',
   workerShutdown: 'worker_shutdown',
+  preempted: 'preempted',
   invalidResult: 'invalid_result',
   requiredFileMissing: 'required_file_missing',
   /** The server refused the report's output_data as larger than its cap; only the statistics were kept. */

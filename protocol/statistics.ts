@@ -15,10 +15,10 @@ import { WORK_REQUEST_RESULTS, WORK_REQUEST_STATUSES, workRequestResultSchema } 
 
 export const PERCENTILE_NOTE = 'over the retained history of successful runs; percentile_cont (linear interpolation)';
 
-export const TASK_STATISTICS_SORTS = ['task_name', '-runs', 'runs', '-failures', '-success_rate', 'success_rate', '-last_run_at'] as const;
+export const TASK_STATISTICS_SORTS = ['task_name', '-runs', 'runs', '-failures', '-success_rate', 'success_rate', '-last_run_at', '-memory_waste', '-cpu_waste'] as const;
 export const taskStatisticsSortSchema = z
   .enum(TASK_STATISTICS_SORTS)
-  .describe('task_name (then subject, context) ascending; a leading "-" sorts descending');
+  .describe('task_name (then subject, context) ascending; a leading "-" sorts descending; -memory_waste / -cpu_waste: keys wasting the most first (see efficiency), keys without explicit requests last');
 export type TaskStatisticsSort = z.infer<typeof taskStatisticsSortSchema>;
 
 /** A history-key filter value; the empty string selects keys without a subject (or context). */
@@ -50,6 +50,35 @@ const seconds = z.number().nullable();
 const bytes = z.number().int().nullable();
 const isoTime = z.string().nullable();
 
+/**
+ * Slurm's `seff` for a key whose requests name `memory` / `cpu` explicitly: over its retained successful runs
+ * that did, what they used (p95) against what the newest of them asked, and what to ask instead. Refreshed by
+ * housekeeping (`computed_at`).
+ */
+export const taskEfficiencySchema = z.object({
+  runs: z.number().int().describe('retained successful runs whose request named memory or cpu: what the figures are computed over'),
+  memory: z
+    .object({
+      asked: z.number().int().describe('bytes, as the newest such run asked'),
+      used_p95: z.number().int().describe('p95 of the peak memory, bytes'),
+      ratio: z.number().describe('used_p95 / asked'),
+      suggested: z.number().int().describe('bytes: used_p95 × the learned-requirement headroom, rounded up to a MiB'),
+      waste_gib_hours: z.number().describe('(asked − used_p95) × all-time runs × mean duration'),
+    })
+    .nullable(),
+  cpu: z
+    .object({
+      asked: z.number().int(),
+      used_p95: z.number().describe('p95 of cores kept busy (cpu_time / duration)'),
+      ratio: z.number().describe('used_p95 / asked'),
+      suggested: z.number().int().describe('used_p95 rounded up (at least 1)'),
+      waste_core_hours: z.number().describe('(asked − used_p95) × all-time runs × mean duration'),
+    })
+    .nullable(),
+  computed_at: z.string(),
+});
+export type TaskEfficiency = z.infer<typeof taskEfficiencySchema>;
+
 /** One history key: all-time counters and percentiles over its retained successful runs. */
 export const taskStatisticsSchema = z.object({
   task_name: z.string(),
@@ -67,6 +96,8 @@ export const taskStatisticsSchema = z.object({
   last_success_at: isoTime,
   last_failure_at: isoTime,
   last_run_at: isoTime,
+  /** Null when no retained successful run named memory or cpu (or housekeeping has not looked at the key yet). */
+  efficiency: taskEfficiencySchema.nullable(),
 });
 export type TaskStatistics = z.infer<typeof taskStatisticsSchema>;
 

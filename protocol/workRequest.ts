@@ -58,6 +58,14 @@ export const workRequestSchema = z.object({
   created_at: isoTime,
   started_at: isoTime.nullable(),
   completed_at: isoTime.nullable(),
+  /**
+   * When it is expected to start and finish, from the learned durations of the requests ahead of it in claim
+   * order on the workers that can run it (a housekeeping pass refreshes it; for a running request, only the end
+   * moves). Null with `eta_reason` saying why when there is nothing to go on.
+   */
+  expected_start_at: isoTime.nullable(),
+  expected_end_at: isoTime.nullable(),
+  eta_reason: z.string().nullable(),
 });
 export type WorkRequest = z.infer<typeof workRequestSchema>;
 

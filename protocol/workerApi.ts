@@ -78,6 +78,11 @@ export type HeartbeatRequest = z.input<typeof heartbeatRequestSchema>;
 export const heartbeatResponseSchema = z.object({
   /** Requests the worker runs that it must stop: cancelled, or given to another worker. */
   cancel: z.array(z.number().int()),
+  /**
+   * Those of `cancel` that were preempted: requeued as pending (same attempt) for a higher-priority request. The
+   * worker stops them (SIGTERM, then its kill grace) and reports nothing: it is neither a failure nor a cancel.
+   */
+  preempted: z.array(z.number().int()).default([]),
   heartbeat_interval_s: z.number(),
 });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;

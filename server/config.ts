@@ -45,6 +45,11 @@ export const serverConfigSchema = z.object({
   retryMaxDelayS: z.coerce.number().min(0).default(600),
   /** statement_timeout of every query of the server; past it (or a little later, if PostgreSQL does not answer at all) a request gets 503. */
   databaseStatementTimeoutS: z.coerce.number().positive().default(30),
+  /**
+   * A pending request that waited this long while every worker that fits it is busy with lower-priority
+   * interruptible requests preempts one of them; 0 disables preemption.
+   */
+  preemptAfterS: z.coerce.number().min(0).default(60),
   /** Check every JSON answer against its route's response schema and answer 500 on a mismatch (tests turn it on). */
   validateResponses: z.boolean().default(false),
   /** Distinct task names the metrics label by; later names are counted as `other` (bounded cardinality). */
@@ -85,6 +90,7 @@ export function compileServerConfig(
     retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,
     metricsTaskNames: env.WORKSCHED_METRICS_TASK_NAMES || undefined,
     databaseStatementTimeoutS: env.WORKSCHED_DATABASE_STATEMENT_TIMEOUT_S || undefined,
+    preemptAfterS: env.WORKSCHED_PREEMPT_AFTER_S || undefined,
     logLevel: env.LOG_LEVEL || undefined,
     logFormat: env.LOG_FORMAT || undefined,
   };

@@ -98,6 +98,13 @@ export class OutputDataTooLargeError extends HttpError {
   }
 }
 
+/** A worker posts for a request that was preempted from it (requeued as pending for a higher-priority request). */
+export class PreemptedError extends ConflictError {
+  constructor(workRequestId: number) {
+    super(`work request ${workRequestId} was preempted: it is pending again and no longer runs on this worker`, 'preempted');
+  }
+}
+
 /** An answer that does not match its route's response schema (only checked where enabled, e.g. in tests). */
 export class ResponseInvalidError extends HttpError {
   constructor(what: string, error: z.ZodError) {

@@ -113,6 +113,8 @@ export async function startServer(
       historyRetentionRuns: config.historyRetentionRuns,
       pool,
       policy: schedulingPolicyOf(config),
+      preemptAfterS: config.preemptAfterS,
+      learnedHeadroom: config.learnedHeadroom,
     });
     // Stop housekeeping before the HTTP server and the database go away.
     cleanups.push(() => housekeeping.stop());

@@ -31,6 +31,8 @@ interface ActiveTask {
   task: RunningTask;
   shipper: LogShipper;
   cancelled: boolean;
+  /** The server preempted it (requeued it for a higher-priority request): stopped and not reported. */
+  preempted?: boolean;
   /** The task ended and its report is on disk in the outbox. */
   settled?: Promise<void>;
 }
@@ -230,7 +232,11 @@ export class WorkerAgent {
         const answer = await this.api.heartbeat({ running, ...settings });
         this.settingsSent = true;
         this.heartbeatIntervalMs = Math.min(MAX_HEARTBEAT_INTERVAL_MS, answer.heartbeat_interval_s * 1000);
-        for (const id of answer.cancel) this.cancel(id, 'the server asked to stop it');
+        const preempted = new Set(answer.preempted ?? []);
+        for (const id of answer.cancel) {
+          if (preempted.has(id)) this.preempt(id);
+          else this.cancel(id, 'the server asked to stop it');
+        }
         backoff.reset();
       } catch (error) {
         if (hasErrorCode(error, 'unauthorized')) {
@@ -244,6 +250,16 @@ export class WorkerAgent {
     }
   }
 
+  /** The server requeued it for a higher-priority request: stop it (full kill grace) and report nothing. */
+  private preempt(id: number): void {
+    const active = this.active.get(id);
+    if (!active || active.preempted) return;
+    active.preempted = true;
+    this.logger.info({ workRequest: id }, 'task preempted by the server for a higher-priority request: stopping it');
+    if (!active.cancelled) active.task.kill('preempted');
+    active.cancelled = true;
+  }
+
   private cancel(id: number, why: string): void {
     const active = this.active.get(id);
     if (!active || active.cancelled) return;
@@ -253,8 +269,14 @@ export class WorkerAgent {
   }
 
   private run(request: ClaimedWorkRequest): void {
+    // Preempted here and handed back to this worker before its old run is gone: start once that run has ended.
+    const previous = this.active.get(request.id);
+    if (previous) {
+      void (previous.settled ?? previous.task.done).finally(() => this.run(request));
+      return;
+    }
     let guard: OrphanGuard | null = null;
-    const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger, this.config.logMaxBytes);
+    const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger, this.config.logMaxBytes, () => this.preempt(request.id));
     const runAs = this.taskUsers.acquire();
     const task = startTask({
       runAs,
@@ -294,6 +316,12 @@ export class WorkerAgent {
     const { acknowledgedSeq } = await active.shipper.close();
     const output: OutputData = outcome.output_data;
     this.logger.info({ workRequest: request.id, result: outcome.result, statistics: output.runtime_statistics }, 'task finished');
+    if (active.preempted) {
+      // The server already put it back to pending (same attempt): nothing to report, it neither failed nor was cancelled.
+      this.logger.info({ workRequest: request.id }, 'preempted task stopped; the server runs it again later');
+      this.spool.remove(request.id);
+      return;
+    }
     if (outcome.result === 'aborted') {
       const shutdown = output.errors?.some((error) => error.code === ERROR_CODES.workerShutdown);
       if (shutdown) {

@@ -43,6 +43,8 @@ export class LogShipper {
     private readonly onCancel: () => void,
     private readonly logger: Logger,
     private readonly maxBytes: number = DEFAULT_LOG_MAX_BYTES,
+    /** The server preempted the request (requeued it for a higher-priority one). */
+    private readonly onPreempted: () => void = onCancel,
   ) {
     this.nextSeq = seqStart;
     this.acknowledgedSeq = seqStart - 1;
@@ -122,6 +124,12 @@ export class LogShipper {
         this.acknowledgedSeq = Math.max(this.acknowledgedSeq, batch[batch.length - 1].seq);
         if (answer.cancel) this.onCancel();
       } catch (error) {
+        if (hasErrorCode(error, 'preempted')) {
+          this.pending = [];
+          this.pendingBytes = 0;
+          this.onPreempted();
+          return;
+        }
         if (hasErrorCode(error, 'not_assigned') || hasErrorCode(error, 'not_found')) {
           // Not ours any more (reassigned after we were declared lost, or deleted): stop the task.
           this.pending = [];

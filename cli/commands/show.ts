@@ -155,6 +155,13 @@ function renderDetail(request: WorkRequest, now: Date = new Date(), width: numbe
   field('started', request.started_at);
   field('completed', request.completed_at);
   field(request.completed_at ? 'ran for' : 'running for', request.started_at ? formatRunTime(request, now) : null);
+  // The scheduler's estimate (a housekeeping pass): while it waits, when it starts; until it ends, when it ends.
+  const waiting = request.status === 'pending' || request.status === 'blocked';
+  if (waiting || request.status === 'running') {
+    if (waiting) field('expected start', request.expected_start_at ? `${request.expected_start_at} (${formatUntil(request.expected_start_at, now)})` : 'unknown');
+    field('expected end', request.expected_end_at ? `${request.expected_end_at} (${formatUntil(request.expected_end_at, now)})` : 'unknown');
+    field('estimate', request.eta_reason ?? 'not estimated yet (the scheduler estimates waiting work every few seconds)');
+  }
 
   field('command', describeCommand(request.task_data.execution));
   const required = [
@@ -231,6 +238,12 @@ function renderStatistics(statistics: RuntimeStatistics): string {
   row('worker cpus', statistics.cpu_count === undefined ? undefined : String(statistics.cpu_count));
   row('measured by', statistics.measurement);
   return renderTable([{ head: 'measure' }, { head: 'value', shrinkTo: 10 }], rows);
+}
+
+/** "in 3m05s", or "now" once the time has come. */
+function formatUntil(iso: string, now: Date): string {
+  const seconds = (Date.parse(iso) - now.getTime()) / 1000;
+  return seconds <= 0 ? 'now' : `in ${formatDuration(seconds)}`;
 }
 
 function signed(value: number): string {

@@ -29,6 +29,7 @@ interface StatsFlags extends ConnectionOptions {
   workers?: boolean;
   window?: string;
   summary?: boolean;
+  efficiency?: boolean;
   json?: boolean;
 }
 
@@ -52,14 +53,19 @@ export function registerStatsCommand(program: Command): void {
       .option('--workers', 'per worker: runs, failures, busy time and utilisation over --window')
       .option('--window <duration>', 'with --workers: seconds or e.g. 90s, 15m, 2h, 7d (at most 90d)', '24h')
       .option('--summary', 'work requests by status and result, unschedulable ones, workers by state')
+      .option('--efficiency', 'per key whose requests name memory/cpu (Slurm seff): used (p95) against asked, a suggested request and the waste; sorted by -memory_waste unless --sort says otherwise')
       .option('--json', 'print JSON'),
   ).action(async (task: string | undefined, flags: StatsFlags) => {
-    const modes = [task !== undefined && 'TASK', flags.workers && '--workers', flags.summary && '--summary'].filter(Boolean);
-    if (modes.length > 1) throw new CliUsageError(`give only one of TASK, --workers, --summary (got ${modes.join(' and ')})`);
+    const modes = [task !== undefined && 'TASK', flags.workers && '--workers', flags.summary && '--summary', flags.efficiency && '--efficiency'].filter(Boolean);
+    if (modes.length > 1) throw new CliUsageError(`give only one of TASK, --workers, --summary, --efficiency (got ${modes.join(' and ')})`);
     const client = connect(flags);
     if (flags.workers) return showWorkers(client, parseWindow(flags.window ?? '24h'), flags.json);
     if (flags.summary) return showSummary(client, flags.json);
     if (task !== undefined) return showTask(client, task, parseIntegerOption(flags.limit, '--limit', { min: 1, max: 500 }), flags.json);
+    if (flags.efficiency) {
+      const sort = flags.sort === 'task_name' ? '-memory_waste' : flags.sort;
+      return showEfficiency(client, toFilter({ ...flags, sort }), flags.all ?? false, flags.json);
+    }
     return showTasks(client, toFilter(flags), flags.all ?? false, flags.json);
   });
 }
@@ -108,6 +114,67 @@ async function showTasks(client: WorkschedClient, filter: TaskStatisticsFilter, 
   const table = renderTable([{ head: 'key', shrinkTo: 16 }, ...FIGURE_COLUMNS], rows.map((row) => [truncate(describeKey(row), 60), ...figures(row)]));
   process.stdout.write(`${table}\n`);
   if (nextCursor) process.stderr.write(`more keys: add --cursor ${nextCursor} (or --all)\n`);
+}
+
+async function showEfficiency(client: WorkschedClient, filter: TaskStatisticsFilter, all: boolean, json?: boolean): Promise<void> {
+  let rows: TaskStatistics[] = [];
+  let nextCursor: string | null = null;
+  if (all) {
+    for await (const row of client.iterateTaskStatistics(filter)) rows.push(row);
+  } else {
+    const page = await client.getTaskStatistics(filter);
+    rows = page.tasks;
+    nextCursor = page.next_cursor;
+  }
+  const measured = rows.filter((row) => row.efficiency !== null);
+  if (json) {
+    printJson(all ? measured : { tasks: measured, next_cursor: nextCursor });
+    return;
+  }
+  if (measured.length === 0) {
+    process.stderr.write('no key has successful runs that asked for memory or cpu explicitly (efficiency is refreshed every few seconds)\n');
+    return;
+  }
+  process.stdout.write(`${renderEfficiency(measured)}\n`);
+  if (nextCursor) process.stderr.write(`more keys: add --cursor ${nextCursor} (or --all)\n`);
+}
+
+const EFFICIENCY_COLUMNS: Column[] = [
+  { head: 'key', shrinkTo: 16 },
+  { head: 'runs' },
+  { head: 'mem asked' },
+  { head: 'mem used p95' },
+  { head: 'mem eff' },
+  { head: 'mem suggested' },
+  { head: 'GiB·h wasted', dropRank: 2 },
+  { head: 'cpu asked', dropRank: 3 },
+  { head: 'cpu used p95', dropRank: 3 },
+  { head: 'cpu eff', dropRank: 3 },
+  { head: 'cpu suggested', dropRank: 3 },
+  { head: 'core·h wasted', dropRank: 1 },
+];
+
+/** One row per key: memory and cpu asked vs used (p95), as a ratio, what to ask instead, and the waste. */
+export function renderEfficiency(rows: TaskStatistics[]): string {
+  const cells = rows.map((row) => {
+    const memory = row.efficiency?.memory ?? null;
+    const cpu = row.efficiency?.cpu ?? null;
+    return [
+      truncate(describeKey(row), 60),
+      String(row.efficiency?.runs ?? 0),
+      memory ? formatSize(memory.asked) : '-',
+      memory ? formatSize(memory.used_p95) : '-',
+      memory ? formatPercent(memory.ratio) : '-',
+      memory ? formatSize(memory.suggested) : '-',
+      memory ? memory.waste_gib_hours.toFixed(2) : '-',
+      cpu ? String(cpu.asked) : '-',
+      cpu ? cpu.used_p95.toFixed(2) : '-',
+      cpu ? formatPercent(cpu.ratio) : '-',
+      cpu ? String(cpu.suggested) : '-',
+      cpu ? cpu.waste_core_hours.toFixed(2) : '-',
+    ];
+  });
+  return renderTable(EFFICIENCY_COLUMNS, cells);
 }
 
 async function showTask(client: WorkschedClient, task: string, limit: number, json?: boolean): Promise<void> {

@@ -6,6 +6,9 @@ export const ADVISORY_LOCKS = {
   unschedulable: 0x77730002,
   historyRetention: 0x77730003,
   schedules: 0x77730004,
+  estimates: 0x77730005,
+  preemption: 0x77730006,
+  efficiency: 0x77730007,
 } as const;
 
 /**

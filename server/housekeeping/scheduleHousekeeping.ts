@@ -6,7 +6,10 @@ import { schedulesTicker, type SchedulesTickReport } from '../schedules/runSched
 import { pruneTaskHistory } from '../history/pruneTaskHistory';
 import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import type { Logger } from '../../common/logger';
+import { preemptForWaiting } from '../scheduler/preemptForWaiting';
+import { refreshEstimates, type EstimatesReport } from '../scheduler/refreshEstimates';
 import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
+import { refreshKeyEfficiency } from '../statistics/refreshKeyEfficiency';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
 import { markLostWorkers } from './markLostWorkers';
 import { isDatabaseUnavailable } from '../databaseErrors';
@@ -14,6 +17,8 @@ import { isDatabaseUnavailable } from '../databaseErrors';
 export interface Housekeeping {
   /** Runs the frequent jobs once now (tests use this). */
   runOnce(): Promise<void>;
+  /** Runs the expected start/finish pass once now (null: another server process is running it). */
+  refreshEstimatesOnce(): Promise<EstimatesReport | null>;
   /** Runs the history retention once now. */
   pruneHistoryOnce(): Promise<number>;
   /** Fires the due schedules once now. */
@@ -28,7 +33,7 @@ export interface Housekeeping {
 export function scheduleHousekeeping(
   orm: MikroORM,
   logger: Logger,
-  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number; pool: Pool; policy: SchedulingPolicy },
+  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number; pool: Pool; policy: SchedulingPolicy; preemptAfterS: number; learnedHeadroom: number },
 ): Housekeeping {
   const startedAt = Date.now();
   const runOnce = async () => {
@@ -42,7 +47,14 @@ export function scheduleHousekeeping(
     await rollUpTaskKeyCounters(orm.em.fork());
     const changed = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.unschedulable, (em) => refreshUnschedulable(em));
     if (changed) logger.info({ changed }, 'unschedulable reasons of pending requests updated');
+    const preempted = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.preemption, (em) => preemptForWaiting(em, options.preemptAfterS));
+    if (preempted && preempted.length > 0) logger.info({ preempted }, 'preempted lower-priority requests for higher-priority ones that waited');
+    // After preemption, so the estimates see the requeued requests.
+    await refreshEstimatesOnce();
+    await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.efficiency, (em) => refreshKeyEfficiency(em, { headroom: options.learnedHeadroom }));
   };
+  const refreshEstimatesOnce = () =>
+    runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.estimates, (em) => refreshEstimates(em, { sampleRuns: options.historyRetentionRuns }));
   const pruneHistoryOnce = async () =>
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
 
@@ -83,6 +95,7 @@ export function scheduleHousekeeping(
   });
   return {
     runOnce,
+    refreshEstimatesOnce,
     pruneHistoryOnce,
     fireSchedulesOnce,
     stop: async () => {

@@ -1,6 +1,7 @@
 import type { WorkRequest as WorkRequestJson, WorkRequestStatus } from '../../protocol/workRequest';
 import type { ServerContext } from '../context';
 import { CHANNELS } from '../notifications';
+import { findEstimates } from '../workRequests/findEstimates';
 import { getWorkRequest } from '../workRequests/queryWorkRequests';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
 
@@ -23,7 +24,9 @@ export async function waitForWorkRequestChange(
   const deadline = Date.now() + waitMs;
   for (;;) {
     const subscription = ctx.notifications.subscribe(CHANNELS.workRequestActivity, String(id));
-    const request = serializeWorkRequest(await getWorkRequest(ctx.orm.em.fork(), id));
+    const em = ctx.orm.em.fork();
+    const row = await getWorkRequest(em, id);
+    const request = serializeWorkRequest(row, undefined, (await findEstimates(em, [id])).get(id));
     const changed = whileStatus === undefined ? ENDED.has(request.status) : request.status !== whileStatus;
     const left = deadline - Date.now();
     if (changed || left <= 0 || signal.aborted) {

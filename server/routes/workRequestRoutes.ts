@@ -11,6 +11,7 @@ import { rejectParametersFrom } from '../workRequests/rejectParametersFrom';
 import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
 import { checkOutputDataSize } from '../workRequests/outputDataLimit';
+import { findEstimates } from '../workRequests/findEstimates';
 import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
 import { retryWorkRequest } from '../workRequests/retryWorkRequest';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
@@ -52,13 +53,17 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
     },
 
     listWorkRequests: async ({ query }) => {
-      const { rows, nextCursor } = await listWorkRequests(fork(), query);
-      return { work_requests: rows.map((row) => serializeWorkRequest(row)), next_cursor: nextCursor };
+      const em = fork();
+      const { rows, nextCursor } = await listWorkRequests(em, query);
+      const estimates = await findEstimates(em, rows.map((row) => row.id));
+      return { work_requests: rows.map((row) => serializeWorkRequest(row, undefined, estimates.get(row.id))), next_cursor: nextCursor };
     },
 
     getWorkRequest: async ({ params, query, res }) => {
       if (query.wait_s) return waitForWorkRequestChange(ctx, params.id, query.while_status, query.wait_s * 1000, clientGoneSignal(res));
-      return serializeWorkRequest(await getWorkRequest(fork(), params.id));
+      const em = fork();
+      const row = await getWorkRequest(em, params.id);
+      return serializeWorkRequest(row, undefined, (await findEstimates(em, [row.id])).get(row.id));
     },
 
     cancelWorkRequest: async ({ params, principal }) => {

@@ -32,8 +32,8 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
     },
 
     heartbeat: async ({ body, req }) => {
-      const { cancel } = await recordHeartbeat(fork(), workerIdOf(req), body, { claimGraceS: ctx.config.claimGraceS, policy });
-      return { cancel, heartbeat_interval_s: ctx.config.heartbeatIntervalS };
+      const { cancel, preempted } = await recordHeartbeat(fork(), workerIdOf(req), body, { claimGraceS: ctx.config.claimGraceS, policy });
+      return { cancel, preempted, heartbeat_interval_s: ctx.config.heartbeatIntervalS };
     },
 
     claim: async ({ body, req, res }) => {

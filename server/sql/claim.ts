@@ -21,6 +21,9 @@ function pickingSql(workerId: string, max: string): string {
            and (r.need_cpu is null or r.need_cpu <= ${column('cpu_count')})
            and (r.need_gpu is null or r.need_gpu <= ${column('gpu_count')})
            and (r.need_tags = '{}' or r.need_tags <@ ${column('tags')})
+           -- A slot freed by preemption is kept for the request that preempted (server/scheduler/preemptForWaiting.ts).
+           and (r.reserved_worker_id = ${workerId} or not exists (select 1 from work_request p
+             where p.status = 'pending' and p.reserved_worker_id = ${workerId} and p.reserved_until > now()))
          order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id
          limit greatest(0, least(${max}, ${column('concurrency')}
            - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ${workerId})))

@@ -14,6 +14,21 @@ export interface TaskKeyCounters {
   lastRunAt: Date | null;
   lastSuccessAt: Date | null;
   lastFailureAt: Date | null;
+  efficiency: KeyEfficiency | null;
+}
+
+/** task_key's efficiency columns (refreshKeyEfficiency), as stored. */
+export interface KeyEfficiency {
+  runs: number;
+  askedMemory: number | null;
+  usedMemoryP95: number | null;
+  suggestedMemory: number | null;
+  memoryWaste: number | null;
+  askedCpu: number | null;
+  usedCpuP95: number | null;
+  suggestedCpu: number | null;
+  cpuWaste: number | null;
+  computedAt: Date;
 }
 
 interface TaskKeyRow {
@@ -26,6 +41,16 @@ interface TaskKeyRow {
   last_run_at: Date | string | null;
   last_success_at: Date | string | null;
   last_failure_at: Date | string | null;
+  efficiency_runs?: number;
+  asked_memory?: string | null;
+  used_memory_p95?: number | null;
+  suggested_memory?: string | null;
+  memory_waste?: number | null;
+  asked_cpu?: number | null;
+  used_cpu_p95?: number | null;
+  suggested_cpu?: number | null;
+  cpu_waste?: number | null;
+  efficiency_at?: Date | string | null;
   [cursorColumn: `cursor_${number}`]: string;
 }
 
@@ -69,7 +94,9 @@ export async function listTaskKeys(
   try {
     rows = await em.execute<TaskKeyRow[]>(
       `select k.task_name, k.subject, k.context, k.runs, k.successes, k.failures,
-         k.last_run_at, k.last_success_at, k.last_failure_at, ${cursorValueColumns(order)}
+         k.last_run_at, k.last_success_at, k.last_failure_at,
+         k.efficiency_runs, k.asked_memory, k.used_memory_p95, k.suggested_memory, k.memory_waste,
+         k.asked_cpu, k.used_cpu_p95, k.suggested_cpu, k.cpu_waste, k.efficiency_at, ${cursorValueColumns(order)}
        from task_key k
        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
        order by ${orderByClause(order)}
@@ -114,6 +141,25 @@ function toCounters(row: Omit<TaskKeyRow, `cursor_${number}`>): TaskKeyCounters 
     lastRunAt: toDate(row.last_run_at),
     lastSuccessAt: toDate(row.last_success_at),
     lastFailureAt: toDate(row.last_failure_at),
+    efficiency: toEfficiency(row),
+  };
+}
+
+const numberOrNull = (value: number | string | null | undefined): number | null => (value === null || value === undefined ? null : Number(value));
+
+function toEfficiency(row: Omit<TaskKeyRow, `cursor_${number}`>): KeyEfficiency | null {
+  if (!row.efficiency_at || !row.efficiency_runs || (row.asked_memory == null && row.asked_cpu == null)) return null;
+  return {
+    runs: Number(row.efficiency_runs),
+    askedMemory: numberOrNull(row.asked_memory),
+    usedMemoryP95: numberOrNull(row.used_memory_p95),
+    suggestedMemory: numberOrNull(row.suggested_memory),
+    memoryWaste: numberOrNull(row.memory_waste),
+    askedCpu: numberOrNull(row.asked_cpu),
+    usedCpuP95: numberOrNull(row.used_cpu_p95),
+    suggestedCpu: numberOrNull(row.suggested_cpu),
+    cpuWaste: numberOrNull(row.cpu_waste),
+    computedAt: new Date(row.efficiency_at),
   };
 }
 

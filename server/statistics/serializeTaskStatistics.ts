@@ -1,5 +1,5 @@
-import type { TaskStatistics } from '../../protocol/statistics';
-import type { TaskKeyCounters } from './listTaskKeys';
+import type { TaskEfficiency, TaskStatistics } from '../../protocol/statistics';
+import type { KeyEfficiency, TaskKeyCounters } from './listTaskKeys';
 import type { SuccessPercentiles } from './successPercentiles';
 
 /** A key's counters and percentiles as the API returns them: seconds, whole bytes, ISO times, '' → null. */
@@ -21,7 +21,20 @@ export function serializeTaskStatistics(counters: TaskKeyCounters, percentiles: 
     last_success_at: isoTime(counters.lastSuccessAt),
     last_failure_at: isoTime(counters.lastFailureAt),
     last_run_at: isoTime(counters.lastRunAt),
+    efficiency: counters.efficiency ? serializeEfficiency(counters.efficiency) : null,
   };
+}
+
+function serializeEfficiency(e: KeyEfficiency): TaskEfficiency {
+  const memory =
+    e.askedMemory !== null && e.usedMemoryP95 !== null && e.askedMemory > 0
+      ? { asked: e.askedMemory, used_p95: Math.round(e.usedMemoryP95), ratio: e.usedMemoryP95 / e.askedMemory, suggested: e.suggestedMemory ?? Math.round(e.usedMemoryP95), waste_gib_hours: e.memoryWaste ?? 0 }
+      : null;
+  const cpu =
+    e.askedCpu !== null && e.usedCpuP95 !== null && e.askedCpu > 0
+      ? { asked: e.askedCpu, used_p95: e.usedCpuP95, ratio: e.usedCpuP95 / e.askedCpu, suggested: e.suggestedCpu ?? Math.max(1, Math.ceil(e.usedCpuP95)), waste_core_hours: e.cpuWaste ?? 0 }
+      : null;
+  return { runs: e.runs, memory, cpu, computed_at: e.computedAt.toISOString() };
 }
 
 function seconds(ms: number | null | undefined): number | null {

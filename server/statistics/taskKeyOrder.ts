@@ -10,13 +10,17 @@ export interface TaskKeyOrder {
 }
 
 /**
- * Each expression matches an index of Migration20261121020000_statistics_indexes (or the key's unique
+ * Each expression matches an index of Migration20261121020000_statistics_indexes or
+ * Migration20261202050000_eta_efficiency_preemption (or the key's unique
  * constraint for `task_name`) character for character, so PostgreSQL reads the page straight off the index and
  * the keyset condition `(columns) > (cursor values)` is an index bound. One direction per order means the row
  * comparison works as is; `id` breaks ties (it never changes for a key).
  */
 const SUCCESS_RATE = '(k.successes::float8 / greatest(k.runs, 1))';
 const LAST_RUN = `coalesce(k.last_run_at, '-infinity'::timestamptz)`;
+// Keys without an efficiency (no explicit requests) sort after every key that has one.
+const MEMORY_WASTE = 'coalesce(k.memory_waste, -1)';
+const CPU_WASTE = 'coalesce(k.cpu_waste, -1)';
 
 export const TASK_KEY_ORDERS: Record<TaskStatisticsSort, TaskKeyOrder> = {
   task_name: { columns: ['k.task_name', 'k.subject', 'k.context'], types: ['text', 'text', 'text'], direction: 'asc' },
@@ -26,6 +30,8 @@ export const TASK_KEY_ORDERS: Record<TaskStatisticsSort, TaskKeyOrder> = {
   '-success_rate': { columns: [SUCCESS_RATE, 'k.id'], types: ['float8', 'bigint'], direction: 'desc' },
   success_rate: { columns: [SUCCESS_RATE, 'k.id'], types: ['float8', 'bigint'], direction: 'asc' },
   '-last_run_at': { columns: [LAST_RUN, 'k.id'], types: ['timestamptz', 'bigint'], direction: 'desc' },
+  '-memory_waste': { columns: [MEMORY_WASTE, 'k.id'], types: ['float8', 'bigint'], direction: 'desc' },
+  '-cpu_waste': { columns: [CPU_WASTE, 'k.id'], types: ['float8', 'bigint'], direction: 'desc' },
 };
 
 /** `order by …` for the order. */

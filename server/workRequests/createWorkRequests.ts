@@ -176,5 +176,8 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     logTruncated: false,
     startedAt: null,
     completedAt: null,
+    preemptedAt: null,
+    reservedWorkerId: null,
+    reservedUntil: null,
   };
 }

@@ -1,13 +1,17 @@
 import type { WorkRequest as WorkRequestJson } from '../../protocol/workRequest';
-import type { WorkRequest } from '../../entities';
+import type { WorkRequest, WorkRequestEta } from '../../entities';
 
 const iso = (date: Date | null | undefined): string | null => (date ? new Date(date).toISOString() : null);
 
 /**
  * The API shape of a work request (DESIGN.md "A work request as returned"). `row.worker` must be loaded, or the
- * worker's id and name given.
+ * worker's id and name given. `eta`: its stored estimate (findEstimates), where the answer shows one.
  */
-export function serializeWorkRequest(row: WorkRequest, worker: { id: number; name: string } | null = row.worker ?? null): WorkRequestJson {
+export function serializeWorkRequest(
+  row: WorkRequest,
+  worker: { id: number; name: string } | null = row.worker ?? null,
+  eta: WorkRequestEta | null = null,
+): WorkRequestJson {
   return {
     id: row.id,
     task_name: row.taskName,
@@ -37,6 +41,9 @@ export function serializeWorkRequest(row: WorkRequest, worker: { id: number; nam
     created_at: iso(row.createdAt)!,
     started_at: iso(row.startedAt),
     completed_at: iso(row.completedAt),
+    expected_start_at: iso(eta?.expectedStartAt),
+    expected_end_at: iso(eta?.expectedEndAt),
+    eta_reason: eta?.etaReason ?? null,
   };
 }
 

@@ -11,14 +11,15 @@ import { tryLockWorkflow } from '../workflows/lockWorkflows';
 
 /**
  * Records that the worker is alive (and its fresh resources) and answers which of the requests it says it runs
- * it must stop: cancelled ones, and ones the server gave to someone else after declaring it lost.
+ * it must stop: cancelled ones, ones the server gave to someone else after declaring it lost, and preempted ones
+ * (also listed in `preempted`, so the worker does not count them as cancelled).
  */
 export async function recordHeartbeat(
   em: EntityManager,
   workerId: number,
   report: { resources?: WorkerResources; running: number[]; concurrency?: number; tags?: string[]; cost_per_hour?: number | null },
   options: { claimGraceS: number; policy: SchedulingPolicy },
-): Promise<{ cancel: number[] }> {
+): Promise<{ cancel: number[]; preempted: number[] }> {
   return em.transactional(async (tem) => {
     const worker = await tem.findOne(Worker, { id: workerId });
     if (!worker) throw new NotFoundError(`worker ${workerId} does not exist`);
@@ -30,16 +31,18 @@ export async function recordHeartbeat(
     worker.online = true;
     await tem.flush();
     await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS, options.policy);
-    if (report.running.length === 0) return { cancel: [] };
+    if (report.running.length === 0) return { cancel: [], preempted: [] };
     // Unknown ids (deleted) must stop too, hence the outer join from the reported list.
-    const rows = await tem.execute<{ id: string }[]>(
-      `select i.id from unnest(array[?]::bigint[]) as i(id)
+    // Preempted: requeued for a higher-priority request (pending, or running elsewhere since), not cancelled.
+    const rows = await tem.execute<{ id: string; preempted: boolean }[]>(
+      `select i.id, coalesce(r.preempted_at is not null and r.status in ('pending', 'running'), false) as preempted
+       from unnest(array[?]::bigint[]) as i(id)
        left join work_request r on r.id = i.id
        where r.id is null or not (r.status = 'running' and r.worker_id = ?)`,
       [report.running, workerId],
     );
     const cancel = rows.map((row) => Number(row.id));
-    return { cancel };
+    return { cancel, preempted: rows.filter((row) => row.preempted).map((row) => Number(row.id)) };
   });
 }
 

@@ -117,7 +117,7 @@ export interface E2EServer {
  * `heartbeatTimeoutS` decides when a silent worker is declared lost.
  */
 export async function startE2EServer(
-  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string; maxOutputData?: number } = {},
+  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string; maxOutputData?: number; preemptAfterS?: number } = {},
 ): Promise<E2EServer> {
   const db = await createTestDatabase();
   const dataDir = tmpDir('server');
@@ -134,6 +134,7 @@ export async function startE2EServer(
           heartbeatTimeoutS: options.heartbeatTimeoutS ?? 10,
           heartbeatIntervalS: options.heartbeatIntervalS ?? 0.5,
           housekeepingIntervalS: 1,
+          ...(options.preemptAfterS !== undefined ? { preemptAfterS: options.preemptAfterS } : {}),
           ...(options.enrollmentToken ? { enrollmentToken: options.enrollmentToken } : {}),
           ...(options.maxOutputData ? { maxOutputData: options.maxOutputData } : {}),
         },

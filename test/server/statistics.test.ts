@@ -138,6 +138,8 @@ function expectedStatistics(key: Key, of: Run[]): TaskStatistics {
     last_success_at: latest(successes),
     last_failure_at: latest(failures),
     last_run_at: latest(of),
+    // No request here names memory or cpu: no efficiency.
+    efficiency: null,
   };
 }
 

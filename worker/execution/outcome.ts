@@ -60,9 +60,9 @@ export function buildOutcome(ending: Ending, stats: RuntimeStatistics, taskResul
         { code: ending.type, message: (ending.message ? `${ending.type}: ${ending.message}` : ending.type).slice(0, 2000), exception_type: ending.qualifiedType },
       ]);
     case 'killed':
-      return ending.reason === 'cancelled'
-        ? result('aborted', [{ code: ERROR_CODES.cancelled, message: 'the task was killed because its work request was cancelled' }])
-        : result('aborted', [{ code: ERROR_CODES.workerShutdown, message: 'the worker shut down: the task was killed' }]);
+      if (ending.reason === 'cancelled') return result('aborted', [{ code: ERROR_CODES.cancelled, message: 'the task was killed because its work request was cancelled' }]);
+      if (ending.reason === 'preempted') return result('aborted', [{ code: ERROR_CODES.preempted, message: 'the task was stopped: the scheduler preempted it for a higher-priority request' }]);
+      return result('aborted', [{ code: ERROR_CODES.workerShutdown, message: 'the worker shut down: the task was killed' }]);
     case 'time-limit':
       return result('failure', [
         { code: ERROR_CODES.timeLimitExceeded, message: `time limit of ${ending.limitS} s exceeded: the task was killed`, time_limit_s: ending.limitS },

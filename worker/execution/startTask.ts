@@ -92,7 +92,8 @@ class TaskRun {
     this.killReason = reason;
     if (!this.child?.pid) return; // Not spawned yet: run() sees killReason and never spawns.
     const grace = reason === 'cancelled' ? Math.min(this.killGraceMs, CANCEL_GRACE_MS) : this.killGraceMs;
-    this.system(`killing the task (${reason === 'cancelled' ? 'cancelled' : 'worker shutdown'}): SIGTERM now, SIGKILL in ${grace} ms`);
+    const why = reason === 'cancelled' ? 'cancelled' : reason === 'preempted' ? 'preempted for a higher-priority request' : 'worker shutdown';
+    this.system(`killing the task (${why}): SIGTERM now, SIGKILL in ${grace} ms`);
     this.terminate(grace);
   }
 

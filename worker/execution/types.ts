@@ -56,7 +56,8 @@ export interface TaskOutcome {
   output_data: OutputData;
 }
 
-export type KillReason = 'cancelled' | 'shutdown';
+/** `preempted`: the server requeued it for a higher-priority request (SIGTERM, then the full kill grace). */
+export type KillReason = 'cancelled' | 'shutdown' | 'preempted';
 
 export interface RunningTask {
   /** The task's main process (also its process group id); undefined until spawned or if it never started. */
