@@ -19,6 +19,10 @@ export const TaskKey = defineEntity({
     lastRunAt: p.datetime().nullable(),
     lastSuccessAt: p.datetime().nullable(),
     lastFailureAt: p.datetime().nullable(),
+    /** Summed cost of its runs, and its mean duration (duration_ms_sum / timed_runs): a run's expected next attempt. */
+    cost: p.double().default(0),
+    timedRuns: p.integer().default(0),
+    durationMsSum: p.bigint('number').default(0),
   }),
   uniques: [{ properties: ['taskName', 'subject', 'context'] }],
 });

@@ -6,9 +6,10 @@ import { TaskKeyIncrement } from './TaskKeyIncrement';
 import { Worker } from './Worker';
 import { Workflow } from './Workflow';
 import { WorkflowDependency } from './WorkflowDependency';
+import { WorkflowSpend, WorkflowWorker } from './WorkflowLedger';
 import { WorkRequest } from './WorkRequest';
 
-export { ApiToken, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkRequest };
+export { ApiToken, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkflowSpend, WorkflowWorker, WorkRequest };
 export type { TaskData } from './WorkRequest';
 
-export const ALL_ENTITIES = [ApiToken, Worker, WorkRequest, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Workflow, WorkflowDependency];
+export const ALL_ENTITIES = [ApiToken, Worker, WorkRequest, LogChunk, TaskHistory, TaskKey, TaskKeyIncrement, Workflow, WorkflowDependency, WorkflowWorker, WorkflowSpend];

@@ -6,6 +6,7 @@ import type { Logger } from '../../common/logger';
 import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
 import { markLostWorkers } from './markLostWorkers';
+import { checkAllRunBudgets } from '../runs/runBudgets';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 
 export interface Housekeeping {
@@ -26,6 +27,22 @@ export function scheduleHousekeeping(
   options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number; policy: SchedulingPolicy },
 ): Housekeeping {
   const startedAt = Date.now();
+  // One timer per process for the earliest moment a budget-paused run frees up: the run resumes then, not at
+  // the next tick (every process sets it; checking a run twice changes nothing).
+  let budgetTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const checkBudgets = async (): Promise<void> => {
+    const freesAt = await checkAllRunBudgets(orm.em.fork(), options.policy);
+    if (budgetTimer) clearTimeout(budgetTimer);
+    budgetTimer = null;
+    if (freesAt && !stopped) {
+      budgetTimer = setTimeout(() => {
+        budgetTimer = null;
+        checkBudgets().catch((error: unknown) => logger.error({ err: error, job: 'worksched-run-budgets' }, 'run budget check failed; it runs again at the next tick'));
+      }, Math.max(0, freesAt.getTime() - Date.now()) + 50);
+      budgetTimer.unref();
+    }
+  };
   const runOnce = async () => {
     // Just after a (re)start, every worker's last heartbeat looks old by the length of the outage: give them one
     // timeout to reach us before calling any of them lost, or a server restart would kill running work.
@@ -37,6 +54,7 @@ export function scheduleHousekeeping(
     await rollUpTaskKeyCounters(orm.em.fork());
     const changed = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.unschedulable, (em) => refreshUnschedulable(em));
     if (changed) logger.info({ changed }, 'unschedulable reasons of pending requests updated');
+    await checkBudgets();
   };
   const pruneHistoryOnce = async () =>
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
@@ -68,6 +86,8 @@ export function scheduleHousekeeping(
     runOnce,
     pruneHistoryOnce,
     stop: async () => {
+      stopped = true;
+      if (budgetTimer) clearTimeout(budgetTimer);
       for (const task of tasks) {
         await task.stop();
         await task.destroy();

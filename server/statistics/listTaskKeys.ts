@@ -11,6 +11,8 @@ export interface TaskKeyCounters {
   runs: number;
   successes: number;
   failures: number;
+  /** Summed cost of its runs (worker cost_per_hour × duration). */
+  cost: number;
   lastRunAt: Date | null;
   lastSuccessAt: Date | null;
   lastFailureAt: Date | null;
@@ -23,6 +25,7 @@ interface TaskKeyRow {
   runs: number;
   successes: number;
   failures: number;
+  cost: number;
   last_run_at: Date | string | null;
   last_success_at: Date | string | null;
   last_failure_at: Date | string | null;
@@ -68,7 +71,7 @@ export async function listTaskKeys(
   let rows: TaskKeyRow[];
   try {
     rows = await em.execute<TaskKeyRow[]>(
-      `select k.task_name, k.subject, k.context, k.runs, k.successes, k.failures,
+      `select k.task_name, k.subject, k.context, k.runs, k.successes, k.failures, k.cost,
          k.last_run_at, k.last_success_at, k.last_failure_at, ${cursorValueColumns(order)}
        from task_key k
        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
@@ -93,7 +96,7 @@ export async function listTaskKeys(
 export async function sumTaskCounters(em: EntityManager, taskName: string): Promise<TaskKeyCounters | null> {
   const rows = await em.execute<Array<Omit<TaskKeyRow, 'runs' | 'successes' | 'failures'> & { keys: string; runs: string; successes: string; failures: string }>>(
     `select ? as task_name, '' as subject, '' as context, count(*) as keys,
-       coalesce(sum(k.runs), 0) as runs, coalesce(sum(k.successes), 0) as successes, coalesce(sum(k.failures), 0) as failures,
+       coalesce(sum(k.runs), 0) as runs, coalesce(sum(k.successes), 0) as successes, coalesce(sum(k.failures), 0) as failures, coalesce(sum(k.cost), 0) as cost,
        max(k.last_run_at) as last_run_at, max(k.last_success_at) as last_success_at, max(k.last_failure_at) as last_failure_at
      from task_key k where k.task_name = ?`,
     [taskName, taskName],
@@ -111,6 +114,7 @@ function toCounters(row: Omit<TaskKeyRow, `cursor_${number}`>): TaskKeyCounters 
     runs: Number(row.runs),
     successes: Number(row.successes),
     failures: Number(row.failures),
+    cost: Number(row.cost),
     lastRunAt: toDate(row.last_run_at),
     lastSuccessAt: toDate(row.last_success_at),
     lastFailureAt: toDate(row.last_failure_at),

@@ -161,5 +161,6 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     logTruncated: false,
     startedAt: null,
     completedAt: null,
+    cost: null,
   };
 }

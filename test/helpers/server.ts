@@ -89,6 +89,7 @@ export interface WorkerOptions {
   availableDisk?: number;
   tags?: string[];
   concurrency?: number;
+  costPerHour?: number;
 }
 
 /** A simulated worker agent: what the real agent sends, one call at a time, answers returned unasserted. */
@@ -207,6 +208,7 @@ export class TestServer {
           },
           ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
           ...(options.tags !== undefined ? { tags: options.tags } : {}),
+          ...(options.costPerHour !== undefined ? { cost_per_hour: options.costPerHour } : {}),
         },
       }),
       201,
