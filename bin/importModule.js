@@ -1,3 +1,4 @@
-// A real dynamic import() for the CLI, which is compiled to CommonJS (where TypeScript turns import() into
-// require()): `worksched run` loads ESM modules (and CommonJS ones) with it.
-module.exports = (url) => import(url);
+// A real dynamic import() for the CLI: TypeScript (module commonjs) and the swc loader both turn import() into
+// require(), which cannot load every ESM module; a function made at run time is left alone by both.
+const dynamicImport = new Function('url', 'return import(url)');
+module.exports = (url) => dynamicImport(url);

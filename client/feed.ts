@@ -53,6 +53,12 @@ export interface FeedHandle {
 
 const ENDED = new Set(['completed', 'aborted']);
 
+/** A task of the feed as last seen: its current attempt and that attempt's status. */
+interface Tracked {
+  id: number;
+  status: WorkRequest['status'];
+}
+
 /**
  * Feeds a run (an open workflow whose id is `runId`) from an iterable that may never end, keeping
  * `inFlight` tasks submitted-but-unfinished and pulling the next item only when one finishes. Restartable:
@@ -63,7 +69,7 @@ const ENDED = new Set(['completed', 'aborted']);
 export function feed(client: WorkschedClient, runId: string, items: AsyncIterable<FeedItem> | Iterable<FeedItem>, options: FeedOptions = {}): FeedHandle {
   const limit = Math.max(1, Math.trunc(options.inFlight ?? 10));
   const progress: FeedProgress = { skipped: 0, submitted: 0, done: 0, failed: 0, inFlight: 0, running: 0, queued: 0, ended: false };
-  const tracked = new Map<string, WorkRequest>();
+  const tracked = new Map<string, Tracked>();
   let stopping = false;
   let wake: (() => void) | null = null;
   const signalChange = () => {
@@ -79,7 +85,7 @@ export function feed(client: WorkschedClient, runId: string, items: AsyncIterabl
   };
   const errors: unknown[] = [];
 
-  const follow = (taskId: string, row: WorkRequest) => {
+  const follow = (taskId: string, row: Tracked) => {
     tracked.set(taskId, row);
     recount();
     client
@@ -107,31 +113,41 @@ export function feed(client: WorkschedClient, runId: string, items: AsyncIterabl
   const run = async (): Promise<FeedProgress> => {
     await ensureRun(client, runId, options);
     // What the server has: every attempt of the run's tasks, the current one last seen per task_id.
-    const known = new Map<string, WorkRequest>();
+    const known = new Map<string, Tracked>();
     for await (const row of client.iterateWorkRequests({ workflow: runId, limit: 500 })) {
       if (row.task_id !== null && row.superseded_by === null) known.set(row.task_id, row);
     }
     for (const [taskId, row] of known) if (!ENDED.has(row.status)) follow(taskId, row);
     const iterator = Symbol.asyncIterator in items ? (items)[Symbol.asyncIterator]() : (items)[Symbol.iterator]();
     let position = 0;
-    for (;;) {
+    let exhausted = false;
+    while (!exhausted) {
       while (!stopping && tracked.size >= limit) await changed();
       if (stopping) break;
-      const next = await iterator.next();
-      if (next.done) break;
-      const item = next.value;
-      const taskId = item.task_id ?? `item-${position}`;
-      position += 1;
-      if (known.has(taskId)) {
-        progress.skipped += 1;
-        continue;
+      // Every free slot filled in one request: the items pulled now, minus those the server already has.
+      const batch: FeedItem[] = [];
+      for (let free = limit - tracked.size; batch.length < free; ) {
+        const next = await iterator.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        const taskId = next.value.task_id ?? `item-${position}`;
+        position += 1;
+        if (known.has(taskId)) progress.skipped += 1;
+        else batch.push({ ...next.value, task_id: taskId });
       }
-      const answer = await client.addWorkflowTasks(runId, [{ ...item, task_id: taskId }]);
-      const added = answer.tasks.find((task) => task.task_id === taskId);
-      if (!added) throw new Error(`the server did not answer task ${taskId} of run ${runId}`);
-      known.set(taskId, await client.getWorkRequest(added.work_request_id));
-      progress.submitted += 1;
-      follow(taskId, known.get(taskId) as WorkRequest);
+      if (batch.length === 0) continue;
+      const answer = await client.addWorkflowTasks(runId, batch);
+      const byTaskId = new Map(answer.tasks.map((task) => [task.task_id, task]));
+      for (const item of batch) {
+        const taskId = item.task_id as string;
+        const added = byTaskId.get(taskId);
+        if (!added) throw new Error(`the server did not answer task ${taskId} of run ${runId}`);
+        known.set(taskId, { id: added.work_request_id, status: added.status });
+        progress.submitted += 1;
+        follow(taskId, { id: added.work_request_id, status: added.status });
+      }
     }
     stopping = true;
     progress.ended = true;
