@@ -36,8 +36,8 @@ const sideEffect = (taskId: string, file: string, sleepS = 0): WorkflowTaskInput
   execution: { executable: '/bin/sh', args: ['-c', `sleep ${sleepS}; echo ${taskId} >> ${file}`], env: { [tagName]: tagValue } },
 });
 
-test('summary on an empty database says there are no runs', withProcessLogs(async () => {
-  const result = await runCli(['summary'], { env: cliEnv() });
+test('summary --run on an empty database says there are no runs', withProcessLogs(async () => {
+  const result = await runCli(['summary', '--run'], { env: cliEnv() });
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(result.stdout).toBe('No runs yet (start one with `worksched run MODULE --run-id ID`)\n');
@@ -70,7 +70,7 @@ test('each attempt costs cost_per_hour × its measured duration (within 1 %); sh
   expect(head.split('│').map((cell) => cell.trim()).filter(Boolean)).toEqual(['ix', 'worker', 'status', 'tasks', 'cost', 'cost/result', 'results', 'stop_reason']);
   expect(lines[0].split('│').map((cell) => cell.trim()).slice(1, 5)).toEqual(['0', worker.options.name, 'ready', '4']);
 
-  const summary = await runCli(['summary'], { env: cliEnv() });
+  const summary = await runCli(['summary', '--run'], { env: cliEnv() });
   expect(summary.code).toBe(0);
   expect(summary.stdout).toContain('run_id');
   expect(summary.stdout).toContain('budget used');
@@ -81,8 +81,8 @@ test('each attempt costs cost_per_hour × its measured duration (within 1 %); sh
   // --watch on a terminal: the frame redrawn in place (cursor home, lines cleared to their end), never the whole screen blanked in between.
   const watched = await runCliInTerminal(['summary', '--run', runId, '--watch', '--refreshes', '2'], { env: cliEnv() });
   expect(watched.code).toBe(0);
-  expect(watched.output.split('\x1b[H').length - 1).toBe(2);
-  expect(watched.output.split('\x1b[2J').length - 1).toBe(1);
+  expect(watched.output.split('\x1b[H').length - 1).toBeGreaterThanOrEqual(2);
+  expect(watched.output).not.toContain('\x1b[2J');
   expect(visibleLines(watched.output).filter((line) => line.includes('run_id'))).toHaveLength(2);
 }));
 

@@ -24,8 +24,6 @@ const newRunId = () => `run-${process.pid}-${(runs += 1)}`;
 
 const createRun = async (body: Record<string, unknown>) =>
   expectStatus(await server.request<OrError<WorkflowWithTasks>>('POST', '/api/v1/workflows', { token: server.clientToken, body: { open: true, ...body } }), 201, 'create run').body;
-const addTasks = async (runId: string, tasks: unknown[]) =>
-  expectStatus(await server.request<OrError<WorkflowWithTasks>>('POST', `/api/v1/workflows/${runId}/tasks`, { token: server.clientToken, body: { tasks } }), 200, 'add tasks').body;
 const getRun = async (runId: string) => expectStatus(await server.request<Workflow>('GET', `/api/v1/workflows/${runId}`, { token: server.clientToken }), 200, 'get run').body;
 const runWorkers = async (runId: string) =>
   expectStatus(await server.request<RunWorkers>('GET', `/api/v1/workflows/${runId}/workers`, { token: server.clientToken }), 200, 'run workers').body.workers;
