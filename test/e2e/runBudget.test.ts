@@ -40,7 +40,8 @@ test('a budget of 2/min pauses the run once spent and resumes it by itself when 
     return run.budget_reason !== null ? run : null;
   }, { timeoutMs: 60_000, description: 'the run paused by its budget' });
   expect(paused.budget_reason).toMatch(/^budget 2\/min: spent \d+(\.\d+)? in the last minute(, next task ~[\d.]+)?; frees up at /);
-  expect(paused.task_counts.completed).toBeGreaterThanOrEqual(2);
+  // Each task costs a little over 1 (its duration is over a second): after one, the next would pass 2.
+  expect(paused.task_counts.completed).toBeGreaterThanOrEqual(1);
   const waiting = [];
   for await (const row of client.iterateWorkRequests({ workflow: runId, status: 'pending' })) waiting.push(row);
   expect(waiting.length).toBeGreaterThan(0);
