@@ -23,6 +23,8 @@ import type {
   WorkflowTaskInput,
   WorkflowWithTasks,
 } from '../protocol/workflow';
+import type { RunWorkers } from '../protocol/runs';
+import { feed, type FeedHandle, type FeedItem, type FeedOptions } from './feed';
 import { HttpTransport, type HttpOptions } from './http';
 import { waitForWorkflow } from './waitForWorkflow';
 import { waitForWorkRequest, type WaitForOptions } from './waitForWorkRequest';
@@ -185,6 +187,19 @@ export class WorkschedClient {
   /** Resolves once the workflow has ended: SUCCESSFUL, FAILED, RESUMABLE or CANCELED. */
   waitForWorkflow(workflowId: string, options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Workflow> {
     return waitForWorkflow((id) => this.getWorkflow(id), workflowId, options);
+  }
+
+  /** A run's workers: status, tasks, cost, results, cost per result and why one was stopped. */
+  getRunWorkers(runId: string): Promise<RunWorkers> {
+    return this.http.request('GET', `/api/v1/workflows/${encodeURIComponent(runId)}/workers`);
+  }
+
+  /**
+   * Feeds the run `runId` (an open workflow, created if needed) from an iterable that may never end, keeping
+   * `inFlight` tasks unfinished; see client/feed.ts. Safe to call again after a kill with the same run id.
+   */
+  feed(runId: string, items: AsyncIterable<FeedItem> | Iterable<FeedItem>, options: FeedOptions = {}): FeedHandle {
+    return feed(this, runId, items, options);
   }
 
   cancelWorkflow(workflowId: string): Promise<Workflow> {

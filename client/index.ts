@@ -12,6 +12,8 @@ export { WorkschedClient, type ListWorkRequestsFilter } from './WorkschedClient'
 export { WaitTimeoutError, type WaitForOptions, type WaitUpdate } from './waitForWorkRequest';
 export { WorkflowBuilder, type TaskOptions, type TaskRef } from './workflowBuilder';
 export { WorkflowWaitTimeoutError } from './waitForWorkflow';
+export type { FeedHandle, FeedItem, FeedOptions, FeedProgress, FeedResult } from './feed';
+export type { RunWorker, RunWorkers } from '../protocol/runs';
 export type {
   CreateWorkflowRequest,
   TaskMetadata,

@@ -30,6 +30,7 @@ export const TaskHistory = defineEntity({
     availableDiskSpace: p.bigint('number').nullable(),
     cpuCount: p.integer().nullable(),
     measurement: p.string().nullable(),
+    cost: p.double().nullable(),
     startedAt: p.datetime().nullable(),
     completedAt: p.datetime(),
   }),

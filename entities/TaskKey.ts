@@ -32,6 +32,10 @@ export const TaskKey = defineEntity({
     memoryWaste: p.double().nullable(),
     cpuWaste: p.double().nullable(),
     efficiencyAt: p.datetime().nullable(),
+    /** Summed cost of its runs, and its mean duration (duration_ms_sum / timed_runs): a run's expected next attempt. */
+    cost: p.double().default(0),
+    timedRuns: p.integer().default(0),
+    durationMsSum: p.bigint('number').default(0),
   }),
   uniques: [{ properties: ['taskName', 'subject', 'context'] }],
 });

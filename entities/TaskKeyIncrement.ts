@@ -15,6 +15,8 @@ export const TaskKeyIncrement = defineEntity({
     context: p.text().default(''),
     result: p.enum([...WORK_REQUEST_RESULTS]),
     completedAt: p.datetime(),
+    cost: p.double().nullable(),
+    durationMs: p.bigint('number').nullable(),
   }),
 });
 export type TaskKeyIncrement = InferEntity<typeof TaskKeyIncrement>;

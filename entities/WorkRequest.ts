@@ -51,6 +51,8 @@ export const WorkRequest = defineEntity({
     interruptAllowed: p.boolean().default(true),
     userMetadata: p.json<UserMetadata>(),
     outputData: p.json<OutputData>().nullable(),
+    /** cost_per_hour of its worker × the measured duration, set when the attempt completes. */
+    cost: p.double().nullable(),
     notBefore: p.datetime().nullable(),
     logBytes: p.bigint('number').default(0),
     logTruncated: p.boolean().default(false),

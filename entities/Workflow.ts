@@ -24,6 +24,9 @@ export const Workflow = defineEntity({
     maxPriceWarmupS: p.integer().default(300),
     /** sha-256 of the normalised create request: the same POST again is recognised (idempotent create). */
     definitionHash: p.string().length(64),
+    /** Why a budgeted run waits and when it may go on (set while paused by its budget). */
+    budgetReason: p.text().nullable(),
+    budgetFreesAt: p.datetime().nullable(),
     startTime: p.datetime().nullable(),
     endTime: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),

@@ -9,10 +9,11 @@ import { TaskKeyIncrement } from './TaskKeyIncrement';
 import { Worker } from './Worker';
 import { Workflow } from './Workflow';
 import { WorkflowDependency } from './WorkflowDependency';
+import { WorkflowSpend, WorkflowWorker } from './WorkflowLedger';
 import { WorkRequest } from './WorkRequest';
 import { WorkRequestEta } from './WorkRequestEta';
 
-export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkRequest, WorkRequestEta };
+export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkflowSpend, WorkflowWorker, WorkRequest, WorkRequestEta };
 export type { TaskData } from './WorkRequest';
 
 export const ALL_ENTITIES = [
@@ -29,4 +30,6 @@ export const ALL_ENTITIES = [
   ScheduleFiring,
   ScheduleFile,
   WorkRequestEta,
+  WorkflowWorker,
+  WorkflowSpend,
 ];

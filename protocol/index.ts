@@ -5,6 +5,7 @@ export * from './taskSpec';
 export * from './workRequest';
 export * from './workerApi';
 export * from './workflow';
+export * from './runs';
 export * from './errors';
 export * from './tokens';
 export * from './statistics';

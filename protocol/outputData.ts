@@ -39,6 +39,8 @@ export const outputDataSchema = z
     skip_reason: z.string().max(10_000).optional(),
     /** The JSON value the task wrote to $WORKSCHED_RESULT_FILE (at most 1 MiB). */
     result: jsonValueSchema.optional(),
+    /** How many results the attempt produced (a run's cost per result); else a success counts one. */
+    result_count: z.number().int().nonnegative().optional(),
   })
   .strict();
 export type OutputData = z.infer<typeof outputDataSchema>;

@@ -20,6 +20,7 @@ import {
   triggerScheduleResponseSchema,
 } from './schedules';
 import { taskRunsQuerySchema, taskRunsSchema, timelineQuerySchema, timelineSchema } from './statisticsSeries';
+import { runWorkersSchema } from './runs';
 import { taskSpecSchema } from './taskSpec';
 import {
   addWorkflowTasksRequestSchema,
@@ -422,6 +423,14 @@ export const API_ROUTES = {
     role: 'client',
     params: workflowParamsSchema,
     response: workflowSchema,
+  }),
+  getRunWorkers: route({
+    method: 'get',
+    path: '/api/v1/workflows/:id/workers',
+    summary: "A run's workers: each one's status, tasks, cost (running attempts accrue), results, cost per result and stop_reason",
+    role: 'client',
+    params: workflowParamsSchema,
+    response: runWorkersSchema,
   }),
   getWorkflowMetadata: route({
     method: 'get',

@@ -89,6 +89,7 @@ export const taskStatisticsSchema = z.object({
   failures: z.number().int().describe('results failure or error'),
   success_rate: z.number().nullable().describe('successes / runs, 0..1'),
   sampled_runs: z.number().int().describe(`successful runs in the retained history: what the percentiles are computed over`),
+  cost: z.number().describe("all-time cost of its runs: each worker's cost_per_hour × the run's duration"),
   duration: z.object({ p50: seconds, p95: seconds, max: seconds }).describe(`seconds (float), ${PERCENTILE_NOTE}`),
   cpu_time: z.object({ p50: seconds, p95: seconds }).describe(`seconds (float), ${PERCENTILE_NOTE}`),
   memory: z.object({ p50: bytes, p95: bytes, max: bytes }).describe(`peak bytes, rounded to whole bytes, ${PERCENTILE_NOTE}`),

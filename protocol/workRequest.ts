@@ -47,6 +47,8 @@ export const workRequestSchema = z.object({
   /** Set on a workflow's tasks: its workflow and its task_id there. */
   workflow_id: z.string().nullable(),
   task_id: z.string().nullable(),
+  /** Its worker's cost_per_hour × the measured duration, once the attempt has ended (null without a price). */
+  cost: z.number().nullable(),
   /** A retry waits out its back-off: it is not claimed before this time. */
   not_before: isoTime.nullable(),
   time_limit_s: z.number().int().nullable(),

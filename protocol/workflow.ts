@@ -89,6 +89,11 @@ export const workflowSchema = z.object({
   on_budget: z.enum(['pause', 'stop']),
   max_cost_per_result: z.number().nullable(),
   max_price_warmup: z.number().int(),
+  /** What its attempts cost so far (running ones accrue). */
+  cost: z.number(),
+  /** With a budget: the spend over its trailing window, and why its tasks wait while it is paused. */
+  budget_spent: z.number().nullable(),
+  budget_reason: z.string().nullable(),
   stats: workflowStatsSchema,
   task_counts: taskCountsSchema,
   created_at: isoTime,

@@ -24,6 +24,7 @@ import {
   wrapText,
 } from '../format';
 import { renderTable, terminalWidth, type Column } from '../table';
+import { renderRunWorkers, runView } from '../runTables';
 
 interface ShowFlags extends ConnectionOptions {
   status?: string;
@@ -32,6 +33,8 @@ interface ShowFlags extends ConnectionOptions {
   limit: string;
   json?: boolean;
   watch?: boolean;
+  run?: string;
+  refreshes?: string;
 }
 
 export function registerShowCommand(program: Command): void {
@@ -45,8 +48,25 @@ export function registerShowCommand(program: Command): void {
       .option('--worker <name-or-id>', 'only requests assigned to this worker')
       .option('--limit <n>', 'how many requests to list, newest first (1..500)', '20')
       .option('--json', 'print JSON')
-      .option('--watch', 'with ID: redraw the detail in place every second until the request ends (Ctrl-C stops)'),
+      .option('--watch', 'with ID: redraw the detail in place every second until the request ends (Ctrl-C stops); with --run: the run\'s workers')
+      .option('--run <id>', "a run's workers, one row each (ix, worker, status, tasks, cost, cost/result, results, stop_reason)")
+      .option('--refreshes <n>', 'with --run --watch: stop after this many frames'),
   ).action(async (id: string | undefined, flags: ShowFlags) => {
+    if (flags.run !== undefined) {
+      if (flags.watch && flags.json) throw new CliUsageError('give --watch or --json, not both');
+      const refreshes = flags.refreshes === undefined ? undefined : parseIntegerOption(flags.refreshes, '--refreshes', { min: 1 });
+      const view = runView(connect(flags), flags.run, renderRunWorkers, refreshes);
+      if (flags.watch) {
+        await runLiveView(view);
+        return;
+      }
+      const state = await view.next(null, new AbortController().signal).catch((error: unknown) => {
+        throw withNotFoundHint(error);
+      });
+      if (flags.json) printJson(state);
+      else process.stdout.write(view.render(state, terminalWidth()));
+      return;
+    }
     if (flags.watch && id === undefined) throw new CliUsageError('--watch follows one request: give its id, e.g. worksched show 42 --watch');
     if (flags.watch && flags.json) throw new CliUsageError('give --watch or --json, not both');
     if (id !== undefined) {

@@ -5,12 +5,15 @@ import type { StatisticsSummary } from '../../protocol/statistics';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
 import { runLiveView, type LiveView } from '../liveView';
-import { printJson } from '../format';
+import { parseIntegerOption, printJson } from '../format';
+import { runSummaryView } from '../runTables';
 import { renderTable, terminalWidth } from '../table';
 
 interface SummaryFlags extends ConnectionOptions {
   json?: boolean;
   watch?: boolean;
+  run?: string | true;
+  refreshes?: string;
 }
 
 /**
@@ -23,11 +26,21 @@ export function registerSummaryCommand(program: Command): void {
     program
       .command('summary')
       .description('where things stand: work requests by status, workers ready/busy/offline, what ended in the last hour (needs an operator or admin token)')
+      .option('--run [id]', 'a run in one row: workers ready/busy/stopped, tasks done/running/queued, cost, cost/result, results, budget used (no id: the most recent run)')
       .option('--json', 'print JSON')
-      .option('--watch', 'redraw in place every second (Ctrl-C stops)'),
+      .option('--watch', 'redraw in place every second (Ctrl-C stops)')
+      .option('--refreshes <n>', 'with --watch: stop after this many frames'),
   ).action(async (flags: SummaryFlags) => {
     if (flags.watch && flags.json) throw new CliUsageError('give --watch or --json, not both');
     const client = connect(flags);
+    const refreshes = flags.refreshes === undefined ? undefined : parseIntegerOption(flags.refreshes, '--refreshes', { min: 1 });
+    if (flags.run !== undefined) {
+      const view = runSummaryView(client, flags.run === true ? undefined : flags.run, refreshes);
+      if (flags.watch) await runLiveView(view);
+      else if (flags.json) printJson(await view.next(null, new AbortController().signal));
+      else process.stdout.write(view.render(await view.next(null, new AbortController().signal), terminalWidth()));
+      return;
+    }
     const view = overallSummary(client);
     if (flags.watch) {
       await runLiveView(view);

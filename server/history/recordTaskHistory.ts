@@ -28,6 +28,7 @@ export async function recordTaskHistory(
     workerTotalMemory: worker?.totalMemory ?? null,
     startedAt: row.startedAt ?? null,
     completedAt: row.completedAt ?? new Date(),
+    cost: row.cost ?? null,
     ...historyFigures(outputData),
   });
   // One statement: the history row, and the run queued for the key's counters (rollUpTaskKeyCounters).

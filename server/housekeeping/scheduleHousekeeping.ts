@@ -13,6 +13,7 @@ import { refreshKeyEfficiency } from '../statistics/refreshKeyEfficiency';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from './advisoryLock';
 import { markLostWorkers } from './markLostWorkers';
 import { isDatabaseUnavailable } from '../databaseErrors';
+import { checkAllRunBudgets } from '../runs/runBudgets';
 
 export interface Housekeeping {
   /** Runs the frequent jobs once now (tests use this). */
@@ -36,6 +37,22 @@ export function scheduleHousekeeping(
   options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number; pool: Pool; policy: SchedulingPolicy; preemptAfterS: number; learnedHeadroom: number },
 ): Housekeeping {
   const startedAt = Date.now();
+  // One timer per process for the earliest moment a budget-paused run frees up: the run resumes then, not at
+  // the next tick (every process sets it; checking a run twice changes nothing).
+  let budgetTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const checkBudgets = async (): Promise<void> => {
+    const freesAt = await checkAllRunBudgets(orm.em.fork(), options.policy);
+    if (budgetTimer) clearTimeout(budgetTimer);
+    budgetTimer = null;
+    if (freesAt && !stopped) {
+      budgetTimer = setTimeout(() => {
+        budgetTimer = null;
+        checkBudgets().catch((error: unknown) => logger.error({ err: error, job: 'worksched-run-budgets' }, 'run budget check failed; it runs again at the next tick'));
+      }, Math.max(0, freesAt.getTime() - Date.now()) + 50);
+      budgetTimer.unref();
+    }
+  };
   const runOnce = async () => {
     // Just after a (re)start, every worker's last heartbeat looks old by the length of the outage: give them one
     // timeout to reach us before calling any of them lost, or a server restart would kill running work.
@@ -52,6 +69,7 @@ export function scheduleHousekeeping(
     // After preemption, so the estimates see the requeued requests.
     await refreshEstimatesOnce();
     await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.efficiency, (em) => refreshKeyEfficiency(em, { headroom: options.learnedHeadroom }));
+    await checkBudgets();
   };
   const refreshEstimatesOnce = () =>
     runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.estimates, (em) => refreshEstimates(em, { sampleRuns: options.historyRetentionRuns }));
@@ -99,6 +117,8 @@ export function scheduleHousekeeping(
     pruneHistoryOnce,
     fireSchedulesOnce,
     stop: async () => {
+      stopped = true;
+      if (budgetTimer) clearTimeout(budgetTimer);
       for (const task of tasks) {
         await task.stop();
         await task.destroy();

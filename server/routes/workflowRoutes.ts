@@ -7,6 +7,7 @@ import { getWorkflow, getWorkflowMetadata, getWorkflowOutput, getWorkflowWithTas
 import { resumeAllWorkflows, resumeWorkflow } from '../workflows/resumeWorkflow';
 import { getWorkflowOrFail } from '../workflows/workflowRow';
 import { ANSWERED, type RouteHandlers } from './mountRoutes';
+import { listRunWorkers } from '../runs/queryRuns';
 
 type WorkflowRouteName =
   | 'createWorkflow'
@@ -19,7 +20,8 @@ type WorkflowRouteName =
   | 'getWorkflowMetadata'
   | 'getWorkflowOutput'
   | 'cancelWorkflow'
-  | 'resumeWorkflow';
+  | 'resumeWorkflow'
+  | 'getRunWorkers';
 
 /** /api/v1/workflows: graphs of work requests with dependencies, Ray-style metadata, cancel and resume. */
 export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkflowRouteName> {
@@ -59,6 +61,8 @@ export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, Workflow
       const workflow = await closeWorkflow(fork(), params.id, policy);
       return getWorkflow(fork(), workflow.workflowId, workflow);
     },
+
+    getRunWorkers: ({ params }) => listRunWorkers(fork(), params.id),
 
     getWorkflowMetadata: ({ params, query }) => getWorkflowMetadata(fork(), params.id, query.task_id),
 

@@ -1,4 +1,20 @@
+import { budgetLimit, expectedDurationMsSql, runSpendSql } from './runLedger';
 import type { SqlStatement } from './statement';
+
+/**
+ * May this worker take request `r` of a run? Not when max cost per result stopped it for the run
+ * (workflow_worker.stop_reason), nor when the run's spend over its budget window (the ledger's buckets and its
+ * running attempts: never its whole history) plus the expected cost of `r` on this worker (its key's mean
+ * duration × the worker's cost_per_hour) would pass the budget. Only rows of runs get here.
+ */
+function runAllowsSql(r: string, workerId: string, costPerHour: string): string {
+  return `(not exists (select 1 from workflow_worker ww where ww.workflow_id = ${r}.workflow_id and ww.worker_id = ${workerId} and ww.stop_reason is not null)
+             and coalesce((select case when f.budget is null then true else (
+                 select sp.spend < ${budgetLimit('f')} and (sp.spend <= 0
+                   or sp.spend + ${expectedDurationMsSql(r)} * coalesce(${costPerHour}, 0) / 3600000.0 <= ${budgetLimit('f')})
+                 from (select ${runSpendSql('f')} as spend) sp) end
+               from workflow f where f.workflow_id = ${r}.workflow_id), true))`;
+}
 
 /**
  * The picking half of the claim: pending rows this worker can run, in claim order, at most its free slots,
@@ -24,6 +40,7 @@ function pickingSql(workerId: string, max: string): string {
            -- A slot freed by preemption is kept for the request that preempted (server/scheduler/preemptForWaiting.ts).
            and (r.reserved_worker_id = ${workerId} or not exists (select 1 from work_request p
              where p.status = 'pending' and p.reserved_worker_id = ${workerId} and p.reserved_until > now()))
+           and (r.workflow_id is null or ${runAllowsSql('r', workerId, column('cost_per_hour'))})
          order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id
          limit greatest(0, least(${max}, ${column('concurrency')}
            - (select count(*) from work_request x where x.status = 'running' and x.worker_id = ${workerId})))

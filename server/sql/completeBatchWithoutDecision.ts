@@ -1,7 +1,7 @@
 import type { OutputData } from '../../protocol/outputData';
 import { CHANNELS } from '../notifications';
 import type { SqlStatement } from './statement';
-import { fromSource, historyFigures, historyOfCompletedAttempt, queueKeyIncrement, type HistoryFigures, type SourceExpression } from './taskHistory';
+import { ATTEMPT_COST, fromSource, historyFigures, historyOfCompletedAttempt, queueKeyIncrement, type HistoryFigures, type SourceExpression } from './taskHistory';
 
 /** One `success` or `skipped` report of a batch, with its state reason and history figures worked out. */
 export interface QuickReport {
@@ -58,7 +58,8 @@ export function completeBatchWithoutDecisionStatement(workerId: number, reports:
      ), done as (
        update work_request w
          -- Millisecond precision, like every other timestamp the API shows.
-         set status = 'completed', result = i.result, output_data = i.output_data, completed_at = date_trunc('milliseconds', now()), state_reason = i.state_reason
+         set status = 'completed', result = i.result, output_data = i.output_data, completed_at = date_trunc('milliseconds', now()), state_reason = i.state_reason,
+           cost = ${ATTEMPT_COST.replace('%duration', 'i.fig_duration_ms')}
          from input i, worker k
          where w.id = i.id and w.worker_id = ? and w.status = 'running' and k.id = w.worker_id
          returning w.*, k.name as worker_name, k.cpu_count as worker_cpu_count, k.total_memory as worker_total_memory,

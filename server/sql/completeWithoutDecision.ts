@@ -1,7 +1,7 @@
 import type { OutputData } from '../../protocol/outputData';
 import { CHANNELS } from '../notifications';
 import type { SqlStatement } from './statement';
-import { historyFigures, historyOfCompletedAttempt, queueKeyIncrement } from './taskHistory';
+import { ATTEMPT_COST, historyFigures, historyOfCompletedAttempt, queueKeyIncrement } from './taskHistory';
 
 /**
  * A `success` or `skipped` report for a request running on this worker, in one statement: the request
@@ -14,12 +14,14 @@ export function completeWithoutDecisionStatement(
   workerId: number,
   report: { result: 'success' | 'skipped'; output_data: OutputData; stateReason: string | null },
 ): SqlStatement {
-  const history = historyOfCompletedAttempt(historyFigures(report.output_data));
+  const figures = historyFigures(report.output_data);
+  const history = historyOfCompletedAttempt(figures);
   return {
     text: `with done as (
        update work_request w
          -- Millisecond precision, like every other timestamp the API shows.
-         set status = 'completed', result = ?, output_data = ?::jsonb, completed_at = date_trunc('milliseconds', now()), state_reason = ?
+         set status = 'completed', result = ?, output_data = ?::jsonb, completed_at = date_trunc('milliseconds', now()), state_reason = ?,
+           cost = ${ATTEMPT_COST.replace('%duration', '?::float8')}
          from worker k
          -- Workflow tasks take the full path: their dependants and workflow status change in the same transaction.
          where w.id = ? and w.worker_id = ? and w.status = 'running' and w.workflow_id is null and k.id = w.worker_id
@@ -30,6 +32,6 @@ export function completeWithoutDecisionStatement(
        ${queueKeyIncrement('recorded')}
      )
      select done.*, pg_notify(?, done.id::text) as notified from done`,
-    values: [report.result, JSON.stringify(report.output_data), report.stateReason, id, workerId, ...history.values, CHANNELS.workRequestActivity],
+    values: [report.result, JSON.stringify(report.output_data), report.stateReason, figures.durationMs, id, workerId, ...history.values, CHANNELS.workRequestActivity],
   };
 }

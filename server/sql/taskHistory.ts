@@ -11,6 +11,12 @@ export type HistoryFigures = Pick<
   'errorCode' | 'durationMs' | 'cpuTimeMs' | 'memory' | 'diskSpace' | 'availableMemory' | 'availableDiskSpace' | 'cpuCount' | 'measurement'
 >;
 
+/**
+ * An attempt's cost in a completion's UPDATE of work_request `w` joined with its worker `k`: the worker's
+ * cost_per_hour × the measured duration (`%duration`, milliseconds); null without a price or a duration.
+ */
+export const ATTEMPT_COST = `k.cost_per_hour * (%duration) / 3600000.0`;
+
 /** A field taken from the statement's source relation (an SQL expression over it) instead of a bound value. */
 export interface SourceExpression {
   readonly sql: string;
@@ -38,7 +44,7 @@ export function insertTaskHistory(
   return {
     text: `insert into task_history (${columns.join(', ')})
        select ${expressions.join(', ')}${source ? `\n       from ${source.from} where ${source.where}` : ''}
-       returning task_name, subject, context, result, completed_at`,
+       returning task_name, subject, context, result, completed_at, cost, duration_ms`,
     values,
   };
 }
@@ -62,6 +68,7 @@ export function historyOfCompletedAttempt(figures: { [K in keyof HistoryFigures]
       workerTotalMemory: fromSource('worker_total_memory'),
       startedAt: fromSource('started_at'),
       completedAt: fromSource('completed_at'),
+      cost: fromSource('cost'),
       ...figures,
     },
     { from: 'done', where: `coalesce((task_data ->> 'use_history')::boolean, true)` },
@@ -70,7 +77,7 @@ export function historyOfCompletedAttempt(figures: { [K in keyof HistoryFigures]
 
 /** Queues the runs `recorded` (an insertTaskHistory CTE) returned for the key's counters. */
 export function queueKeyIncrement(recorded: string): string {
-  return `insert into task_key_increment (task_name, subject, context, result, completed_at) select * from ${recorded}`;
+  return `insert into task_key_increment (task_name, subject, context, result, completed_at, cost, duration_ms) select * from ${recorded}`;
 }
 
 /**

@@ -11,6 +11,8 @@ export interface TaskKeyCounters {
   runs: number;
   successes: number;
   failures: number;
+  /** Summed cost of its runs (worker cost_per_hour × duration). */
+  cost: number;
   lastRunAt: Date | null;
   lastSuccessAt: Date | null;
   lastFailureAt: Date | null;
@@ -38,6 +40,7 @@ interface TaskKeyRow {
   runs: number;
   successes: number;
   failures: number;
+  cost: number;
   last_run_at: Date | string | null;
   last_success_at: Date | string | null;
   last_failure_at: Date | string | null;
@@ -93,7 +96,7 @@ export async function listTaskKeys(
   let rows: TaskKeyRow[];
   try {
     rows = await em.execute<TaskKeyRow[]>(
-      `select k.task_name, k.subject, k.context, k.runs, k.successes, k.failures,
+      `select k.task_name, k.subject, k.context, k.runs, k.successes, k.failures, k.cost,
          k.last_run_at, k.last_success_at, k.last_failure_at,
          k.efficiency_runs, k.asked_memory, k.used_memory_p95, k.suggested_memory, k.memory_waste,
          k.asked_cpu, k.used_cpu_p95, k.suggested_cpu, k.cpu_waste, k.efficiency_at, ${cursorValueColumns(order)}
@@ -120,7 +123,7 @@ export async function listTaskKeys(
 export async function sumTaskCounters(em: EntityManager, taskName: string): Promise<TaskKeyCounters | null> {
   const rows = await em.execute<Array<Omit<TaskKeyRow, 'runs' | 'successes' | 'failures'> & { keys: string; runs: string; successes: string; failures: string }>>(
     `select ? as task_name, '' as subject, '' as context, count(*) as keys,
-       coalesce(sum(k.runs), 0) as runs, coalesce(sum(k.successes), 0) as successes, coalesce(sum(k.failures), 0) as failures,
+       coalesce(sum(k.runs), 0) as runs, coalesce(sum(k.successes), 0) as successes, coalesce(sum(k.failures), 0) as failures, coalesce(sum(k.cost), 0) as cost,
        max(k.last_run_at) as last_run_at, max(k.last_success_at) as last_success_at, max(k.last_failure_at) as last_failure_at
      from task_key k where k.task_name = ?`,
     [taskName, taskName],
@@ -138,6 +141,7 @@ function toCounters(row: Omit<TaskKeyRow, `cursor_${number}`>): TaskKeyCounters 
     runs: Number(row.runs),
     successes: Number(row.successes),
     failures: Number(row.failures),
+    cost: Number(row.cost),
     lastRunAt: toDate(row.last_run_at),
     lastSuccessAt: toDate(row.last_success_at),
     lastFailureAt: toDate(row.last_failure_at),

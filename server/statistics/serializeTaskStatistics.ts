@@ -14,6 +14,7 @@ export function serializeTaskStatistics(counters: TaskKeyCounters, percentiles: 
     failures: counters.failures,
     success_rate: counters.runs > 0 ? counters.successes / counters.runs : null,
     sampled_runs: p?.sampledRuns ?? 0,
+    cost: counters.cost,
     duration: { p50: seconds(p?.durationMs.p50), p95: seconds(p?.durationMs.p95), max: seconds(p?.durationMs.max) },
     cpu_time: { p50: seconds(p?.cpuTimeMs.p50), p95: seconds(p?.cpuTimeMs.p95) },
     memory: { p50: wholeBytes(p?.memory.p50), p95: wholeBytes(p?.memory.p95), max: wholeBytes(p?.memory.max) },

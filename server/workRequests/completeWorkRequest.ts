@@ -15,6 +15,9 @@ import { appendSystemLogLine } from './logEntries';
 import { notifyWorkRequestActivity } from './notifyChanges';
 import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
 import { settleWorkflow } from '../workflows/settleWorkflow';
+import { attemptCost, bookRunCosts } from '../runs/bookRunCosts';
+import { checkRunBudgets } from '../runs/runBudgets';
+import { historyFigures } from '../sql/taskHistory';
 
 /**
  * The assigned worker reports the result, and in the same transaction: the attempt goes into the task history
@@ -37,6 +40,7 @@ export async function completeWorkRequest(
   }
   const ended: EndedAttempt[] = [];
   const row = await completeWithDecision(em, id, workerId, report, policy, ended);
+  if (row.workflowId) await checkRunBudgets(em, [row.workflowId], policy);
   return { row, worker: row.worker ?? null, ended: ended[0] ?? null };
 }
 
@@ -58,8 +62,11 @@ export async function completeWithDecision(
     if (row.status === 'completed') return row;
     if (row.status === 'aborted') {
       if (!row.outputData) {
+        // The killed run cost what it ran for: booked like a completion.
         row.outputData = report.output_data;
+        row.cost = attemptCost(row.worker?.costPerHour, Number(historyFigures(report.output_data).durationMs ?? Number.NaN));
         await tem.flush();
+        if (row.workflowId) await bookRunCosts(tem, [row.id]);
       }
       return row;
     }
@@ -71,7 +78,9 @@ export async function completeWithDecision(
     row.outputData = report.output_data;
     row.completedAt = new Date();
     row.stateReason = describeCompletion(report);
+    row.cost = attemptCost(row.worker?.costPerHour, Number(historyFigures(report.output_data).durationMs ?? Number.NaN));
     await tem.flush();
+    if (row.workflowId) await bookRunCosts(tem, [row.id]);
     await recordTaskHistory(tem, row, report.result, report.output_data);
     if (report.result === 'failure' || report.result === 'error') {
       const decision = await decideAfterFailure(tem, row, report.output_data, policy.retry);

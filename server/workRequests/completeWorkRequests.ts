@@ -10,6 +10,8 @@ import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
 import { settleWorkflow } from '../workflows/settleWorkflow';
 import { completeWithDecision, describeCompletion } from './completeWorkRequest';
 import { endedAttemptOf } from './endedAttempt';
+import { bookRunCosts } from '../runs/bookRunCosts';
+import { checkRunBudgets } from '../runs/runBudgets';
 
 export interface CompletionReport {
   id: number;
@@ -37,9 +39,11 @@ export async function completeWorkRequests(
   for (const report of reports) if (!firstReports.has(report.id)) firstReports.set(report.id, report);
   const answers = new Map<number, CompletionAnswer>();
   const endedHere: EndedAttempt[] = [];
+  let workflowsTouched: string[] = [];
   await em.transactional(async (tem) => {
     // Lock order: the workflows of these requests before any of their rows (see lockWorkflows).
     const workflows = await lockWorkflowsOfRequests(tem, [...firstReports.keys()]);
+    workflowsTouched = workflows;
     const finished = new Map<string, string[]>();
     const quick: QuickReport[] = [];
     for (const report of firstReports.values()) {
@@ -59,6 +63,7 @@ export async function completeWorkRequests(
         const times = { createdAt: new Date(row.created_at), startedAt: row.started_at === null ? null : new Date(row.started_at), completedAt: new Date(row.completed_at) };
         endedHere.push(endedAttemptOf({ taskName: row.task_name, result: report.result, ...times }, report.output_data));
       }
+      await bookRunCosts(tem, done.filter((row) => row.workflow_id !== null).map((row) => Number(row.id)));
     }
     for (const report of firstReports.values()) {
       if (answers.has(report.id)) continue;
@@ -77,5 +82,6 @@ export async function completeWorkRequests(
     }
   });
   ended?.push(...endedHere);
+  await checkRunBudgets(em, workflowsTouched, policy);
   return reports.map((report) => answers.get(report.id) as CompletionAnswer);
 }

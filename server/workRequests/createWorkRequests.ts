@@ -179,5 +179,6 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     preemptedAt: null,
     reservedWorkerId: null,
     reservedUntil: null,
+    cost: null,
   };
 }

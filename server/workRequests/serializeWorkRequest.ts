@@ -32,6 +32,7 @@ export function serializeWorkRequest(
     superseded_by: row.supersededById ?? null,
     workflow_id: row.workflowId ?? null,
     task_id: row.taskId ?? null,
+    cost: row.cost === null || row.cost === undefined ? null : Number(row.cost),
     not_before: iso(row.notBefore),
     time_limit_s: row.timeLimitS ?? null,
     interrupt_allowed: row.interruptAllowed,

@@ -6,6 +6,7 @@ import type { ListWorkflowsQuery, TaskCounts, TaskMetadata, Workflow as Workflow
 import { InvalidCursorError, NotFoundError } from '../errors';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
 import { getWorkflowOrFail } from './workflowRow';
+import { runCosts, type RunCosts } from '../runs/queryRuns';
 
 const iso = (date: Date | null | undefined): string | undefined => (date ? new Date(date).toISOString() : undefined);
 
@@ -14,7 +15,7 @@ const stats = (start: Date | null | undefined, end: Date | null | undefined) => 
   ...(end ? { end_time: iso(end) } : {}),
 });
 
-export function serializeWorkflow(row: Workflow, counts: TaskCounts): WorkflowJson {
+export function serializeWorkflow(row: Workflow, counts: TaskCounts, costs: RunCosts): WorkflowJson {
   return {
     workflow_id: row.workflowId,
     status: row.status,
@@ -27,6 +28,9 @@ export function serializeWorkflow(row: Workflow, counts: TaskCounts): WorkflowJs
     on_budget: row.onBudget === 'stop' ? 'stop' : 'pause',
     max_cost_per_result: row.maxCostPerResult === null || row.maxCostPerResult === undefined ? null : Number(row.maxCostPerResult),
     max_price_warmup: row.maxPriceWarmupS,
+    cost: costs.cost,
+    budget_spent: costs.budgetSpent,
+    budget_reason: row.budgetReason ?? null,
     stats: stats(row.startTime, row.endTime),
     task_counts: counts,
     created_at: iso(row.createdAt) as string,
@@ -56,7 +60,8 @@ export async function taskCounts(em: EntityManager, workflowIds: string[]): Prom
 export async function getWorkflow(em: EntityManager, workflowId: string, row?: Workflow): Promise<WorkflowJson> {
   const workflow = row ?? (await getWorkflowOrFail(em, workflowId));
   const counts = await taskCounts(em, [workflow.workflowId]);
-  return serializeWorkflow(workflow, counts.get(workflow.workflowId) as TaskCounts);
+  const costs = await runCosts(em, [workflow.workflowId]);
+  return serializeWorkflow(workflow, counts.get(workflow.workflowId) as TaskCounts, costs.get(workflow.workflowId) as RunCosts);
 }
 
 /** The workflow with each task's current work request (create and add-tasks answers). */
@@ -107,9 +112,10 @@ export async function listWorkflows(em: EntityManager, query: ListWorkflowsQuery
   const hasMore = mapped.length > query.limit;
   const page = hasMore ? mapped.slice(0, query.limit) : mapped;
   const counts = await taskCounts(em, page.map((row) => row.workflowId));
+  const costs = await runCosts(em, page.map((row) => row.workflowId));
   const last = page[page.length - 1];
   return {
-    workflows: page.map((row) => serializeWorkflow(row, counts.get(row.workflowId) as TaskCounts)),
+    workflows: page.map((row) => serializeWorkflow(row, counts.get(row.workflowId) as TaskCounts, costs.get(row.workflowId) as RunCosts)),
     nextCursor: hasMore ? Buffer.from(JSON.stringify([new Date(last.createdAt).toISOString(), last.workflowId]), 'utf8').toString('base64url') : null,
   };
 }

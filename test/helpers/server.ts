@@ -90,6 +90,7 @@ export interface WorkerOptions {
   availableDisk?: number;
   tags?: string[];
   concurrency?: number;
+  costPerHour?: number;
 }
 
 /** A simulated worker agent: what the real agent sends, one call at a time, answers returned unasserted. */
@@ -208,6 +209,7 @@ export class TestServer {
           },
           ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
           ...(options.tags !== undefined ? { tags: options.tags } : {}),
+          ...(options.costPerHour !== undefined ? { cost_per_hour: options.costPerHour } : {}),
         },
       }),
       201,

@@ -131,6 +131,8 @@ function expectedStatistics(key: Key, of: Run[]): TaskStatistics {
     failures: failures.length,
     success_rate: of.length === 0 ? null : successes.length / of.length,
     sampled_runs: successes.length,
+    // Its workers register without a cost_per_hour: their runs cost nothing.
+    cost: 0,
     duration: { p50: seconds(percentileCont(duration, 0.5)), p95: seconds(percentileCont(duration, 0.95)), max: seconds(maxOf(duration)) },
     cpu_time: { p50: seconds(percentileCont(cpu, 0.5)), p95: seconds(percentileCont(cpu, 0.95)) },
     memory: { p50: bytes(percentileCont(memory, 0.5)), p95: bytes(percentileCont(memory, 0.95)), max: maxOf(memory) },
