@@ -26,16 +26,23 @@ afterAll(async () => {
   await cleanup(server);
 });
 
-/** A shell task that appends its name to `counter` (one line per run), then runs `body`. */
+/**
+ * A shell task that leaves one file `<counter>.<task_id>.<pid>.<ns>` per run, then runs `body`. One file per run,
+ * not lines appended to one file: concurrent tasks run as different users, and one cannot append to another's.
+ */
 function counted(counter: string, taskId: string, body: string, extra: Partial<WorkflowTaskInput> = {}): WorkflowTaskInput {
-  const spec = shellTask(`echo ${taskId} >> '${counter}'; ${body}`, { max_attempts: 1, use_history: false });
+  const spec = shellTask(`: > '${counter}.${taskId}.'$$.$(date +%s%N); ${body}`, { max_attempts: 1, use_history: false });
   return { ...spec, task_name: uniqueName(`wf-${taskId}`), task_id: taskId, ...extra };
 }
 
 const runsOf = (counter: string) => {
-  const lines = fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').trim().split('\n') : [];
+  const prefix = `${path.basename(counter)}.`;
   const counts: Record<string, number> = {};
-  for (const line of lines) counts[line] = (counts[line] ?? 0) + 1;
+  for (const name of fs.readdirSync(path.dirname(counter))) {
+    if (!name.startsWith(prefix)) continue;
+    const taskId = name.slice(prefix.length).split('.')[0];
+    counts[taskId] = (counts[taskId] ?? 0) + 1;
+  }
   return counts;
 };
 

@@ -75,6 +75,16 @@ const VALID_BODIES: Record<string, { who: Who; body: () => unknown }> = {
   },
   releaseWorkRequest: { who: 'worker', body: () => ({ reason: 'shutdown', output_data: {} }) },
   createToken: { who: 'admin', body: () => ({ role: 'client', name: 'fuzz' }) },
+  createWorkflow: {
+    who: 'client',
+    body: () => ({
+      workflow_id: uniqueName('fuzz'),
+      user_metadata: { owner: 'fuzz' },
+      tasks: [{ task_id: 'a', ...taskSpec() }, { task_id: 'b', depends_on: ['a'], allow_failure: true, ...taskSpec() }],
+    }),
+  },
+  addWorkflowTasks: { who: 'client', body: () => ({ tasks: [{ task_id: uniqueName('t'), ...taskSpec() }] }) },
+  resumeAllWorkflows: { who: 'client', body: () => ({ include_failed: true }) },
   createSchedule: { who: 'client', body: () => ({ name: uniqueName('fuzz'), trigger: { every: '1h' }, spec: taskSpec(), overlap: 'skip', enabled: false }) },
 };
 
