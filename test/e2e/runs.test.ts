@@ -29,6 +29,14 @@ afterAll(async () => {
 const cliEnv = () => ({ WORKSCHED_URL: server.url, WORKSCHED_TOKEN: server.adminToken });
 const [tagName, tagValue] = RUN_TAG_ENTRY.split('=');
 
+/** The side-effect file, writable by all: concurrent tasks run as different users (worker/taskUsers.ts). */
+const effectsFile = (dir: string): string => {
+  const file = path.join(dir, 'effects');
+  fs.writeFileSync(file, '');
+  fs.chmodSync(file, 0o666);
+  return file;
+};
+
 /** A run task that appends its task id to `file` (the side effect counted), after `sleepS`. */
 const sideEffect = (taskId: string, file: string, sleepS = 0): WorkflowTaskInput => ({
   task_id: taskId,
@@ -45,7 +53,7 @@ test('summary --run on an empty database says there are no runs', withProcessLog
 
 test('each attempt costs cost_per_hour × its measured duration (within 1 %); show --run and summary show the run', withProcessLogs(async () => {
   const runId = uniqueName('costs');
-  const file = path.join(tmpDir('costs'), 'effects');
+  const file = effectsFile(tmpDir('costs'));
   const client = server.client;
   const handle = client.feed(runId, [0, 1, 2, 3].map((index) => sideEffect(`c${index}`, file, 0.3)), { inFlight: 4 });
   const final = await handle.done;
@@ -90,7 +98,7 @@ test('each attempt costs cost_per_hour × its measured duration (within 1 %); sh
 test('kill -9 of worksched run mid-run, then the same command again: every task runs exactly once', withProcessLogs(async () => {
   const runId = uniqueName('recover');
   const dir = tmpDir('recover');
-  const file = path.join(dir, 'effects');
+  const file = effectsFile(dir);
   const modulePath = path.join(dir, 'tasks.cjs');
   fs.writeFileSync(modulePath, `
     exports.getTasks = function* (runId) {
@@ -131,7 +139,7 @@ test('kill -9 of worksched run mid-run, then the same command again: every task 
 
 test('feed over an endless generator keeps exactly N tasks in flight', withProcessLogs(async () => {
   const runId = uniqueName('endless');
-  const file = path.join(tmpDir('endless'), 'effects');
+  const file = effectsFile(tmpDir('endless'));
   const inFlight = 3;
   function* endless(): Generator<WorkflowTaskInput> {
     for (let index = 0; ; index += 1) yield sideEffect(`e${index}`, file, 1);

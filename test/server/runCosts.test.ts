@@ -101,7 +101,7 @@ test('over its budget a run keeps its tasks pending with the reason; on_budget s
   expect(await worker.claimOk({ max: 1 })).toEqual([]);
   const run = await getRun(runId);
   expect(run.budget_spent).toBeCloseTo(3, 6);
-  expect(run.budget_reason).toMatch(/^budget 3\/h: spent 3 in the last hour; frees up at \d{4}-\d\d-\d\dT/);
+  expect(run.budget_reason).toMatch(/^budget 3\/h: spent 3 in the last hour(, next task ~[\d.]+)?; frees up at \d{4}-\d\d-\d\dT/);
   const pending = expectStatus(await server.request<{ work_requests: WorkRequest[] }>('GET', `/api/v1/work-requests?workflow=${runId}&status=pending`, { token: server.clientToken }), 200, 'list').body;
   expect(pending.work_requests).toHaveLength(2);
   for (const row of pending.work_requests) expect(row.state_reason).toBe(run.budget_reason);
