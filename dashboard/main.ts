@@ -1,9 +1,12 @@
 import { ApiError, apiOffer, checkToken, whenUnauthorized } from './api.js';
 import { h, replaceChildren } from './dom.js';
 import { overviewPage } from './pages/overview.js';
+import { runDetailPage, runsPage } from './pages/runs.js';
+import { schedulesPage } from './pages/schedules.js';
 import { taskKeyPage } from './pages/taskKey.js';
 import { tasksPage } from './pages/tasks.js';
 import { workersPage } from './pages/workers.js';
+import { workflowDetailPage, workflowsPage } from './pages/workflows.js';
 import { workRequestDetailPage } from './pages/workRequestDetail.js';
 import { workRequestsPage } from './pages/workRequests.js';
 import { link, parseHash, type Page } from './router.js';
@@ -15,6 +18,9 @@ const NAVIGATION: Array<{ name: string; label: string }> = [
   { name: 'requests', label: 'Work requests' },
   { name: 'workers', label: 'Workers' },
   { name: 'tasks', label: 'Tasks' },
+  { name: 'workflows', label: 'Workflows' },
+  { name: 'runs', label: 'Runs' },
+  { name: 'schedules', label: 'Schedules' },
 ];
 
 function pageFor(name: string, rest: string[]): Page | null {
@@ -22,6 +28,9 @@ function pageFor(name: string, rest: string[]): Page | null {
   if (name === 'requests') return rest.length ? workRequestDetailPage : workRequestsPage;
   if (name === 'workers') return workersPage;
   if (name === 'tasks') return rest[0] === 'key' ? taskKeyPage : tasksPage;
+  if (name === 'workflows') return rest.length ? workflowDetailPage : workflowsPage;
+  if (name === 'runs') return rest.length ? runDetailPage : runsPage;
+  if (name === 'schedules') return schedulesPage;
   return null;
 }
 

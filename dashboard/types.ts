@@ -133,3 +133,71 @@ export interface TaskRuns {
   success_percentiles: { sampled_runs: number; duration_s: Percentiles; cpu_time_s: Percentiles; memory: Percentiles; disk_space: Percentiles };
   learned_requirements: LearnedRequirement[];
 }
+
+export type WorkflowStatus = 'PENDING' | 'RUNNING' | 'SUCCESSFUL' | 'FAILED' | 'RESUMABLE' | 'CANCELED';
+
+export interface Workflow {
+  workflow_id: string;
+  status: WorkflowStatus;
+  status_reason: string | null;
+  open: boolean;
+  user_metadata: unknown;
+  priority: number;
+  max_running: number | null;
+  budget: string | null;
+  on_budget: 'pause' | 'stop';
+  max_cost_per_result: number | null;
+  cost: number;
+  budget_spent: number | null;
+  budget_reason: string | null;
+  stats: { start_time?: string; end_time?: string };
+  task_counts: Record<Status | 'total', number>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WorkflowTask {
+  task_id: string;
+  work_request_id: number;
+  status: Status;
+  result: Result | null;
+  attempt: number;
+  depends_on: string[];
+  worker: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+}
+
+export interface RunWorker {
+  worker: string;
+  worker_id: number;
+  status: 'ready' | 'busy' | 'stopped' | 'offline';
+  tasks: number;
+  running: number;
+  cost: number;
+  cost_per_result: number | null;
+  results: number;
+  stop_reason: string | null;
+}
+
+export interface ScheduleFiring {
+  fire_time: string;
+  reason: string;
+  work_request_id: number | null;
+  workflow_id: number | null;
+  status: Status | null;
+  result: Result | null;
+}
+
+export interface Schedule {
+  name: string;
+  trigger: { cron: string; timezone: string } | { every: string } | { files: { folder: string; expression: string | null; batch_size: number } };
+  enabled: boolean;
+  overlap: string;
+  next_fire_times: string[];
+  last_firing: ScheduleFiring | null;
+  firings_count: number;
+  skipped_count: number;
+  pending_files: number | null;
+  last_error: string | null;
+}
