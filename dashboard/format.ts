@@ -35,11 +35,10 @@ export function formatTime(iso: string | null | undefined): string {
 }
 
 export function formatAge(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (Math.abs(seconds) < 60) return `${seconds} s ago`;
-  if (Math.abs(seconds) < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (Math.abs(seconds) < 172_800) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86_400)} d ago`;
+  // A future time (a schedule's next fire time) reads "in 13 min", a past one "13 min ago".
+  const seconds = Math.round(Math.abs(ms) / 1000);
+  const text = seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${Math.round(seconds / 60)} min` : seconds < 172_800 ? `${Math.round(seconds / 3600)} h` : `${Math.round(seconds / 86_400)} d`;
+  return ms < -500 ? `in ${text}` : `${text} ago`;
 }
 
 export function formatJson(value: unknown): string {

@@ -2,7 +2,8 @@
  * The dashboard in a real browser (headless Chromium through playwright-core) against a real server with a real
  * worker: sign in through the form (the token stays out of the URL), a finished request's statistics, a live log
  * that grows while the task runs, a cancel from the page, a task plot with one point per run, and every page
- * drawn without a console error; a screenshot of each page goes to test-output/dashboard/.
+ * drawn without a console error, a workflow's dependency graph coloured by status, a run's workers, a schedule's
+ * next fire times and a firing from the page; a screenshot of each page goes to test-output/dashboard/.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import type { Page } from 'playwright-core';
 import type { WorkRequest } from '../../protocol/workRequest';
 import { cleanup, shellTask, startServerAndWorker, tmpDir, uniqueName, waitForEnd, waitForRequest, type E2EServer } from '../e2e/support';
 import { launchBrowser, openPage, screenshot, signIn, type Browser, type Tab } from '../helpers/browser';
+import { httpRequest } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
 import type { WorkerProcess } from '../helpers/workerProcess';
 
@@ -162,6 +164,98 @@ test("a task key's plots have one point per run, failures included, and p50/p95 
   expect(tab.errors).toEqual([]);
 });
 
+test("a diamond workflow's page draws its 4 tasks as a graph coloured by each task's state, with its tasks and metadata", async () => {
+  const workflowId = uniqueName('dash-diamond');
+  const step = (taskId: string, script: string, dependsOn: string[] = []) => ({
+    ...shellTask(script, { task_name: uniqueName(`dash-${taskId}`), max_attempts: 1 }), task_id: taskId, depends_on: dependsOn,
+  });
+  // c fails, so d is skipped: the graph holds three states (a and b succeed, c failed, d skipped); the workflow ends FAILED.
+  await server.client.createWorkflow({
+    workflow_id: workflowId,
+    user_metadata: { purpose: 'dashboard test' },
+    tasks: [step('a', 'true'), step('b', 'true', ['a']), step('c', 'exit 1', ['a']), step('d', 'true', ['b', 'c'])],
+  });
+  const done = await server.client.waitForWorkflow(workflowId, { timeoutMs: 60_000, intervalMs: 200 });
+  expect(done.status).toBe('FAILED');
+
+  await openPage(page, `#/workflows/${workflowId}`, 'workflows-detail');
+  const graph = page.locator('[data-graph="workflow"]');
+  expect(await graph.locator('[data-node]').count()).toBe(4);
+  expect(await graph.locator('[data-edge]').count()).toBe(4);
+  const states: Record<string, string | null> = {};
+  const fills: Record<string, string | null> = {};
+  for (const taskId of ['a', 'b', 'c', 'd']) {
+    const node = graph.locator(`[data-node="${taskId}"]`);
+    states[taskId] = await node.getAttribute('data-state');
+    fills[taskId] = await node.locator('rect').getAttribute('fill');
+  }
+  expect(states).toEqual({ a: 'success', b: 'success', c: 'failure', d: 'skipped' });
+  expect(fills.a).toBe(fills.b);
+  expect(new Set([fills.a, fills.c, fills.d]).size).toBe(3);
+  // Layers: a on top, b and c side by side, d below them.
+  const top = async (taskId: string) => Number(await graph.locator(`[data-node="${taskId}"] rect`).getAttribute('y'));
+  expect(await top('a')).toBeLessThan(await top('b'));
+  expect(await top('b')).toBe(await top('c'));
+  expect(await top('c')).toBeLessThan(await top('d'));
+  expect(await page.locator('[data-table="workflow-tasks"] tbody tr').count()).toBe(4);
+  expect(await page.textContent('[data-section="workflow-metadata"]')).toContain('dashboard test');
+  // A FAILED workflow offers resume (asked first; Cancel leaves it as it is), not cancel.
+  expect(await page.locator('[data-action="cancel-workflow"]').count()).toBe(0);
+  await page.click('[data-action="resume-workflow"]');
+  expect(await page.textContent('#confirm-text')).toContain(`Resume workflow ${workflowId}`);
+  await page.click('dialog#confirm button[value="cancel"]');
+  expect((await server.client.getWorkflow(workflowId)).status).toBe('FAILED');
+  await screenshot(page, FOLDER, 'workflow');
+
+  await openPage(page, '#/workflows?status=FAILED', 'workflows');
+  expect(await page.textContent('[data-table="workflows"]')).toContain(workflowId);
+  await screenshot(page, FOLDER, 'workflows');
+  await openPage(page, '#/workflows?status=SUCCESSFUL', 'workflows');
+  expect(await page.locator(`[data-table="workflows"] a:text-is("${workflowId}")`).count()).toBe(0);
+  expect(tab.errors).toEqual([]);
+});
+
+test("an open run's page lists the workers that ran its tasks with their cost", async () => {
+  const runId = uniqueName('dash-run');
+  await server.client.createWorkflow({ workflow_id: runId, open: true, budget: '100/h', tasks: [{ ...shellTask('true', { task_name: uniqueName('dash-run-task') }), task_id: 'one' }] });
+  await pollUntil(() => server.client.getWorkflow(runId), { description: 'the run task done', until: (run) => run.task_counts.completed === 1, timeoutMs: 30_000 });
+  await openPage(page, '#/runs', 'runs');
+  await page.click(`[data-table="runs"] a:text-is("${runId}")`);
+  await page.waitForSelector('[data-page="runs-detail"][data-loaded="true"]');
+  expect(await page.textContent('[data-table="run-workers"]')).toContain(worker.options.name);
+  expect(await page.textContent('[data-card="budget"]')).toContain('/ 100');
+  await screenshot(page, FOLDER, 'run');
+  await server.client.closeWorkflow(runId);
+  expect(tab.errors).toEqual([]);
+});
+
+test("the schedules page shows a schedule's next fire times, and fire now (asked first) makes a firing it then shows", async () => {
+  const name = uniqueName('dash-new-year');
+  // Once a year (midnight of 1 January, UTC): it does not fire by itself while the test runs.
+  const created = await httpRequest<{ next_fire_times: string[] }>(server.url, 'POST', '/api/v1/schedules', {
+    token: operatorToken,
+    body: { name, trigger: { cron: '0 0 1 1 *', timezone: 'UTC' }, spec: shellTask('true', { task_name: uniqueName('dash-scheduled') }) },
+  });
+  expect(created.status).toBe(201);
+  await openPage(page, '#/schedules', 'schedules');
+  expect(await page.locator(`[data-next-fire-times="${name}"] li`).count()).toBe(created.body.next_fire_times.length);
+  expect(created.body.next_fire_times.length).toBe(5);
+  expect(await page.textContent(`[data-next-fire-times="${name}"]`)).toContain('in ');
+  expect(await page.locator(`[data-last-firing="${name}"]`).count()).toBe(0);
+  await screenshot(page, FOLDER, 'schedules');
+
+  const row = page.locator('[data-table="schedules"] tbody tr', { hasText: name });
+  await row.locator('[data-action="trigger"]').click();
+  expect(await page.textContent('#confirm-text')).toContain(`Fire schedule ${name} now`);
+  await page.click('#confirm-ok');
+  await page.waitForSelector(`[data-last-firing="${name}"]:has-text("manual")`);
+  const shown = await httpRequest<{ firings_count: number; last_firing: { work_request_id: number } | null }>(server.url, 'GET', `/api/v1/schedules/${name}`, { token: operatorToken });
+  expect(shown.body.firings_count).toBe(1);
+  expect(await page.textContent(`[data-last-firing="${name}"]`)).toContain(`#${shown.body.last_firing!.work_request_id}`);
+  await httpRequest(server.url, 'DELETE', `/api/v1/schedules/${name}`, { token: operatorToken });
+  expect(tab.errors).toEqual([]);
+});
+
 test('every page draws without a console error (a screenshot of each); unschedulable requests show why they wait', async () => {
   const huge = await server.client.createWorkRequest(shellTask('true', { task_name: uniqueName('dash-huge'), resources: { memory: '512GiB' } }));
   const pages: Array<[string, string, string]> = [
@@ -171,6 +265,9 @@ test('every page draws without a console error (a screenshot of each); unschedul
     ['#/requests?status=completed&result=success', 'requests', 'work-requests-filtered'],
     ['#/workers', 'workers', 'workers'],
     ['#/tasks', 'tasks', 'tasks'],
+    ['#/workflows', 'workflows', 'workflows-all'],
+    ['#/runs', 'runs', 'runs'],
+    ['#/schedules', 'schedules', 'schedules-all'],
   ];
   for (const [hash, name, shot] of pages) {
     await openPage(page, hash, name);
