@@ -55,8 +55,10 @@ function fail(path: string, message: string): never {
  */
 export async function createSingleFileWorkflow(em: EntityManager, spec: TaskSpec, files: string[], policy: SchedulingPolicy): Promise<FileExpansion> {
   const { single_file_task: _single, ...template } = spec;
-  const tasks: WorkflowTask[] = files.map((file) => ({
+  const tasks: WorkflowTask[] = files.map((file, index) => ({
     ...withFilePaths(template, [file]),
+    // The ids planWorkflowTasks would give (name, name_1, name_2, …), without its search for a free suffix per task.
+    task_id: index === 0 ? template.task_name : `${template.task_name}_${index}`,
     required_filepath: [...(template.required_filepath ?? []), file],
     depends_on: [],
     allow_failure: false,
