@@ -12,6 +12,7 @@ import { runAgentConcurrent } from './agentConcurrent';
 import { runClaimCost } from './claimCost';
 import { runClaimLearned } from './claimLearned';
 import { runEtaPass } from './etaPass';
+import { runFolderExpansion } from './folderExpansion';
 import { Cleanup, progress, provisionPostgres } from './lib/harness';
 import type { Figures } from './lib/compared';
 import type { ScenarioReport, SummaryRow } from './lib/report';
@@ -44,6 +45,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '12 rate limiter cost per create call (bench/rateLimiterCost.ts)', run: runRateLimiterCost },
   { name: '13 enqueue→claim latency with 3 replicas on one database against 1 (bench/replicaLatency.ts)', run: runReplicaLatency },
   { name: '14 ETA pass on 100k pending × 1,000 workers, and its accuracy (bench/etaPass.ts)', run: runEtaPass },
+  { name: '15 folder expansion: single_file_task on a folder of 10,000 files (bench/folderExpansion.ts)', run: runFolderExpansion },
 ];
 
 /** Selection words that stand for several scenarios. */

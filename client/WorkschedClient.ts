@@ -13,6 +13,7 @@ import type { CreateWorkRequestsRequest, LogEntry, WorkRequest, WorkRequestList,
 import type { ApiTokenInfo, TokenRole } from '../protocol/tokens';
 import type {
   CreateWorkflowRequest,
+  FileExpansion,
   ResumeAllWorkflowsResponse,
   TaskMetadata,
   Workflow,
@@ -61,7 +62,10 @@ export class WorkschedClient {
     this.http = new HttpTransport(options);
   }
 
-  createWorkRequest(spec: TaskSpecInput): Promise<WorkRequest> {
+  /** A `single_file_task` spec answers the workflow of its one-per-file requests (FileExpansion) instead. */
+  createWorkRequest(spec: TaskSpecInput & { single_file_task: true }): Promise<FileExpansion>;
+  createWorkRequest(spec: TaskSpecInput): Promise<WorkRequest>;
+  createWorkRequest(spec: TaskSpecInput): Promise<WorkRequest | FileExpansion> {
     return this.http.request('POST', '/api/v1/work-requests', { body: spec });
   }
 

@@ -10,6 +10,7 @@ import {
   workerResourcesSchema,
   workerSchema,
 } from './workerApi';
+import { fileExpansionSchema } from './workflow';
 import {
   learnedRequirementSchema,
   logEntrySchema,
@@ -50,6 +51,7 @@ export const API_COMPONENTS: Record<string, z.ZodType> = {
   RecentRun: recentRunSchema,
   WorkerStatistics: workerStatisticsSchema,
   StatisticsSummary: statisticsSummarySchema,
+  FileExpansion: fileExpansionSchema,
 };
 
 /** Gives each schema of API_COMPONENTS its id in zod's global registry (keeping its other metadata); idempotent. */

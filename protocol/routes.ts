@@ -25,6 +25,7 @@ import { taskSpecSchema } from './taskSpec';
 import {
   addWorkflowTasksRequestSchema,
   createWorkflowRequestSchema,
+  fileExpansionSchema,
   getWorkflowQuerySchema,
   listWorkflowsQuerySchema,
   resumeAllWorkflowsRequestSchema,
@@ -190,12 +191,12 @@ export const API_ROUTES = {
   createWorkRequest: route({
     method: 'post',
     path: '/api/v1/work-requests',
-    summary: 'Create a work request from a task spec',
+    summary: 'Create a work request from a task spec; a single_file_task spec creates a workflow of one request per file of required_folder',
     role: 'client',
     body: taskSpecSchema,
     bodyName: 'task spec',
     rateLimited: true,
-    response: workRequestSchema,
+    response: z.union([workRequestSchema, fileExpansionSchema]),
     status: 201,
   }),
   createWorkRequests: route({

@@ -167,11 +167,22 @@ export const taskSpecSchema = z
     user_metadata: userMetadataSchema.default({}),
     /** Seed 004: the parameter(s) that receive a dynamically found file's path (a files schedule sets them). */
     filepath_parameter: z.array(parameterNameSchema).min(1).max(20).optional(),
+    /**
+     * Seed 004: one work request per file of `required_folder` (matching `required_file_expression`), grouped in
+     * a workflow; the server reads the folder when the spec is created (POST /api/v1/work-requests).
+     */
+    single_file_task: z.boolean().optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
     if (spec.required_file_expression?.length && !spec.required_folder?.length) {
       ctx.addIssue({ code: 'custom', path: ['required_file_expression'], message: 'matches files of required_folder: give required_folder too' });
+    }
+    if (spec.single_file_task && !spec.required_folder?.length) {
+      ctx.addIssue({ code: 'custom', path: ['single_file_task'], message: 'makes one task per file of required_folder: give required_folder too' });
+    }
+    if (spec.single_file_task && !spec.filepath_parameter?.length) {
+      ctx.addIssue({ code: 'custom', path: ['filepath_parameter'], message: 'single_file_task needs the parameter(s) that receive each file\'s path' });
     }
   });
 /** What a client sends (sizes as strings allowed). */

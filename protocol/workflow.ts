@@ -30,6 +30,10 @@ export const workflowTaskSchema = taskSpecSchema.safeExtend({
   depends_on: z.array(taskIdSchema).max(10_000).default([]),
   /** Dependants run even when this task fails (its input to them is null). */
   allow_failure: z.boolean().default(false),
+}).superRefine((task, ctx) => {
+  if (task.single_file_task) {
+    ctx.addIssue({ code: 'custom', path: ['single_file_task'], message: 'expands only in POST /api/v1/work-requests (a workflow task is one task)' });
+  }
 });
 export type WorkflowTaskInput = z.input<typeof workflowTaskSchema>;
 export type WorkflowTask = z.output<typeof workflowTaskSchema>;
@@ -100,6 +104,10 @@ export const workflowSchema = z.object({
   updated_at: isoTime,
 });
 export type Workflow = z.infer<typeof workflowSchema>;
+
+/** The answer of POST /work-requests for a `single_file_task` spec: the workflow of its tasks, their ids in file name order. */
+export const fileExpansionSchema = workflowSchema.extend({ work_requests: z.array(z.number().int()) });
+export type FileExpansion = z.infer<typeof fileExpansionSchema>;
 
 /** One task of a workflow, by its current attempt. */
 export const workflowTaskItemSchema = z.object({

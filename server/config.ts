@@ -32,6 +32,8 @@ export const serverConfigSchema = z.object({
   createBurst: z.coerce.number().int().min(1).default(10_000),
   /** Largest body of the routes marked `largeBody` (batch create, claim, completions), in bytes; every other route takes up to 1 MiB. */
   maxBatchBody: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  /** Most files a `single_file_task` (or a required_folder passed in `filepath_parameter`) may expand to: a 400 above it. */
+  maxExpansion: z.coerce.number().int().min(1).default(10_000),
   /** Most workflows RUNNING at once; later ones wait as PENDING (their tasks are not claimed). Unset: no limit. */
   maxRunningWorkflows: z.coerce.number().int().min(1).optional(),
   /** Most PENDING workflows: a create (or resume) over it answers 429 queue_full. Unset: no limit. */
@@ -79,6 +81,7 @@ export function compileServerConfig(
     claimGraceS: env.WORKSCHED_CLAIM_GRACE_S || undefined,
     logMaxBytes: env.WORKSCHED_LOG_MAX_BYTES || undefined,
     maxBatchBody: env.WORKSCHED_MAX_BATCH_BODY || undefined,
+    maxExpansion: env.WORKSCHED_MAX_EXPANSION || undefined,
     maxRunningWorkflows: env.WORKSCHED_MAX_RUNNING_WORKFLOWS || undefined,
     maxPendingWorkflows: env.WORKSCHED_MAX_PENDING_WORKFLOWS || undefined,
     maxOutputData: env.WORKSCHED_MAX_OUTPUT_DATA || undefined,

@@ -85,6 +85,13 @@ export function registerSubmitCommand(program: Command): void {
     const timeoutS = flags.timeout === undefined ? undefined : parseTimeout(flags.timeout);
     const wait = flags.wait || timeoutS !== undefined || flags.logs;
     const client = connect(flags);
+    if (parsed.data.single_file_task) {
+      const expansion = await client.createWorkRequest({ ...(spec as TaskSpecInput), single_file_task: true });
+      if (flags.json) printJson(expansion);
+      else if (flags.quiet) process.stdout.write(`${expansion.workflow_id}\n`);
+      else process.stdout.write(`created workflow ${expansion.workflow_id}: ${expansion.work_requests.length} work requests, one per file\n`);
+      return;
+    }
     const created = await client.createWorkRequest(spec as TaskSpecInput);
     if (flags.json && !wait) printJson(created);
     else if (flags.quiet) process.stdout.write(`${created.id}\n`);

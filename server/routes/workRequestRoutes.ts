@@ -8,6 +8,8 @@ import { completeWorkRequest } from '../workRequests/completeWorkRequest';
 import { createWorkRequest } from '../workRequests/createWorkRequest';
 import { createWorkRequests } from '../workRequests/createWorkRequests';
 import { rejectParametersFrom } from '../workRequests/rejectParametersFrom';
+import { createSingleFileWorkflow, expandsRequiredFolder, findFolderFiles, rejectSingleFileTasks } from '../workRequests/expandRequiredFolder';
+import { withFilePaths } from '../schedules/createFirings';
 import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
 import { checkOutputDataSize } from '../workRequests/outputDataLimit';
@@ -41,6 +43,15 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
   return {
     createWorkRequest: async ({ body, res }) => {
       rejectParametersFrom([body], () => '');
+      if (expandsRequiredFolder(body)) {
+        const files = await findFolderFiles(body, ctx.config.maxExpansion);
+        if (body.single_file_task) {
+          const expansion = await createSingleFileWorkflow(fork(), body, files, policy);
+          res.location(`/api/v1/workflows/${expansion.workflow_id}`);
+          return expansion;
+        }
+        body = withFilePaths(body, files);
+      }
       const row = await createWorkRequest(ctx.pool, body, policy);
       res.location(`/api/v1/work-requests/${row.id}`);
       return serializeWorkRequest(row, null);
@@ -48,6 +59,7 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
 
     createWorkRequests: async ({ body }) => {
       rejectParametersFrom(body.work_requests, (index) => `work_requests[${index}].`);
+      rejectSingleFileTasks(body.work_requests);
       const rows = await createWorkRequests(ctx.pool, body.work_requests, policy);
       return { work_requests: rows.map((row) => serializeWorkRequest(row, null)) };
     },

@@ -86,7 +86,8 @@ test('every $ref resolves to a component, and shared shapes are named once and r
   expect(names.filter((name) => !/^[A-Z][A-Za-z]*$/.test(name))).toEqual([]);
   const schemaOf = (method: string, routePath: string, status: string) => document.paths[routePath][method].responses[status].content?.['application/json']?.schema;
   expect(schemaOf('get', '/api/v1/work-requests/{id}', '200')).toEqual({ $ref: '#/components/schemas/WorkRequest' });
-  expect(schemaOf('post', '/api/v1/work-requests', '201')).toEqual({ $ref: '#/components/schemas/WorkRequest' });
+  // A single_file_task spec answers the workflow it expanded into instead of one request.
+  expect(schemaOf('post', '/api/v1/work-requests', '201')).toEqual({ anyOf: [{ $ref: '#/components/schemas/WorkRequest' }, { $ref: '#/components/schemas/FileExpansion' }] });
   expect(schemaOf('post', '/api/v1/work-requests', '404')).toEqual({ $ref: '#/components/schemas/Error' });
   expect(document.paths['/api/v1/work-requests'].post.requestBody).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/TaskSpec' } } } });
   // The free JSON of user_metadata and output_data.result is the one JsonValue.
@@ -102,7 +103,9 @@ type Spec = paths['/api/v1/work-requests']['post']['requestBody']['content']['ap
 type Listed = paths['/api/v1/work-requests']['get']['responses'][200]['content']['application/json'];
 type Failure = paths['/api/v1/work-requests/{id}/cancel']['post']['responses'][409]['content']['application/json'];
 
-export function describe(request: Created): string {
+export function describe(created: Created): string {
+  if ('work_requests' in created) return \`\${created.workflow_id}: \${created.work_requests.join(',')}\`;
+  const request: Schemas['WorkRequest'] = created;
   const status: 'blocked' | 'pending' | 'running' | 'completed' | 'aborted' = request.status;
   const output: Schemas['OutputData'] | null = request.output_data;
   const memory: number | undefined = output?.runtime_statistics?.memory;
