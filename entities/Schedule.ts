@@ -1,6 +1,7 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import { CATCH_UP_POLICIES, OVERLAP_POLICIES, type ScheduleTrigger } from '../protocol/schedules';
 import type { TaskSpec } from '../protocol/taskSpec';
+import type { WorkflowTemplate } from '../protocol/workflow';
 
 /**
  * A schedule is a row, not a timer: every server process's schedules tick reads the due ones (`next_fire_at`),
@@ -16,7 +17,9 @@ export const Schedule = defineEntity({
     trigger: p.json<ScheduleTrigger>(),
     /** The normalised task spec each firing creates. */
     // json, not jsonb: jsonb reorders object keys, and the order of `parameters` is the command line's order.
-    spec: p.json<TaskSpec>().columnType('json'),
+    spec: p.json<TaskSpec>().columnType('json').nullable(),
+    /** Or the workflow template each firing creates (POST /workflows body without workflow_id). */
+    workflow: p.json<WorkflowTemplate>().columnType('json').nullable(),
     overlap: p.enum([...OVERLAP_POLICIES]),
     catchUp: p.enum([...CATCH_UP_POLICIES]),
     enabled: p.boolean().default(true),

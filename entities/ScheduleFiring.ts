@@ -17,7 +17,7 @@ export const ScheduleFiring = defineEntity({
     reason: p.enum([...FIRING_REASONS]),
     /** The first attempt of the work request it created (retries supersede it). */
     workRequestId: p.bigint('number').nullable(),
-    workflowId: p.bigint('number').nullable(),
+    workflowId: p.string().length(200).nullable(),
     files: p.json<string[]>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   }),

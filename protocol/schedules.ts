@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { jsonValueSchema } from './jsonValue';
 import { cronExpressionIssues, isTimeZone } from './cronExpression';
 import { taskSpecSchema } from './taskSpec';
 import { parseDurationSeconds } from './units';
 import { workRequestResultSchema, workRequestStatusSchema } from './workRequest';
+import { workflowStatusSchema, workflowTemplateSchema } from './workflow';
 
 /** Schedule names travel in paths and in `?schedule=`: keep them to one URL-safe segment. */
 export const scheduleNameSchema = z
@@ -92,8 +92,8 @@ export const createScheduleRequestSchema = z
     trigger: scheduleTriggerSchema,
     /** The task each firing creates. */
     spec: taskSpecSchema.optional(),
-    /** A workflow template: refused until workflows exist on this server. */
-    workflow: jsonValueSchema.optional(),
+    /** Or a workflow template (the POST /api/v1/workflows body without workflow_id) each firing creates. */
+    workflow: workflowTemplateSchema.optional(),
     /** skip (default for cron and every): no firing while the previous one's work is unfinished; files triggers default to allow. */
     overlap: z.enum(OVERLAP_POLICIES).optional(),
     /** After a downtime that missed fire times: none (default) fires at the next time, latest fires once for the most recent missed one. */
@@ -102,10 +102,13 @@ export const createScheduleRequestSchema = z
   })
   .strict()
   .superRefine((body, ctx) => {
-    if (body.workflow !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['workflow'], message: 'workflow templates are not available yet on this server: give a task spec in `spec`' });
-    } else if (body.spec === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['spec'], message: 'give the task spec each firing creates' });
+    if (body.workflow !== undefined && body.spec !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['workflow'], message: 'give either a task spec in `spec` or a workflow template in `workflow`, not both' });
+    } else if (body.workflow === undefined && body.spec === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['spec'], message: 'give the task spec each firing creates (or a workflow template in `workflow`)' });
+    }
+    if (body.workflow && 'files' in body.trigger) {
+      ctx.addIssue({ code: 'custom', path: ['workflow'], message: 'a files trigger creates tasks from `spec`; workflow templates go with cron and every triggers' });
     }
     if (body.spec && 'files' in body.trigger && !body.spec.filepath_parameter) {
       ctx.addIssue({ code: 'custom', path: ['spec', 'filepath_parameter'], message: 'a files trigger needs the parameter(s) that receive the file paths' });
@@ -123,8 +126,9 @@ export const scheduleFiringSchema = z.object({
   fire_time: isoTime,
   reason: z.enum(FIRING_REASONS),
   work_request_id: z.number().int().nullable(),
-  workflow_id: z.number().int().nullable(),
-  status: workRequestStatusSchema.nullable(),
+  /** A workflow template's firing: the workflow it created, and `status` is that workflow's. */
+  workflow_id: z.string().nullable(),
+  status: z.union([workRequestStatusSchema, workflowStatusSchema]).nullable(),
   result: workRequestResultSchema.nullable(),
   /** The files a files trigger passed (in `filepath_parameter`). */
   files: z.array(z.string()).nullable(),
@@ -140,7 +144,7 @@ export const scheduleSchema = z.object({
     z.object({ files: z.object({ folder: z.string(), expression: z.string().nullable(), batch_size: z.number().int() }) }),
   ]),
   spec: z.record(z.string(), z.unknown()).nullable(),
-  workflow: z.null(),
+  workflow: z.record(z.string(), z.unknown()).nullable(),
   overlap: z.enum(OVERLAP_POLICIES),
   catch_up: z.enum(CATCH_UP_POLICIES),
   enabled: z.boolean(),

@@ -60,6 +60,9 @@ export const createWorkflowRequestSchema = z
     tasks: workflowTasksSchema.default([]),
   })
   .strict();
+/** A schedule's workflow template: a POST /workflows body whose workflow_id each firing derives. */
+export const workflowTemplateSchema = createWorkflowRequestSchema.omit({ workflow_id: true });
+export type WorkflowTemplate = z.output<typeof workflowTemplateSchema>;
 export type CreateWorkflowRequest = z.input<typeof createWorkflowRequestSchema>;
 export type CreateWorkflowParsed = z.output<typeof createWorkflowRequestSchema>;
 

@@ -77,7 +77,7 @@ export function scheduleHousekeeping(
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
 
   // The lock only saves the other replicas the work: the firing key's unique constraint is what makes it once.
-  const fireSchedulesOnce = schedulesTicker(options.pool, options.policy, logger, (work) => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, () => work()));
+  const fireSchedulesOnce = schedulesTicker(options.pool, orm.em, options.policy, logger, (work) => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, () => work()));
 
   const tasks: ScheduledTask[] = [];
   const inFlight = new Set<Promise<unknown>>();

@@ -1,6 +1,8 @@
-import type { Pool, PoolClient } from 'pg';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PoolClient } from 'pg';
 import type { ScheduleTrigger } from '../../protocol/schedules';
 import type { TaskSpec } from '../../protocol/taskSpec';
+import type { WorkflowTemplate } from '../../protocol/workflow';
 import type { Logger } from '../../common/logger';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import {
@@ -11,7 +13,7 @@ import {
 } from '../sql/schedules';
 import { createFirings, type FiringRequest } from './createFirings';
 import { nextFireTimeOf, planFiring } from './fireTimes';
-import { inTransaction } from './inTransaction';
+import { inOrmTransaction } from './inTransaction';
 
 /** At most this many schedules fire in one transaction; the rest are due at the next tick, a second later. */
 const MAX_PER_TICK = 2_000;
@@ -28,17 +30,17 @@ export interface TimeTickReport {
  * so a firing and its work commit together or not at all. A batch that fails is retried one schedule at a
  * time, so one broken schedule cannot stop the others.
  */
-export async function fireDueSchedules(pool: Pool, policy: SchedulingPolicy, logger: Logger): Promise<TimeTickReport> {
+export async function fireDueSchedules(em: EntityManager, policy: SchedulingPolicy, logger: Logger): Promise<TimeTickReport> {
   const report: TimeTickReport = { fired: 0, skipped: 0, missed: 0 };
   let due: number[];
   try {
-    due = await inTransaction(pool, (client) => fireLocked(client, null, policy, report));
+    due = await inOrmTransaction(em, (client, tem) => fireLocked(client, tem, null, policy, report));
   } catch (error) {
     logger.warn({ err: error }, 'firing the due schedules together failed; firing them one at a time');
-    due = await inTransaction(pool, async (client) => (await client.query<{ id: string }>(dueSchedulesStatement(null, MAX_PER_TICK))).rows.map((row) => Number(row.id)));
+    due = await inOrmTransaction(em, async (client) => (await client.query<{ id: string }>(dueSchedulesStatement(null, MAX_PER_TICK))).rows.map((row) => Number(row.id)));
     for (const id of due) {
       try {
-        await inTransaction(pool, (client) => fireLocked(client, [id], policy, report));
+        await inOrmTransaction(em, (client, tem) => fireLocked(client, tem, [id], policy, report));
       } catch (failure) {
         logger.error({ err: failure, schedule_id: id }, 'a schedule could not fire; it is tried again at the next tick');
       }
@@ -48,7 +50,7 @@ export async function fireDueSchedules(pool: Pool, policy: SchedulingPolicy, log
 }
 
 /** Fires what is due among `ids` (null: all); returns the ids it looked at. */
-async function fireLocked(client: PoolClient, ids: number[] | null, policy: SchedulingPolicy, report: TimeTickReport): Promise<number[]> {
+async function fireLocked(client: PoolClient, tem: EntityManager, ids: number[] | null, policy: SchedulingPolicy, report: TimeTickReport): Promise<number[]> {
   const { rows } = await client.query<DueScheduleRow>(dueSchedulesStatement(ids, MAX_PER_TICK));
   if (rows.length === 0) return [];
   const skipping = rows.filter((row) => row.overlap === 'skip').map((row) => row.name);
@@ -70,10 +72,10 @@ async function fireLocked(client: PoolClient, ids: number[] | null, policy: Sche
       update.skipped = 1;
       report.skipped += 1;
     } else {
-      firings.push({ scheduleId: id, scheduleName: row.name, fireTime: plan.fireTime, reason: plan.reason, files: null, spec: row.spec as TaskSpec });
+      firings.push({ scheduleId: id, scheduleName: row.name, fireTime: plan.fireTime, reason: plan.reason, files: null, spec: row.spec as TaskSpec | null, workflow: row.workflow as WorkflowTemplate | null });
     }
   }
-  for (const firing of await createFirings(client, firings, policy)) {
+  for (const firing of await createFirings(client, firings, policy, tem)) {
     updates.get(firing.scheduleId)!.fired += 1;
     report.fired += 1;
   }

@@ -1,4 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Knex } from '@mikro-orm/knex';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { types as pgTypes, type Pool, type PoolClient, type QueryConfig } from 'pg';
 
 /** Runs `fn` in a transaction on a pooled connection: committed when it resolves, rolled back when it throws. */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -16,4 +18,21 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * Runs `fn` in one MikroORM transaction and hands it both that transaction's entity manager (for the workflow
+ * code) and its pg connection (for the firing statements), so a firing and the workflow it creates commit
+ * together. The connection is knex's for this transaction: `fn` must not release it. MikroORM has it read
+ * dates as strings; the firing statements get pg's own parsers back (Dates), as on a pool connection.
+ */
+export function inOrmTransaction<T>(em: EntityManager, fn: (client: PoolClient, tem: EntityManager) => Promise<T>): Promise<T> {
+  return em.fork().transactional(async (tem) => {
+    const trx = tem.getTransactionContext<Knex.Transaction>()!;
+    const raw = (await trx.client.acquireConnection()) as PoolClient;
+    const client = Object.create(raw) as PoolClient;
+    client.query = ((config: string | QueryConfig, values?: unknown[]) =>
+      raw.query({ ...(typeof config === 'string' ? { text: config, values } : config), types: pgTypes })) as PoolClient['query'];
+    return fn(client, tem);
+  });
 }

@@ -26,7 +26,8 @@ export async function createSchedule(em: EntityManager, body: NewSchedule): Prom
   if ('files' in trigger) await checkFolderReadable(trigger.files.folder);
   const definition = {
     trigger,
-    spec: body.spec!,
+    spec: body.spec ?? null,
+    workflow: body.workflow ?? null,
     overlap: body.overlap ?? ('files' in trigger ? 'allow' : 'skip'),
     catchUp: body.catch_up,
   } as const;
@@ -50,8 +51,8 @@ export async function createSchedule(em: EntityManager, body: NewSchedule): Prom
   return { row, created: true };
 }
 
-function sameOrConflict(existing: Schedule, definition: Pick<Schedule, 'trigger' | 'spec' | 'overlap' | 'catchUp'>): Schedule {
-  const stored = canonicalJson({ trigger: existing.trigger, spec: existing.spec, overlap: existing.overlap, catchUp: existing.catchUp });
+function sameOrConflict(existing: Schedule, definition: Pick<Schedule, 'trigger' | 'spec' | 'workflow' | 'overlap' | 'catchUp'>): Schedule {
+  const stored = canonicalJson({ trigger: existing.trigger, spec: existing.spec ?? null, workflow: existing.workflow ?? null, overlap: existing.overlap, catchUp: existing.catchUp });
   if (stored !== canonicalJson(definition)) {
     throw new ConflictError(`schedule ${JSON.stringify(existing.name)} exists with another definition: delete it first (DELETE /api/v1/schedules/${existing.name})`, 'schedule_exists');
   }

@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
 import type { Logger } from '../../common/logger';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
@@ -17,6 +18,7 @@ export interface SchedulesTickReport {
  */
 export function schedulesTicker(
   pool: Pool,
+  em: EntityManager,
   policy: SchedulingPolicy,
   logger: Logger,
   exclusively: <T>(work: () => Promise<T>) => Promise<T | null>,
@@ -27,7 +29,7 @@ export function schedulesTicker(
     if (!probe?.due && !probe?.files) return { fired: 0, skipped: 0, missed: 0 };
     // Due rows are taken FOR UPDATE SKIP LOCKED, so replicas never fire one twice and need no lock for them;
     // reading folders is the work worth sparing the other replicas.
-    const timed = probe.due ? await fireDueSchedules(pool, policy, logger) : { fired: 0, skipped: 0, missed: 0 };
+    const timed = probe.due ? await fireDueSchedules(em, policy, logger) : { fired: 0, skipped: 0, missed: 0 };
     const filed = probe.files ? ((await exclusively(() => files.tick())) ?? { fired: 0 }) : { fired: 0 };
     return { fired: timed.fired + filed.fired, skipped: timed.skipped, missed: timed.missed };
   };

@@ -1,47 +1,50 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
 import type { Schedule } from '../../entities';
 import type { ScheduleFiring } from '../../protocol/schedules';
 import type { TaskSpec } from '../../protocol/taskSpec';
+import type { WorkflowTemplate } from '../../protocol/workflow';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { ConflictError, NotFoundError } from '../errors';
 import { lockScheduleStatement, updateSchedulesStatement, type LockedScheduleRow } from '../sql/schedules';
 import { createFirings, type CreatedFiring } from './createFirings';
 import { fireFileSchedule } from './fireFileSchedules';
-import { inTransaction } from './inTransaction';
+import { inOrmTransaction } from './inTransaction';
 
 /**
  * Fires a schedule now, whether paused or not and whatever its overlap policy (as `kubectl create job
  * --from=cronjob/…`): a cron or every trigger fires once at the current time; a files trigger fires every
  * pending file, a partial batch included (none when no file waits). Fire times past and future are left alone.
  */
-export async function triggerSchedule(pool: Pool, policy: SchedulingPolicy, row: Schedule): Promise<ScheduleFiring[]> {
+export async function triggerSchedule(pool: Pool, em: EntityManager, policy: SchedulingPolicy, row: Schedule): Promise<ScheduleFiring[]> {
   if ('files' in row.trigger) {
     const outcome = await fireFileSchedule(pool, policy, row.id, row.trigger, { manual: true });
     if (outcome.error) throw new ConflictError(outcome.error, 'schedule_folder_unreadable');
-    return outcome.firings.map((firing) => created(firing.fireTime, firing.workRequestId, 'manual', firing.files));
+    return outcome.firings.map((firing) => created(firing, 'manual', firing.files));
   }
-  const firing = await inTransaction(pool, async (client) => {
+  const firing = await inOrmTransaction(em, async (client, tem) => {
     const locked = (await client.query<LockedScheduleRow>(lockScheduleStatement(row.id, false))).rows[0];
     if (!locked) throw new NotFoundError(`schedule ${JSON.stringify(row.name)} does not exist`);
     // The key is (schedule, fire_time) in ms: a scheduled time on this very millisecond takes the next one.
     let made: CreatedFiring | undefined;
     for (let offset = 0; !made && offset < 10; offset += 1) {
       const fireTime = new Date(locked.now.getTime() + offset);
-      [made] = await createFirings(client, [{ scheduleId: row.id, scheduleName: locked.name, fireTime, reason: 'manual', files: null, spec: locked.spec as TaskSpec }], policy);
+      [made] = await createFirings(client, [{ scheduleId: row.id, scheduleName: locked.name, fireTime, reason: 'manual', files: null, spec: locked.spec as TaskSpec | null, workflow: locked.workflow as WorkflowTemplate | null }], policy, tem);
     }
     if (!made) throw new Error(`schedule ${row.name}: no free fire time near ${locked.now.toISOString()}`);
     await client.query(updateSchedulesStatement([{ id: row.id, nextFireAt: null, fired: 1, skipped: 0 }]));
     return made;
   });
-  return [created(firing.fireTime, firing.workRequestId, 'manual', null)];
+  return [created(firing, 'manual', null)];
 }
 
-const created = (fireTime: Date, workRequestId: number, reason: 'manual', files: string[] | null): ScheduleFiring => ({
-  fire_time: fireTime.toISOString(),
+const created = (firing: Pick<CreatedFiring, 'fireTime' | 'workRequestId' | 'workflowId'>, reason: 'manual', files: string[] | null): ScheduleFiring => ({
+  fire_time: firing.fireTime.toISOString(),
   reason,
-  work_request_id: workRequestId,
-  workflow_id: null,
-  status: 'pending',
+  work_request_id: firing.workRequestId,
+  workflow_id: firing.workflowId,
+  // As stored at creation; GET /schedules/:name shows how it stands since.
+  status: firing.workflowId ? 'RUNNING' : 'pending',
   result: null,
   files,
 });

@@ -1,3 +1,5 @@
+import type { WorkflowStatus } from '../../protocol/workflow';
+
 /**
  * Statements of the schedules tick and of firing, run on a plain pg connection. Each takes arrays, so a tick
  * costs the same few statements however many schedules are due.
@@ -18,6 +20,7 @@ export interface DueScheduleRow {
   name: string;
   trigger: unknown;
   spec: unknown;
+  workflow: unknown;
   overlap: 'skip' | 'allow';
   catch_up: 'none' | 'latest';
   next_fire_at: Date;
@@ -31,7 +34,7 @@ export interface DueScheduleRow {
 export function dueSchedulesStatement(ids: number[] | null, limit: number) {
   return {
     name: 'worksched_schedules_due',
-    text: `select id, name, trigger, spec, overlap, catch_up, next_fire_at, now() as now from schedule
+    text: `select id, name, trigger, spec, workflow, overlap, catch_up, next_fire_at, now() as now from schedule
      where enabled and next_fire_at is not null and next_fire_at <= now() and ($1::bigint[] is null or id = any($1::bigint[]))
      order by next_fire_at, id limit $2
      for update skip locked`,
@@ -43,7 +46,10 @@ export function dueSchedulesStatement(ids: number[] | null, limit: number) {
 export function unfinishedSchedulesStatement(names: string[]) {
   return {
     name: 'worksched_schedules_unfinished',
-    text: `select distinct schedule from work_request where schedule = any($1::text[]) and status in ('blocked', 'pending', 'running')`,
+    text: `select distinct schedule from work_request where schedule = any($1::text[]) and status in ('blocked', 'pending', 'running')
+     union
+     select s.name from schedule s join schedule_firing f on f.schedule_id = s.id join workflow w on w.workflow_id = f.workflow_id
+     where s.name = any($1::text[]) and f.workflow_id is not null and w.status in ('PENDING', 'RUNNING')`,
     values: [names],
   };
 }
@@ -87,6 +93,16 @@ export function linkFiringsStatement(links: Array<{ firingId: number; workReques
   };
 }
 
+/** The firing → workflow links (a workflow template's firings). */
+export function linkWorkflowFiringsStatement(links: Array<{ firingId: number; workflowId: string }>) {
+  return {
+    name: 'worksched_schedules_link_workflow_firings',
+    text: `update schedule_firing f set workflow_id = l.workflow_id
+     from unnest($1::bigint[], $2::text[]) as l(firing_id, workflow_id) where f.id = l.firing_id`,
+    values: [links.map((link) => link.firingId), links.map((link) => link.workflowId)],
+  };
+}
+
 /** After a tick: each schedule's next fire time (null keeps it: files triggers) and what the tick added to its counts. */
 export function updateSchedulesStatement(updates: Array<{ id: number; nextFireAt: Date | null; fired: number; skipped: number }>) {
   return {
@@ -109,6 +125,7 @@ export interface LockedScheduleRow {
   name: string;
   trigger: unknown;
   spec: unknown;
+  workflow: unknown;
   overlap: 'skip' | 'allow';
   enabled: boolean;
   now: Date;
@@ -117,7 +134,7 @@ export interface LockedScheduleRow {
 /** One schedule, locked for firing; `skipLocked` for the tick (someone else is at it), waiting for a manual trigger. */
 export function lockScheduleStatement(id: number, skipLocked: boolean) {
   return {
-    text: `select id, name, trigger, spec, overlap, enabled, clock_timestamp() as now from schedule where id = $1 for update${skipLocked ? ' skip locked' : ''}`,
+    text: `select id, name, trigger, spec, workflow, overlap, enabled, clock_timestamp() as now from schedule where id = $1 for update${skipLocked ? ' skip locked' : ''}`,
     values: [id],
   };
 }
@@ -188,7 +205,7 @@ export interface ScheduleSummaryRow {
   work_request_id: string | null;
   workflow_id: string | null;
   files: string[] | null;
-  status: 'blocked' | 'pending' | 'running' | 'completed' | 'aborted' | null;
+  status: 'blocked' | 'pending' | 'running' | 'completed' | 'aborted' | WorkflowStatus | null;
   result: 'success' | 'failure' | 'error' | 'skipped' | null;
   pending_files: string;
 }
@@ -200,7 +217,8 @@ export interface ScheduleSummaryRow {
 export function scheduleSummariesStatement(scheduleIds: number[]) {
   return {
     name: 'worksched_schedules_summaries',
-    text: `select s.id as schedule_id, f.fire_time, f.reason, f.work_request_id, f.workflow_id, f.files, latest.status, latest.result,
+    text: `select s.id as schedule_id, f.fire_time, f.reason, f.work_request_id, f.workflow_id, f.files,
+       coalesce(latest.status, w.status) as status, latest.result,
        (select count(*) from schedule_file sf where sf.schedule_id = s.id and sf.firing_id is null) as pending_files
      from unnest($1::bigint[]) as s(id)
      left join lateral (select * from schedule_firing f where f.schedule_id = s.id order by f.id desc limit 1) f on true
@@ -211,7 +229,8 @@ export function scheduleSummariesStatement(scheduleIds: number[]) {
          select r.status, r.result, r.superseded_by_id, c.depth + 1 from work_request r join chain c on r.id = c.superseded_by_id where c.depth < 1000
        )
        select status, result from chain order by depth desc limit 1
-     ) latest on true`,
+     ) latest on true
+     left join workflow w on w.workflow_id = f.workflow_id`,
     values: [scheduleIds],
   };
 }

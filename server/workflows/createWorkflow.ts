@@ -24,43 +24,55 @@ export async function createWorkflow(
   body: CreateWorkflowParsed,
   policy: SchedulingPolicy,
 ): Promise<{ workflow: Workflow; created: boolean }> {
-  const workflowId = body.workflow_id ?? `${randomUUID()}.${Math.floor(Date.now() / 1000)}`;
   const planned = planWorkflowTasks(body.tasks);
+  return em.transactional((tem) => createPlannedWorkflow(tem, body, planned, policy));
+}
+
+/** createWorkflow inside the caller's transaction (a schedule's firing creates its workflow so). */
+export async function createWorkflowIn(tem: EntityManager, body: CreateWorkflowParsed, policy: SchedulingPolicy): Promise<{ workflow: Workflow; created: boolean }> {
+  return createPlannedWorkflow(tem, body, planWorkflowTasks(body.tasks), policy);
+}
+
+async function createPlannedWorkflow(
+  tem: EntityManager,
+  body: CreateWorkflowParsed,
+  planned: PlannedTask[],
+  policy: SchedulingPolicy,
+): Promise<{ workflow: Workflow; created: boolean }> {
+  const workflowId = body.workflow_id ?? `${randomUUID()}.${Math.floor(Date.now() / 1000)}`;
   const { workflow_id: _id, ...definition } = body;
   const definitionHash = createHash('sha256').update(JSON.stringify(definition)).digest('hex');
-  return em.transactional(async (tem) => {
-    const existing = await findWorkflow(tem, workflowId, { lock: true });
-    if (existing) return { workflow: await answerExisting(tem, existing, definitionHash, policy), created: false };
-    const status = await admissionStatus(tem, policy);
-    const inserted = await tem.execute<unknown[]>(
-      `insert into workflow (workflow_id, status, status_reason, open, user_metadata, priority, max_running, budget, on_budget,
-         max_cost_per_result, max_price_warmup_s, definition_hash, created_at, updated_at)
-       values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
-       on conflict (workflow_id) do nothing returning workflow_id`,
-      [
-        workflowId,
-        status,
-        status === 'PENDING' ? `waiting: ${policy.workflows.maxRunning} workflows are running (WORKSCHED_MAX_RUNNING_WORKFLOWS)` : null,
-        body.open,
-        JSON.stringify(body.user_metadata),
-        body.priority,
-        body.max_running ?? null,
-        body.budget ?? null,
-        body.on_budget ?? 'pause',
-        body.max_cost_per_result ?? null,
-        body.max_price_warmup ?? 300,
-        definitionHash,
-      ],
-    );
-    if (inserted.length === 0) {
-      // Created by a concurrent request since we looked: answered like a repeated POST.
-      return { workflow: await answerExisting(tem, await getWorkflowOrFail(tem, workflowId, { lock: true }), definitionHash, policy), created: false };
-    }
-    await insertTasks(tem, workflowId, planned, body.priority);
-    const roots = planned.filter((task) => task.dependsOn.length === 0).map((task) => task.taskId);
-    await settleWorkflow(tem, workflowId, { candidates: roots }, policy);
-    return { workflow: await getWorkflowOrFail(tem, workflowId), created: true };
-  });
+  const existing = await findWorkflow(tem, workflowId, { lock: true });
+  if (existing) return { workflow: await answerExisting(tem, existing, definitionHash, policy), created: false };
+  const status = await admissionStatus(tem, policy);
+  const inserted = await tem.execute<unknown[]>(
+    `insert into workflow (workflow_id, status, status_reason, open, user_metadata, priority, max_running, budget, on_budget,
+       max_cost_per_result, max_price_warmup_s, definition_hash, created_at, updated_at)
+     values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
+     on conflict (workflow_id) do nothing returning workflow_id`,
+    [
+      workflowId,
+      status,
+      status === 'PENDING' ? `waiting: ${policy.workflows.maxRunning} workflows are running (WORKSCHED_MAX_RUNNING_WORKFLOWS)` : null,
+      body.open,
+      JSON.stringify(body.user_metadata),
+      body.priority,
+      body.max_running ?? null,
+      body.budget ?? null,
+      body.on_budget ?? 'pause',
+      body.max_cost_per_result ?? null,
+      body.max_price_warmup ?? 300,
+      definitionHash,
+    ],
+  );
+  if (inserted.length === 0) {
+    // Created by a concurrent request since we looked: answered like a repeated POST.
+    return { workflow: await answerExisting(tem, await getWorkflowOrFail(tem, workflowId, { lock: true }), definitionHash, policy), created: false };
+  }
+  await insertTasks(tem, workflowId, planned, body.priority);
+  const roots = planned.filter((task) => task.dependsOn.length === 0).map((task) => task.taskId);
+  await settleWorkflow(tem, workflowId, { candidates: roots }, policy);
+  return { workflow: await getWorkflowOrFail(tem, workflowId), created: true };
 }
 
 async function answerExisting(em: EntityManager, existing: Workflow, definitionHash: string, policy: SchedulingPolicy): Promise<Workflow> {
