@@ -157,7 +157,13 @@ export const getWorkflowQuerySchema = z
   .strict();
 
 /** GET /workflows/:id: the workflow, with its tasks when asked. */
-export const workflowMaybeWithTasksSchema = workflowSchema.extend({ tasks: z.array(workflowTaskItemSchema).optional() });
+export const workflowMaybeWithTasksSchema = workflowSchema.extend({
+  tasks: z.array(workflowTaskItemSchema).optional(),
+  /** The latest expected end of its unfinished tasks (the estimates pass), null when none has one. */
+  expected_end_at: isoTime.nullable(),
+  /** Why: the reason of the task that ends last (or of one with no estimate). */
+  eta_reason: z.string().nullable(),
+});
 
 /** Ray's workflow metadata. */
 export const workflowMetadataSchema = z.object({

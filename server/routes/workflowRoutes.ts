@@ -3,7 +3,7 @@ import type { ServerContext } from '../context';
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
 import { cancelWorkflow, closeWorkflow, deleteWorkflow } from '../workflows/cancelWorkflow';
 import { addWorkflowTasks, createWorkflow } from '../workflows/createWorkflow';
-import { getWorkflow, getWorkflowMetadata, getWorkflowOutput, getWorkflowWithTasks, listWorkflows } from '../workflows/queryWorkflows';
+import { getWorkflow, getWorkflowMetadata, getWorkflowOutput, getWorkflowWithTasks, listWorkflows, workflowEta } from '../workflows/queryWorkflows';
 import { resumeAllWorkflows, resumeWorkflow } from '../workflows/resumeWorkflow';
 import { getWorkflowOrFail } from '../workflows/workflowRow';
 import { ANSWERED, type RouteHandlers } from './mountRoutes';
@@ -44,9 +44,9 @@ export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, Workflow
     },
 
     getWorkflow: async ({ params, query }) => {
-      if (!query.tasks) return getWorkflow(fork(), params.id);
       const em = fork();
-      return getWorkflowWithTasks(em, await getWorkflowOrFail(em, params.id));
+      const workflow = query.tasks ? await getWorkflowWithTasks(em, await getWorkflowOrFail(em, params.id)) : await getWorkflow(em, params.id);
+      return { ...workflow, ...(await workflowEta(em, params.id)) };
     },
 
     deleteWorkflow: async ({ params, res }) => {

@@ -64,6 +64,22 @@ export async function getWorkflow(em: EntityManager, workflowId: string, row?: W
   return serializeWorkflow(workflow, counts.get(workflow.workflowId) as TaskCounts, costs.get(workflow.workflowId) as RunCosts);
 }
 
+/**
+ * A workflow's expected end (issue 13): the latest `expected_end_at` the estimates pass stored for its unfinished
+ * tasks' current attempts, with that task's `eta_reason`; null when none has one (then the reason of one that
+ * has none, if any, says why).
+ */
+export async function workflowEta(em: EntityManager, workflowId: string): Promise<{ expected_end_at: string | null; eta_reason: string | null }> {
+  const [row] = await em.execute<Array<{ expected_end_at: Date | string | null; eta_reason: string | null }>>(
+    `select e.expected_end_at, e.eta_reason from work_request r join work_request_eta e on e.work_request_id = r.id
+     where r.workflow_id = ? and r.superseded_by_id is null and r.status in ('blocked', 'pending', 'running')
+     order by e.expected_end_at desc nulls last, r.id limit 1`,
+    [workflowId],
+  );
+  if (!row) return { expected_end_at: null, eta_reason: null };
+  return { expected_end_at: iso(row.expected_end_at ? new Date(row.expected_end_at) : null) ?? null, eta_reason: row.eta_reason };
+}
+
 /** The workflow with each task's current work request (create and add-tasks answers). */
 export async function getWorkflowWithTasks(em: EntityManager, row: Workflow): Promise<WorkflowWithTasks> {
   const tasks = await em.execute<
