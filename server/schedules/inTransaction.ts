@@ -29,7 +29,9 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
 export function inOrmTransaction<T>(em: EntityManager, fn: (client: PoolClient, tem: EntityManager) => Promise<T>): Promise<T> {
   return em.fork().transactional(async (tem) => {
     const trx = tem.getTransactionContext<Knex.Transaction>()!;
-    const raw = (await trx.client.acquireConnection()) as PoolClient;
+    // knex's transaction client hands out the transaction's own connection.
+    const knexClient = trx.client as { acquireConnection(): Promise<unknown> };
+    const raw = (await knexClient.acquireConnection()) as PoolClient;
     const client = Object.create(raw) as PoolClient;
     client.query = ((config: string | QueryConfig, values?: unknown[]) =>
       raw.query({ ...(typeof config === 'string' ? { text: config, values } : config), types: pgTypes })) as PoolClient['query'];

@@ -3,6 +3,7 @@ import { UniqueConstraintViolationException, type EntityManager } from '@mikro-o
 import { Schedule } from '../../entities';
 import type { NewSchedule, ScheduleTrigger } from '../../protocol/schedules';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { planWorkflowTasks } from '../workflows/planWorkflowTasks';
 import { nextFireTimeOf, serverTimeZone } from './fireTimes';
 import { describeFolderError } from './scanFolder';
 
@@ -24,6 +25,8 @@ export function listSchedules(em: EntityManager, filter: { enabled?: boolean }):
 export async function createSchedule(em: EntityManager, body: NewSchedule): Promise<{ row: Schedule; created: boolean }> {
   const trigger: ScheduleTrigger = 'cron' in body.trigger ? { cron: body.trigger.cron, timezone: body.trigger.timezone ?? serverTimeZone() } : body.trigger;
   if ('files' in trigger) await checkFolderReadable(trigger.files.folder);
+  // A template's graph is checked now (unknown dependency, cycle: a 400), not at each firing.
+  if (body.workflow) checkTemplate(body.workflow.tasks);
   const definition = {
     trigger,
     spec: body.spec ?? null,
@@ -76,6 +79,17 @@ export async function setScheduleEnabled(em: EntityManager, name: string, enable
 export async function deleteSchedule(em: EntityManager, name: string): Promise<void> {
   const deleted = await em.nativeDelete(Schedule, { name });
   if (deleted === 0) throw new NotFoundError(`schedule ${JSON.stringify(name)} does not exist`);
+}
+
+/** planWorkflowTasks's 400, its paths under `workflow.` as in the request. */
+function checkTemplate(tasks: NonNullable<NewSchedule['workflow']>['tasks']): void {
+  try {
+    planWorkflowTasks(tasks, new Set(), 'schedule');
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const issues = (error.issues ?? []).map((issue) => ({ ...issue, path: `workflow.${issue.path}` }));
+    throw new ValidationError(`invalid schedule: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, issues);
+  }
 }
 
 /** The server reads a files trigger's folder (the workers must see the same path): one it cannot read is refused. */
