@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
 import type { TaskSpec } from '../../protocol/taskSpec';
-import type { WorkflowTemplate } from '../../protocol/workflow';
+import type { WorkflowStatus, WorkflowTemplate } from '../../protocol/workflow';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { insertFiringsStatement, linkFiringsStatement, linkWorkflowFiringsStatement, type NewFiring } from '../sql/schedules';
 import { createWorkRequestsOn } from '../workRequests/createWorkRequests';
@@ -20,6 +20,8 @@ export interface CreatedFiring {
   fireTime: Date;
   workRequestId: number | null;
   workflowId: string | null;
+  /** The created workflow's status (RUNNING, or PENDING while WORKSCHED_MAX_RUNNING_WORKFLOWS are running). */
+  workflowStatus: WorkflowStatus | null;
 }
 
 /**
@@ -38,23 +40,24 @@ export async function createFirings(client: PoolClient, requests: FiringRequest[
   const created = await createWorkRequestsOn(client, specs, policy);
   const links = tasks.map(({ row, request }, index) => ({ firingId: Number(row.id), workRequestId: created[index].id, scheduleName: request.scheduleName }));
   if (links.length > 0) await client.query(linkFiringsStatement(links));
-  const workflowLinks: Array<{ firingId: number; workflowId: string }> = [];
+  const workflowLinks: Array<{ firingId: number; workflowId: string; status: WorkflowStatus }> = [];
   for (const { row, request } of fresh) {
     if (!request.workflow) continue;
     if (!em) throw new Error(`schedule ${request.scheduleName}: a workflow firing needs the transaction's entity manager`);
     const workflowId = scheduledWorkflowId(request.scheduleName, request.fireTime);
-    await createWorkflowIn(em, { ...request.workflow, workflow_id: workflowId }, policy);
-    workflowLinks.push({ firingId: Number(row.id), workflowId });
+    const { workflow } = await createWorkflowIn(em, { ...request.workflow, workflow_id: workflowId }, policy);
+    workflowLinks.push({ firingId: Number(row.id), workflowId, status: workflow.status });
   }
   if (workflowLinks.length > 0) await client.query(linkWorkflowFiringsStatement(workflowLinks));
   const requestIds = new Map(links.map((link) => [link.firingId, link.workRequestId]));
-  const workflowIds = new Map(workflowLinks.map((link) => [link.firingId, link.workflowId]));
+  const workflowIds = new Map(workflowLinks.map((link) => [link.firingId, link]));
   return fresh.map(({ row }) => ({
     id: Number(row.id),
     scheduleId: Number(row.schedule_id),
     fireTime: row.fire_time,
     workRequestId: requestIds.get(Number(row.id)) ?? null,
-    workflowId: workflowIds.get(Number(row.id)) ?? null,
+    workflowId: workflowIds.get(Number(row.id))?.workflowId ?? null,
+    workflowStatus: workflowIds.get(Number(row.id))?.status ?? null,
   }));
 }
 

@@ -38,13 +38,12 @@ export async function triggerSchedule(pool: Pool, em: EntityManager, policy: Sch
   return [created(firing, 'manual', null)];
 }
 
-const created = (firing: Pick<CreatedFiring, 'fireTime' | 'workRequestId' | 'workflowId'>, reason: 'manual', files: string[] | null): ScheduleFiring => ({
+const created = (firing: Pick<CreatedFiring, 'fireTime' | 'workRequestId' | 'workflowId' | 'workflowStatus'>, reason: 'manual', files: string[] | null): ScheduleFiring => ({
   fire_time: firing.fireTime.toISOString(),
   reason,
   work_request_id: firing.workRequestId,
   workflow_id: firing.workflowId,
-  // As stored at creation; GET /schedules/:name shows how it stands since.
-  status: firing.workflowId ? 'RUNNING' : 'pending',
+  status: firing.workflowStatus ?? 'pending',
   result: null,
   files,
 });
