@@ -68,7 +68,11 @@ test(`${REQUESTS} requests drained over 3 replicas, one killed with kill -9 in t
     timeoutMs: 240_000,
     intervalMs: 500,
   });
-  expect(final).toEqual({ completed: REQUESTS, running: 0, retried: 0, failed: 0 });
+  // A claim the killed replica committed but never answered leaves that request assigned to a worker that does
+  // not know it: the claim grace requeues it in place (attempt 2), as designed. Only claims in flight through
+  // that replica at the kill can be such: at most the concurrency of the worker that used it.
+  expect({ ...final, retried: undefined }).toEqual({ completed: REQUESTS, running: 0, retried: undefined, failed: 0 });
+  expect(final.retried).toBeLessThanOrEqual(4);
   // The worker that started on the killed replica moved to another one.
   expect(workers[0].lines.some((line) => line.includes('moving to the next one'))).toBe(true);
   expect(workers.every((worker) => worker.alive)).toBe(true);
