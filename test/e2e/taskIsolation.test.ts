@@ -7,13 +7,15 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { testIf, isRoot } from '../helpers/capabilities';
+import { testIf, isRoot, readableByOthers } from '../helpers/capabilities';
 import { pollUntil } from '../helpers/waitFor';
 import { CLI, startWorkerProcess } from '../helpers/workerProcess';
 import { lookUpUser } from '../../worker/taskUsers';
 import { cleanup, logText, shellTask, startE2EServer, startWorker as startE2EWorker, tmpDir, uniqueName, waitForEnd, withProcessLogs, type E2EServer } from './support';
 
 const testAsRoot = testIf(isRoot, 'only a root worker can run tasks as other users');
+// The unprivileged worker is this checkout's CLI run as nobody: every directory above it must let others in.
+const testAsRootWithReadableCheckout = testIf(isRoot && readableByOthers(CLI), 'needs root, and a checkout that other users can read (this one is under a directory they cannot enter)');
 const SECRET_DATABASE_URL = 'postgresql://worksched:db-password-do-not-leak@127.0.0.1:1/worksched';
 
 let server: E2EServer;
@@ -134,7 +136,7 @@ function runWorkerAs(user: { uid: number; gid: number }, args: string[], until: 
   });
 }
 
-testAsRoot('a worker that is not root says at start that tasks share its user, and refuses --run-as another user', withProcessLogs(async () => {
+testAsRootWithReadableCheckout('a worker that is not root says at start that tasks share its user, and refuses --run-as another user', withProcessLogs(async () => {
   const user = lookUpUser('nobody');
   if (!user) throw new Error('this host has no nobody user');
   const shared = await runWorkerAs(user, ['--name', uniqueName('unprivileged')], /tasks share its user/);

@@ -2,6 +2,8 @@
  * What this host lets the tests exercise, decided once at collection time, so that a test which cannot run here
  * is left out with its reason printed, instead of passing without checking anything.
  */
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { bestMeasurementMethod, getCgroupSetup } from '../../worker/execution/cgroupDetect';
 
 /** How the worker measures tasks here: a cgroup method where it may create memory and cpu cgroups, else 'proc'. */
@@ -26,3 +28,20 @@ export function testIf(available: boolean, missing: string): TestFunction {
 
 /** For tests that need task cgroups (a memory limit, cgroup cpu and memory figures). */
 export const testWithCgroups = testIf(hasTaskCgroups, 'the worker may not create memory and cpu cgroups on this host, it measures from /proc');
+
+/**
+ * Whether a user who is neither the owner nor in the group of any of them can read `path`: every directory above
+ * it searchable by others and the file readable by others (false for a checkout under a mode-700 `mktemp -d`).
+ */
+export function readableByOthers(path: string): boolean {
+  try {
+    const file = resolve(path);
+    if ((statSync(file).mode & 0o004) === 0) return false;
+    for (let dir = dirname(file); ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+      if (dirname(dir) === dir) return true;
+    }
+  } catch {
+    return false;
+  }
+}

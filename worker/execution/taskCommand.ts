@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, statSync, writeFileSync } from 'fs';
+import { chmodSync, constants, copyFileSync, existsSync, statSync, writeFileSync } from 'fs';
 import { dirname, join, resolve } from 'path';
 import { commandArguments, ERROR_CODES, executionKind, pythonKeywordArguments, type ClaimedWorkRequest } from '../../protocol';
 import { resolveExecutable } from './resolveExecutable';
@@ -33,7 +33,8 @@ export function pythonRunnerPath(): string {
  * - `script`: the script, written into the working directory with mode 700, run by its #! line (else by
  *   /bin/sh), with the same arguments;
  * - `python`: python3 (from the task's PATH) running the package's runner on a call file that holds the file,
- *   the function, its keyword arguments (kwargs and parameters) and args (the function's sys.argv[1:]).
+ *   the function, its keyword arguments (kwargs and parameters) and args (the function's sys.argv[1:]); the runner
+ *   is copied beside the call file, where the task's user can read it.
  * The environment is the same for all three.
  */
 export function prepareTaskCommand(request: ClaimedWorkRequest, options: { workdir: string; envPath: string | undefined; files: TaskFiles }): TaskCommand | StartError {
@@ -65,7 +66,10 @@ export function prepareTaskCommand(request: ClaimedWorkRequest, options: { workd
       if (!isRegularFile(file)) return { code: ERROR_CODES.executableNotFound, message: `python file not found: ${file}` };
       const body = { file, function: call.function, kwargs: pythonKeywordArguments(execution), args: execution.args, status_file: options.files.pythonStatus };
       writeFileSync(options.files.pythonCall, JSON.stringify(body), { flag: 'wx', mode: 0o600 });
-      return { file: python.path, args: ['-u', pythonRunnerPath(), options.files.pythonCall] };
+      // A copy beside the call file: a task user need not be able to traverse the package's directory.
+      copyFileSync(pythonRunnerPath(), options.files.pythonRunner, constants.COPYFILE_EXCL);
+      chmodSync(options.files.pythonRunner, 0o600);
+      return { file: python.path, args: ['-u', options.files.pythonRunner, options.files.pythonCall] };
     }
   }
 }

@@ -25,6 +25,8 @@ export class TaskFiles {
   readonly pythonCall: string;
   /** What the python runner reports besides the result: the exception the function raised, or why it could not call it. */
   readonly pythonStatus: string;
+  /** The package's python runner, copied here: a task user may be unable to reach the package's own directory. */
+  readonly pythonRunner: string;
 
   /** The task user's directory of these files, or null when they are beside the working directory. */
   private readonly ownDirectory: string | null;
@@ -37,6 +39,7 @@ export class TaskFiles {
     this.inputs = join(dir, `${name}.inputs.json`);
     this.pythonCall = join(dir, `${name}.python-call.json`);
     this.pythonStatus = join(dir, `${name}.python-status.json`);
+    this.pythonRunner = join(dir, `${name}.python-runner.py`);
   }
 
   /** Written before the task starts (exclusive create: nothing planted there beforehand is followed). */
@@ -53,7 +56,7 @@ export class TaskFiles {
   }
 
   all(): string[] {
-    return [this.task, this.result, this.inputs, this.pythonCall, this.pythonStatus];
+    return [this.task, this.result, this.inputs, this.pythonCall, this.pythonStatus, this.pythonRunner];
   }
 
   remove(): string[] {
