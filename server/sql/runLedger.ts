@@ -47,7 +47,8 @@ export function bookRunCostsStatement(ids: number[]): SqlStatement {
   return {
     text: `with done as (
        select r.workflow_id, r.worker_id, coalesce(r.cost, 0) as cost, ${DURATION_MS} as duration_ms, ${RESULTS} as results,
-         (r.result = 'success')::int as success,
+         -- A cancelled attempt has no result (null): not a success.
+         (r.result is not distinct from 'success')::int as success,
          to_timestamp(floor(extract(epoch from now()) / ${bucketS('f')}) * ${bucketS('f')}) as bucket_start
        from work_request r join workflow f on f.workflow_id = r.workflow_id
        where r.id = any(array[?]::bigint[]) and r.worker_id is not null and r.status in ('completed', 'aborted')
