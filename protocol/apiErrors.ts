@@ -47,6 +47,11 @@ export const API_ERRORS = {
    * reached a database that then froze may still be applied when it thaws, as with any timeout.
    */
   database_unavailable: { status: 503, retryable: true },
+  /**
+   * PostgreSQL rolled the transaction back to break a deadlock or a serialization conflict with another one, and
+   * the server's own runs of it again met the same: nothing was applied; send it again.
+   */
+  transaction_conflict: { status: 503, retryable: true },
   /** Only from servers that check their own answers (tests): an answer did not match its schema. A bug. */
   response_invalid: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

@@ -200,7 +200,7 @@ const ERROR_STATUSES = ([
   [409, 'State conflict'],
   [415, 'The body is not application/json'],
   [429, 'Too many requests (queue full, or the rate limit): try again later'],
-  [503, 'The database is unreachable or too slow; retry later'],
+  [503, 'The database is unreachable or too slow, or rolled the change back to break a deadlock; retry later'],
 ] as const).map(([status, text]) => {
   const codes = Object.entries(API_ERRORS).filter(([, error]) => error.status === status).map(([code]) => code);
   return [status, `${text} (error.code: ${codes.join(', ')})`] as const;

@@ -41,3 +41,20 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** SQLSTATEs of a transaction PostgreSQL rolled back to break a conflict: deadlock_detected, serialization_failure. */
+const CONFLICT_SQLSTATES = new Set(['40P01', '40001']);
+
+/**
+ * PostgreSQL rolled the transaction back to break a deadlock or a serialization conflict: nothing of it was
+ * applied, so running it again is safe (server/transactional.ts does; what is left is answered 503).
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current && typeof current === 'object' && !seen.has(current); current = (current as { cause?: unknown }).cause) {
+    seen.add(current);
+    const { code } = current as { code?: unknown };
+    if (typeof code === 'string' && CONFLICT_SQLSTATES.has(code)) return true;
+  }
+  return false;
+}

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { API_ERRORS, type ApiErrorCode } from '../protocol/apiErrors';
 import { findUnstorableText, formatIssuePath, listZodIssues } from '../protocol/errors';
 import type { Logger } from '../common/logger';
-import { isDatabaseUnavailable } from './databaseErrors';
+import { isDatabaseUnavailable, isTransactionConflict } from './databaseErrors';
 import { formatBytes } from '../protocol/units';
 
 export interface ErrorIssue { path: string; message: string }
@@ -145,7 +145,7 @@ interface BodyParserError { type?: string; message?: string; limit?: number }
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const { status, body } = toErrorResponse(error);
-    if (status === 503) logger.warn({ err: error, method: req.method, url: req.originalUrl }, 'request failed: database unavailable');
+    if (status === 503) logger.warn({ err: error, method: req.method, url: req.originalUrl }, `request failed: ${body.error.code === 'transaction_conflict' ? 'transaction conflict' : 'database unavailable'}`);
     else if (status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
     if (res.headersSent) {
       res.destroy();
@@ -158,6 +158,9 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 export function toErrorResponse(error: unknown): { status: number; body: { error: { code: ApiErrorCode; message: string; issues?: ErrorIssue[] } } } {
   if (isDatabaseUnavailable(error)) {
     return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unavailable or did not answer in time; try again later (a change sent as the database froze may still have been applied)' } } };
+  }
+  if (isTransactionConflict(error)) {
+    return { status: 503, body: { error: { code: 'transaction_conflict', message: 'the database rolled this change back to break a deadlock with another one (several times): nothing was applied; send it again' } } };
   }
   const known = asHttpError(error);
   if (known) {

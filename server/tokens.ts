@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ApiTokenInfo, TokenRole } from '../protocol/tokens';
 import { ApiToken } from '../entities';
 import { CHANNELS } from './notifications';
+import { transactional } from './transactional';
 
 /** A new bearer token: 32 random bytes, url-safe; the prefix makes leaked tokens easy to spot. */
 export function generateToken(): string {
@@ -56,7 +57,7 @@ export async function listApiTokens(em: EntityManager): Promise<ApiTokenInfo[]> 
  * process sharing the database to forget what it cached about tokens. Null when there is no such token.
  */
 export async function revokeApiToken(em: EntityManager, id: number): Promise<ApiTokenInfo | null> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const rows = await tem.execute<TokenRow[]>(
       `with revoked as (update api_token set revoked_at = coalesce(revoked_at, now()) where id = ? returning *)
        select ${TOKEN_COLUMNS} from revoked t left join worker w on w.id = t.worker_id`,

@@ -4,6 +4,7 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { bucketS, budgetLimit, budgetWindowS, expectedDurationMsSql, runSpendSql } from '../sql/runLedger';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { cancelWorkflow } from '../workflows/cancelWorkflow';
+import { transactional } from '../transactional';
 
 /** Every pending request of a paused run carries the pause's reason, which starts like this. */
 const BUDGET_REASON_PREFIX = 'budget ';
@@ -57,7 +58,7 @@ export async function checkRunBudgets(em: EntityManager, workflowIds: string[], 
   if (workflowIds.length === 0) return;
   const stops: Array<{ workflowId: string; by: string }> = [];
   for (const workflowId of workflowIds) {
-    const stop = await em.fork().transactional((tem) => checkRunBudget(tem, workflowId));
+    const stop = await transactional(em.fork(), (tem) => checkRunBudget(tem, workflowId));
     if (stop) stops.push({ workflowId, by: stop });
   }
   for (const stop of stops) await cancelWorkflow(em.fork(), stop.workflowId, stop.by, policy);

@@ -4,6 +4,7 @@ import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import type { DatabaseNotifications } from '../notifications';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { claimWorkRequests } from './claimWorkRequests';
+import { transactional } from '../transactional';
 
 /** Longest single wait: requests whose retry back-off ends get no notification, so re-check this often. */
 const MAX_WAIT_SLICE_MS = 5_000;
@@ -52,7 +53,7 @@ export async function claimWithWait(
 }
 
 async function releaseUndelivered(em: EntityManager, workerId: number, ids: number[]): Promise<void> {
-  await em.transactional(async (tem) => {
+  await transactional(em, async (tem) => {
     await tem.execute(
       `update work_request set status = 'pending', worker_id = null, started_at = null
        where id = any(array[?]::bigint[]) and worker_id = ? and status = 'running'`,

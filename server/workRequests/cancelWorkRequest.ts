@@ -8,6 +8,7 @@ import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
 import { settleWorkflow } from '../workflows/settleWorkflow';
 import { lockWorkRequest } from './lockWorkRequest';
 import { notifyWorkRequestActivity } from './notifyChanges';
+import { transactional } from '../transactional';
 
 /**
  * pending/blocked → aborted at once. running → aborted at once too; its worker learns it from its next
@@ -17,7 +18,8 @@ import { notifyWorkRequestActivity } from './notifyChanges';
  */
 export async function cancelWorkRequest(em: EntityManager, id: number, by: string, policy: SchedulingPolicy, ended?: EndedAttempt[]): Promise<WorkRequest> {
   let endedHere: EndedAttempt | null = null;
-  const cancelled = await em.transactional(async (tem) => {
+  const cancelled = await transactional(em, async (tem) => {
+    endedHere = null;
     await lockWorkflowsOfRequests(tem, [id]);
     const row = await lockWorkRequest(tem, id);
     if (row.status === 'aborted') return row;

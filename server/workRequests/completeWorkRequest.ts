@@ -18,6 +18,7 @@ import { settleWorkflow } from '../workflows/settleWorkflow';
 import { attemptCost, bookRunCosts } from '../runs/bookRunCosts';
 import { checkRunBudgets } from '../runs/runBudgets';
 import { historyFigures } from '../sql/taskHistory';
+import { transactional } from '../transactional';
 
 /**
  * The assigned worker reports the result, and in the same transaction: the attempt goes into the task history
@@ -56,7 +57,9 @@ export async function completeWithDecision(
   policy: SchedulingPolicy,
   ended?: EndedAttempt[],
 ): Promise<WorkRequest> {
-  return em.transactional(async (tem) => {
+  let endedHere: EndedAttempt | null = null;
+  const completed = await transactional(em, async (tem) => {
+    endedHere = null;
     await lockWorkflowsOfRequests(tem, [id]);
     const row = await lockAssignedWorkRequest(tem, id, workerId, { withWorker: true });
     if (row.status === 'completed') return row;
@@ -95,9 +98,11 @@ export async function completeWithDecision(
     }
     if (row.workflowId && row.taskId) await settleWorkflow(tem, row.workflowId, { finished: [row.taskId] }, policy);
     await notifyWorkRequestActivity(tem, id);
-    ended?.push(endedAttemptOf(row, report.output_data));
+    endedHere = endedAttemptOf(row, report.output_data);
     return row;
   });
+  if (endedHere) ended?.push(endedHere);
+  return completed;
 }
 
 export function describeCompletion(report: { result: WorkRequestResult; output_data: OutputData }): string | null {

@@ -7,6 +7,8 @@ import type { EndedAttempt } from '../metrics';
 import { HttpError } from '../errors';
 import { completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
+import { transactional } from '../transactional';
+import { lockWorkRequestsInOrder } from './lockWorkRequest';
 import { settleWorkflow } from '../workflows/settleWorkflow';
 import { completeWithDecision, describeCompletion } from './completeWorkRequest';
 import { endedAttemptOf } from './endedAttempt';
@@ -40,10 +42,15 @@ export async function completeWorkRequests(
   const answers = new Map<number, CompletionAnswer>();
   const endedHere: EndedAttempt[] = [];
   let workflowsTouched: string[] = [];
-  await em.transactional(async (tem) => {
-    // Lock order: the workflows of these requests before any of their rows (see lockWorkflows).
+  await transactional(em, async (tem) => {
+    // A run again after a deadlock starts afresh.
+    answers.clear();
+    endedHere.length = 0;
+    // Lock order: the workflows of these requests before any of their rows (see lockWorkflows), then the rows
+    // in id order, before either path below touches them (they would lock in report and plan order).
     const workflows = await lockWorkflowsOfRequests(tem, [...firstReports.keys()]);
     workflowsTouched = workflows;
+    await lockWorkRequestsInOrder(tem, [...firstReports.keys()]);
     const finished = new Map<string, string[]>();
     const quick: QuickReport[] = [];
     for (const report of firstReports.values()) {

@@ -9,3 +9,12 @@ export async function lockWorkRequest(em: EntityManager, id: number): Promise<Wo
   await em.populate(row, ['worker']);
   return row;
 }
+
+/**
+ * Inside a transaction: row-locks these requests (those that exist) in id order. Transactions that lock several
+ * requests take them in this one order, so two of them never wait on each other in opposite orders.
+ */
+export async function lockWorkRequestsInOrder(em: EntityManager, ids: number[]): Promise<void> {
+  if (ids.length <= 1) return;
+  await em.execute(`select id from work_request where id = any(array[?]::bigint[]) order by id for update`, [ids]);
+}

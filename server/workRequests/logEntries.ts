@@ -3,6 +3,7 @@ import type { LogEntry } from '../../protocol/workRequest';
 import { formatBytes } from '../../protocol/units';
 import { lockAssignedWorkRequest } from './lockAssignedWorkRequest';
 import { notifyWorkRequestActivity } from './notifyChanges';
+import { transactional } from '../transactional';
 
 interface LogRow { seq: number; ts: Date; stream: LogEntry['stream']; text: string }
 
@@ -27,7 +28,7 @@ export async function appendLogEntries(
   entries: LogEntry[],
   maxBytes: number,
 ): Promise<{ cancel: boolean }> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const row = await lockAssignedWorkRequest(tem, workRequestId, workerId);
     const cancel = row.status !== 'running';
     if (row.logTruncated || entries.length === 0) return { cancel };

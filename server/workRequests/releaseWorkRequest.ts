@@ -5,6 +5,7 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
 import { lockAssignedWorkRequest } from './lockAssignedWorkRequest';
 import { requeueOrAbortRunning } from './requeueWorkRequest';
+import { transactional } from '../transactional';
 
 /**
  * The assigned worker hands a running request back (it is shutting down and killed the task): a new attempt
@@ -17,7 +18,7 @@ export async function releaseWorkRequest(
   report: { reason: string; output_data: OutputData },
   policy: SchedulingPolicy,
 ): Promise<WorkRequest> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     await lockWorkflowsOfRequests(tem, [id]);
     const row = await lockAssignedWorkRequest(tem, id, workerId, { orRequeued: true, withWorker: true });
     // Already requeued (a repeated report), cancelled or finished: nothing to do.

@@ -6,6 +6,7 @@ import { ConflictError } from '../errors';
 import { lockWorkRequest } from './lockWorkRequest';
 import { appendSystemLogLine } from './logEntries';
 import { notifyWorkRequestActivity } from './notifyChanges';
+import { transactional } from '../transactional';
 
 /**
  * A retry asked for by hand (debusine's "retry", GitLab's "Retry job"): a request that ended without success —
@@ -15,7 +16,7 @@ import { notifyWorkRequestActivity } from './notifyChanges';
  * running, one that succeeded, and one already retried are a 409.
  */
 export async function retryWorkRequest(em: EntityManager, id: number, by: string, policy: SchedulingPolicy): Promise<WorkRequest> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const row = await lockWorkRequest(tem, id);
     if (row.status !== 'completed' && row.status !== 'aborted') {
       throw new ConflictError(`work request ${id} is ${row.status}: only one that has ended without success can be retried`, 'not_retryable');

@@ -8,6 +8,7 @@ import { requeueOrAbortRunning } from '../workRequests/requeueWorkRequest';
 import { resourceColumns } from './registerWorker';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { tryLockWorkflow } from '../workflows/lockWorkflows';
+import { transactional } from '../transactional';
 
 /**
  * Records that the worker is alive (and its fresh resources) and answers which of the requests it says it runs
@@ -20,7 +21,7 @@ export async function recordHeartbeat(
   report: { resources?: WorkerResources; running: number[]; concurrency?: number; tags?: string[]; cost_per_hour?: number | null },
   options: { claimGraceS: number; policy: SchedulingPolicy },
 ): Promise<{ cancel: number[]; preempted: number[] }> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const worker = await tem.findOne(Worker, { id: workerId });
     if (!worker) throw new NotFoundError(`worker ${workerId} does not exist`);
     if (report.resources) tem.assign(worker, resourceColumns(report.resources));

@@ -3,6 +3,7 @@ import type { RegisterWorkerRequest, WorkerResources } from '../../protocol/work
 import { Worker } from '../../entities';
 import { ConflictError } from '../errors';
 import { createApiToken } from '../tokens';
+import { transactional } from '../transactional';
 
 /** Resource columns the claim query compares, from what the worker reported. */
 export function resourceColumns(resources: WorkerResources) {
@@ -24,7 +25,7 @@ export async function registerWorker(
   em: EntityManager,
   request: Required<Pick<RegisterWorkerRequest, 'name'>> & { resources: WorkerResources; tags: string[]; concurrency: number; cost_per_hour?: number | null },
 ): Promise<{ worker: Worker; token: string }> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const existing = await tem.findOne(Worker, { name: request.name });
     if (existing) {
       throw new ConflictError(

@@ -7,6 +7,7 @@ import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { requeueOrAbortRunning } from '../workRequests/requeueWorkRequest';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { tryLockWorkflow } from '../workflows/lockWorkflows';
+import { transactional } from '../transactional';
 
 /**
  * Disables or enables a worker by name, in one transaction. A disabled worker still authenticates (its
@@ -19,7 +20,7 @@ export async function setWorkerEnabled(
   enabled: boolean,
   policy: SchedulingPolicy,
 ): Promise<{ worker: Worker; running: number; requeued: number[]; aborted: number[] }> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const worker = await tem.findOne(Worker, { name }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!worker) throw new NotFoundError(`no worker named ${JSON.stringify(name)} (see \`worksched workers\`)`);
     const requeued: number[] = [];

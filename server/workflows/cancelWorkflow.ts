@@ -7,6 +7,7 @@ import { notifyIdsOf } from '../sql/workflowTasks';
 import { admitWorkflows } from './admission';
 import { settleWorkflow } from './settleWorkflow';
 import { getWorkflowOrFail } from './workflowRow';
+import { transactional } from '../transactional';
 
 /**
  * POST /workflows/:id/cancel, in one transaction: blocked and pending tasks aborted, running ones aborted too
@@ -15,7 +16,7 @@ import { getWorkflowOrFail } from './workflowRow';
  * has nothing to cancel and stays as it is.
  */
 export async function cancelWorkflow(em: EntityManager, workflowId: string, by: string, policy: SchedulingPolicy): Promise<Workflow> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
     if (workflow.status === 'CANCELED' || workflow.status === 'SUCCESSFUL') return workflow;
     await tem.execute(
@@ -40,7 +41,7 @@ export async function cancelWorkflow(em: EntityManager, workflowId: string, by: 
 
 /** DELETE /workflows/:id: the workflow, its requests and their logs (task history stays); 409 `workflow_active` while PENDING or RUNNING. */
 export async function deleteWorkflow(em: EntityManager, workflowId: string): Promise<void> {
-  await em.transactional(async (tem) => {
+  await transactional(em, async (tem) => {
     const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
     if (workflow.status === 'PENDING' || workflow.status === 'RUNNING') {
       throw new ConflictError(`workflow ${workflowId} is ${workflow.status}: cancel it or wait for it to end before deleting it`, 'workflow_active');
@@ -54,7 +55,7 @@ export async function deleteWorkflow(em: EntityManager, workflowId: string): Pro
 
 /** POST /workflows/:id/close: no more tasks; the workflow ends once its tasks are done (maybe at once). */
 export async function closeWorkflow(em: EntityManager, workflowId: string, policy: SchedulingPolicy): Promise<Workflow> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
     if (!workflow.open) return workflow;
     await tem.execute(`update workflow set open = false, updated_at = now() where workflow_id = ?`, [workflowId]);

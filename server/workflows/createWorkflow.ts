@@ -12,6 +12,7 @@ import { planWorkflowTasks, type PlannedTask } from './planWorkflowTasks';
 import { resumeLockedWorkflow } from './resumeWorkflow';
 import { settleWorkflow } from './settleWorkflow';
 import { findWorkflow, getWorkflowOrFail } from './workflowRow';
+import { transactional } from '../transactional';
 
 /**
  * POST /workflows: checks the tasks (planWorkflowTasks: a 400 before anything is written), then in one
@@ -25,7 +26,7 @@ export async function createWorkflow(
   policy: SchedulingPolicy,
 ): Promise<{ workflow: Workflow; created: boolean }> {
   const planned = planWorkflowTasks(body.tasks);
-  return em.transactional((tem) => createPlannedWorkflow(tem, body, planned, policy));
+  return transactional(em, (tem) => createPlannedWorkflow(tem, body, planned, policy));
 }
 
 /** createWorkflow inside the caller's transaction (a schedule's firing creates its workflow so). */
@@ -88,7 +89,7 @@ async function answerExisting(em: EntityManager, existing: Workflow, definitionH
  * is left alone); new tasks may depend on tasks it has.
  */
 export async function addWorkflowTasks(em: EntityManager, workflowId: string, tasks: WorkflowTask[], policy: SchedulingPolicy): Promise<Workflow> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
     if (workflow.status === 'CANCELED') throw new ConflictError(`workflow ${workflowId} was canceled`, 'workflow_canceled');
     if (!workflow.open) throw new ConflictError(`workflow ${workflowId} is closed: it takes no more tasks (create it with "open": true)`, 'workflow_closed');

@@ -7,10 +7,11 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { admissionStatus } from './admission';
 import { settleWorkflow } from './settleWorkflow';
 import { getWorkflowOrFail } from './workflowRow';
+import { transactional } from '../transactional';
 
 /** POST /workflows/:id/resume: see resumeLockedWorkflow. A CANCELED workflow is a 409 `workflow_canceled`. */
 export async function resumeWorkflow(em: EntityManager, workflowId: string, policy: SchedulingPolicy): Promise<Workflow> {
-  return em.transactional(async (tem) => {
+  return transactional(em, async (tem) => {
     const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
     await resumeLockedWorkflow(tem, workflow, policy);
     return getWorkflowOrFail(tem, workflowId);
@@ -62,7 +63,7 @@ export async function resumeAllWorkflows(em: EntityManager, includeFailed: boole
   const rows = await em.execute<Array<{ workflow_id: string }>>(`select workflow_id from workflow where status in (?) order by created_at, workflow_id`, [statuses]);
   const resumed: Array<{ workflow_id: string; status: Workflow['status'] }> = [];
   for (const { workflow_id: workflowId } of rows) {
-    const workflow = await em.fork().transactional(async (tem) => {
+    const workflow = await transactional(em.fork(), async (tem) => {
       const locked = await getWorkflowOrFail(tem, workflowId, { lock: true });
       if (!statuses.includes(locked.status)) return null;
       await resumeLockedWorkflow(tem, locked, policy);

@@ -2,7 +2,8 @@
 import { hasErrorCode, isTransient } from '../../client/errors';
 import { WorkschedApiError, WorkschedConnectionError } from '../../client/http';
 import { API_ERRORS, type ApiErrorCode } from '../../protocol/apiErrors';
-import { ConflictError, HttpError, NotAssignedError } from '../../server/errors';
+import { DeadlockException } from '@mikro-orm/core';
+import { ConflictError, HttpError, NotAssignedError, toErrorResponse } from '../../server/errors';
 
 const apiError = (code: string, status: number) => new WorkschedApiError(status, code, code);
 
@@ -19,6 +20,7 @@ test.each<[string, boolean, unknown]>([
   ['an unreachable server', true, new WorkschedConnectionError('http://127.0.0.1:1', new Error('ECONNREFUSED'))],
   ['internal (500)', true, apiError('internal', 500)],
   ['database_unavailable (503)', true, apiError('database_unavailable', 503)],
+  ['transaction_conflict (503)', true, apiError('transaction_conflict', 503)],
   ['unsupported_media_type (415)', false, apiError('unsupported_media_type', 415)],
   ['a proxy 502 without our envelope', true, apiError('http_502', 502)],
   ['not_assigned (409)', false, apiError('not_assigned', 409)],
@@ -35,4 +37,14 @@ test('hasErrorCode matches the code of an API answer only', () => {
   expect(hasErrorCode(apiError('not_found', 404), 'not_found')).toBe(true);
   expect(hasErrorCode(apiError('not_found', 404), 'not_assigned')).toBe(false);
   expect(hasErrorCode(new Error('not_found'), 'not_found')).toBe(false);
+});
+
+test('a deadlock or serialization failure PostgreSQL rolled back is a retryable 503 transaction_conflict, never a 500', () => {
+  for (const code of ['40P01', '40001']) {
+    const driverError = Object.assign(new Error('deadlock detected'), { code });
+    for (const error of [driverError, new DeadlockException(driverError), new Error('wrapped', { cause: new DeadlockException(driverError) })]) {
+      expect(toErrorResponse(error)).toMatchObject({ status: 503, body: { error: { code: 'transaction_conflict' } } });
+    }
+  }
+  expect(toErrorResponse(Object.assign(new Error('unique'), { code: '23505' }))).toMatchObject({ status: 500, body: { error: { code: 'internal' } } });
 });
