@@ -40,11 +40,15 @@ export async function refreshUnschedulable(em: EntityManager): Promise<number> {
     };
     const reason = unschedulableReason(needs, workers);
     if (reason === group.unschedulable_reason) continue;
+    // Rows a request's transaction holds (a cancel, a workflow settling) are left for the next pass: holding
+    // the rows of earlier groups, this must not wait for them (it would in no order of theirs: a deadlock).
     const result = await em.execute<{ id: string }[]>(
       `update work_request set unschedulable_reason = ?
-       where status = 'pending' and need_memory is not distinct from ? and need_disk is not distinct from ?
-         and need_cpu is not distinct from ? and need_gpu is not distinct from ? and need_tags = array[?]::text[]
-         and unschedulable_reason is not distinct from ?
+       where id in (select id from work_request
+         where status = 'pending' and need_memory is not distinct from ? and need_disk is not distinct from ?
+           and need_cpu is not distinct from ? and need_gpu is not distinct from ? and need_tags = array[?]::text[]
+           and unschedulable_reason is not distinct from ?
+         for update skip locked)
        returning id`,
       [reason, group.need_memory, group.need_disk, group.need_cpu, group.need_gpu, group.need_tags, group.unschedulable_reason],
     );
