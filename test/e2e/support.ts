@@ -230,6 +230,8 @@ export interface ServerProcessOptions {
   adminToken: string;
   enrollmentToken: string;
   heartbeatTimeoutS?: number;
+  /** More settings (WORKSCHED_…) in its environment. */
+  env?: Record<string, string>;
 }
 
 /** `node bin/worksched.js server …` as a child process; resolves once it prints its banner. */
@@ -242,6 +244,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       WORKSCHED_ENROLLMENT_TOKEN: options.enrollmentToken,
       WORKSCHED_HEARTBEAT_TIMEOUT_S: options.heartbeatTimeoutS === undefined ? undefined : String(options.heartbeatTimeoutS),
       LOG_LEVEL: 'info',
+      ...options.env,
     }),
   );
   await server.waitForLine(/worksched server ready at http/, 60_000);
