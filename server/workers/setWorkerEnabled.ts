@@ -21,7 +21,11 @@ export async function setWorkerEnabled(
   policy: SchedulingPolicy,
 ): Promise<{ worker: Worker; running: number; requeued: number[]; aborted: number[] }> {
   return transactional(em, async (tem) => {
-    const worker = await tem.findOne(Worker, { name }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    // FOR NO KEY UPDATE, not FOR UPDATE: a completion of this worker's requests holds its request's row and
+    // takes a key-share lock on the worker (the foreign key), which FOR UPDATE would make wait for this while
+    // this waits below for that request's row: a deadlock.
+    const [locked] = await tem.execute<Array<{ id: string }>>(`select id from worker where name = ? for no key update`, [name]);
+    const worker = locked ? await tem.findOne(Worker, { id: Number(locked.id) }) : null;
     if (!worker) throw new NotFoundError(`no worker named ${JSON.stringify(name)} (see \`worksched workers\`)`);
     const requeued: number[] = [];
     const aborted: number[] = [];

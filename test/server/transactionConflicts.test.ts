@@ -1,6 +1,6 @@
 /**
  * Deadlocks never reach a client: a batch of results locks its requests in id order (two batches with the same
- * ids in opposite orders never deadlock), and a transaction PostgreSQL rolls back to break a real deadlock
+ * ids in opposite orders never deadlock), disabling a worker never waits against its results' lock order, and a transaction PostgreSQL rolls back to break a real deadlock
  * (induced here with a connection of the test's own) is run again by the server, answered 200, applied once.
  */
 import { Client } from 'pg';
@@ -60,6 +60,25 @@ test('the same batch of results sent twice at once, in opposite orders, answers 
   }
 });
 
+test('a worker disabled while its workflow tasks report their results: every answer 200 or 409, nothing left running', async () => {
+  for (let round = 0; round < 4; round += 1) {
+    const worker = await server.registerWorker({ concurrency: 20 });
+    const workflowId = `disable-race-${round}`;
+    const tasks = Array.from({ length: 10 }, (_, index) => ({ task_id: `t${index}`, task_name: 'disable-race', execution: { executable: '/bin/true', args: [] }, max_attempts: 1 }));
+    expectStatus(await server.request('POST', '/api/v1/workflows', { token: server.adminToken, body: { workflow_id: workflowId, tasks } }), 201, 'create workflow');
+    const claimed = await worker.claimOk({ max: 10 });
+    expect(claimed).toHaveLength(10);
+    const answers = await Promise.all([
+      ...claimed.map((request, index) => worker.complete(request.id, { result: index % 2 === 0 ? 'success' : 'failure', output_data: { runtime_statistics: { duration_ms: 10 } } })),
+      server.request('POST', `/api/v1/workers/${worker.name}/disable`, { token: server.adminToken }),
+    ]);
+    // A report that lost the race to the disable finds its request requeued or aborted: 409, as for a lost worker.
+    expect(answers.map((answer) => answer.status).filter((status) => status !== 200 && status !== 409)).toEqual([]);
+    expect(answers.at(-1)!.status).toBe(200);
+    expect(await server.sql(`select id from work_request where workflow_id = $1 and status = 'running'`, [workflowId])).toEqual([]);
+  }
+});
+
 test('a completion that PostgreSQL picks as the victim of a real deadlock is run again by the server: 200, applied once', async () => {
   const worker = await server.registerWorker({ concurrency: 4 });
   const blocker = new Client({ connectionString: server.db.url, application_name: 'worksched-test-deadlock' });
@@ -101,8 +120,7 @@ test('a completion that PostgreSQL picks as the victim of a real deadlock is run
       expect(await historyRows([first, second])).toEqual([1, 1]);
     }
     expect(serverWasVictim).toBe(true);
-    // PostgreSQL counts the deadlocks it broke: one per cycle induced here, and none from the opposite-order
-    // batches of the test before.
+    // PostgreSQL counts the deadlocks it broke: one per cycle induced here, and none from the tests before.
     const counted = await pollUntil(() => deadlocks(), { until: (count) => count - deadlocksAtStart >= cycles, description: 'the deadlocks to be counted', timeoutMs: 20_000, intervalMs: 250 });
     expect(counted - deadlocksAtStart).toBe(cycles);
   } finally {
