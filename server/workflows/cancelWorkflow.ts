@@ -19,6 +19,9 @@ export async function cancelWorkflow(em: EntityManager, workflowId: string, by: 
   return transactional(em, async (tem) => {
     const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
     if (workflow.status === 'CANCELED' || workflow.status === 'SUCCESSFUL') return workflow;
+    // Its requests in id order, as every transaction that locks several requests takes them (the update below
+    // would take them in scan order).
+    await tem.execute(`select id from work_request where workflow_id = ? and status in ('blocked', 'pending', 'running') order by id for update`, [workflowId]);
     await tem.execute(
       `with aborted as (
          update work_request set status = 'aborted', completed_at = date_trunc('milliseconds', now()),
