@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 /**
- * Lock order: a transaction that changes tasks of a workflow locks the workflow row first, then task rows.
- * So every change in a workflow (completions, cancel, resume, adding tasks) is serialised on that row, a
- * dependant's readiness and the workflow's status are decided on a consistent view, and two of them never
- * wait on each other in opposite orders. Claims never lock a workflow (they only take pending rows, SKIP LOCKED).
+ * Lock order: a transaction that changes tasks of a workflow locks the workflow row first, then task rows; one
+ * that locks several requests takes them in id order (lockWorkRequestsInOrder). So every change in a workflow
+ * (completions, cancel, resume, adding tasks) is serialised on that row, a dependant's readiness and the
+ * workflow's status are decided on a consistent view, and two of them never wait on each other in opposite
+ * orders. Claims never lock a workflow (they only take pending rows, SKIP LOCKED).
  */
 
 /** Inside a transaction: locks the workflows of these work requests (workflow_id never changes), in key order. */
