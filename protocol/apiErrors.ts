@@ -26,6 +26,8 @@ export const API_ERRORS = {
   schedule_exists: { status: 409, retryable: false },
   /** POST /schedules/:name/trigger on a files trigger whose folder the server cannot read now. */
   schedule_folder_unreadable: { status: 409, retryable: false },
+  /** POST /schedules/:name/trigger of a spec whose required_folder cannot be read now, has no matching file or too many. */
+  schedule_expansion_failed: { status: 409, retryable: false },
   /** A workflow with this workflow_id exists with another definition. */
   workflow_exists: { status: 409, retryable: false },
   /** The workflow is PENDING or RUNNING: it cannot be deleted now. */

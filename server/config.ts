@@ -38,6 +38,12 @@ export const serverConfigSchema = z.object({
   maxRunningWorkflows: z.coerce.number().int().min(1).optional(),
   /** Most PENDING workflows: a create (or resume) over it answers 429 queue_full. Unset: no limit. */
   maxPendingWorkflows: z.coerce.number().int().min(0).optional(),
+  /** Firings kept per schedule (newest first; a firing whose work has not ended is kept too). */
+  scheduleFiringRetention: z.coerce.number().int().min(1).default(1000),
+  /** Firings older than this many days are deleted too, the newest of each schedule excepted. Unset: no age limit. */
+  scheduleFiringRetentionDays: z.coerce.number().positive().optional(),
+  /** A files trigger lists its folder when the folder's mtime changed, and at least this often whatever it says. */
+  scheduleFilesRescanS: z.coerce.number().positive().default(30),
   /** Task history kept per key besides the last success and last failure. */
   historyRetentionRuns: z.coerce.number().int().min(1).default(50),
   /** Learned memory/disk requirement = p95 of successful runs × this. */
@@ -88,6 +94,9 @@ export function compileServerConfig(
     createRatePerS: env.WORKSCHED_CREATE_RATE || undefined,
     createBurst: env.WORKSCHED_CREATE_BURST || undefined,
     historyRetentionRuns: env.WORKSCHED_HISTORY_RETENTION_RUNS || undefined,
+    scheduleFiringRetention: env.WORKSCHED_SCHEDULE_FIRING_RETENTION || undefined,
+    scheduleFiringRetentionDays: env.WORKSCHED_SCHEDULE_FIRING_RETENTION_DAYS || undefined,
+    scheduleFilesRescanS: env.WORKSCHED_SCHEDULE_FILES_RESCAN_S || undefined,
     learnedHeadroom: env.WORKSCHED_LEARNED_HEADROOM || undefined,
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,
     retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,

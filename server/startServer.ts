@@ -115,6 +115,11 @@ export async function startServer(
       policy: schedulingPolicyOf(config),
       preemptAfterS: config.preemptAfterS,
       learnedHeadroom: config.learnedHeadroom,
+      schedules: {
+        maxExpansion: config.maxExpansion,
+        filesRescanS: config.scheduleFilesRescanS,
+        firingRetention: { keep: config.scheduleFiringRetention, maxAgeDays: config.scheduleFiringRetentionDays ?? null },
+      },
     });
     // Stop housekeeping before the HTTP server and the database go away.
     cleanups.push(() => housekeeping.stop());

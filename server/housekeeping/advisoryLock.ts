@@ -9,6 +9,7 @@ export const ADVISORY_LOCKS = {
   estimates: 0x77730005,
   preemption: 0x77730006,
   efficiency: 0x77730007,
+  scheduleFiringRetention: 0x77730008,
 } as const;
 
 /**

@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { schedulesTicker, type SchedulesTickReport } from '../schedules/runSchedules';
 import { pruneTaskHistory } from '../history/pruneTaskHistory';
+import { pruneScheduleFirings, type FiringRetention } from '../schedules/pruneScheduleFirings';
 import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import type { Logger } from '../../common/logger';
 import { preemptForWaiting } from '../scheduler/preemptForWaiting';
@@ -24,6 +25,8 @@ export interface Housekeeping {
   pruneHistoryOnce(): Promise<number>;
   /** Fires the due schedules once now. */
   fireSchedulesOnce(): Promise<SchedulesTickReport>;
+  /** Runs the schedule firing retention once now (0 also when another server process is running it). */
+  pruneScheduleFiringsOnce(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -34,7 +37,16 @@ export interface Housekeeping {
 export function scheduleHousekeeping(
   orm: MikroORM,
   logger: Logger,
-  options: { intervalS: number; heartbeatTimeoutS: number; historyRetentionRuns: number; pool: Pool; policy: SchedulingPolicy; preemptAfterS: number; learnedHeadroom: number },
+  options: {
+    intervalS: number;
+    heartbeatTimeoutS: number;
+    historyRetentionRuns: number;
+    pool: Pool;
+    policy: SchedulingPolicy;
+    preemptAfterS: number;
+    learnedHeadroom: number;
+    schedules: { maxExpansion: number; filesRescanS: number; firingRetention: FiringRetention };
+  },
 ): Housekeeping {
   const startedAt = Date.now();
   // One timer per process for the earliest moment a budget-paused run frees up: the run resumes then, not at
@@ -77,7 +89,15 @@ export function scheduleHousekeeping(
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.historyRetention, (em) => pruneTaskHistory(em, options.historyRetentionRuns))) ?? 0;
 
   // The lock only saves the other replicas the work: the firing key's unique constraint is what makes it once.
-  const fireSchedulesOnce = schedulesTicker(options.pool, orm.em, options.policy, logger, (work) => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, () => work()));
+  const fireSchedulesOnce = schedulesTicker(
+    options.pool,
+    orm.em,
+    { firing: { policy: options.policy, maxExpansion: options.schedules.maxExpansion }, filesRescanS: options.schedules.filesRescanS },
+    logger,
+    (work) => runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.schedules, () => work()),
+  );
+  const pruneScheduleFiringsOnce = async () =>
+    (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.scheduleFiringRetention, (em) => pruneScheduleFirings(em, options.schedules.firingRetention))) ?? 0;
 
   const tasks: ScheduledTask[] = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -111,11 +131,16 @@ export function scheduleHousekeeping(
     const deleted = await pruneHistoryOnce();
     if (deleted) logger.info({ deleted }, 'task history pruned');
   });
+  every('47 */10 * * * *', 'worksched-schedule-firing-retention', async () => {
+    const deleted = await pruneScheduleFiringsOnce();
+    if (deleted) logger.info({ deleted }, 'schedule firing history pruned');
+  });
   return {
     runOnce,
     refreshEstimatesOnce,
     pruneHistoryOnce,
     fireSchedulesOnce,
+    pruneScheduleFiringsOnce,
     stop: async () => {
       stopped = true;
       if (budgetTimer) clearTimeout(budgetTimer);

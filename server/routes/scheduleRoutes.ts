@@ -35,7 +35,7 @@ export function scheduleRoutes(ctx: ServerContext): Pick<RouteHandlers, Schedule
 
     triggerSchedule: async ({ params }) => {
       const row = await findSchedule(fork(), params.name);
-      return { schedule: row.name, firings: await triggerSchedule(ctx.pool, fork(), policy, row) };
+      return { schedule: row.name, firings: await triggerSchedule(ctx.pool, fork(), { policy, maxExpansion: ctx.config.maxExpansion }, row) };
     },
 
     deleteSchedule: async ({ params, res }) => {

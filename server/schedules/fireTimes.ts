@@ -74,8 +74,9 @@ export interface FiringPlan {
  * MISSED_AFTER_MS ago) it fires once for the latest missed time with catch_up latest, not at all with none.
  * Several times due at one tick without an outage (a period shorter than the tick) fire once.
  */
-export function planFiring(next: NextFireTime, due: Date, now: Date, catchUp: 'none' | 'latest'): FiringPlan {
-  const following = next(now);
+export function planFiring(next: NextFireTime, due: Date, now: Date, catchUp: 'none' | 'latest', known?: Date): FiringPlan {
+  // `known`: next(now) already worked out for the same trigger and now (node-cron's matcher is slow).
+  const following = known ?? next(now);
   if (now.getTime() - due.getTime() <= MISSED_AFTER_MS) return { fireTime: due, reason: 'scheduled', next: following };
   if (catchUp === 'none') return { fireTime: null, reason: 'catch_up', next: following };
   return { fireTime: latestFireTime(next, due, now), reason: 'catch_up', next: following };

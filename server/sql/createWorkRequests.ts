@@ -60,6 +60,8 @@ export interface NewWorkRequestValues {
   timeLimitS: number | null;
   interruptAllowed: boolean;
   userMetadata: string;
+  /** The schedule whose firing creates it (null: none). */
+  schedule: string | null;
 }
 
 const INSERTED_COLUMNS = `id, created_at`;
@@ -75,16 +77,16 @@ export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendin
     text: `with inserted as (
        insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
          learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, time_limit_s,
-         interrupt_allowed, user_metadata, unschedulable_reason, created_at)
+         interrupt_allowed, user_metadata, unschedulable_reason, schedule, created_at)
        select r.task_name, r.subject, r.context, 'pending', r.priority, 0, r.task_data::json, r.requirements::jsonb,
          r.learned::jsonb, r.need_memory, r.need_disk, r.need_cpu, r.need_gpu,
          array(select json_array_elements_text(r.need_tags::json)), 1, r.max_attempts, r.time_limit_s,
-         r.interrupt_allowed, r.user_metadata::jsonb, r.unschedulable_reason, now()
+         r.interrupt_allowed, r.user_metadata::jsonb, r.unschedulable_reason, r.schedule, now()
        from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
-         $9::int[], $10::int[], $11::text[], $12::text[], $13::int[], $14::int[], $15::int[], $16::boolean[], $17::text[])
+         $9::int[], $10::int[], $11::text[], $12::text[], $13::int[], $14::int[], $15::int[], $16::boolean[], $17::text[], $19::text[])
          with ordinality as r(task_name, subject, context, task_data, requirements, learned, need_memory, need_disk,
            need_cpu, need_gpu, need_tags, unschedulable_reason, priority, max_attempts, time_limit_s, interrupt_allowed,
-           user_metadata, position)
+           user_metadata, schedule, position)
        order by r.position
        returning ${INSERTED_COLUMNS}
      ),
@@ -95,6 +97,7 @@ export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendin
       column('needMemory'), column('needDisk'), column('needCpu'), column('needGpu'), column('needTags'), column('unschedulableReason'),
       column('priority'), column('maxAttempts'), column('timeLimitS'), column('interruptAllowed'), column('userMetadata'),
       pendingWorkChannel,
+      column('schedule'),
     ],
   };
 }

@@ -6,12 +6,20 @@ import type { WorkflowStatus } from '../../protocol/workflow';
  */
 
 /**
- * Whether a time-triggered schedule is due, and whether any files schedule is enabled (files triggers have no
- * next fire time): the whole cost of a tick with nothing to do, one statement without a lock or a transaction.
+ * A firing of this schedule creates a workflow (a template, or a single_file_task spec), so it needs the ORM's
+ * transaction; the others fire on a plain connection, which costs a tick less.
+ */
+const CREATES_WORKFLOW = `(workflow is not null or (spec->>'single_file_task')::boolean is true)`;
+
+/**
+ * Whether a time-triggered schedule is due (one whose firing creates tasks, one whose firing creates a
+ * workflow), and whether any files schedule is enabled (files triggers have no next fire time): the whole cost
+ * of a tick with nothing to do, one statement without a lock or a transaction.
  */
 export const SCHEDULES_PROBE_STATEMENT = {
   name: 'worksched_schedules_probe',
-  text: `select exists (select 1 from schedule where enabled and next_fire_at is not null and next_fire_at <= now()) as due,
+  text: `select exists (select 1 from schedule where enabled and next_fire_at is not null and next_fire_at <= now() and not ${CREATES_WORKFLOW}) as due,
+       exists (select 1 from schedule where enabled and next_fire_at is not null and next_fire_at <= now() and ${CREATES_WORKFLOW}) as due_workflows,
        exists (select 1 from schedule where enabled and next_fire_at is null) as files`,
 };
 
@@ -29,16 +37,18 @@ export interface DueScheduleRow {
 
 /**
  * The due time-triggered schedules, locked: a replica ticking at the same moment skips them (and, once this
- * transaction commits, no longer finds them due). `$1` restricts to some ids (null: all).
+ * transaction commits, no longer finds them due). `$1` restricts to some ids (null: all); `workflows` to those
+ * whose firing creates a workflow (true), or tasks (false), or either (null).
  */
-export function dueSchedulesStatement(ids: number[] | null, limit: number) {
+export function dueSchedulesStatement(ids: number[] | null, limit: number, workflows: boolean | null = null) {
   return {
     name: 'worksched_schedules_due',
     text: `select id, name, trigger, spec, workflow, overlap, catch_up, next_fire_at, now() as now from schedule
      where enabled and next_fire_at is not null and next_fire_at <= now() and ($1::bigint[] is null or id = any($1::bigint[]))
+       and ($3::boolean is null or ${CREATES_WORKFLOW} = $3::boolean)
      order by next_fire_at, id limit $2
      for update skip locked`,
-    values: [ids, limit],
+    values: [ids, limit, workflows],
   };
 }
 
@@ -61,57 +71,73 @@ export interface NewFiring {
   files: string[] | null;
 }
 
-/** Inserts firings; a key (schedule, fire_time) that exists already is left alone and not returned. */
-export function insertFiringsStatement(firings: NewFiring[]) {
+/**
+ * What a firing statement does to a schedule besides its new firings: its next fire time (null keeps it: files
+ * triggers, trigger), fire times skipped, and `error` for last_error (undefined leaves it, null clears it).
+ */
+export interface ScheduleAdvance {
+  id: number;
+  nextFireAt: Date | null;
+  skipped: number;
+  error?: string | null;
+}
+
+/**
+ * Inserts firings and moves their schedules on, in one statement: a key (schedule, fire_time) that exists
+ * already is left alone and not returned, and each schedule's firings_count grows by the firings inserted.
+ */
+export function insertFiringsStatement(firings: NewFiring[], advances: ScheduleAdvance[]) {
   return {
     name: 'worksched_schedules_insert_firings',
-    text: `insert into schedule_firing (schedule_id, fire_time, reason, files, created_at)
-     select f.schedule_id, f.fire_time, f.reason, f.files::jsonb, now()
-     from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[]) as f(schedule_id, fire_time, reason, files)
-     on conflict (schedule_id, fire_time) do nothing
-     returning id, schedule_id, fire_time`,
+    text: `with inserted as (
+       insert into schedule_firing (schedule_id, fire_time, reason, files, created_at)
+       select f.schedule_id, f.fire_time, f.reason, f.files::jsonb, now()
+       from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[]) as f(schedule_id, fire_time, reason, files)
+       on conflict (schedule_id, fire_time) do nothing
+       returning id, schedule_id, fire_time
+     ), advanced as (
+       update schedule s set next_fire_at = coalesce(u.next_fire_at, s.next_fire_at),
+         firings_count = s.firings_count + (select count(*) from inserted i where i.schedule_id = s.id),
+         skipped_count = s.skipped_count + u.skipped,
+         last_error = case when u.set_error then u.error else s.last_error end
+       from unnest($5::bigint[], $6::timestamptz[], $7::int[], $8::boolean[], $9::text[]) as u(id, next_fire_at, skipped, set_error, error)
+       where s.id = u.id
+     )
+     select id, schedule_id, fire_time from inserted`,
     values: [
       firings.map((firing) => firing.scheduleId),
       firings.map((firing) => firing.fireTime),
       firings.map((firing) => firing.reason),
       firings.map((firing) => (firing.files ? JSON.stringify(firing.files) : null)),
+      advances.map((advance) => advance.id),
+      advances.map((advance) => advance.nextFireAt),
+      advances.map((advance) => advance.skipped),
+      advances.map((advance) => advance.error !== undefined),
+      advances.map((advance) => advance.error ?? null),
     ],
   };
 }
 
-/** The firing → work request links, and each request's `schedule` (its schedule's name). */
-export function linkFiringsStatement(links: Array<{ firingId: number; workRequestId: number; scheduleName: string }>) {
+/**
+ * The firings' links to what they created (a work request, which carries `schedule` from its insert, or a
+ * workflow), and `schedule` on every task of those workflows.
+ */
+export function linkFiringsStatement(links: Array<{ firingId: number; workRequestId: number | null; workflowId: string | null }>, scheduleName: Map<string, string>) {
   return {
     name: 'worksched_schedules_link_firings',
     text: `with linked as (
-       update schedule_firing f set work_request_id = l.work_request_id
-       from unnest($1::bigint[], $2::bigint[]) as l(firing_id, work_request_id) where f.id = l.firing_id
+       update schedule_firing f set work_request_id = l.work_request_id, workflow_id = l.workflow_id
+       from unnest($1::bigint[], $2::bigint[], $3::text[]) as l(firing_id, work_request_id, workflow_id) where f.id = l.firing_id
      )
-     update work_request r set schedule = l.schedule
-     from unnest($2::bigint[], $3::text[]) as l(work_request_id, schedule) where r.id = l.work_request_id`,
-    values: [links.map((link) => link.firingId), links.map((link) => link.workRequestId), links.map((link) => link.scheduleName)],
-  };
-}
-
-/** The firing → workflow links (a workflow template's firings). */
-export function linkWorkflowFiringsStatement(links: Array<{ firingId: number; workflowId: string }>) {
-  return {
-    name: 'worksched_schedules_link_workflow_firings',
-    text: `update schedule_firing f set workflow_id = l.workflow_id
-     from unnest($1::bigint[], $2::text[]) as l(firing_id, workflow_id) where f.id = l.firing_id`,
-    values: [links.map((link) => link.firingId), links.map((link) => link.workflowId)],
-  };
-}
-
-/** After a tick: each schedule's next fire time (null keeps it: files triggers) and what the tick added to its counts. */
-export function updateSchedulesStatement(updates: Array<{ id: number; nextFireAt: Date | null; fired: number; skipped: number }>) {
-  return {
-    name: 'worksched_schedules_update',
-    text: `update schedule s set next_fire_at = coalesce(u.next_fire_at, s.next_fire_at),
-       firings_count = s.firings_count + u.fired, skipped_count = s.skipped_count + u.skipped
-     from unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::int[]) as u(id, next_fire_at, fired, skipped)
-     where s.id = u.id`,
-    values: [updates.map((u) => u.id), updates.map((u) => u.nextFireAt), updates.map((u) => u.fired), updates.map((u) => u.skipped)],
+     update work_request r set schedule = w.schedule
+     from unnest($4::text[], $5::text[]) as w(workflow_id, schedule) where r.workflow_id = w.workflow_id`,
+    values: [
+      links.map((link) => link.firingId),
+      links.map((link) => link.workRequestId),
+      links.map((link) => link.workflowId),
+      [...scheduleName.keys()],
+      [...scheduleName.values()],
+    ],
   };
 }
 

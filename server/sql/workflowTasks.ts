@@ -29,16 +29,20 @@ export interface NewWorkflowTaskValues {
   state_reason: string;
 }
 
-/** Inserts a workflow's new tasks as blocked first attempts (settleWorkflow releases the ready ones) and their edges. */
+/**
+ * Inserts a workflow's new tasks as blocked first attempts (settleWorkflow releases the ready ones) and their edges.
+ * Tasks added to a scheduled workflow carry its `schedule` as its first tasks do (the firing sets theirs).
+ */
 export function insertWorkflowTasksStatement(workflowId: string, rows: NewWorkflowTaskValues[], edges: Array<{ task_id: string; depends_on: string }>): SqlStatement {
   return {
     text: `with inserted as (
        insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
          learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, time_limit_s,
-         interrupt_allowed, user_metadata, state_reason, workflow_id, task_id, allow_failure, created_at)
+         interrupt_allowed, user_metadata, state_reason, workflow_id, task_id, allow_failure, schedule, created_at)
        select t.task_name, t.subject, t.context, 'blocked', t.priority, 0, t.task_data, t.requirements::jsonb, '[]'::jsonb,
          t.need_memory, t.need_disk, t.need_cpu, t.need_gpu, array(select json_array_elements_text(t.need_tags)), 1, t.max_attempts,
-         t.time_limit_s, t.interrupt_allowed, t.user_metadata::jsonb, t.state_reason, ?, t.task_id, t.allow_failure, date_trunc('milliseconds', now())
+         t.time_limit_s, t.interrupt_allowed, t.user_metadata::jsonb, t.state_reason, ?, t.task_id, t.allow_failure,
+         (select s.schedule from work_request s where s.workflow_id = ? and s.schedule is not null limit 1), date_trunc('milliseconds', now())
        from json_to_recordset(?::json) as t(task_id text, task_name text, subject text, context text, priority int, task_data json,
          requirements json, need_memory bigint, need_disk bigint, need_cpu int, need_gpu int, need_tags json, max_attempts int,
          time_limit_s int, interrupt_allowed boolean, user_metadata json, allow_failure boolean, state_reason text)
@@ -49,7 +53,7 @@ export function insertWorkflowTasksStatement(workflowId: string, rows: NewWorkfl
        on conflict do nothing
      )
      select id, task_id from inserted`,
-    values: [workflowId, JSON.stringify(rows), workflowId, JSON.stringify(edges)],
+    values: [workflowId, workflowId, JSON.stringify(rows), workflowId, JSON.stringify(edges)],
   };
 }
 

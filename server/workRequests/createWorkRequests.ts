@@ -41,14 +41,16 @@ export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: 
 /**
  * createWorkRequests on a connection the caller holds, inside its transaction when it has begun one (a
  * schedule's firing row and the work it creates commit together; the wake-up is sent at that commit).
+ * `schedules`: the name of the schedule each spec's request is created by (its `schedule`), in spec order.
  */
-export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy): Promise<WorkRequest[]> {
+export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy, schedules?: Array<string | null>): Promise<WorkRequest[]> {
   if (specs.length === 0) return [];
   const learn = await requirementsLearner(client, specs, policy);
   const workers = await loadWorkerCapacities(client);
-  const rows = specs.map((spec) => {
+  const rows = specs.map((spec, index) => {
     const effective = learn(spec);
     return newWorkRequestRow({
+      schedule: schedules?.[index] ?? null,
       taskName: spec.task_name,
       subject: spec.subject ?? null,
       context: spec.context ?? null,
@@ -150,6 +152,7 @@ function toValues(row: NewRow): NewWorkRequestValues {
     timeLimitS: row.timeLimitS ?? null,
     interruptAllowed: row.interruptAllowed,
     userMetadata: JSON.stringify(row.userMetadata),
+    schedule: row.schedule ?? null,
   };
 }
 
@@ -168,7 +171,7 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     supersedesId: null,
     supersededById: null,
     workflowId: null,
-    schedule: null,
+    schedule: row.schedule ?? null,
     taskId: null,
     allowFailure: false,
     notBefore: null,

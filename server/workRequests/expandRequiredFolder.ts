@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TaskSpec } from '../../protocol/taskSpec';
-import type { FileExpansion, WorkflowTask } from '../../protocol/workflow';
+import type { FileExpansion, WorkflowTask, WorkflowTemplate } from '../../protocol/workflow';
 import { ValidationError } from '../errors';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { withFilePaths } from '../schedules/createFirings';
@@ -54,6 +54,13 @@ function fail(path: string, message: string): never {
  * checks that it is still there before it starts.
  */
 export async function createSingleFileWorkflow(em: EntityManager, spec: TaskSpec, files: string[], policy: SchedulingPolicy): Promise<FileExpansion> {
+  const { workflow } = await createWorkflow(em, singleFileWorkflow(spec, files), policy);
+  const rows = await em.execute<Array<{ id: string }>>(`select id from work_request where workflow_id = ? order by id`, [workflow.workflowId]);
+  return { ...(await getWorkflow(em, workflow.workflowId, workflow)), work_requests: rows.map((row) => Number(row.id)) };
+}
+
+/** The workflow `single_file_task` expands into: one task per file (a schedule's firing creates it under its own id). */
+export function singleFileWorkflow(spec: TaskSpec, files: string[]): WorkflowTemplate {
   const { single_file_task: _single, ...template } = spec;
   const tasks: WorkflowTask[] = files.map((file, index) => ({
     ...withFilePaths(template, [file]),
@@ -63,9 +70,7 @@ export async function createSingleFileWorkflow(em: EntityManager, spec: TaskSpec
     depends_on: [],
     allow_failure: false,
   }));
-  const { workflow } = await createWorkflow(em, { user_metadata: {}, priority: 0, open: false, tasks }, policy);
-  const rows = await em.execute<Array<{ id: string }>>(`select id from work_request where workflow_id = ? order by id`, [workflow.workflowId]);
-  return { ...(await getWorkflow(em, workflow.workflowId, workflow)), work_requests: rows.map((row) => Number(row.id)) };
+  return { user_metadata: {}, priority: 0, open: false, tasks };
 }
 
 /** A batch answers one request per spec: a spec that would expand into a workflow belongs in POST /work-requests. */

@@ -35,10 +35,10 @@ export async function resumeLockedWorkflow(em: EntityManager, workflow: Workflow
      ), inserted as (
        insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
          learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, supersedes_id,
-         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, state_reason, created_at)
+         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule, state_reason, created_at)
        select task_name, subject, context, 'blocked', priority, priority_adjustment, task_data, requirements,
          '[]'::jsonb, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt + 1, attempt + max_attempts, id,
-         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata,
+         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule,
          'resumed: new attempt of #' || id, date_trunc('milliseconds', now())
        from old order by id
        returning id, supersedes_id

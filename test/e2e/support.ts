@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { WorkschedClient } from '../../client';
 import type { TaskSpecInput } from '../../protocol/taskSpec';
 import type { WorkRequest } from '../../protocol/workRequest';
-import { compileServerConfig } from '../../server/config';
+import { compileServerConfig, type ServerConfigInput } from '../../server/config';
 import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { pollUntil } from '../helpers/waitFor';
@@ -117,7 +117,16 @@ export interface E2EServer {
  * `heartbeatTimeoutS` decides when a silent worker is declared lost.
  */
 export async function startE2EServer(
-  options: { heartbeatTimeoutS?: number; heartbeatIntervalS?: number; port?: number; enrollmentToken?: string; maxOutputData?: number; preemptAfterS?: number } = {},
+  options: {
+    heartbeatTimeoutS?: number;
+    heartbeatIntervalS?: number;
+    port?: number;
+    enrollmentToken?: string;
+    maxOutputData?: number;
+    preemptAfterS?: number;
+    /** Other server settings. */
+    settings?: Partial<ServerConfigInput>;
+  } = {},
 ): Promise<E2EServer> {
   const db = await createTestDatabase();
   const dataDir = tmpDir('server');
@@ -137,6 +146,7 @@ export async function startE2EServer(
           ...(options.preemptAfterS !== undefined ? { preemptAfterS: options.preemptAfterS } : {}),
           ...(options.enrollmentToken ? { enrollmentToken: options.enrollmentToken } : {}),
           ...(options.maxOutputData ? { maxOutputData: options.maxOutputData } : {}),
+          ...options.settings,
         },
         {},
       ),
