@@ -69,7 +69,7 @@ async function showPage(): Promise<void> {
     return;
   }
   try {
-    await page({ root, rest, params, signal: controller.signal, offer: await apiOffer() });
+    await page({ root, rest, params, signal: controller.signal, offer: apiOffer() });
     root.setAttribute('data-loaded', 'true');
   } catch (error) {
     if (controller.signal.aborted) return;

@@ -7,7 +7,8 @@ export interface PageContext {
   rest: string[];
   params: URLSearchParams;
   signal: AbortSignal;
-  offer: ApiOffer;
+  /** The server's route list (its OpenAPI document), for the pages that offer actions: read while the page loads its data. */
+  offer: Promise<ApiOffer>;
 }
 
 export type Page = (context: PageContext) => Promise<void>;

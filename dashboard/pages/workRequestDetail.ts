@@ -13,7 +13,8 @@ const MAX_CHAIN = 20;
 export async function workRequestDetailPage({ root, rest, signal, offer }: PageContext): Promise<void> {
   const id = Number(rest[0]);
   if (!Number.isInteger(id) || id <= 0) throw new Error(`not a work request id: ${rest[0]}`);
-  let request = await apiGet<WorkRequest>(`/api/v1/work-requests/${id}`, signal);
+  const [first, routes] = await Promise.all([apiGet<WorkRequest>(`/api/v1/work-requests/${id}`, signal), offer]);
+  let request = first;
   const top = h('div', {});
   const message = h('p', { class: 'muted', role: 'status', 'data-message': '' });
   const details = h('div', {});
@@ -25,7 +26,7 @@ export async function workRequestDetailPage({ root, rest, signal, offer }: PageC
   const render = () => {
     replaceChildren(top,
       h('h1', {}, `Work request ${request.id} `, badge(request.status), ' ', badge(request.result)),
-      actions(request, offer, message, reload));
+      actions(request, routes, message, reload));
     replaceChildren(details, ...detailSections(request));
   };
   render();

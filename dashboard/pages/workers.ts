@@ -17,8 +17,9 @@ export async function workersPage({ root, signal, offer }: PageContext): Promise
   const message = h('p', { class: 'muted', role: 'status' });
   const list = h('div', {});
   replaceChildren(root, h('h1', {}, 'Workers'), message, list);
-  const enable = switchRoute(offer, 'enable');
-  const disable = switchRoute(offer, 'disable');
+  const routes = await offer;
+  const enable = switchRoute(routes, 'enable');
+  const disable = switchRoute(routes, 'disable');
   const load = async () => {
     const [{ workers }, statistics] = await Promise.all([
       apiGet<{ workers: Worker[] }>('/api/v1/workers', signal),

@@ -9,6 +9,8 @@ export const DASHBOARD_PREFIX = '/dashboard/';
 interface Asset {
   type: string;
   body: Buffer;
+  /** A hash of the body: the `?v=` that the page asks for, under which the file may be cached for good. */
+  version: string;
 }
 
 /** The package's root: the nearest folder above this file with a package.json (the same from the sources and dist/). */
@@ -23,10 +25,21 @@ function packageRoot(): string {
 }
 
 /** Libraries the dashboard loads, by the name it asks for: their own dist files from node_modules (no CDN). */
-const VENDOR_FILES: Record<string, { module: string; type: string }> = {
-  'vendor/uPlot.esm.js': { module: 'uplot/dist/uPlot.esm.js', type: 'text/javascript' },
-  'vendor/uPlot.min.css': { module: 'uplot/dist/uPlot.min.css', type: 'text/css' },
+const VENDOR_FILES: Record<string, { package: string; file: string; type: string }> = {
+  'vendor/uPlot.esm.js': { package: 'uplot', file: 'dist/uPlot.esm.js', type: 'text/javascript' },
+  'vendor/uPlot.min.css': { package: 'uplot', file: 'dist/uPlot.min.css', type: 'text/css' },
+  'vendor/dagre.esm.js': { package: '@dagrejs/dagre', file: 'dist/dagre.esm.js', type: 'text/javascript' },
 };
+
+/** The bare specifiers the dashboard's modules import, and the vendor file each one is (the page's import map). */
+const BARE_IMPORTS: Record<string, string> = { uplot: 'vendor/uPlot.esm.js', '@dagrejs/dagre': 'vendor/dagre.esm.js' };
+
+/** A package's file, found through its package.json (packages with an `exports` map refuse deep require.resolve). */
+function packageFile(name: string, file: string): string {
+  return path.join(path.dirname(require.resolve(`${name}/package.json`)), file);
+}
+
+const CACHED_FOR_GOOD = 'public, max-age=31536000, immutable';
 
 /** The dashboard's modules ('main', 'pages/overview', …): its .ts files (declaration files aside). */
 function dashboardModules(dir: string, prefix = ''): string[] {
@@ -51,33 +64,56 @@ export class DashboardAssets {
   private readonly root = packageRoot();
   private readonly compiled = __filename.endsWith('.js');
   private readonly cache = new Map<string, Promise<Asset | null>>();
-  private page: { html: string; csp: string } | null = null;
+  private page: Promise<{ html: string; csp: string }> | null = null;
 
-  /** The dashboard's page (GET / for a browser) and the Content-Security-Policy that lets exactly its scripts run. */
-  indexPage(): { html: string; csp: string } {
-    if (!this.page) {
-      // Every module is preloaded at once: the browser fetches them in parallel instead of import by import.
-      const preloads = [...dashboardModules(path.join(this.root, 'dashboard')).map((module) => `/dashboard/app/${module}.js`), '/dashboard/vendor/uPlot.esm.js']
-        .map((href) => `<link rel="modulepreload" href="${href}">`)
-        .join('\n');
-      const html = fs.readFileSync(path.join(this.root, 'dashboard', 'index.html'), 'utf8').replace('<!-- modulepreload -->', preloads);
-      // The import map is the one inline script: allowed by its hash, nothing else inline.
-      const inline = [...html.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)].map(
-        (match) => `'sha256-${createHash('sha256').update(match[1]).digest('base64')}'`,
-      );
-      const csp = [
-        `default-src 'self'`,
-        `script-src 'self' ${inline.join(' ')}`,
-        `style-src 'self' 'unsafe-inline'`,
-        `img-src 'self' data:`,
-        `connect-src 'self'`,
-        `base-uri 'none'`,
-        `form-action 'none'`,
-        `frame-ancestors 'none'`,
-      ].join('; ');
-      this.page = { html, csp };
-    }
+  /**
+   * The dashboard's page (GET / for a browser) and the Content-Security-Policy that lets exactly its scripts run.
+   * Every file it loads is asked for as `…?v=<hash of its content>` (the import map does the same for every
+   * module's imports), which the browser may keep for good: a reload fetches only this page and the API's
+   * answers, and a new version of the server is never mixed with old scripts (its files have other hashes).
+   */
+  indexPage(): Promise<{ html: string; csp: string }> {
+    this.page ??= this.buildIndexPage();
+    this.page.catch(() => (this.page = null));
     return this.page;
+  }
+
+  private async buildIndexPage(): Promise<{ html: string; csp: string }> {
+    const names = [...dashboardModules(path.join(this.root, 'dashboard')).map((module) => `app/${module}.js`), ...Object.keys(VENDOR_FILES), 'style.css'];
+    const versioned = new Map<string, string>();
+    for (const name of names) {
+      const asset = await this.asset(name);
+      if (asset) versioned.set(name, `${DASHBOARD_PREFIX}${name}?v=${asset.version}`);
+    }
+    const urlOf = (name: string) => versioned.get(name) ?? `${DASHBOARD_PREFIX}${name}`;
+    const imports: Record<string, string> = {};
+    for (const [specifier, name] of Object.entries(BARE_IMPORTS)) imports[specifier] = urlOf(name);
+    for (const name of names) if (name.endsWith('.js')) imports[`${DASHBOARD_PREFIX}${name}`] = urlOf(name);
+    // Every module is preloaded at once: the browser fetches them in parallel instead of import by import.
+    const preloads = names
+      .filter((name) => name.endsWith('.js'))
+      .map((name) => `<link rel="modulepreload" href="${urlOf(name)}">`)
+      .join('\n');
+    const html = fs
+      .readFileSync(path.join(this.root, 'dashboard', 'index.html'), 'utf8')
+      .replace('<!-- importmap -->', `<script type="importmap">${JSON.stringify({ imports })}</script>`)
+      .replace('<!-- modulepreload -->', preloads)
+      .replace(/(href|src)="\/dashboard\/([^"?]+)"/g, (_match, attribute: string, name: string) => `${attribute}="${urlOf(name)}"`);
+    // The import map is the one inline script: allowed by its hash, nothing else inline.
+    const inline = [...html.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)].map(
+      (match) => `'sha256-${createHash('sha256').update(match[1]).digest('base64')}'`,
+    );
+    const csp = [
+      `default-src 'self'`,
+      `script-src 'self' ${inline.join(' ')}`,
+      `style-src 'self' 'unsafe-inline'`,
+      `img-src 'self' data:`,
+      `connect-src 'self'`,
+      `base-uri 'none'`,
+      `form-action 'none'`,
+      `frame-ancestors 'none'`,
+    ].join('; ');
+    return { html, csp };
   }
 
   /** The file at `name` (the path after /dashboard/), or null when there is none. */
@@ -99,8 +135,8 @@ export class DashboardAssets {
       this.asset(req.path.slice(DASHBOARD_PREFIX.length)).then(
         (asset) => {
           if (!asset) return next();
-          // Revalidated on each load (ETag, 304): a new version of the server is never mixed with old scripts.
-          res.set('Cache-Control', 'no-cache').type(asset.type).send(asset.body);
+          // Asked for by its hash (as the page does): kept for good; by its bare name: revalidated (ETag, 304).
+          res.set('Cache-Control', req.query.v === asset.version ? CACHED_FOR_GOOD : 'no-cache').type(asset.type).send(asset.body);
         },
         next,
       );
@@ -108,20 +144,25 @@ export class DashboardAssets {
   }
 
   private async load(name: string): Promise<Asset | null> {
+    const loaded = await this.read(name);
+    return loaded && { ...loaded, version: createHash('sha256').update(loaded.body).digest('hex').slice(0, 16) };
+  }
+
+  private async read(name: string): Promise<Omit<Asset, 'version'> | null> {
     const vendor = Object.hasOwn(VENDOR_FILES, name) ? VENDOR_FILES[name] : undefined;
-    if (vendor) return { type: vendor.type, body: fs.readFileSync(require.resolve(vendor.module)) };
+    if (vendor) return { type: vendor.type, body: fs.readFileSync(packageFile(vendor.package, vendor.file)) };
     if (name === 'style.css') return { type: 'text/css', body: fs.readFileSync(path.join(this.root, 'dashboard', 'style.css')) };
     const script = SCRIPT_NAME.exec(name);
     if (!script) return null;
     return this.compiled ? this.loadCompiled(script[1]) : this.loadSource(script[1]);
   }
 
-  private loadCompiled(module: string): Asset | null {
+  private loadCompiled(module: string): Omit<Asset, 'version'> | null {
     const file = path.join(this.root, 'dist', 'dashboard', `${module}.js`);
     return fs.existsSync(file) ? { type: 'text/javascript', body: fs.readFileSync(file) } : null;
   }
 
-  private async loadSource(module: string): Promise<Asset | null> {
+  private async loadSource(module: string): Promise<Omit<Asset, 'version'> | null> {
     const file = path.join(this.root, 'dashboard', `${module}.ts`);
     if (!fs.existsSync(file)) return null;
     // Loaded only here: a server running from dist/ never needs swc.

@@ -18,12 +18,12 @@ const LINKS = {
 export function metaRoutes(ctx: ServerContext, dashboard: DashboardAssets): Pick<RouteHandlers, 'home' | 'metrics' | 'openApi'> {
   let openApi: string | null = null;
   return {
-    home: ({ req, res }) => {
+    home: async ({ req, res }) => {
       // Browsers ask for HTML first; curl (*/*) and API clients get JSON.
-      if (req.accepts(['json', 'html']) !== 'html') return Promise.resolve(LINKS);
-      const page = dashboard.indexPage();
+      if (req.accepts(['json', 'html']) !== 'html') return LINKS;
+      const page = await dashboard.indexPage();
       res.set({ 'Content-Security-Policy': page.csp, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' }).type('html').send(page.html);
-      return Promise.resolve(ANSWERED);
+      return ANSWERED;
     },
     openApi: ({ res }) => {
       openApi ??= JSON.stringify(buildOpenApiDocument());

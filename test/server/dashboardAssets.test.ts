@@ -50,6 +50,28 @@ test('every module the page imports is served as JavaScript, and so are uPlot an
   expect((await httpRequest(server.url, 'GET', '/dashboard/style.css')).status).toBe(200);
 });
 
+test('the page asks for every file by the hash of its content, kept for good; by its bare name a file is revalidated', async () => {
+  const page = await httpRequest(server.url, 'GET', '/', { headers: { accept: 'text/html' } });
+  const { imports } = JSON.parse(/<script type="importmap">([\s\S]*?)<\/script>/.exec(page.text)![1]) as { imports: Record<string, string> };
+  // Each module's own imports (./api.js from main.js) resolve to the hashed URL, and so do the libraries' names.
+  expect(imports['/dashboard/app/api.js']).toMatch(/^\/dashboard\/app\/api\.js\?v=[0-9a-f]{16}$/);
+  expect(imports.uplot).toMatch(/^\/dashboard\/vendor\/uPlot\.esm\.js\?v=/);
+  expect(imports['@dagrejs/dagre']).toMatch(/^\/dashboard\/vendor\/dagre\.esm\.js\?v=/);
+  const loaded = [...page.text.matchAll(/(?:href|src)="(\/dashboard\/[^"]+)"/g)].map((match) => match[1]);
+  expect(loaded).toContain(imports['/dashboard/app/main.js']);
+  expect(loaded.every((url) => /\?v=[0-9a-f]{16}$/.test(url))).toBe(true);
+  for (const url of new Set([...loaded, ...Object.values(imports)])) {
+    const answer = await httpRequest(server.url, 'GET', url);
+    expect({ url, status: answer.status, cache: answer.headers.get('cache-control') }).toEqual({ url, status: 200, cache: 'public, max-age=31536000, immutable' });
+    const version = createHash('sha256').update(answer.text).digest('hex').slice(0, 16);
+    expect(url.endsWith(`?v=${version}`)).toBe(true);
+  }
+  const dagre = await httpRequest(server.url, 'GET', '/dashboard/vendor/dagre.esm.js');
+  expect(dagre.headers.get('cache-control')).toBe('no-cache');
+  expect(dagre.text).toContain('layout');
+  expect((await httpRequest(server.url, 'GET', '/dashboard/app/main.js?v=0000000000000000')).headers.get('cache-control')).toBe('no-cache');
+});
+
 test('nothing else under /dashboard/ is served', async () => {
   for (const asset of ['/dashboard/app/nope.js', '/dashboard/app/../../package.json', '/dashboard/app/%2e%2e/session.ts', '/dashboard/index.html', '/dashboard/tsconfig.json', '/dashboard/vendor/uPlot.d.ts', '/dashboard/app/Main.js']) {
     const answer = await httpRequest(server.url, 'GET', asset);
