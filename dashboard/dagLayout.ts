@@ -1,7 +1,9 @@
+import dagre from '@dagrejs/dagre';
+
 /**
- * A layered layout of a workflow's dependency graph (a DAG), drawn as SVG by the workflows page: each task goes
- * one layer below its deepest dependency (longest path), and tasks within a layer are ordered by the mean
- * position of their dependencies (one barycentre sweep down), which keeps most edges short and uncrossed.
+ * The layout of a workflow's dependency graph (a DAG), drawn as SVG by the workflows page: dagre's layered
+ * layout, top to bottom (ranks by network simplex, crossings reduced, edges routed around the boxes). Laid out
+ * again only when the graph's shape changes: the page redraws every few seconds for the colours alone.
  */
 export interface LayoutNode {
   id: string;
@@ -10,63 +12,54 @@ export interface LayoutNode {
 
 export interface PlacedNode {
   id: string;
-  layer: number;
+  /** The box's top-left corner. */
   x: number;
   y: number;
 }
 
+export interface PlacedEdge {
+  from: string;
+  to: string;
+  points: Array<{ x: number; y: number }>;
+}
+
 export interface DagLayout {
   nodes: PlacedNode[];
-  edges: Array<{ from: string; to: string }>;
+  edges: PlacedEdge[];
   width: number;
   height: number;
 }
 
 export const NODE_WIDTH = 150;
 export const NODE_HEIGHT = 34;
-const GAP_X = 30;
-const GAP_Y = 50;
-const MARGIN = 10;
+/** Beyond this many tasks the page shows the table only: a layout of thousands of boxes helps nobody and takes seconds. */
+export const MAX_GRAPH_NODES = 500;
+
+let last: { shape: string; layout: DagLayout } | null = null;
 
 export function layoutDag(input: LayoutNode[]): DagLayout {
-  const byId = new Map(input.map((node) => [node.id, node]));
-  const layerOf = new Map<string, number>();
-  const visiting = new Set<string>();
-  // Dependencies outside the graph are ignored; a cycle (which the API refuses) would just be cut.
-  const layer = (id: string): number => {
-    const known = layerOf.get(id);
-    if (known !== undefined) return known;
-    if (visiting.has(id)) return 0;
-    visiting.add(id);
-    const deps = (byId.get(id)?.dependsOn ?? []).filter((dep) => byId.has(dep));
-    const value = deps.length ? Math.max(...deps.map(layer)) + 1 : 0;
-    visiting.delete(id);
-    layerOf.set(id, value);
-    return value;
+  const ids = new Set(input.map((node) => node.id));
+  // Dependencies outside the graph are left out; a cycle (which the API refuses) dagre breaks itself.
+  const edges = input.flatMap((node) => node.dependsOn.filter((dep) => ids.has(dep)).map((dep) => ({ from: dep, to: node.id })));
+  const shape = JSON.stringify([[...ids], edges.map((edge) => [edge.from, edge.to])]);
+  if (last?.shape === shape) return last.layout;
+  const graph = new dagre.graphlib.Graph();
+  graph.setGraph({ rankdir: 'TB', nodesep: 30, ranksep: 50, marginx: 10, marginy: 10 });
+  graph.setDefaultEdgeLabel(() => ({}));
+  for (const id of ids) graph.setNode(id, { width: NODE_WIDTH, height: NODE_HEIGHT });
+  for (const edge of edges) graph.setEdge(edge.from, edge.to);
+  dagre.layout(graph);
+  const size = graph.graph() as { width?: number; height?: number };
+  const layout: DagLayout = {
+    // dagre places each node by its centre.
+    nodes: [...ids].map((id) => {
+      const node = graph.node(id) as { x: number; y: number };
+      return { id, x: node.x - NODE_WIDTH / 2, y: node.y - NODE_HEIGHT / 2 };
+    }),
+    edges: edges.map((edge) => ({ ...edge, points: ((graph.edge(edge.from, edge.to) as { points?: Array<{ x: number; y: number }> }).points ?? []) })),
+    width: Math.ceil(size.width ?? NODE_WIDTH),
+    height: Math.ceil(size.height ?? NODE_HEIGHT),
   };
-  const layers: string[][] = [];
-  for (const node of input) (layers[layer(node.id)] ??= []).push(node.id);
-  const order = new Map<string, number>();
-  for (const ids of layers) {
-    if (!ids) continue;
-    const weight = (id: string) => {
-      const deps = (byId.get(id)?.dependsOn ?? []).filter((dep) => order.has(dep));
-      return deps.length ? deps.reduce((sum, dep) => sum + order.get(dep)!, 0) / deps.length : Number.POSITIVE_INFINITY;
-    };
-    const weights = new Map(ids.map((id) => [id, weight(id)]));
-    ids.sort((a, b) => weights.get(a)! - weights.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
-    ids.forEach((id, index) => order.set(id, index));
-  }
-  const widest = Math.max(1, ...layers.map((ids) => ids?.length ?? 0));
-  const width = MARGIN * 2 + widest * NODE_WIDTH + (widest - 1) * GAP_X;
-  const nodes: PlacedNode[] = [];
-  layers.forEach((ids, index) => {
-    if (!ids) return;
-    const rowWidth = ids.length * NODE_WIDTH + (ids.length - 1) * GAP_X;
-    const left = (width - rowWidth) / 2;
-    ids.forEach((id, position) => nodes.push({ id, layer: index, x: left + position * (NODE_WIDTH + GAP_X), y: MARGIN + index * (NODE_HEIGHT + GAP_Y) }));
-  });
-  const edges = input.flatMap((node) => node.dependsOn.filter((dep) => byId.has(dep)).map((dep) => ({ from: dep, to: node.id })));
-  const height = MARGIN * 2 + Math.max(1, layers.length) * NODE_HEIGHT + Math.max(0, layers.length - 1) * GAP_Y;
-  return { nodes, edges, width, height };
+  last = { shape, layout };
+  return layout;
 }

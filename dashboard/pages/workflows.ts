@@ -1,6 +1,6 @@
 import { ApiError, apiGet, apiPost, withQuery } from '../api.js';
 import { confirmAction } from '../confirm.js';
-import { layoutDag, NODE_HEIGHT, NODE_WIDTH } from '../dagLayout.js';
+import { layoutDag, MAX_GRAPH_NODES, NODE_HEIGHT, NODE_WIDTH } from '../dagLayout.js';
 import { badge, h, keyValues, replaceChildren, table } from '../dom.js';
 import { formatJson, formatTime } from '../format.js';
 import { every, link, type PageContext } from '../router.js';
@@ -68,11 +68,10 @@ function svg(tag: string, attributes: Record<string, string | number>, text?: st
   return element;
 }
 
-/** The dependency graph: one box per task, coloured by its state, linked to its work request; arrows from dependency to dependant. */
+/** The dependency graph (laid out by dagre): one box per task, coloured by its state, linked to its work request; arrows from dependency to dependant. */
 export function dependencyGraph(tasks: WorkflowTask[]): SVGElement {
   const layout = layoutDag(tasks.map((task) => ({ id: task.task_id, dependsOn: task.depends_on })));
   const byId = new Map(tasks.map((task) => [task.task_id, task]));
-  const at = new Map(layout.nodes.map((node) => [node.id, node]));
   const graph = svg('svg', { width: layout.width, height: layout.height, viewBox: `0 0 ${layout.width} ${layout.height}`, 'data-graph': 'workflow', role: 'img' });
   const defs = svg('defs', {});
   const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
@@ -80,14 +79,11 @@ export function dependencyGraph(tasks: WorkflowTask[]): SVGElement {
   defs.appendChild(marker);
   graph.appendChild(defs);
   for (const edge of layout.edges) {
-    const from = at.get(edge.from)!;
-    const to = at.get(edge.to)!;
-    const x1 = from.x + NODE_WIDTH / 2;
-    const y1 = from.y + NODE_HEIGHT;
-    const x2 = to.x + NODE_WIDTH / 2;
-    const y2 = to.y;
-    const middle = (y1 + y2) / 2;
-    graph.appendChild(svg('path', { d: `M ${x1} ${y1} C ${x1} ${middle}, ${x2} ${middle}, ${x2} ${y2}`, fill: 'none', stroke: '#98a2b3', 'stroke-width': 1.5, 'marker-end': 'url(#arrow)', 'data-edge': `${edge.from}->${edge.to}` }));
+    // dagre's route for the edge, through the points it bent around other boxes; arrow at the dependant.
+    const [first, ...rest] = edge.points;
+    if (!first) continue;
+    const d = `M ${first.x} ${first.y} ${rest.map((point) => `L ${point.x} ${point.y}`).join(' ')}`;
+    graph.appendChild(svg('path', { d, fill: 'none', stroke: '#98a2b3', 'stroke-width': 1.5, 'stroke-linejoin': 'round', 'marker-end': 'url(#arrow)', 'data-edge': `${edge.from}->${edge.to}` }));
   }
   for (const node of layout.nodes) {
     const task = byId.get(node.id)!;
@@ -152,7 +148,11 @@ export async function workflowDetailPage({ root, rest, signal }: PageContext): P
         { 'data-section': 'workflow-metadata' },
       ),
       h('h2', {}, 'Dependency graph'),
-      workflow.tasks.length ? h('div', { class: 'graph' }, dependencyGraph(workflow.tasks)) : h('p', { class: 'muted' }, 'No task yet.'),
+      workflow.tasks.length === 0
+        ? h('p', { class: 'muted' }, 'No task yet.')
+        : workflow.tasks.length > MAX_GRAPH_NODES
+          ? h('p', { class: 'muted' }, `${workflow.tasks.length} tasks: the graph is drawn for up to ${MAX_GRAPH_NODES}; see the table.`)
+          : h('div', { class: 'graph' }, dependencyGraph(workflow.tasks)),
       h('h2', {}, 'Tasks'),
       table(
         [{ label: 'task' }, { label: 'work request', num: true }, { label: 'state' }, { label: 'attempt', num: true }, { label: 'depends on' }, { label: 'worker' }, { label: 'started' }, { label: 'completed' }],
