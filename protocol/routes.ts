@@ -20,7 +20,7 @@ import {
   triggerScheduleResponseSchema,
 } from './schedules';
 import { taskRunsQuerySchema, taskRunsSchema, timelineQuerySchema, timelineSchema } from './statisticsSeries';
-import { runWorkersSchema } from './runs';
+import { runSpendQuerySchema, runSpendSchema, runWorkersSchema } from './runs';
 import { taskSpecSchema } from './taskSpec';
 import {
   addWorkflowTasksRequestSchema,
@@ -432,6 +432,15 @@ export const API_ROUTES = {
     role: 'client',
     params: workflowParamsSchema,
     response: runWorkersSchema,
+  }),
+  getRunSpend: route({
+    method: 'get',
+    path: '/api/v1/workflows/:id/spend',
+    summary: "A run's spend over time (?window=10m|1h|6h|24h|7d, 1h by default): per step, what its completed attempts cost and, with a budget, its spend over the budget's trailing window at the step's end, beside budget_limit",
+    role: 'client',
+    params: workflowParamsSchema,
+    query: runSpendQuerySchema,
+    response: runSpendSchema,
   }),
   getWorkflowMetadata: route({
     method: 'get',

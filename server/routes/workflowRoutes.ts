@@ -8,6 +8,7 @@ import { resumeAllWorkflows, resumeWorkflow } from '../workflows/resumeWorkflow'
 import { getWorkflowOrFail } from '../workflows/workflowRow';
 import { ANSWERED, type RouteHandlers } from './mountRoutes';
 import { listRunWorkers } from '../runs/queryRuns';
+import { runSpendOverTime } from '../runs/runSpendOverTime';
 
 type WorkflowRouteName =
   | 'createWorkflow'
@@ -21,7 +22,8 @@ type WorkflowRouteName =
   | 'getWorkflowOutput'
   | 'cancelWorkflow'
   | 'resumeWorkflow'
-  | 'getRunWorkers';
+  | 'getRunWorkers'
+  | 'getRunSpend';
 
 /** /api/v1/workflows: graphs of work requests with dependencies, Ray-style metadata, cancel and resume. */
 export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkflowRouteName> {
@@ -63,6 +65,8 @@ export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, Workflow
     },
 
     getRunWorkers: ({ params }) => listRunWorkers(fork(), params.id),
+
+    getRunSpend: ({ params, query }) => runSpendOverTime(fork(), params.id, query.window),
 
     getWorkflowMetadata: ({ params, query }) => getWorkflowMetadata(fork(), params.id, query.task_id),
 

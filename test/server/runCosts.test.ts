@@ -1,9 +1,10 @@
 /**
  * Runs over HTTP with simulated workers that report their measured durations: each attempt's cost, the run's
  * cost and its per-worker rows, the task key's cost, max cost per result stopping an expensive worker after
- * its warm-up, and a budget that keeps a run's tasks pending with a reason (the claim refuses them).
+ * its warm-up, a budget that keeps a run's tasks pending with a reason (the claim refuses them), and the run's
+ * spend over time against its budget.
  */
-import type { RunWorkers } from '../../protocol/runs';
+import type { RunSpend, RunWorkers } from '../../protocol/runs';
 import type { TaskStatisticsList } from '../../protocol/statistics';
 import type { Workflow, WorkflowWithTasks } from '../../protocol/workflow';
 import type { WorkRequest } from '../../protocol/workRequest';
@@ -112,4 +113,65 @@ test('over its budget a run keeps its tasks pending with the reason; on_budget s
   const cancelled = await getRun(stopId);
   expect(cancelled.status).toBe('CANCELED');
   expect(cancelled.status_reason).toBe('cancelled by budget 2/h (spent 2 in the last hour)');
+});
+
+const runSpend = async (runId: string, window: string) =>
+  expectStatus(await server.request<RunSpend>('GET', `/api/v1/workflows/${runId}/spend?window=${window}`, { token: server.clientToken }), 200, 'run spend').body;
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+test("a run's spend over time: what each step's attempts cost, and the spend over the budget's trailing hour at each step's end", async () => {
+  const taskName = uniqueTaskName('spend');
+  const runId = newRunId();
+  const worker = await server.registerWorker({ costPerHour: 3600, tags: [taskName] });
+  await createRun({ workflow_id: runId, budget: '5/h', tasks: tasks(taskName, 0, 3) });
+  // 1 s on this worker costs 1. Two attempts, then their ledger bucket moved 90 minutes back (as if they had
+  // completed then), then one more now.
+  for (let index = 0; index < 2; index += 1) expect(await runOne(worker, 1000)).not.toBeNull();
+  await server.sql(`update workflow_spend set bucket_start = bucket_start - interval '90 minutes' where workflow_id = $1`, [runId]);
+  expect(await runOne(worker, 1000)).not.toBeNull();
+
+  const day = await runSpend(runId, '6h');
+  expect(day).toMatchObject({ workflow_id: runId, budget: '5/h', budget_limit: 5, budget_window_s: 3600, window: '6h', step_s: 300 });
+  expect(day.steps).toHaveLength(72);
+  const starts = day.steps.map((step) => Date.parse(step.start));
+  expect(starts.every((start, index) => start % 300_000 === 0 && (index === 0 || start - starts[index - 1] === 300_000))).toBe(true);
+  expect(starts[71]).toBeLessThanOrEqual(Date.now());
+  expect(Date.now() - starts[71]).toBeLessThan(300_000 + 5_000);
+  expect(sum(day.steps.map((step) => step.cost))).toBeCloseTo(3, 6);
+  expect(day.steps[71].cost).toBeCloseTo(1, 6);
+  // The step the two earlier attempts fall in: their 2 are the trailing hour's spend at its end; 90 minutes
+  // later they have left the budget's window, so the spend now is the last attempt's 1, as the run says.
+  const earlier = day.steps.findIndex((step) => step.cost > 1.5);
+  expect(earlier).toBeGreaterThanOrEqual(71 - 19);
+  expect(earlier).toBeLessThanOrEqual(71 - 17);
+  expect(day.steps[earlier].window_spend).toBeCloseTo(2, 6);
+  expect(day.steps.slice(0, earlier).every((step) => step.window_spend === 0)).toBe(true);
+  expect(day.steps[71].window_spend).toBeCloseTo(1, 6);
+  expect((await getRun(runId)).budget_spent).toBeCloseTo(1, 6);
+
+  const hour = await runSpend(runId, '1h');
+  expect({ steps: hour.steps.length, step_s: hour.step_s }).toEqual({ steps: 60, step_s: 60 });
+  expect(sum(hour.steps.map((step) => step.cost))).toBeCloseTo(1, 6);
+  // The ledger of an "X/h" budget has buckets of a minute: no step shorter than that.
+  expect((await runSpend(runId, '10m')).step_s).toBe(60);
+  expect((await runSpend(runId, '10m')).steps).toHaveLength(10);
+});
+
+test("a run without a budget has its spend over time and no budget line; a bad window is 400, an unknown run 404", async () => {
+  const taskName = uniqueTaskName('unbudgeted');
+  const runId = newRunId();
+  const worker = await server.registerWorker({ costPerHour: 36, tags: [taskName] });
+  await createRun({ workflow_id: runId, tasks: tasks(taskName, 0, 1) });
+  expect(await runOne(worker, 1000)).not.toBeNull();
+  const spend = await runSpend(runId, '1h');
+  expect(spend).toMatchObject({ budget: null, budget_limit: null, budget_window_s: null, step_s: 60 });
+  expect(sum(spend.steps.map((step) => step.cost))).toBeCloseTo(0.01, 8);
+  expect(spend.steps.every((step) => step.window_spend === null)).toBe(true);
+  const minute = await createRun({ workflow_id: newRunId(), budget: '1/min', tasks: [] });
+  expect(await runSpend(minute.workflow_id, '10m')).toMatchObject({ budget_limit: 1, budget_window_s: 60, step_s: 10, steps: expect.arrayContaining([{ start: expect.any(String), cost: 0, window_spend: 0 }]) });
+
+  const bad = await server.request<OrError<unknown>>('GET', `/api/v1/workflows/${runId}/spend?window=2h`, { token: server.clientToken });
+  expect(bad.status).toBe(400);
+  expect(bad.body.error?.issues?.map((issue) => issue.path)).toEqual(['window']);
+  expect((await server.request('GET', '/api/v1/workflows/no-such-run/spend', { token: server.clientToken })).status).toBe(404);
 });
