@@ -180,6 +180,15 @@ export interface RunWorker {
   stop_reason: string | null;
 }
 
+export interface RunSpend {
+  budget: string | null;
+  budget_limit: number | null;
+  budget_window_s: number | null;
+  window: string;
+  step_s: number;
+  steps: Array<{ start: string; cost: number; window_spend: number | null }>;
+}
+
 export interface ScheduleFiring {
   fire_time: string;
   reason: string;

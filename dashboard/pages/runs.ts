@@ -1,8 +1,9 @@
-import { apiGet } from '../api.js';
+import { apiGet, withQuery } from '../api.js';
+import { lineChart } from '../charts.js';
 import { badge, card, h, replaceChildren, table } from '../dom.js';
 import { formatTime } from '../format.js';
 import { every, link, type PageContext } from '../router.js';
-import type { RunWorker, Workflow } from '../types.js';
+import type { RunSpend, RunWorker, Workflow } from '../types.js';
 import { counts } from './workflows.js';
 
 /** A run is a workflow with a budget or one left open for tasks (`worksched run`). */
@@ -48,14 +49,39 @@ export async function runsPage({ root, signal }: PageContext): Promise<void> {
   every(5000, signal, load);
 }
 
-/** One run: spend so far against its budget, and each worker's share (GET /workflows/:id/workers). */
-export async function runDetailPage({ root, rest, signal }: PageContext): Promise<void> {
+const SPEND_WINDOWS = ['10m', '1h', '6h', '24h', '7d'];
+
+/** The spend plot: per step, what completed attempts cost and the spend over the budget's trailing window, with the budget's limit as a line. */
+function spendChart(run: Workflow, spend: RunSpend): HTMLElement {
+  const windowName = spend.budget_window_s === 60 ? 'minute' : 'hour';
+  const stepName = spend.step_s % 3600 === 0 ? `${spend.step_s / 3600} h` : spend.step_s % 60 === 0 ? `${spend.step_s / 60} min` : `${spend.step_s} s`;
+  return lineChart({
+    title: `Spend over the last ${spend.window}`,
+    testId: 'spend',
+    x: spend.steps.map((step) => Date.parse(step.start) / 1000),
+    series: [
+      ...(spend.budget_limit === null ? [] : [{ label: `spent in the trailing ${windowName}`, values: spend.steps.map((step) => step.window_spend), color: '#2f5fd0', width: 2 }]),
+      { label: `spent per ${stepName}`, values: spend.steps.map((step) => step.cost), color: '#12b76a' },
+    ],
+    lines: [{ label: `budget ${run.budget ?? ''}`, value: spend.budget_limit, color: '#f04438' }],
+    formatY: (value) => value.toFixed(4),
+  });
+}
+
+/** One run: spend so far and over time against its budget, and each worker's share (GET /workflows/:id/workers). */
+export async function runDetailPage({ root, rest, params, signal }: PageContext): Promise<void> {
   const id = rest[0];
   const path = `/api/v1/workflows/${encodeURIComponent(id)}`;
   const body = h('div', {});
   replaceChildren(root, h('h1', {}, `Run ${id}`), h('p', {}, h('a', { href: link('workflows', [id]) }, 'Its workflow: graph and tasks')), body);
+  const chosen = params.get('window') ?? '';
+  const window = SPEND_WINDOWS.includes(chosen) ? chosen : '1h';
   const load = async () => {
-    const [run, { workers }] = await Promise.all([apiGet<Workflow>(path, signal), apiGet<{ workers: RunWorker[] }>(`${path}/workers`, signal)]);
+    const [run, { workers }, spend] = await Promise.all([
+      apiGet<Workflow>(path, signal),
+      apiGet<{ workers: RunWorker[] }>(`${path}/workers`, signal),
+      apiGet<RunSpend>(withQuery(`${path}/spend`, { window }), signal),
+    ]);
     const budget = run.budget ? budgetAmount(run.budget) : null;
     const spent = run.budget_spent ?? 0;
     replaceChildren(
@@ -77,6 +103,10 @@ export async function runDetailPage({ root, rest, signal }: PageContext): Promis
             run.budget_reason ? h('span', { class: 'error' }, ` ${run.budget_reason}`) : '',
           )
         : null,
+      h('h2', {}, 'Spend over time'),
+      h('p', {}, 'Show the last', ...SPEND_WINDOWS.map((value) => h('a', { href: link('runs', [id], { window: value }), class: value === window ? 'current' : null }, ` [${value}]`)),
+        h('span', { class: 'hint' }, ' (completed attempts; running ones count once they end)')),
+      h('div', { class: 'charts' }, spendChart(run, spend)),
       h('h2', {}, 'Workers'),
       workers.length === 0
         ? h('p', { class: 'muted' }, 'No worker has run a task of this run yet.')

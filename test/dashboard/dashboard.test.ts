@@ -2,12 +2,14 @@
  * The dashboard in a real browser (headless Chromium through playwright-core) against a real server with a real
  * worker: sign in through the form (the token stays out of the URL), a finished request's statistics, a live log
  * that grows while the task runs, a cancel from the page, a task plot with one point per run, and every page
- * drawn without a console error, a workflow's dependency graph coloured by status, a run's workers, a schedule's
- * next fire times and a firing from the page; a screenshot of each page goes to test-output/dashboard/.
+ * drawn without a console error, a workflow's dependency graph (dagre) coloured by status, a run's workers and
+ * its spend over time against its budget, a schedule's next fire times and a firing from the page; a screenshot
+ * of each page goes to test-output/dashboard/.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import type { RunSpend } from '../../protocol/runs';
 import type { WorkRequest } from '../../protocol/workRequest';
 import { cleanup, shellTask, startServerAndWorker, tmpDir, uniqueName, waitForEnd, waitForRequest, type E2EServer } from '../e2e/support';
 import { launchBrowser, openPage, screenshot, signIn, type Browser, type Tab } from '../helpers/browser';
@@ -23,7 +25,8 @@ let tab: Tab;
 let page: Page;
 
 beforeAll(async () => {
-  ({ server, worker } = await startServerAndWorker({ concurrency: 2 }));
+  // A price, so the run test's attempts cost something (3600/h: 1 per second of work).
+  ({ server, worker } = await startServerAndWorker({ concurrency: 2, env: { WORKSCHED_COST_PER_HOUR: '3600' } }));
   operatorToken = (await server.client.createToken('operator', 'dashboard test')).token;
   browser = await launchBrowser();
   tab = await browser.newTab();
@@ -224,6 +227,17 @@ test("an open run's page lists the workers that ran its tasks with their cost", 
   await page.waitForSelector('[data-page="runs-detail"][data-loaded="true"]');
   expect(await page.textContent('[data-table="run-workers"]')).toContain(worker.options.name);
   expect(await page.textContent('[data-card="budget"]')).toContain('/ 100');
+  // Spend over time against the budget: both series over every step of the hour (GET …/spend), the budget a line.
+  const spend = await httpRequest<RunSpend>(server.url, 'GET', `/api/v1/workflows/${runId}/spend?window=1h`, { token: operatorToken });
+  expect(spend.body.steps).toHaveLength(60);
+  expect(spend.body.steps.reduce((total, step) => total + step.cost, 0)).toBeGreaterThan(0);
+  const chart = page.locator('[data-chart="spend"]');
+  expect(await chart.getAttribute('data-points')).toBe(String(2 * spend.body.steps.length));
+  const legend = await chart.locator('.u-legend').textContent();
+  expect(legend).toContain('spent in the trailing hour');
+  expect(legend).toContain('budget 100/h');
+  await page.click('a:text-is("[24h]")');
+  await page.waitForSelector('[data-page="runs-detail"][data-loaded="true"] [data-chart="spend"][data-points="192"]');
   await screenshot(page, FOLDER, 'run');
   await server.client.closeWorkflow(runId);
   expect(tab.errors).toEqual([]);
