@@ -29,6 +29,8 @@ export async function taskKeyPage({ root, params, signal }: PageContext): Promis
   const learnedMemory = answer.learned_requirements.find((item) => item.resource === 'memory');
   const keyLabel = [taskName, subject === undefined ? '(any subject)' : subject || '(no subject)', context === undefined ? '(any context)' : context || '(no context)'].join(' / ');
   const keep = { task_name: taskName, subject, context };
+  // A marker per run while they can be told apart; beyond that the line alone (failures keep their red points).
+  const points = runs.length <= 200;
   replaceChildren(
     root,
     h('h1', {}, 'Task ', keyLabel),
@@ -38,17 +40,17 @@ export async function taskKeyPage({ root, params, signal }: PageContext): Promis
       ' · ',
       h('a', { href: link('requests', [], { task_name: taskName, subject: subject || undefined, context: context || undefined }) }, 'its work requests')),
     h('div', { class: 'charts' },
-      lineChart({ title: 'Duration', testId: 'duration', x, series: split((run) => run.duration_s), formatY: formatSeconds, points: true,
+      lineChart({ title: 'Duration', testId: 'duration', x, series: split((run) => run.duration_s), formatY: formatSeconds, points,
         lines: [{ label: 'p50', value: p.duration_s.p50, color: '#12b76a' }, { label: 'p95', value: p.duration_s.p95, color: '#f79009' }] }),
-      lineChart({ title: 'CPU time', testId: 'cpu-time', x, series: split((run) => run.cpu_time_s), formatY: formatSeconds, points: true,
+      lineChart({ title: 'CPU time', testId: 'cpu-time', x, series: split((run) => run.cpu_time_s), formatY: formatSeconds, points,
         lines: [{ label: 'p50', value: p.cpu_time_s.p50, color: '#12b76a' }, { label: 'p95', value: p.cpu_time_s.p95, color: '#f79009' }] }),
-      lineChart({ title: 'Memory (peak)', testId: 'memory', x, series: split((run) => run.memory), formatY: formatBytes, points: true,
+      lineChart({ title: 'Memory (peak)', testId: 'memory', x, series: split((run) => run.memory), formatY: formatBytes, points,
         lines: [
           { label: 'p50', value: p.memory.p50, color: '#12b76a' },
           { label: 'p95', value: p.memory.p95, color: '#f79009' },
           { label: 'learned requirement', value: learnedMemory?.value ?? null, color: '#b42318', dash: [2, 2] },
         ] }),
-      lineChart({ title: 'Disk (peak of the working directory)', testId: 'disk', x, series: split((run) => run.disk_space), formatY: formatBytes, points: true,
+      lineChart({ title: 'Disk (peak of the working directory)', testId: 'disk', x, series: split((run) => run.disk_space), formatY: formatBytes, points,
         lines: [{ label: 'p50', value: p.disk_space.p50, color: '#12b76a' }, { label: 'p95', value: p.disk_space.p95, color: '#f79009' }] })),
     h('h2', {}, 'What the scheduler learns for this key now'),
     answer.learned_requirements.length
