@@ -7,6 +7,7 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
 import { unschedulableReason } from '../scheduler/unschedulableReason';
+import { rawQuery } from '../sql/rawQuery';
 import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type ReleasedTaskValues } from '../sql/workflowTasks';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
 
@@ -25,7 +26,7 @@ export async function releaseTasks(
 ): Promise<{ released: number; skips: Array<{ id: number; task_id: string; skip_reason: string }> }> {
   const results = await dependencyResults(em, workflowId, ready);
   const workers = await loadWorkerCapacities(em);
-  const learned = new Map<string, LearnedRequirements>();
+  const learn = requirementsLearner(em, policy);
   const rows: ReleasedTaskValues[] = [];
   const skips: Array<{ id: number; task_id: string; skip_reason: string }> = [];
   for (const task of ready) {
@@ -34,16 +35,7 @@ export async function releaseTasks(
       skips.push({ id: Number(task.id), task_id: task.task_id, skip_reason: filled });
       continue;
     }
-    const key = historyKeyOf({ taskName: task.task_name, subject: task.subject, context: task.context });
-    const requirements = task.requirements as ResourceRequirements;
-    const cacheKey = JSON.stringify([key, requirements, task.task_data.use_history]);
-    let effective = learned.get(cacheKey);
-    if (!effective) {
-      effective = task.task_data.use_history === false
-        ? { learned: [], ...explicitRequirements(requirements) }
-        : await learnRequirements(em, key, requirements, { headroom: policy.headroom, sampleRuns: policy.sampleRuns });
-      learned.set(cacheKey, effective);
-    }
+    const effective = await learn(task.task_name, task.subject, task.context, task.requirements as ResourceRequirements, task.task_data.use_history);
     rows.push({
       id: Number(task.id),
       task_data: filled === task.task_data.execution.parameters ? task.task_data : { ...task.task_data, execution: { ...task.task_data.execution, parameters: filled } },
@@ -58,9 +50,29 @@ export async function releaseTasks(
   }
   if (rows.length === 0) return { released: 0, skips };
   const statement = releaseTasksStatement(rows);
-  const released = await em.execute<unknown[]>(statement.text, statement.values);
+  const released = await rawQuery<unknown>(em, statement.text, statement.values as never[]);
   await notifyPendingWork(em, released.length);
   return { released: released.length, skips };
+}
+
+/**
+ * The effective requirements of tasks about to become pending, learned from the history as it is now: once per
+ * distinct (history key, resources, use_history), however many tasks share it.
+ */
+export function requirementsLearner(em: EntityManager, policy: SchedulingPolicy) {
+  const learned = new Map<string, Promise<LearnedRequirements>>();
+  return (taskName: string, subject: string | null | undefined, context: string | null | undefined, requirements: ResourceRequirements, useHistory: boolean): Promise<LearnedRequirements> => {
+    const key = historyKeyOf({ taskName, subject, context });
+    const cacheKey = JSON.stringify([key, requirements, useHistory]);
+    let effective = learned.get(cacheKey);
+    if (!effective) {
+      effective = useHistory === false
+        ? Promise.resolve({ learned: [], ...explicitRequirements(requirements) })
+        : learnRequirements(em, key, requirements, { headroom: policy.headroom, sampleRuns: policy.sampleRuns });
+      learned.set(cacheKey, effective);
+    }
+    return effective;
+  };
 }
 
 type Results = Map<string, { succeeded: boolean; value: unknown }>;
@@ -76,7 +88,7 @@ async function dependencyResults(em: EntityManager, workflowId: string, tasks: B
   const results: Results = new Map();
   if (wanted.size === 0) return results;
   const statement = taskResultsStatement(workflowId, [...wanted]);
-  const rows = await em.execute<Array<{ task_id: string; result: string | null; value: unknown }>>(statement.text, statement.values);
+  const rows = await rawQuery<{ task_id: string; result: string | null; value: unknown }>(em, statement.text, statement.values as never[]);
   for (const row of rows) results.set(row.task_id, { succeeded: row.result === 'success', value: row.value });
   return results;
 }
