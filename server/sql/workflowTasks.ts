@@ -173,9 +173,11 @@ export interface ReleasedTaskValues {
   unschedulable_reason: string | null;
 }
 
-export function releaseTasksStatement(rows: ReleasedTaskValues[]): SqlStatement {
+/** Makes them pending and, in the same statement, wakes claimers (channel `pendingWorkChannel`) as many as it released. */
+export function releaseTasksStatement(rows: ReleasedTaskValues[], pendingWorkChannel: string): SqlStatement {
   return {
-    text: `update work_request w
+    text: `with released as (
+       update work_request w
        set status = 'pending', task_data = t.task_data, learned_requirements = t.learned_requirements::jsonb,
          need_memory = t.need_memory, need_disk = t.need_disk, need_cpu = t.need_cpu, need_gpu = t.need_gpu,
          need_tags = array(select json_array_elements_text(t.need_tags)), unschedulable_reason = t.unschedulable_reason, state_reason = null,
@@ -183,8 +185,11 @@ export function releaseTasksStatement(rows: ReleasedTaskValues[]): SqlStatement 
        from json_to_recordset(?::json) as t(id bigint, task_data json, learned_requirements json, need_memory bigint, need_disk bigint,
          need_cpu int, need_gpu int, need_tags json, unschedulable_reason text)
        where w.id = any(?::bigint[]) and w.id = t.id and w.status = 'blocked'
-       returning w.id`,
-    values: [JSON.stringify(rows), rows.map((row) => row.id)],
+       returning w.id
+     ),
+     notified as materialized (select pg_notify(?, (select count(*) from released)::text))
+     select released.id from released, notified`,
+    values: [JSON.stringify(rows), rows.map((row) => row.id), pendingWorkChannel],
   };
 }
 

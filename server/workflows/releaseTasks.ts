@@ -9,14 +9,14 @@ import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
 import { unschedulableReason } from '../scheduler/unschedulableReason';
 import { rawQuery } from '../sql/rawQuery';
 import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type ReleasedTaskValues } from '../sql/workflowTasks';
-import { notifyPendingWork } from '../workRequests/notifyChanges';
+import { CHANNELS } from '../notifications';
 
 /**
  * Ready tasks (every dependency done) become pending, now rather than at creation: requirements are learned
  * from the history as it is at this moment (it may have grown since the workflow was created), and `from`
  * parameters are filled in from the dependencies' results. A `from` whose path is missing cannot run: it is
  * returned to be skipped. Costs one statement for the results (when any task takes one), a few per distinct
- * history key, and one update for all.
+ * history key, and one update for all (that also wakes claimers).
  */
 export async function releaseTasks(
   em: EntityManager,
@@ -49,9 +49,8 @@ export async function releaseTasks(
     });
   }
   if (rows.length === 0) return { released: 0, skips };
-  const statement = releaseTasksStatement(rows);
+  const statement = releaseTasksStatement(rows, CHANNELS.pendingWork);
   const released = await rawQuery<unknown>(em, statement.text, statement.values as never[]);
-  await notifyPendingWork(em, released.length);
   return { released: released.length, skips };
 }
 
