@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { parameterFromSchema } from '../../protocol/taskSpec';
+import { parameterFromOf } from '../../protocol/taskSpec';
 import type { ResourceRequirements } from '../../protocol/taskSpec';
 import { historyKeyOf } from '../history/historyKey';
 import { learnRequirements, type LearnedRequirements } from '../history/learnRequirements';
@@ -80,8 +80,8 @@ async function dependencyResults(em: EntityManager, workflowId: string, tasks: B
   const wanted = new Set<string>();
   for (const task of tasks) {
     for (const value of Object.values(task.task_data.execution.parameters)) {
-      const from = parameterFromSchema.safeParse(value);
-      if (from.success) wanted.add(from.data.from);
+      const from = parameterFromOf(value);
+      if (from) wanted.add(from.from);
     }
   }
   const results: Results = new Map();
@@ -99,12 +99,12 @@ async function dependencyResults(em: EntityManager, workflowId: string, tasks: B
 export function fillParameters(parameters: Record<string, unknown>, results: Results): Record<string, unknown> | string {
   let filled: Record<string, unknown> | null = null;
   for (const [name, value] of Object.entries(parameters)) {
-    const from = parameterFromSchema.safeParse(value);
-    if (!from.success) continue;
-    const source = results.get(from.data.from);
-    const where = `parameter "${name}" takes ${from.data.path ? `"${from.data.path}" of ` : ''}the result of "${from.data.from}"`;
+    const from = parameterFromOf(value);
+    if (!from) continue;
+    const source = results.get(from.from);
+    const where = `parameter "${name}" takes ${from.path ? `"${from.path}" of ` : ''}the result of "${from.from}"`;
     if (!source?.succeeded) return `${where}, which did not succeed`;
-    const found = valueAtPath(source.value, from.data.path);
+    const found = valueAtPath(source.value, from.path);
     if (found === undefined || found === null) return `${where}, which has no such value`;
     filled ??= { ...parameters };
     filled[name] = typeof found === 'object' ? JSON.stringify(found) : found;
