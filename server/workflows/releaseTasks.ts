@@ -35,7 +35,7 @@ export async function releaseTasks(
       skips.push({ id: Number(task.id), task_id: task.task_id, skip_reason: filled });
       continue;
     }
-    const effective = await learn(task.task_name, task.subject, task.context, task.requirements as ResourceRequirements, task.task_data.use_history);
+    const effective = await learn(task.task_name, task.subject, task.context, task.requirements, task.task_data.use_history);
     rows.push({
       id: Number(task.id),
       task_data: filled === task.task_data.execution.parameters ? task.task_data : { ...task.task_data, execution: { ...task.task_data.execution, parameters: filled } },
