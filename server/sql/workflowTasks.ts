@@ -1,10 +1,12 @@
 import type { SqlStatement } from './statement';
 
 /**
- * Statements of workflow tasks (em.execute, `?` placeholders). Lists travel as one JSON parameter: json, not
- * jsonb, where task_data is inside (jsonb reorders object keys, and the order of `parameters` is the command
- * line's order). A task's current attempt is found by (workflow_id, task_id) among rows not superseded, through
- * the index of the work_request_current_task_excl constraint.
+ * Statements of workflow tasks, for rawQuery (`?` placeholders, values bound as parameters: a JS array is a
+ * PostgreSQL array, never spliced into the text). Lists of rows travel as one JSON parameter: json, not jsonb,
+ * where task_data is inside (jsonb reorders object keys, and the order of `parameters` is the command line's
+ * order). A task's current attempt is found by (workflow_id, task_id) among rows not superseded, through the
+ * index of the work_request_current_task_excl constraint; lookups driven by task ids are fenced (`offset 0`,
+ * `limit 1`) so that the planner probes that index per id instead of scanning the workflow's rows.
  */
 
 /** One new task row, as insertWorkflowTasksStatement takes it. */
@@ -13,47 +15,54 @@ export interface NewWorkflowTaskValues {
   task_name: string;
   subject: string | null;
   context: string | null;
+  status: 'blocked' | 'pending';
   priority: number;
   task_data: unknown;
   requirements: unknown;
+  learned_requirements: unknown;
   need_memory: number | null;
   need_disk: number | null;
   need_cpu: number | null;
   need_gpu: number | null;
   need_tags: string[];
+  unschedulable_reason: string | null;
   max_attempts: number;
   time_limit_s: number | null;
   interrupt_allowed: boolean;
   user_metadata: unknown;
   allow_failure: boolean;
-  state_reason: string;
+  state_reason: string | null;
+  waiting_for_slot: boolean;
 }
 
 /**
- * Inserts a workflow's new tasks as blocked first attempts (settleWorkflow releases the ready ones) and their edges.
+ * Inserts a workflow's new tasks as first attempts — pending where nothing holds them back (requirements
+ * already learned), else blocked — and their edges, in one statement. Answers only how many (not 10,000 rows).
  * Tasks added to a scheduled workflow carry its `schedule` as its first tasks do (the firing sets theirs).
  */
 export function insertWorkflowTasksStatement(workflowId: string, rows: NewWorkflowTaskValues[], edges: Array<{ task_id: string; depends_on: string }>): SqlStatement {
   return {
     text: `with inserted as (
        insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
-         learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, time_limit_s,
-         interrupt_allowed, user_metadata, state_reason, workflow_id, task_id, allow_failure, schedule, created_at)
-       select t.task_name, t.subject, t.context, 'blocked', t.priority, 0, t.task_data, t.requirements::jsonb, '[]'::jsonb,
-         t.need_memory, t.need_disk, t.need_cpu, t.need_gpu, array(select json_array_elements_text(t.need_tags)), 1, t.max_attempts,
-         t.time_limit_s, t.interrupt_allowed, t.user_metadata::jsonb, t.state_reason, ?, t.task_id, t.allow_failure,
-         (select s.schedule from work_request s where s.workflow_id = ? and s.schedule is not null limit 1), date_trunc('milliseconds', now())
-       from json_to_recordset(?::json) as t(task_id text, task_name text, subject text, context text, priority int, task_data json,
-         requirements json, need_memory bigint, need_disk bigint, need_cpu int, need_gpu int, need_tags json, max_attempts int,
-         time_limit_s int, interrupt_allowed boolean, user_metadata json, allow_failure boolean, state_reason text)
-       returning id, task_id
+         learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, unschedulable_reason, attempt, max_attempts,
+         time_limit_s, interrupt_allowed, user_metadata, state_reason, workflow_id, task_id, allow_failure, waiting_for_slot, schedule, created_at)
+       select t.task_name, t.subject, t.context, t.status, t.priority, 0, t.task_data, t.requirements::jsonb, t.learned_requirements::jsonb,
+         t.need_memory, t.need_disk, t.need_cpu, t.need_gpu, array(select json_array_elements_text(t.need_tags)), t.unschedulable_reason,
+         1, t.max_attempts, t.time_limit_s, t.interrupt_allowed, t.user_metadata::jsonb, t.state_reason, ?, t.task_id, t.allow_failure,
+         t.waiting_for_slot, (select s.schedule from work_request s where s.workflow_id = ? and s.schedule is not null limit 1),
+         date_trunc('milliseconds', now())
+       from json_to_recordset(?::json) as t(task_id text, task_name text, subject text, context text, status text,
+         priority int, task_data json, requirements json, learned_requirements json, need_memory bigint, need_disk bigint, need_cpu int,
+         need_gpu int, need_tags json, unschedulable_reason text, max_attempts int, time_limit_s int, interrupt_allowed boolean,
+         user_metadata json, allow_failure boolean, state_reason text, waiting_for_slot boolean)
+       returning id, task_id, status
      ), edges as (
        insert into workflow_dependency (workflow_id, task_id, depends_on)
-       select ?, e.task_id, e.depends_on from json_to_recordset(?::json) as e(task_id text, depends_on text)
-       on conflict do nothing
+       -- New task ids only (planWorkflowTasks): no conflict to resolve, so a plain insert.
+       select ?, e.task_id, e.depends_on from unnest(?::text[], ?::text[]) as e(task_id, depends_on)
      )
-     select id, task_id from inserted`,
-    values: [workflowId, workflowId, JSON.stringify(rows), workflowId, JSON.stringify(edges)],
+     select count(*)::int as inserted from inserted`,
+    values: [workflowId, workflowId, JSON.stringify(rows), workflowId, edges.map((edge) => edge.task_id), edges.map((edge) => edge.depends_on)],
   };
 }
 
@@ -69,20 +78,22 @@ export interface BlockedTaskRow {
   dependencies: Array<{ task_id: string; status: string; result: string | null; allow_failure: boolean }>;
 }
 
+const BLOCKED_TASK_COLUMNS = `r.id, r.task_id, r.task_name, r.subject, r.context, r.requirements, r.task_data,
+       coalesce((select json_agg(json_build_object('task_id', d.task_id, 'status', d.status, 'result', d.result, 'allow_failure', d.allow_failure))
+         from workflow_dependency e
+         cross join lateral (select d.* from work_request d where d.workflow_id = e.workflow_id and d.task_id = e.depends_on
+           and d.task_id is not null and d.superseded_by_id is null limit 1) d
+         where e.workflow_id = r.workflow_id and e.task_id = r.task_id), '[]'::json) as dependencies`;
+
 /**
  * The blocked current attempts among `candidates` (task ids) and among the direct dependants of `finished`
  * (task ids), with their dependencies' current attempts: an index range per finished task, so O(direct
  * dependants). With `allBlocked`, every blocked task of the workflow (admission and resume).
  */
 export function blockedTasksStatement(workflowId: string, candidates: string[], finished: string[], allBlocked: boolean): SqlStatement {
-  const columns = `r.id, r.task_id, r.task_name, r.subject, r.context, r.requirements, r.task_data,
-       coalesce((select json_agg(json_build_object('task_id', d.task_id, 'status', d.status, 'result', d.result, 'allow_failure', d.allow_failure))
-         from workflow_dependency e
-         join work_request d on d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null
-         where e.workflow_id = r.workflow_id and e.task_id = r.task_id), '[]'::json) as dependencies`;
   if (allBlocked) {
     return {
-      text: `select ${columns} from work_request r
+      text: `select ${BLOCKED_TASK_COLUMNS} from work_request r
        where r.workflow_id = ? and r.status = 'blocked' and r.task_id is not null and r.superseded_by_id is null order by r.id`,
       values: [workflowId],
     };
@@ -90,28 +101,62 @@ export function blockedTasksStatement(workflowId: string, candidates: string[], 
   // Driven by the task ids (a lookup each in the current-attempt index), never by a scan of the blocked rows.
   return {
     text: `with ids as (
-       select c.value as task_id from json_array_elements_text(?::json) c
+       select c.task_id from unnest(?::text[]) as c(task_id)
        union
-       select e.task_id from workflow_dependency e where e.workflow_id = ? and e.depends_on in (select f.value from json_array_elements_text(?::json) f)
+       select d.task_id from unnest(?::text[]) as f(task_id)
+       cross join lateral (select e.task_id from workflow_dependency e where e.workflow_id = ? and e.depends_on = f.task_id offset 0) d
      )
-     select ${columns} from ids
-     join work_request r on r.workflow_id = ? and r.task_id = ids.task_id and r.task_id is not null and r.superseded_by_id is null
+     select ${BLOCKED_TASK_COLUMNS} from ids
+     cross join lateral (select r.* from work_request r where r.workflow_id = ? and r.task_id = ids.task_id
+       and r.task_id is not null and r.superseded_by_id is null limit 1) r
      where r.status = 'blocked'
      order by r.id`,
-    values: [JSON.stringify(candidates), workflowId, JSON.stringify(finished), workflowId],
+    values: [candidates, finished, workflowId, workflowId],
   };
 }
 
-/** Blocked tasks whose dependencies failed: completed as skipped, with the reason. Answers their task ids. */
+/**
+ * A limited workflow's ready tasks that wait for a slot (waiting_for_slot), the next `count` to release: task
+ * priority, then creation order, through work_request_slot_wait_idx.
+ */
+export function waitingForSlotStatement(workflowId: string, count: number): SqlStatement {
+  return {
+    text: `select r.id, r.task_id, r.task_name, r.subject, r.context, r.requirements, r.task_data, '[]'::json as dependencies
+     from work_request r where r.workflow_id = ? and r.status = 'blocked' and r.waiting_for_slot
+     order by r.priority desc, r.id limit ?`,
+    values: [workflowId, count],
+  };
+}
+
+/** Ready tasks of a limited workflow with no free slot: they stay blocked, marked to be released in turn. */
+export function markWaitingForSlotStatement(ids: number[], reason: string): SqlStatement {
+  return {
+    text: `update work_request set waiting_for_slot = true, state_reason = ? where id = any(?::bigint[]) and status = 'blocked'`,
+    values: [reason, ids],
+  };
+}
+
+/** How many of a workflow's tasks hold a slot (pending or running): at most its max_running. */
+export function slotsTakenStatement(workflowId: string): SqlStatement {
+  return {
+    text: `select count(*)::int as taken from work_request where workflow_id = ? and status in ('pending', 'running')`,
+    values: [workflowId],
+  };
+}
+
+/**
+ * Blocked tasks whose dependencies failed: completed as skipped, with the reason. Answers their task ids. The
+ * ids again as an array: the planner sees how few rows there are and looks them up by primary key.
+ */
 export function skipTasksStatement(skips: Array<{ id: number; skip_reason: string }>): SqlStatement {
   return {
     text: `update work_request w
        set status = 'completed', result = 'skipped', output_data = jsonb_build_object('skip_reason', s.skip_reason),
-         state_reason = 'skipped: ' || s.skip_reason, completed_at = date_trunc('milliseconds', now())
+         state_reason = 'skipped: ' || s.skip_reason, completed_at = date_trunc('milliseconds', now()), waiting_for_slot = false
        from json_to_recordset(?::json) as s(id bigint, skip_reason text)
-       where w.id = s.id and w.status = 'blocked'
+       where w.id = any(?::bigint[]) and w.id = s.id and w.status = 'blocked'
        returning w.task_id`,
-    values: [JSON.stringify(skips)],
+    values: [JSON.stringify(skips), skips.map((skip) => skip.id)],
   };
 }
 
@@ -128,17 +173,23 @@ export interface ReleasedTaskValues {
   unschedulable_reason: string | null;
 }
 
-export function releaseTasksStatement(rows: ReleasedTaskValues[]): SqlStatement {
+/** Makes them pending and, in the same statement, wakes claimers (channel `pendingWorkChannel`) as many as it released. */
+export function releaseTasksStatement(rows: ReleasedTaskValues[], pendingWorkChannel: string): SqlStatement {
   return {
-    text: `update work_request w
+    text: `with released as (
+       update work_request w
        set status = 'pending', task_data = t.task_data, learned_requirements = t.learned_requirements::jsonb,
          need_memory = t.need_memory, need_disk = t.need_disk, need_cpu = t.need_cpu, need_gpu = t.need_gpu,
-         need_tags = array(select json_array_elements_text(t.need_tags)), unschedulable_reason = t.unschedulable_reason, state_reason = null
+         need_tags = array(select json_array_elements_text(t.need_tags)), unschedulable_reason = t.unschedulable_reason, state_reason = null,
+         waiting_for_slot = false
        from json_to_recordset(?::json) as t(id bigint, task_data json, learned_requirements json, need_memory bigint, need_disk bigint,
          need_cpu int, need_gpu int, need_tags json, unschedulable_reason text)
-       where w.id = t.id and w.status = 'blocked'
-       returning w.id`,
-    values: [JSON.stringify(rows)],
+       where w.id = any(?::bigint[]) and w.id = t.id and w.status = 'blocked'
+       returning w.id
+     ),
+     notified as materialized (select pg_notify(?, (select count(*) from released)::text))
+     select released.id from released, notified`,
+    values: [JSON.stringify(rows), rows.map((row) => row.id), pendingWorkChannel],
   };
 }
 
@@ -146,8 +197,8 @@ export function releaseTasksStatement(rows: ReleasedTaskValues[]): SqlStatement 
 export function taskResultsStatement(workflowId: string, taskIds: string[]): SqlStatement {
   return {
     text: `select task_id, status, result, output_data -> 'result' as value from work_request
-     where workflow_id = ? and task_id in (select value from json_array_elements_text(?::json)) and superseded_by_id is null`,
-    values: [workflowId, JSON.stringify(taskIds)],
+     where workflow_id = ? and task_id = any(?::text[]) and superseded_by_id is null`,
+    values: [workflowId, taskIds],
   };
 }
 

@@ -4,7 +4,7 @@ import type { FileExpansion, WorkflowTask, WorkflowTemplate } from '../../protoc
 import { ValidationError } from '../errors';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { withFilePaths } from '../schedules/createFirings';
-import { describeFolderError, scanFolder } from '../schedules/scanFolder';
+import { describeFolderError, regularFilesIn } from '../schedules/scanFolder';
 import { createWorkflow } from '../workflows/createWorkflow';
 import { getWorkflow } from '../workflows/queryWorkflows';
 
@@ -25,13 +25,13 @@ export async function findFolderFiles(spec: TaskSpec, maxExpansion: number): Pro
   for (const [index, folder] of (spec.required_folder ?? []).entries()) {
     let found;
     try {
-      found = await scanFolder(folder, null);
+      found = await regularFilesIn(folder);
     } catch (error) {
       fail(`required_folder[${index}]`, describeFolderError(folder, error));
     }
     for (const file of found) {
-      const name = file.path.slice(file.path.lastIndexOf('/') + 1);
-      if (expressions.length === 0 || expressions.some((expression) => expression.test(name))) files.add(file.path);
+      const name = file.slice(file.lastIndexOf('/') + 1);
+      if (expressions.length === 0 || expressions.some((expression) => expression.test(name))) files.add(file);
     }
     if (files.size > maxExpansion) {
       fail('required_folder', `more than ${maxExpansion} matching files (WORKSCHED_MAX_EXPANSION): split the folder or narrow required_file_expression`);

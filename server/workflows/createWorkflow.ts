@@ -6,18 +6,25 @@ import type { CreateWorkflowParsed, WorkflowTask } from '../../protocol/workflow
 import { ConflictError } from '../errors';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { explicitRequirements } from '../scheduler/effectiveRequirements';
+import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
+import { unschedulableReason } from '../scheduler/unschedulableReason';
+import { rawQuery } from '../sql/rawQuery';
 import { insertWorkflowTasksStatement, type NewWorkflowTaskValues } from '../sql/workflowTasks';
+import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { admissionStatus } from './admission';
+import { requirementsLearner } from './releaseTasks';
 import { planWorkflowTasks, type PlannedTask } from './planWorkflowTasks';
 import { resumeLockedWorkflow } from './resumeWorkflow';
 import { settleWorkflow } from './settleWorkflow';
+import { updateWorkflowStatus } from './workflowStatus';
 import { findWorkflow, getWorkflowOrFail } from './workflowRow';
 import { transactional } from '../transactional';
 
 /**
  * POST /workflows: checks the tasks (planWorkflowTasks: a 400 before anything is written), then in one
- * transaction the workflow row, its tasks as blocked requests and its edges, and releases the tasks with no
- * dependency. Idempotent by workflow_id: the same definition answers the existing workflow (resuming it when
+ * transaction the workflow row, and its tasks and edges in one statement: a task with no dependency is pending
+ * at once (requirements learned now, once per history key) when the workflow runs and max_running leaves room,
+ * every other one blocked. Idempotent by workflow_id: the same definition answers the existing workflow (resuming it when
  * FAILED or RESUMABLE), another definition is a 409 `workflow_exists`.
  */
 export async function createWorkflow(
@@ -70,9 +77,11 @@ async function createPlannedWorkflow(
     // Created by a concurrent request since we looked: answered like a repeated POST.
     return { workflow: await answerExisting(tem, await getWorkflowOrFail(tem, workflowId, { lock: true }), definitionHash, policy), created: false };
   }
-  await insertTasks(tem, workflowId, planned, body.priority);
-  const roots = planned.filter((task) => task.dependsOn.length === 0).map((task) => task.taskId);
-  await settleWorkflow(tem, workflowId, { candidates: roots }, policy);
+  // Nothing of a new workflow has run: its tasks with dependencies wait, and there is nothing to settle.
+  const rootSlots = status === 'RUNNING' ? (body.max_running ?? Number.POSITIVE_INFINITY) : 0;
+  await insertTasks(tem, workflowId, planned, body.priority, { rootSlots, maxRunning: body.max_running ?? null }, policy);
+  const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
+  await updateWorkflowStatus(tem, workflow, policy);
   return { workflow: await getWorkflowOrFail(tem, workflowId), created: true };
 }
 
@@ -98,38 +107,71 @@ export async function addWorkflowTasks(em: EntityManager, workflowId: string, ta
     const fresh = tasks.filter((task) => task.task_id === undefined || !existing.has(task.task_id));
     const planned = planWorkflowTasks(fresh, existing, 'workflow tasks');
     if (planned.length === 0) return workflow;
-    await insertTasks(tem, workflowId, planned, workflow.priority);
+    await insertTasks(tem, workflowId, planned, workflow.priority, { rootSlots: 0, maxRunning: null }, policy);
     await settleWorkflow(tem, workflowId, { candidates: planned.map((task) => task.taskId) }, policy);
     return getWorkflowOrFail(tem, workflowId);
   });
 }
 
-async function insertTasks(em: EntityManager, workflowId: string, planned: PlannedTask[], workflowPriority: number): Promise<void> {
-  const rows: NewWorkflowTaskValues[] = planned.map(({ taskId, spec, dependsOn }) => {
-    const needs = explicitRequirements(spec.resources);
-    return {
+/**
+ * Inserts new tasks and their edges (one statement). The first `rootSlots` tasks without dependencies, by task
+ * priority then order, go straight to pending; the other ones without dependencies wait for a slot (max_running)
+ * or for the workflow to be admitted; tasks with dependencies are blocked.
+ */
+async function insertTasks(
+  em: EntityManager,
+  workflowId: string,
+  planned: PlannedTask[],
+  workflowPriority: number,
+  release: { rootSlots: number; maxRunning: number | null },
+  policy: SchedulingPolicy,
+): Promise<void> {
+  const roots = planned.filter((task) => task.dependsOn.length === 0);
+  const pendingRoots = new Set(
+    release.rootSlots >= roots.length ? roots : [...roots].sort((a, b) => b.spec.priority - a.spec.priority || a.index - b.index).slice(0, release.rootSlots),
+  );
+  const learn = requirementsLearner(em, policy);
+  const workers = pendingRoots.size > 0 ? await loadWorkerCapacities(em) : [];
+  const rows: NewWorkflowTaskValues[] = [];
+  for (const task of planned) {
+    const { taskId, spec, dependsOn } = task;
+    const pending = pendingRoots.has(task);
+    const effective = pending
+      ? await learn(spec.task_name, spec.subject, spec.context, spec.resources, spec.use_history)
+      : { learned: [], ...explicitRequirements(spec.resources) };
+    let stateReason: string | null = null;
+    if (dependsOn.length > 0) stateReason = `waiting for ${dependsOn.length === 1 ? `"${dependsOn[0]}"` : `${dependsOn.length} dependencies`}`;
+    else if (!pending && release.maxRunning !== null && release.rootSlots > 0) stateReason = `ready; waiting for a slot: max_running ${release.maxRunning} of its workflow are pending or running`;
+    else if (!pending) stateReason = 'waiting for the workflow to start';
+    rows.push({
       task_id: taskId,
       task_name: spec.task_name,
       subject: spec.subject ?? null,
       context: spec.context ?? null,
+      status: pending ? 'pending' : 'blocked',
       // The workflow's priority lifts (or lowers) all its tasks; a task's own is relative to it.
       priority: workflowPriority + spec.priority,
       task_data: { execution: spec.execution, use_history: spec.use_history, ...requiredFilesOf(spec) },
       requirements: spec.resources,
-      need_memory: needs.needMemory,
-      need_disk: needs.needDisk,
-      need_cpu: needs.needCpu,
-      need_gpu: needs.needGpu,
-      need_tags: needs.needTags,
+      learned_requirements: effective.learned,
+      need_memory: effective.needMemory,
+      need_disk: effective.needDisk,
+      need_cpu: effective.needCpu,
+      need_gpu: effective.needGpu,
+      need_tags: effective.needTags,
+      unschedulable_reason: pending ? unschedulableReason(effective, workers) : null,
       max_attempts: spec.max_attempts,
       time_limit_s: spec.time_limit ?? null,
       interrupt_allowed: spec.interrupt_allowed,
       user_metadata: spec.user_metadata,
       allow_failure: spec.allow_failure,
-      state_reason: dependsOn.length > 0 ? `waiting for ${dependsOn.length === 1 ? `"${dependsOn[0]}"` : `${dependsOn.length} dependencies`}` : 'waiting for the workflow to start',
-    };
-  });
+      state_reason: stateReason,
+      // Admission (allBlocked) marks a PENDING workflow's roots itself.
+      waiting_for_slot: !pending && dependsOn.length === 0 && release.maxRunning !== null && release.rootSlots > 0,
+    });
+  }
   const edges = planned.flatMap(({ taskId, dependsOn }) => dependsOn.map((dependency) => ({ task_id: taskId, depends_on: dependency })));
   const statement = insertWorkflowTasksStatement(workflowId, rows, edges);
-  await em.execute(statement.text, statement.values);
+  await rawQuery(em, statement.text, statement.values as never[]);
+  if (pendingRoots.size > 0) await notifyPendingWork(em, pendingRoots.size);
 }

@@ -1,4 +1,4 @@
-import { parameterFromSchema } from '../../protocol/taskSpec';
+import { parameterFromOf } from '../../protocol/taskSpec';
 import type { WorkflowTask } from '../../protocol/workflow';
 import { ValidationError, type ErrorIssue } from '../errors';
 
@@ -45,9 +45,9 @@ export function planWorkflowTasks(tasks: WorkflowTask[], existing: ReadonlySet<s
       }
     });
     for (const [name, value] of Object.entries(spec.execution.parameters)) {
-      const from = parameterFromSchema.safeParse(value);
-      if (from.success && !dependsOn.includes(from.data.from)) {
-        fail({ path: `tasks[${index}].execution.parameters.${name}.from`, message: `task "${ids[index]}" takes "${name}" from "${from.data.from}", which is not in its depends_on` });
+      const from = parameterFromOf(value);
+      if (from && !dependsOn.includes(from.from)) {
+        fail({ path: `tasks[${index}].execution.parameters.${name}.from`, message: `task "${ids[index]}" takes "${name}" from "${from.from}", which is not in its depends_on` });
       }
     }
     return { taskId: ids[index], spec, dependsOn, index };

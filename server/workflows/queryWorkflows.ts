@@ -5,6 +5,7 @@ import { WORK_REQUEST_STATUSES, type WorkRequestResult, type WorkRequestStatus }
 import type { ListWorkflowsQuery, TaskCounts, TaskMetadata, Workflow as WorkflowJson, WorkflowOutput, WorkflowWithTasks } from '../../protocol/workflow';
 import { InvalidCursorError, NotFoundError } from '../errors';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
+import { rawQuery } from '../sql/rawQuery';
 import { getWorkflowOrFail } from './workflowRow';
 import { runCosts, type RunCosts } from '../runs/queryRuns';
 
@@ -82,9 +83,11 @@ export async function workflowEta(em: EntityManager, workflowId: string): Promis
 
 /** The workflow with each task's current work request (create and add-tasks answers). */
 export async function getWorkflowWithTasks(em: EntityManager, row: Workflow): Promise<WorkflowWithTasks> {
-  const tasks = await em.execute<
-    Array<{ task_id: string; id: string; status: WorkRequestStatus; result: WorkRequestResult | null; attempt: number; depends_on: string[]; worker: string | null; started_at: Date | null; completed_at: Date | null }>
+  // rawQuery: em.execute costs several times the query on 10,000 rows.
+  const tasks = await rawQuery<
+    { task_id: string; id: string; status: WorkRequestStatus; result: WorkRequestResult | null; attempt: number; depends_on: string[]; worker: string | null; started_at: Date | null; completed_at: Date | null }
   >(
+    em,
     `select r.task_id, r.id, r.status, r.result, r.attempt, k.name as worker, r.started_at, r.completed_at,
        array(select e.depends_on from workflow_dependency e where e.workflow_id = r.workflow_id and e.task_id = r.task_id order by e.depends_on) as depends_on
      from work_request r left join worker k on k.id = r.worker_id

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { parameterFromSchema } from '../../protocol/taskSpec';
+import { parameterFromOf } from '../../protocol/taskSpec';
 import type { ResourceRequirements } from '../../protocol/taskSpec';
 import { historyKeyOf } from '../history/historyKey';
 import { learnRequirements, type LearnedRequirements } from '../history/learnRequirements';
@@ -7,15 +7,16 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
 import { unschedulableReason } from '../scheduler/unschedulableReason';
+import { rawQuery } from '../sql/rawQuery';
 import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type ReleasedTaskValues } from '../sql/workflowTasks';
-import { notifyPendingWork } from '../workRequests/notifyChanges';
+import { CHANNELS } from '../notifications';
 
 /**
  * Ready tasks (every dependency done) become pending, now rather than at creation: requirements are learned
  * from the history as it is at this moment (it may have grown since the workflow was created), and `from`
  * parameters are filled in from the dependencies' results. A `from` whose path is missing cannot run: it is
  * returned to be skipped. Costs one statement for the results (when any task takes one), a few per distinct
- * history key, and one update for all.
+ * history key, and one update for all (that also wakes claimers).
  */
 export async function releaseTasks(
   em: EntityManager,
@@ -25,7 +26,7 @@ export async function releaseTasks(
 ): Promise<{ released: number; skips: Array<{ id: number; task_id: string; skip_reason: string }> }> {
   const results = await dependencyResults(em, workflowId, ready);
   const workers = await loadWorkerCapacities(em);
-  const learned = new Map<string, LearnedRequirements>();
+  const learn = requirementsLearner(em, policy);
   const rows: ReleasedTaskValues[] = [];
   const skips: Array<{ id: number; task_id: string; skip_reason: string }> = [];
   for (const task of ready) {
@@ -34,16 +35,7 @@ export async function releaseTasks(
       skips.push({ id: Number(task.id), task_id: task.task_id, skip_reason: filled });
       continue;
     }
-    const key = historyKeyOf({ taskName: task.task_name, subject: task.subject, context: task.context });
-    const requirements = task.requirements as ResourceRequirements;
-    const cacheKey = JSON.stringify([key, requirements, task.task_data.use_history]);
-    let effective = learned.get(cacheKey);
-    if (!effective) {
-      effective = task.task_data.use_history === false
-        ? { learned: [], ...explicitRequirements(requirements) }
-        : await learnRequirements(em, key, requirements, { headroom: policy.headroom, sampleRuns: policy.sampleRuns });
-      learned.set(cacheKey, effective);
-    }
+    const effective = await learn(task.task_name, task.subject, task.context, task.requirements, task.task_data.use_history);
     rows.push({
       id: Number(task.id),
       task_data: filled === task.task_data.execution.parameters ? task.task_data : { ...task.task_data, execution: { ...task.task_data.execution, parameters: filled } },
@@ -57,10 +49,29 @@ export async function releaseTasks(
     });
   }
   if (rows.length === 0) return { released: 0, skips };
-  const statement = releaseTasksStatement(rows);
-  const released = await em.execute<unknown[]>(statement.text, statement.values);
-  await notifyPendingWork(em, released.length);
+  const statement = releaseTasksStatement(rows, CHANNELS.pendingWork);
+  const released = await rawQuery<unknown>(em, statement.text, statement.values as never[]);
   return { released: released.length, skips };
+}
+
+/**
+ * The effective requirements of tasks about to become pending, learned from the history as it is now: once per
+ * distinct (history key, resources, use_history), however many tasks share it.
+ */
+export function requirementsLearner(em: EntityManager, policy: SchedulingPolicy) {
+  const learned = new Map<string, Promise<LearnedRequirements>>();
+  return (taskName: string, subject: string | null | undefined, context: string | null | undefined, requirements: ResourceRequirements, useHistory: boolean): Promise<LearnedRequirements> => {
+    const key = historyKeyOf({ taskName, subject, context });
+    const cacheKey = JSON.stringify([key, requirements, useHistory]);
+    let effective = learned.get(cacheKey);
+    if (!effective) {
+      effective = useHistory === false
+        ? Promise.resolve({ learned: [], ...explicitRequirements(requirements) })
+        : learnRequirements(em, key, requirements, { headroom: policy.headroom, sampleRuns: policy.sampleRuns });
+      learned.set(cacheKey, effective);
+    }
+    return effective;
+  };
 }
 
 type Results = Map<string, { succeeded: boolean; value: unknown }>;
@@ -69,14 +80,14 @@ async function dependencyResults(em: EntityManager, workflowId: string, tasks: B
   const wanted = new Set<string>();
   for (const task of tasks) {
     for (const value of Object.values(task.task_data.execution.parameters)) {
-      const from = parameterFromSchema.safeParse(value);
-      if (from.success) wanted.add(from.data.from);
+      const from = parameterFromOf(value);
+      if (from) wanted.add(from.from);
     }
   }
   const results: Results = new Map();
   if (wanted.size === 0) return results;
   const statement = taskResultsStatement(workflowId, [...wanted]);
-  const rows = await em.execute<Array<{ task_id: string; result: string | null; value: unknown }>>(statement.text, statement.values);
+  const rows = await rawQuery<{ task_id: string; result: string | null; value: unknown }>(em, statement.text, statement.values as never[]);
   for (const row of rows) results.set(row.task_id, { succeeded: row.result === 'success', value: row.value });
   return results;
 }
@@ -88,12 +99,12 @@ async function dependencyResults(em: EntityManager, workflowId: string, tasks: B
 export function fillParameters(parameters: Record<string, unknown>, results: Results): Record<string, unknown> | string {
   let filled: Record<string, unknown> | null = null;
   for (const [name, value] of Object.entries(parameters)) {
-    const from = parameterFromSchema.safeParse(value);
-    if (!from.success) continue;
-    const source = results.get(from.data.from);
-    const where = `parameter "${name}" takes ${from.data.path ? `"${from.data.path}" of ` : ''}the result of "${from.data.from}"`;
+    const from = parameterFromOf(value);
+    if (!from) continue;
+    const source = results.get(from.from);
+    const where = `parameter "${name}" takes ${from.path ? `"${from.path}" of ` : ''}the result of "${from.from}"`;
     if (!source?.succeeded) return `${where}, which did not succeed`;
-    const found = valueAtPath(source.value, from.data.path);
+    const found = valueAtPath(source.value, from.path);
     if (found === undefined || found === null) return `${where}, which has no such value`;
     filled ??= { ...parameters };
     filled[name] = typeof found === 'object' ? JSON.stringify(found) : found;

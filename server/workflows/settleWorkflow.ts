@@ -1,6 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Workflow } from '../../entities';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
-import { blockedTasksStatement, skipTasksStatement, type BlockedTaskRow } from '../sql/workflowTasks';
+import { rawQuery } from '../sql/rawQuery';
+import {
+  blockedTasksStatement,
+  markWaitingForSlotStatement,
+  skipTasksStatement,
+  slotsTakenStatement,
+  waitingForSlotStatement,
+  type BlockedTaskRow,
+} from '../sql/workflowTasks';
 import { releaseTasks } from './releaseTasks';
 import { updateWorkflowStatus } from './workflowStatus';
 import { getWorkflowOrFail } from './workflowRow';
@@ -18,15 +27,23 @@ export interface WorkflowChange {
  * tasks whose dependencies are all done become pending (releaseTasks); those with a dependency that failed
  * (without allow_failure) are completed as skipped, naming it, and their dependants in turn (transitively);
  * then the workflow's status is derived and stored. Only the direct dependants of what finished are read.
+ * With max_running, ready tasks beyond the free slots stay blocked, marked waiting_for_slot, and are released
+ * in turn as the workflow's pending and running tasks end (every such end settles the workflow), so the claim
+ * never sees more than max_running of its tasks and needs no check of its own.
  */
 export async function settleWorkflow(em: EntityManager, workflowId: string, change: WorkflowChange, policy: SchedulingPolicy): Promise<void> {
   const workflow = await getWorkflowOrFail(em, workflowId, { lock: true });
   let finished = change.finished ?? [];
   let candidates = change.candidates ?? [];
   let allBlocked = change.allBlocked ?? false;
+  // Something of it is sure to be blocked or pending now, so the status need not look: a task released or left
+  // waiting for a slot stays so; a task left blocked only in the last pass (an earlier one may skip it later).
+  let leftActive = false;
+  let stillBlocked = false;
   while (finished.length > 0 || candidates.length > 0 || allBlocked) {
+    stillBlocked = false;
     const statement = blockedTasksStatement(workflowId, candidates, finished, allBlocked);
-    const blocked = await em.execute<BlockedTaskRow[]>(statement.text, statement.values);
+    const blocked = await rawQuery<BlockedTaskRow>(em, statement.text, statement.values as never[]);
     allBlocked = false;
     candidates = [];
     const skips: Array<{ id: number; skip_reason: string }> = [];
@@ -35,19 +52,49 @@ export async function settleWorkflow(em: EntityManager, workflowId: string, chan
       const failed = task.dependencies.find((dependency) => isDone(dependency.status) && dependency.result !== 'success' && !dependency.allow_failure);
       if (failed) skips.push({ id: Number(task.id), skip_reason: `dependency "${failed.task_id}" ${describeEnd(failed)}` });
       else if (task.dependencies.every((dependency) => isDone(dependency.status))) ready.push(task);
+      else stillBlocked = true;
     }
     // Tasks of a PENDING (not yet admitted) or CANCELED workflow stay where they are.
-    if (ready.length > 0 && workflow.status === 'RUNNING') {
-      const { skips: unfilled } = await releaseTasks(em, workflowId, ready, policy);
-      skips.push(...unfilled);
+    if (workflow.status === 'RUNNING') {
+      const released = await releaseReady(em, workflow, ready, policy);
+      skips.push(...released.skips);
+      if (released.released > 0 || released.waiting) leftActive = true;
     }
     finished = [];
     if (skips.length > 0) {
       const skipped = skipTasksStatement(skips);
-      finished = (await em.execute<Array<{ task_id: string }>>(skipped.text, skipped.values)).map((row) => row.task_id);
+      finished = (await rawQuery<{ task_id: string }>(em, skipped.text, skipped.values as never[])).map((row) => row.task_id);
     }
   }
-  await updateWorkflowStatus(em, workflow, policy);
+  await updateWorkflowStatus(em, workflow, policy, leftActive || stillBlocked);
+}
+
+/**
+ * Releases ready tasks (all of them, or as many as max_running leaves room for); answers those to skip instead,
+ * how many became pending, and whether some were left waiting for a slot.
+ */
+async function releaseReady(
+  em: EntityManager,
+  workflow: Workflow,
+  ready: BlockedTaskRow[],
+  policy: SchedulingPolicy,
+): Promise<{ skips: Array<{ id: number; skip_reason: string }>; released: number; waiting: boolean }> {
+  const maxRunning = workflow.maxRunning ?? null;
+  if (maxRunning === null) {
+    if (ready.length === 0) return { skips: [], released: 0, waiting: false };
+    return releaseTasks(em, workflow.workflowId, ready, policy).then((done) => ({ ...done, waiting: false }));
+  }
+  if (ready.length > 0) {
+    const mark = markWaitingForSlotStatement(ready.map((task) => Number(task.id)), `ready; waiting for a slot: max_running ${maxRunning} of its workflow are pending or running`);
+    await rawQuery(em, mark.text, mark.values as never[]);
+  }
+  const taken = slotsTakenStatement(workflow.workflowId);
+  const [{ taken: count }] = await rawQuery<{ taken: number }>(em, taken.text, taken.values as never[]);
+  if (count >= maxRunning) return { skips: [], released: 0, waiting: ready.length > 0 };
+  const waiting = waitingForSlotStatement(workflow.workflowId, maxRunning - count);
+  const next = await rawQuery<BlockedTaskRow>(em, waiting.text, waiting.values as never[]);
+  if (next.length === 0) return { skips: [], released: 0, waiting: false };
+  return releaseTasks(em, workflow.workflowId, next, policy).then((done) => ({ ...done, waiting: false }));
 }
 
 const isDone = (status: string) => status === 'completed' || status === 'aborted';

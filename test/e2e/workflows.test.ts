@@ -138,6 +138,34 @@ it('cancel kills the running task within 2 s, aborts the rest, CANCELED, and res
   expect(runsOf(counter)).toEqual({ long: 1 });
 }), 60_000);
 
+it('max_running 2 with four free slots: never more than two of its tasks run at once, and the rest run later', withProcessLogs(async () => {
+  const dir = tmpDir('slots');
+  // A second worker: four slots in all, so only the workflow's limit keeps its tasks to two at a time.
+  const helper = await startWorker(server, { concurrency: 2 });
+  try {
+    const id = uniqueName('slots');
+    const taskIds = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    await server.client.createWorkflow({
+      workflow_id: id,
+      max_running: 2,
+      tasks: taskIds.map((taskId) => ({
+        ...shellTask(`date +%s%N > '${dir}/${taskId}.start'; sleep 2; date +%s%N > '${dir}/${taskId}.end'`, { max_attempts: 1, use_history: false }),
+        task_name: uniqueName(`wf-${taskId}`),
+        task_id: taskId,
+      })),
+    });
+    const done = await server.client.waitForWorkflow(id, { timeoutMs: 60_000, intervalMs: 100 });
+    expect(done.status).toBe('SUCCESSFUL');
+    const read = (taskId: string, end: string) => Number(BigInt(fs.readFileSync(path.join(dir, `${taskId}.${end}`), 'utf8').trim()) / 1_000_000n);
+    const runs = taskIds.map((taskId) => ({ start: read(taskId, 'start'), end: read(taskId, 'end') }));
+    // The most runs in progress at any one moment: at every start, those started and not yet ended.
+    const overlap = Math.max(...runs.map((run) => runs.filter((other) => other.start <= run.start && other.end > run.start).length));
+    expect(overlap).toBe(2);
+  } finally {
+    await helper.stop();
+  }
+}), 90_000);
+
 it('a worker killed with kill -9 under a task with interrupt_allowed false leaves the workflow RESUMABLE; resume-all finishes it', withProcessLogs(async () => {
   const dir = tmpDir('kill');
   const counter = path.join(dir, 'runs');

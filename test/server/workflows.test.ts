@@ -297,6 +297,99 @@ test('a plain work request with a from parameter is a 400', async () => {
   expect(answer.body.error?.issues?.[0]?.path).toBe('execution.parameters.p');
 });
 
+test('the report of a task killed by a workflow cancel is answered 200 (its run cost booked), and the worker claims again', async () => {
+  const prefix = uniqueTaskName('late');
+  const id = newWorkflowId();
+  expectStatus(await create({ workflow_id: id, tasks: [task(prefix, 'long'), task(prefix, 'after', { depends_on: ['long'] })] }), 201, 'create');
+  const [long] = await worker.claimOk({ max: 10 });
+  expectStatus(await post(`/api/v1/workflows/${id}/cancel`), 200, 'cancel');
+  const report = await worker.complete(long.id, { result: 'failure', output_data: { errors: [{ code: 'exit_code', message: 'killed' }] } });
+  expect(report.status).toBe(200);
+  expect(report.body).toMatchObject({ status: 'aborted', result: null });
+  expect(await worker.claimOk({ max: 10 })).toEqual([]);
+  expect((await get(id)).status).toBe('CANCELED');
+});
+
+test('max_running 2: never more than two of its tasks pending or running; the rest are handed out as slots free', async () => {
+  const prefix = uniqueTaskName('slots');
+  const id = newWorkflowId();
+  const roots = ['r1', 'r2', 'r3', 'r4'].map((taskId) => task(prefix, taskId));
+  const created = expectStatus(await create({ workflow_id: id, max_running: 2, tasks: [...roots, task(prefix, 'last', { depends_on: ['r1'] })] }), 201, 'create').body;
+  expect(created.tasks.map((item) => [item.task_id, item.status])).toEqual([['r1', 'pending'], ['r2', 'pending'], ['r3', 'blocked'], ['r4', 'blocked'], ['last', 'blocked']]);
+  const waiting = expectStatus(await server.request<TaskMetadata>('GET', `/api/v1/workflows/${id}/metadata?task_id=r3`, { token: server.clientToken }), 200, 'r3').body;
+  expect(waiting.work_request.state_reason).toContain('max_running 2');
+
+  const first = await worker.claimOk({ max: 10 });
+  expect(first.map(taskIdOf).sort()).toEqual(['r1', 'r2']);
+  expect(await worker.claimOk({ max: 10 })).toEqual([]);
+  // r1 ends: one slot, taken by the oldest ready task (r3), not by its dependant that became ready since.
+  expectStatus(await worker.complete(first.find((item) => taskIdOf(item) === 'r1')!.id), 200, 'complete r1');
+  const second = await worker.claimOk({ max: 10 });
+  expect(second.map(taskIdOf)).toEqual(['r3']);
+  expect(await worker.claimOk({ max: 10 })).toEqual([]);
+  const ran = ['r1', 'r2', 'r3'];
+  let running = [first.find((item) => taskIdOf(item) === 'r2')!, ...second];
+  while (running.length > 0) {
+    for (const item of running) expectStatus(await worker.complete(item.id), 200, `complete ${item.task_name}`);
+    running = await worker.claimOk({ max: 10 });
+    expect(running.length).toBeLessThanOrEqual(2);
+    ran.push(...running.map(taskIdOf));
+  }
+  expect(ran.sort()).toEqual(['last', 'r1', 'r2', 'r3', 'r4']);
+  expect((await get(id)).status).toBe('SUCCESSFUL');
+});
+
+test('a manual retry of a failed task runs the FAILED workflow again: the dependant it skipped waits for it and runs', async () => {
+  const prefix = uniqueTaskName('retry');
+  const id = newWorkflowId();
+  expectStatus(await create({ workflow_id: id, tasks: diamond(prefix) }), 201, 'create');
+  await runRound();
+  await runRound({ b: { result: 'failure' } });
+  const failed = await get(id);
+  expect(failed.status).toBe('FAILED');
+  const b = expectStatus(await server.request<TaskMetadata>('GET', `/api/v1/workflows/${id}/metadata?task_id=b`, { token: server.clientToken }), 200, 'b').body;
+
+  const retried = expectStatus(await post<{ id: number; status: string; attempt: number; supersedes: number; task_id: string }>(`/api/v1/work-requests/${b.work_request.id}/retry`), 201, 'retry b').body;
+  expect(retried).toMatchObject({ status: 'pending', attempt: 2, supersedes: b.work_request.id, task_id: 'b' });
+  const running = await get(id);
+  expect(running.status).toBe('RUNNING');
+  expect(running.stats).toEqual({});
+  const d = expectStatus(await server.request<TaskMetadata>('GET', `/api/v1/workflows/${id}/metadata?task_id=d`, { token: server.clientToken }), 200, 'd').body;
+  expect(d.work_request).toMatchObject({ status: 'blocked', attempt: 2 });
+  expect(d.work_request.state_reason).toContain('"b" was retried');
+
+  expect((await runRound()).ids).toEqual(['b']);
+  expect((await runRound()).ids).toEqual(['d']);
+  const again = await get(id);
+  expect(again.status).toBe('SUCCESSFUL');
+  expect(Date.parse(again.stats.end_time as string)).toBeGreaterThan(Date.parse(failed.stats.end_time as string));
+  const attempts = await server.sql<{ task_id: string; n: string }>(`select task_id, count(*) as n from work_request where workflow_id = $1 group by task_id order by task_id`, [id]);
+  expect(attempts.map((row) => [row.task_id, Number(row.n)])).toEqual([['a', 1], ['b', 2], ['c', 1], ['d', 2]]);
+});
+
+test('a retry of a task that fails again leaves the workflow FAILED again; a task of a CANCELED workflow is 409 workflow_canceled', async () => {
+  const prefix = uniqueTaskName('retry-again');
+  const id = newWorkflowId();
+  expectStatus(await create({ workflow_id: id, tasks: [task(prefix, 'only', { max_attempts: 1 }), task(prefix, 'next', { depends_on: ['only'] })] }), 201, 'create');
+  await runRound({ only: { result: 'failure' } });
+  expect((await get(id)).status).toBe('FAILED');
+  const first = expectStatus(await server.request<TaskMetadata>('GET', `/api/v1/workflows/${id}/metadata?task_id=only`, { token: server.clientToken }), 200, 'only').body;
+  const retried = expectStatus(await post<{ id: number }>(`/api/v1/work-requests/${first.work_request.id}/retry`), 201, 'retry').body;
+  expect((await get(id)).status).toBe('RUNNING');
+  await runRound({ only: { result: 'failure' } });
+  const failedAgain = await get(id);
+  expect(failedAgain.status).toBe('FAILED');
+  expect(failedAgain.task_counts).toMatchObject({ total: 2, completed: 2 });
+  const next = expectStatus(await server.request<TaskMetadata>('GET', `/api/v1/workflows/${id}/metadata?task_id=next`, { token: server.clientToken }), 200, 'next').body;
+  expect(next.work_request).toMatchObject({ result: 'skipped', attempt: 2 });
+
+  expectStatus(await post(`/api/v1/workflows/${id}/cancel`), 200, 'cancel');
+  const refused = await post(`/api/v1/work-requests/${retried.id}/retry`);
+  expect(refused.status).toBe(409);
+  expect((refused.body as { error: { code: string } }).error.code).toBe('workflow_canceled');
+  expect((await get(id)).status).toBe('CANCELED');
+});
+
 describe('with WORKSCHED_MAX_RUNNING_WORKFLOWS=1 and WORKSCHED_MAX_PENDING_WORKFLOWS=1', () => {
   let limited: TestServer;
   beforeAll(async () => {
