@@ -55,6 +55,8 @@ export interface StopSummary {
  */
 export class WorkerAgent {
   private readonly active = new Map<number, ActiveTask>();
+  /** Kills the running tasks' process groups if this process dies. */
+  private readonly orphanGuard = new OrphanGuard();
   private readonly stopClaiming = new AbortController();
   private readonly stopBackground = new AbortController();
   private slotFreed: (() => void) | null = null;
@@ -171,6 +173,7 @@ export class WorkerAgent {
     await Promise.allSettled(this.loops);
     const empty = (await this.outbox?.drainOnce().catch(() => false)) ?? true;
     if (!empty) this.logger.warn({ queued: this.outbox.pendingCount() }, 'some results could not be delivered; they stay on disk and are sent at the next start');
+    this.orphanGuard.close();
     return this.summary();
   }
 
@@ -191,8 +194,13 @@ export class WorkerAgent {
       if (free <= 0) {
         this.outbox.returnCarried(carried);
         await new Promise<void>((resolve) => {
-          this.slotFreed = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
+          // One listener per wait, removed after it: a busy agent waits thousands of times.
+          const onAbort = () => resolve();
+          this.slotFreed = () => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
         });
         this.slotFreed = null;
         continue;
@@ -275,7 +283,7 @@ export class WorkerAgent {
       void (previous.settled ?? previous.task.done).finally(() => this.run(request));
       return;
     }
-    let guard: OrphanGuard | null = null;
+    let taskGroup: number | null = null;
     const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger, this.config.logMaxBytes, () => this.preempt(request.id));
     const runAs = this.taskUsers.acquire();
     const task = startTask({
@@ -292,7 +300,8 @@ export class WorkerAgent {
       },
       onOutput: (stream, text) => shipper.push(stream, text),
       onSpawn: (pid) => {
-        guard = new OrphanGuard(pid);
+        taskGroup = pid;
+        this.orphanGuard.watch(pid);
       },
     });
     const active: ActiveTask = { request, task, shipper, cancelled: false };
@@ -302,7 +311,7 @@ export class WorkerAgent {
       .then((outcome) => this.finish(active, outcome))
       .catch((error: unknown) => this.logger.error({ err: error, workRequest: request.id }, 'task bookkeeping failed'))
       .finally(() => {
-        guard?.release(); // assigned in onSpawn
+        if (taskGroup !== null) this.orphanGuard.forget(taskGroup); // assigned in onSpawn
         this.taskUsers.release(runAs);
         this.active.delete(request.id);
         // A claim waiting for this slot carries the report; otherwise it goes at once on its own.

@@ -163,8 +163,12 @@ export class Outbox {
     while (!signal.aborted) {
       if (this.ready().length === 0) {
         await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
+          const onAbort = () => resolve();
+          this.wake = () => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
         });
         this.wake = null;
         continue;

@@ -69,6 +69,6 @@ export async function createRetryAttempt(
   await em.flush();
   failed.supersededById = retry.id;
   await em.flush();
-  await notifyPendingWork(em);
+  await notifyPendingWork(em, 1);
   return retry;
 }

@@ -5,6 +5,7 @@ import { requireRole, type Principal, type TokenAuthenticator } from '../auth';
 import { RateLimitedError, ResponseInvalidError, parseInput, parsePathParams } from '../errors';
 import type { TokenBuckets } from '../rateLimit';
 import { requestBodyOf } from './requestBody';
+import { sendJson } from './sendJson';
 
 type Parsed<R, K extends 'params' | 'query' | 'body'> = R extends { [key in K]: infer S extends z.ZodType } ? z.output<S> : undefined;
 
@@ -69,7 +70,7 @@ export function mountRoutes(
       }
       // A handler may answer another success status than the route's (`res.locals.status`: 200 for an existing workflow).
       const status = typeof res.locals.status === 'number' ? res.locals.status : res.statusCode === 200 ? (route.status ?? 200) : res.statusCode;
-      res.status(status).json(answer);
+      sendJson(res, status, answer);
     });
   }
 }

@@ -14,6 +14,7 @@ import { appendLogEntries, readLogEntries } from '../workRequests/logEntries';
 import { getWorkRequest, listWorkRequests } from '../workRequests/queryWorkRequests';
 import { checkOutputDataSize } from '../workRequests/outputDataLimit';
 import { findEstimates } from '../workRequests/findEstimates';
+import { withNotificationsAfterCommit } from '../workRequests/notifyChanges';
 import { releaseWorkRequest } from '../workRequests/releaseWorkRequest';
 import { retryWorkRequest } from '../workRequests/retryWorkRequest';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
@@ -40,6 +41,8 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
   const who = (principal: Principal) => `${principal.role} token #${principal.tokenId}`;
+  /** The worker and create paths NOTIFY after their commits, not inside them (see withNotificationsAfterCommit). */
+  const afterCommit = <T>(work: () => Promise<T>) => withNotificationsAfterCommit(ctx.notifications, work);
   return {
     createWorkRequest: async ({ body, res }) => {
       rejectParametersFrom([body], () => '');
@@ -52,7 +55,8 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
         }
         body = withFilePaths(body, files);
       }
-      const row = await createWorkRequest(ctx.pool, body, policy);
+      const spec = body;
+      const row = await afterCommit(() => createWorkRequest(ctx.pool, spec, policy));
       res.location(`/api/v1/work-requests/${row.id}`);
       return serializeWorkRequest(row, null);
     },
@@ -60,7 +64,7 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
     createWorkRequests: async ({ body }) => {
       rejectParametersFrom(body.work_requests, (index) => `work_requests[${index}].`);
       rejectSingleFileTasks(body.work_requests);
-      const rows = await createWorkRequests(ctx.pool, body.work_requests, policy);
+      const rows = await afterCommit(() => createWorkRequests(ctx.pool, body.work_requests, policy));
       return { work_requests: rows.map((row) => serializeWorkRequest(row, null)) };
     },
 
@@ -105,18 +109,18 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
       return { entries, truncated: request.logTruncated };
     },
 
-    postLogs: ({ params, body, req }) => appendLogEntries(fork(), params.id, workerIdOf(req), body.entries, ctx.config.logMaxBytes),
+    postLogs: ({ params, body, req }) => afterCommit(() => appendLogEntries(fork(), params.id, workerIdOf(req), body.entries, ctx.config.logMaxBytes)),
 
     completeWorkRequest: async ({ params, body, req }) => {
       checkOutputDataSize([{ path: 'output_data', outputData: body.output_data }], ctx.config.maxOutputData);
-      const { row, worker: assigned, ended } = await completeWorkRequest(fork(), params.id, workerIdOf(req), body, policy);
+      const { row, worker: assigned, ended } = await afterCommit(() => completeWorkRequest(fork(), params.id, workerIdOf(req), body, policy));
       if (ended) ctx.metrics.recordEnded([ended]);
       return serializeWorkRequest(row, assigned);
     },
 
     releaseWorkRequest: async ({ params, body, req }) => {
       checkOutputDataSize([{ path: 'output_data', outputData: body.output_data }], ctx.config.maxOutputData);
-      return serializeWorkRequest(await releaseWorkRequest(fork(), params.id, workerIdOf(req), body, policy));
+      return serializeWorkRequest(await afterCommit(() => releaseWorkRequest(fork(), params.id, workerIdOf(req), body, policy)));
     },
   };
 }

@@ -7,6 +7,7 @@ import { recordHeartbeat } from '../workers/heartbeat';
 import { listWorkers } from '../workers/listWorkers';
 import { registerWorker } from '../workers/registerWorker';
 import { completeWorkRequests, type CompletionReport } from '../workRequests/completeWorkRequests';
+import { withNotificationsAfterCommit } from '../workRequests/notifyChanges';
 import { completeWithinCap } from '../workRequests/outputDataLimit';
 import { serializeWorker } from '../workers/serializeWorker';
 import { setWorkerEnabled } from '../workers/setWorkerEnabled';
@@ -17,10 +18,15 @@ import type { RouteHandlers } from './mountRoutes';
 export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers' | 'disableWorker' | 'enableWorker'> {
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
-  /** Applies the results within the output_data cap (the others are answered 413) and counts the attempts they ended. */
+  /**
+   * Applies the results within the output_data cap (the others are answered 413) and counts the attempts they
+   * ended; their wake-ups are sent after the commit (before a claim that carried them starts waiting).
+   */
   const complete = async (workerId: number, results: CompletionReport[]) => {
     const ended: EndedAttempt[] = [];
-    const answers = await completeWithinCap(results, ctx.config.maxOutputData, (accepted) => completeWorkRequests(fork(), workerId, accepted, policy, ended));
+    const answers = await withNotificationsAfterCommit(ctx.notifications, () =>
+      completeWithinCap(results, ctx.config.maxOutputData, (accepted) => completeWorkRequests(fork(), workerId, accepted, policy, ended)),
+    );
     ctx.metrics.recordEnded(ended);
     return answers;
   };

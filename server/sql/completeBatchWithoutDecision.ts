@@ -1,5 +1,4 @@
 import type { OutputData } from '../../protocol/outputData';
-import { CHANNELS } from '../notifications';
 import type { SqlStatement } from './statement';
 import { ATTEMPT_COST, fromSource, historyFigures, historyOfCompletedAttempt, queueKeyIncrement, type HistoryFigures, type SourceExpression } from './taskHistory';
 
@@ -10,9 +9,6 @@ export interface QuickReport {
   output_data: OutputData;
   stateReason: string | null;
 }
-
-// A NOTIFY payload holds under 8,000 bytes: ids (≤ 16 digits and a comma) go out in groups this big.
-const IDS_PER_NOTIFICATION = 400;
 
 /** The input relation's columns: SQL types of the history figures (numeric: assignment to bigint rounds). */
 const FIGURE_COLUMNS: { [K in keyof HistoryFigures]: string } = {
@@ -31,9 +27,9 @@ const figureColumn = (field: string) => `fig_${field.replace(/[A-Z]/g, (letter) 
 /**
  * The set-based hot path of batch completion: every report of `reports` whose request runs on this worker,
  * in one statement — the requests completed (one UPDATE over the reports as a relation), their history rows
- * and counter increments written (one INSERT each), and followers notified with a few NOTIFYs carrying
- * comma-separated ids. Answers the ids it completed (with what the metrics need); the others (repeat reports, another worker's,
- * unknown) are left for the caller's per-item path. `reports` must not repeat an id.
+ * and counter increments written (one INSERT each). No NOTIFY: the caller tells followers after the commit
+ * (notifyWorkRequestsActivity). Answers the ids it completed (with what the metrics need); the others (repeat
+ * reports, another worker's, unknown) are left for the caller's per-item path. `reports` must not repeat an id.
  */
 export function completeBatchWithoutDecisionStatement(workerId: number, reports: QuickReport[]): SqlStatement {
   const figureNames = Object.keys(FIGURE_COLUMNS) as Array<keyof HistoryFigures>;
@@ -68,12 +64,8 @@ export function completeBatchWithoutDecisionStatement(workerId: number, reports:
        ${history.text}
      ), counted as (
        ${queueKeyIncrement('recorded')}
-     ), notified as (
-       select pg_notify(?, string_agg(id::text, ',')) from (
-         select id, (row_number() over () - 1) / ${IDS_PER_NOTIFICATION} as part from done
-       ) numbered group by part
      )
-     select done.id, done.workflow_id, done.task_id, done.task_name, done.created_at, done.started_at, done.completed_at, (select count(*) from notified) as notifications from done`,
-    values: [JSON.stringify(input), workerId, ...history.values, CHANNELS.workRequestActivity],
+     select done.id, done.workflow_id, done.task_id, done.task_name, done.created_at, done.started_at, done.completed_at from done`,
+    values: [JSON.stringify(input), workerId, ...history.values],
   };
 }

@@ -1,12 +1,11 @@
 import type { OutputData } from '../../protocol/outputData';
-import { CHANNELS } from '../notifications';
 import type { SqlStatement } from './statement';
 import { ATTEMPT_COST, historyFigures, historyOfCompletedAttempt, queueKeyIncrement } from './taskHistory';
 
 /**
  * A `success` or `skipped` report for a request running on this worker, in one statement: the request
- * completed, its history row and counter increment written (unless it opted out of history), followers
- * notified. Answers the completed row with its worker's name, or nothing when the request is not running on
+ * completed, its history row and counter increment written (unless it opted out of history); the caller
+ * notifies followers after it. Answers the completed row with its worker's name, or nothing when the request is not running on
  * this worker or is a workflow task (the full path settles its workflow).
  */
 export function completeWithoutDecisionStatement(
@@ -31,7 +30,7 @@ export function completeWithoutDecisionStatement(
      ), counted as (
        ${queueKeyIncrement('recorded')}
      )
-     select done.*, pg_notify(?, done.id::text) as notified from done`,
-    values: [report.result, JSON.stringify(report.output_data), report.stateReason, figures.durationMs, id, workerId, ...history.values, CHANNELS.workRequestActivity],
+     select done.* from done`,
+    values: [report.result, JSON.stringify(report.output_data), report.stateReason, figures.durationMs, id, workerId, ...history.values],
   };
 }

@@ -67,13 +67,15 @@ export interface NewWorkRequestValues {
 const INSERTED_COLUMNS = `id, created_at`;
 
 /**
- * Inserts pending first attempts in input order (ids ascend with it) and, in the same statement (so in the same
- * transaction), sends one pending-work notification whose payload is how many rows it created.
+ * Inserts pending first attempts in input order (ids ascend with it). Given a channel, the same statement (so
+ * the same transaction) sends one pending-work notification whose payload is how many rows it created; without
+ * one the caller publishes that after the commit (withNotificationsAfterCommit).
  */
-export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendingWorkChannel: string) {
+export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendingWorkChannel: string | null) {
   const column = <K extends keyof NewWorkRequestValues>(key: K) => rows.map((row) => row[key]);
   return {
-    name: 'worksched_create_work_requests',
+    // One name per text: a name is prepared once per connection.
+    name: pendingWorkChannel === null ? 'worksched_create_work_requests_quiet' : 'worksched_create_work_requests',
     text: `with inserted as (
        insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
          learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, time_limit_s,
@@ -83,21 +85,21 @@ export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendin
          array(select json_array_elements_text(r.need_tags::json)), 1, r.max_attempts, r.time_limit_s,
          r.interrupt_allowed, r.user_metadata::jsonb, r.unschedulable_reason, r.schedule, now()
        from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
-         $9::int[], $10::int[], $11::text[], $12::text[], $13::int[], $14::int[], $15::int[], $16::boolean[], $17::text[], $19::text[])
+         $9::int[], $10::int[], $11::text[], $12::text[], $13::int[], $14::int[], $15::int[], $16::boolean[], $17::text[], $18::text[])
          with ordinality as r(task_name, subject, context, task_data, requirements, learned, need_memory, need_disk,
            need_cpu, need_gpu, need_tags, unschedulable_reason, priority, max_attempts, time_limit_s, interrupt_allowed,
            user_metadata, schedule, position)
        order by r.position
        returning ${INSERTED_COLUMNS}
-     ),
-     notified as materialized (select pg_notify($18, (select count(*) from inserted)::text))
-     select inserted.* from inserted, notified order by inserted.id`,
+     )${pendingWorkChannel === null ? '' : `,
+     notified as materialized (select pg_notify($19, (select count(*) from inserted)::text))`}
+     select inserted.* from inserted${pendingWorkChannel === null ? '' : ', notified'} order by inserted.id`,
     values: [
       column('taskName'), column('subject'), column('context'), column('taskData'), column('requirements'), column('learnedRequirements'),
       column('needMemory'), column('needDisk'), column('needCpu'), column('needGpu'), column('needTags'), column('unschedulableReason'),
       column('priority'), column('maxAttempts'), column('timeLimitS'), column('interruptAllowed'), column('userMetadata'),
-      pendingWorkChannel,
       column('schedule'),
+      ...(pendingWorkChannel === null ? [] : [pendingWorkChannel]),
     ],
   };
 }

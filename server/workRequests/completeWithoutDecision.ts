@@ -2,11 +2,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OutputData } from '../../protocol/outputData';
 import { WorkRequest, type Worker } from '../../entities';
 import { completeWithoutDecisionStatement } from '../sql/completeWithoutDecision';
+import { notifyWorkRequestActivity } from './notifyChanges';
 
 /**
  * The hot path of completion: a `success` or `skipped` report for a request running on this worker needs no
  * retry decision, so it is one statement — the request completed, its history row and counter increment
- * written, followers notified — atomic without an explicit transaction. Returns null when the request is not
+ * written — atomic without an explicit transaction; followers are notified after it committed. Returns null when the request is not
  * running on this worker (repeat report, cancelled, reassigned): the caller takes the full path, which answers
  * those cases.
  */
@@ -21,6 +22,7 @@ export async function completeWithoutDecision(
   const rows = await em.execute<Array<Record<string, unknown> & { worker_name: string }>>(statement.text, statement.values);
   const raw = rows[0];
   if (!raw) return null;
-  const { worker_name: workerName, worker_cpu_count: _cpus, worker_total_memory: _memory, notified: _notified, ...columns } = raw;
+  await notifyWorkRequestActivity(em, id);
+  const { worker_name: workerName, worker_cpu_count: _cpus, worker_total_memory: _memory, ...columns } = raw;
   return { row: em.map(WorkRequest, columns), worker: { id: workerId, name: workerName } };
 }

@@ -12,6 +12,7 @@ import { lockWorkRequestsInOrder } from './lockWorkRequest';
 import { settleWorkflow } from '../workflows/settleWorkflow';
 import { completeWithDecision, describeCompletion } from './completeWorkRequest';
 import { endedAttemptOf } from './endedAttempt';
+import { notifyWorkRequestsActivity } from './notifyChanges';
 import { bookRunCosts } from '../runs/bookRunCosts';
 import { checkRunBudgets } from '../runs/runBudgets';
 
@@ -70,6 +71,7 @@ export async function completeWorkRequests(
         const times = { createdAt: new Date(row.created_at), startedAt: row.started_at === null ? null : new Date(row.started_at), completedAt: new Date(row.completed_at) };
         endedHere.push(endedAttemptOf({ taskName: row.task_name, result: report.result, ...times }, report.output_data));
       }
+      await notifyWorkRequestsActivity(tem, done.map((row) => Number(row.id)));
       await bookRunCosts(tem, done.filter((row) => row.workflow_id !== null).map((row) => Number(row.id)));
     }
     for (const report of firstReports.values()) {

@@ -16,13 +16,14 @@ import {
 import type { SuccessProfile } from '../sql/successProfile';
 import { isDatabaseUnavailable } from '../databaseErrors';
 import { newWorkRequestRow } from './newWorkRequest';
+import { deferPendingWork } from './notifyChanges';
 
 /**
  * Stores validated task specs as pending work requests, all or none, in input order: requirements learned from
  * history fill what each spec leaves open (computed once per distinct history key, all keys in one statement),
  * the unschedulable reason is set where no enabled worker can run one, and claimers are woken once. At most
- * three statements whatever the count, without the ORM: the insert and its notification are one statement,
- * hence one transaction. Returns the rows in input order, shaped as the entity (serializeWorkRequest).
+ * three statements whatever the count, without the ORM; the insert is one statement, hence one transaction
+ * (its wake-up is published after it within withNotificationsAfterCommit, else sent by the insert itself). Returns the rows in input order, shaped as the entity (serializeWorkRequest).
  */
 export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: SchedulingPolicy): Promise<WorkRequest[]> {
   if (specs.length === 0) return [];
@@ -69,7 +70,9 @@ export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[]
       userMetadata: spec.user_metadata,
     });
   });
-  const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), CHANNELS.pendingWork));
+  // Within withNotificationsAfterCommit the wake-up goes after the commit; otherwise with the insert.
+  const deferred = deferPendingWork(rows.length);
+  const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), deferred ? null : CHANNELS.pendingWork));
   if (inserted.rows.length !== rows.length) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
   return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
 }

@@ -31,7 +31,7 @@ export async function requeueOrAbortRunning(
     row.stateReason = `${why}; requeued as attempt ${row.attempt} of ${row.maxAttempts}`;
     await em.flush();
     await appendSystemLogLine(em, row.id, row.stateReason);
-    await notifyPendingWork(em);
+    await notifyPendingWork(em, 1);
     await notifyWorkRequestActivity(em, row.id);
     return 'requeued';
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'child_process';
-import { writeFileSync } from 'fs';
+import { promises as fs } from 'fs';
 import type { Readable, Writable } from 'stream';
 import { ERROR_CODES } from '../../protocol';
 import type { TaskCommand } from './taskCommand';
@@ -86,15 +86,19 @@ function openGate(child: TaskChild, procsFiles: string[]): void {
     gate.destroy();
     return;
   }
-  for (const file of procsFiles) {
-    try {
-      writeFileSync(file, String(child.pid));
-    } catch (error) {
-      gate.end(`${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
-      return;
+  const pid = String(child.pid);
+  // Off the event loop (the shell waits on fd 3 meanwhile): a cgroup v1 move is slow, and tasks start in bursts.
+  void (async () => {
+    for (const file of procsFiles) {
+      try {
+        await fs.writeFile(file, pid);
+      } catch (error) {
+        gate.end(`${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+        return;
+      }
     }
-  }
-  gate.end('go\n');
+    gate.end('go\n');
+  })();
 }
 
 /** Map a spawn 'error' event (no wrapper shell) to an error code. */

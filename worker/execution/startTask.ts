@@ -1,4 +1,4 @@
-import { chownSync, existsSync, lchownSync, mkdirSync, rmSync } from 'fs';
+import { existsSync, lchownSync, promises as fs } from 'fs';
 import { join, resolve } from 'path';
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
@@ -67,20 +67,25 @@ class TaskRun {
     const root = resolve(options.workRoot);
     this.workdir = join(root, this.name);
     this.files = new TaskFiles(root, this.name, { ownDirectory: options.runAs !== undefined });
-    try {
-      mkdirSync(root, { recursive: true });
-      // Its own user's alone: another task (another uid) can neither list nor read it.
-      mkdirSync(this.workdir, { mode: 0o700 });
-      if (options.runAs) chownSync(this.workdir, options.runAs.uid, options.runAs.gid);
-      this.files.writeBeforeStart(request);
-    } catch (error) {
-      this.setupError = { code: ERROR_CODES.spawnFailed, message: `cannot prepare ${this.workdir}: ${(error as Error).message}` };
-    }
-    this.done = this.run().catch((error: Error) => {
+    this.done = this.prepare(root).then(() => this.run()).catch((error: Error) => {
       this.system(`internal error: ${error.stack ?? error.message}`);
       if (!this.mainExited) this.signalAll('SIGKILL'); // never leave a task running unsupervised
       return this.finish({ kind: 'start-error', code: ERROR_CODES.spawnFailed, message: `worker error: ${error.message}` }, 'proc', 0, {});
     });
+  }
+
+  /** The working directory and the task's files, off the event loop (see TaskFiles.writeBeforeStart). */
+  private async prepare(root: string): Promise<void> {
+    const runAs = this.options.runAs;
+    try {
+      await fs.mkdir(root, { recursive: true });
+      // Its own user's alone: another task (another uid) can neither list nor read it.
+      await fs.mkdir(this.workdir, { mode: 0o700 });
+      if (runAs) await fs.chown(this.workdir, runAs.uid, runAs.gid);
+      await this.files.writeBeforeStart(this.options.workRequest);
+    } catch (error) {
+      this.setupError = { code: ERROR_CODES.spawnFailed, message: `cannot prepare ${this.workdir}: ${(error as Error).message}` };
+    }
   }
 
   get pid(): number | undefined {
@@ -322,11 +327,11 @@ class TaskRun {
     }
     if (!this.options.keepWorkdir) {
       try {
-        rmSync(this.workdir, { recursive: true, force: true, maxRetries: 3 });
+        await fs.rm(this.workdir, { recursive: true, force: true, maxRetries: 3 });
       } catch (error) {
         this.system(`could not remove ${this.workdir}: ${(error as Error).message}`);
       }
-      for (const failure of this.files.remove()) this.system(`could not remove ${failure}`);
+      for (const failure of await this.files.remove()) this.system(`could not remove ${failure}`);
     }
     const stats = buildStatistics({ durationMs, ...measured, method, snapshot: this.options.workerSnapshot });
     const outcome = buildOutcome(ending, stats, taskResult);

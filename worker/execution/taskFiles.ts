@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, fstatSync, lchownSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'fs';
+import { closeSync, constants, existsSync, fstatSync, lchownSync, openSync, promises as fs, readSync } from 'fs';
 import { join } from 'path';
 import { findUnstorableText, formatIssuePath } from '../../protocol/errors';
 import { findJsonProblem, MAX_JSON_DEPTH } from '../../protocol/jsonValue';
@@ -42,11 +42,16 @@ export class TaskFiles {
     this.pythonRunner = join(dir, `${name}.python-runner.py`);
   }
 
-  /** Written before the task starts (exclusive create: nothing planted there beforehand is followed). */
-  writeBeforeStart(request: ClaimedWorkRequest): void {
-    if (this.ownDirectory) mkdirSync(this.ownDirectory, { mode: 0o700 });
-    writeFileSync(this.task, JSON.stringify(request, null, 2), { flag: 'wx', mode: 0o600 });
-    writeFileSync(this.inputs, JSON.stringify(request.inputs ?? {}), { flag: 'wx', mode: 0o600 });
+  /**
+   * Written before the task starts (exclusive create: nothing planted there beforehand is followed). Off the
+   * event loop, like remove(): with dozens of tasks starting and ending, synchronous file calls stall the agent.
+   */
+  async writeBeforeStart(request: ClaimedWorkRequest): Promise<void> {
+    if (this.ownDirectory) await fs.mkdir(this.ownDirectory, { mode: 0o700 });
+    await Promise.all([
+      fs.writeFile(this.task, JSON.stringify(request, null, 2), { flag: 'wx', mode: 0o600 }),
+      fs.writeFile(this.inputs, JSON.stringify(request.inputs ?? {}), { flag: 'wx', mode: 0o600 }),
+    ]);
   }
 
   /** Gives the files written so far (and their directory) to the task's user, just before it starts. */
@@ -59,21 +64,14 @@ export class TaskFiles {
     return [this.task, this.result, this.inputs, this.pythonCall, this.pythonStatus, this.pythonRunner];
   }
 
-  remove(): string[] {
+  async remove(): Promise<string[]> {
     const failed: string[] = [];
-    for (const path of this.all()) {
-      try {
-        rmSync(path, { force: true });
-      } catch (error) {
-        failed.push(`${path}: ${(error as Error).message}`);
-      }
-    }
+    await Promise.all(
+      this.all().map((path) => fs.rm(path, { force: true }).catch((error: Error) => void failed.push(`${path}: ${error.message}`))),
+    );
     if (this.ownDirectory) {
-      try {
-        rmSync(this.ownDirectory, { recursive: true, force: true });
-      } catch (error) {
-        failed.push(`${this.ownDirectory}: ${(error as Error).message}`);
-      }
+      const dir = this.ownDirectory;
+      await fs.rm(dir, { recursive: true, force: true }).catch((error: Error) => void failed.push(`${dir}: ${error.message}`));
     }
     return failed;
   }
