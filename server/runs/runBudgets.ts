@@ -71,6 +71,9 @@ const windowName = (windowS: number) => (windowS === 60 ? 'minute' : 'hour');
 
 /** One run, inside a transaction holding its lock; answers the cancel's "by" when it is to be stopped. */
 async function checkRunBudget(em: EntityManager, workflowId: string): Promise<string | null> {
+  // The run's pending rows through its (workflow, status) index: the planner would rather scan the table for
+  // "any pending row", which finds one only after the run's whole history (older rows come first).
+  await em.execute(`select set_config('enable_seqscan', 'off', true)`);
   const rows = await em.execute<RunBudgetRow[]>(
     `select f.workflow_id, f.budget, f.on_budget, f.budget_reason, ${budgetLimit('f')} as limit, ${budgetWindowS('f')} as window_s,
        ${bucketS('f')} as bucket_s, ${runSpendSql('f')} as spend,
