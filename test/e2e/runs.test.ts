@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkflowTaskInput } from '../../protocol/workflow';
 import { runCli, runCliInTerminal, visibleLines } from '../helpers/cli';
+import { stripAnsi } from '../helpers/ansi';
 import { testIf } from '../helpers/capabilities';
 import { TerminalProcess, terminalUnavailableReason } from '../helpers/terminalProcess';
 import { CLI, REPO_ROOT, type WorkerProcess } from '../helpers/workerProcess';
@@ -177,7 +178,8 @@ testIf(noTerminal === null, noTerminal ?? '')('Ctrl-C of worksched run on a term
     process.stdout.write(`second Ctrl-C of worksched run with three 60 s tasks running: it exited after ${Math.round(stoppedAfterMs)} ms\n`);
     expect(exit).not.toBeNull();
     expect(stoppedAfterMs).toBeLessThan(30_000);
-    expect(terminal.lines().at(-1)).toMatch(new RegExp(`^${runId}: done 3 \\(3 failed\\), running 0, queued 0, spend [\\d.]+, cost/result - \\(stopped\\)$`));
+    // The live line is redrawn with carriage returns; the final one is what the terminal shows last.
+    expect(stripAnsi(terminal.rawOutput()).split(/[\r\n]+/).filter((line) => line.trim() !== '').at(-1)).toMatch(new RegExp(`^${runId}: done 3 \\(3 failed\\), running 0, queued 0, spend [\\d.]+, cost/result - \\(stopped\\)$`));
     expect(exit).toEqual({ code: 1, signal: null });
     const rows = [];
     for await (const row of server.client.iterateWorkRequests({ workflow: runId })) rows.push(row);
