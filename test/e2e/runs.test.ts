@@ -1,7 +1,6 @@
 /**
  * Runs end to end: real worker agents with a cost_per_hour, the real `worksched run`, `show --run` and
- * `summary`, and Ctrl-C of `worksched run` on a terminal (the SDK's feed over an endless generator:
- * runFeed.test.ts).
+ * `summary`, the SDK's feed over an endless generator, and Ctrl-C of `worksched run` on a terminal.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -139,6 +138,34 @@ test('kill -9 of worksched run mid-run, then the same command again: every task 
   expect(run.status).toBe('SUCCESSFUL');
   expect(run.open).toBe(false);
   expect(run.task_counts.total).toBe(200);
+}));
+
+test('feed over an endless generator keeps exactly N tasks in flight', withProcessLogs(async () => {
+  const runId = uniqueName('endless');
+  const file = effectsFile(tmpDir('endless'));
+  const inFlight = 3;
+  function* endless(): Generator<WorkflowTaskInput> {
+    for (let index = 0; ; index += 1) yield sideEffect(`e${index}`, file, 1);
+  }
+  const handle = server.client.feed(runId, endless(), { inFlight });
+  const samples: Array<{ feed: number; server: number }> = [];
+  // Sampling starts once the first N are in flight; tasks take a second, refills milliseconds.
+  await pollUntil(() => handle.progress().inFlight === inFlight, { description: 'N in flight' });
+  const until = Date.now() + 12_000;
+  while (Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const run = await server.client.getWorkflow(runId);
+    samples.push({ feed: handle.progress().inFlight, server: run.task_counts.pending + run.task_counts.running + run.task_counts.blocked });
+  }
+  handle.stop();
+  const final = await handle.done;
+  expect(final.done).toBeGreaterThan(20);
+  expect(samples.every((sample) => sample.feed <= inFlight && sample.server <= inFlight)).toBe(true);
+  // Between a task's end and its successor's submission the feed has N - 1 (one add-tasks round trip): most
+  // samples see exactly N, none more.
+  const atN = samples.filter((sample) => sample.server === inFlight).length / samples.length;
+  if (atN < 0.6) throw new Error(`only ${Math.round(atN * 100)} % of samples saw ${inFlight} in flight: ${JSON.stringify(samples)}`);
+  expect((await server.client.getWorkflow(runId)).open).toBe(true);
 }));
 
 const noTerminal = terminalUnavailableReason();
