@@ -23,6 +23,7 @@ import { runRateLimiterCost } from './rateLimiterCost';
 import { runReplicaLatency } from './replicaLatency';
 import { comparisonTable, runPeersCompared } from './peersCompared';
 import { benchStatisticsQuery } from './statisticsQuery';
+import { runBudgetClaim } from './runBudgetClaim';
 import { runThroughput } from './throughput';
 import { runWorkerAgent } from './workerAgent';
 import { runWorkflows } from './workflows';
@@ -46,6 +47,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '13 enqueue→claim latency with 3 replicas on one database against 1 (bench/replicaLatency.ts)', run: runReplicaLatency },
   { name: '14 ETA pass on 100k pending × 1,000 workers, and its accuracy (bench/etaPass.ts)', run: runEtaPass },
   { name: '15 folder expansion: single_file_task on a folder of 10,000 files (bench/folderExpansion.ts)', run: runFolderExpansion },
+  { name: '16 claim cost with a budgeted run of 100,000 pending and 1,000,000 past attempts (bench/runBudgetClaim.ts)', run: runBudgetClaim },
 ];
 
 /** Selection words that stand for several scenarios. */

@@ -53,6 +53,10 @@ export const WorkRequest = defineEntity({
     outputData: p.json<OutputData>().nullable(),
     /** cost_per_hour of its worker × the measured duration, set when the attempt completes. */
     cost: p.double().nullable(),
+    /** What the claim reserved for this attempt in its run's budget: its key's mean duration × the worker's cost_per_hour. */
+    expectedCost: p.double().nullable(),
+    /** A pending task of a budget-paused run: the claim's index leaves it out until the run resumes. */
+    budgetHeld: p.boolean().default(false),
     notBefore: p.datetime().nullable(),
     logBytes: p.bigint('number').default(0),
     logTruncated: p.boolean().default(false),

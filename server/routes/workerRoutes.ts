@@ -2,6 +2,7 @@ import { workerIdOf } from '../auth';
 import type { ServerContext } from '../context';
 import type { EndedAttempt } from '../metrics';
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
+import { runPauser } from '../runs/pauseFullRuns';
 import { claimWithWait } from '../scheduler/claimWithWait';
 import { recordHeartbeat } from '../workers/heartbeat';
 import { listWorkers } from '../workers/listWorkers';
@@ -18,6 +19,7 @@ import type { RouteHandlers } from './mountRoutes';
 export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerWorker' | 'heartbeat' | 'claim' | 'completeBatch' | 'listWorkers' | 'disableWorker' | 'enableWorker'> {
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
+  const pauseFullRuns = runPauser(fork, policy, ctx.logger);
   /**
    * Applies the results within the output_data cap (the others are answered 413) and counts the attempts they
    * ended; their wake-ups are sent after the commit (before a claim that carried them starts waiting).
@@ -50,7 +52,7 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
       const waitS = results.some((answer) => answer.status === 413) ? 0 : body.wait_s;
       const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, waitS, clientGoneSignal(res), () =>
         ctx.metrics.claimTransactions.inc(),
-      );
+      pauseFullRuns);
       ctx.metrics.claimedRequests.inc(claimed.length);
       return { work_requests: claimed, results };
     },

@@ -64,16 +64,22 @@ export async function checkRunBudgets(em: EntityManager, workflowIds: string[], 
   for (const stop of stops) await cancelWorkflow(em.fork(), stop.workflowId, stop.by, policy);
 }
 
+/** Claimers woken when a run resumes: at most this many (counting a paused run's pending rows costs nothing more). */
+const WAKE_AT_MOST = 1000;
+
 const windowName = (windowS: number) => (windowS === 60 ? 'minute' : 'hour');
 
 /** One run, inside a transaction holding its lock; answers the cancel's "by" when it is to be stopped. */
 async function checkRunBudget(em: EntityManager, workflowId: string): Promise<string | null> {
+  // The run's pending rows through its (workflow, status) index: the planner would rather scan the table for
+  // "any pending row", which finds one only after the run's whole history (older rows come first).
+  await em.execute(`select set_config('enable_seqscan', 'off', true)`);
   const rows = await em.execute<RunBudgetRow[]>(
     `select f.workflow_id, f.budget, f.on_budget, f.budget_reason, ${budgetLimit('f')} as limit, ${budgetWindowS('f')} as window_s,
        ${bucketS('f')} as bucket_s, ${runSpendSql('f')} as spend,
        (select ${expectedDurationMsSql('p')} from work_request p where p.workflow_id = f.workflow_id and p.status = 'pending' limit 1)
          * (select coalesce(min(coalesce(cost_per_hour, 0)), 0) from worker where enabled) / 3600000.0 as expected_cost,
-       (select count(*) from work_request p where p.workflow_id = f.workflow_id and p.status = 'pending') as pending
+       (select count(*) from (select 1 from work_request p where p.workflow_id = f.workflow_id and p.status = 'pending' limit ${WAKE_AT_MOST}) p) as pending
      from workflow f
      where f.workflow_id = ? and f.budget is not null and f.status in ('PENDING', 'RUNNING')
      for update of f`,
@@ -93,15 +99,19 @@ async function checkRunBudget(em: EntityManager, workflowId: string): Promise<st
       `select bucket_start, cost from workflow_spend where workflow_id = ? and bucket_start > now() - make_interval(secs => ? + ?) order by bucket_start`,
       [workflowId, run.window_s, run.bucket_s],
     );
+    // Null: the ledger leaving the window is not enough, its running attempts (their reservations) hold it until
+    // they end; each completion checks the run again, so no timer is needed (and the reason stays the same).
     const freesAt = budgetFreesAt(
       buckets.map((bucket) => ({ start: new Date(bucket.bucket_start), cost: Number(bucket.cost) })),
       { spend, expectedCost, limit, windowS: run.window_s, bucketS: run.bucket_s },
-    ) ?? new Date(Date.now() + run.bucket_s * 1000);
+    );
     const reason = `${BUDGET_REASON_PREFIX}${run.budget}: spent ${formatCost(spend)} in the last ${window}`
-      + `${expectedCost > 0 ? `, next task ~${formatCost(expectedCost)}` : ''}; frees up at ${freesAt.toISOString()}`;
+      + `${expectedCost > 0 ? `, next task ~${formatCost(expectedCost)}` : ''}; frees up ${freesAt ? `at ${freesAt.toISOString()}` : 'as its running tasks end'}`;
     await em.execute(`update workflow set budget_reason = ?, budget_frees_at = ? where workflow_id = ?`, [reason, freesAt, workflowId]);
+    // Held: out of the claim's index, so the claim does not walk a paused run's rows (set once per pause).
     await em.execute(
-      `update work_request set state_reason = ? where workflow_id = ? and status = 'pending' and state_reason is distinct from ?`,
+      `update work_request set state_reason = ?, budget_held = true
+       where workflow_id = ? and status = 'pending' and (state_reason is distinct from ? or not budget_held)`,
       [reason, workflowId, reason],
     );
     return null;
@@ -109,8 +119,9 @@ async function checkRunBudget(em: EntityManager, workflowId: string): Promise<st
   if (run.budget_reason !== null) {
     await em.execute(`update workflow set budget_reason = null, budget_frees_at = null where workflow_id = ?`, [workflowId]);
     await em.execute(
-      `update work_request set state_reason = null where workflow_id = ? and status = 'pending' and state_reason like ?`,
-      [workflowId, `${BUDGET_REASON_PREFIX}%`],
+      `update work_request set state_reason = case when state_reason like ? then null else state_reason end, budget_held = false
+       where workflow_id = ? and status = 'pending' and (budget_held or state_reason like ?)`,
+      [`${BUDGET_REASON_PREFIX}%`, workflowId, `${BUDGET_REASON_PREFIX}%`],
     );
     await notifyPendingWork(em, Number(run.pending));
   }

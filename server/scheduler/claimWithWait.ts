@@ -25,6 +25,7 @@ export async function claimWithWait(
   waitS: number,
   signal: AbortSignal,
   onClaimTransaction: () => void = () => undefined,
+  onRunsFull: (workflowIds: string[]) => void = () => undefined,
 ): Promise<ClaimedWorkRequest[]> {
   const deadline = Date.now() + waitS * 1000;
   let wokenBy = 0;
@@ -32,7 +33,8 @@ export async function claimWithWait(
   for (;;) {
     const subscription = notifications.subscribePendingWork(max, tried);
     onClaimTransaction();
-    const { claimed, unclaimedLeft } = await claimWorkRequests(pool, workerId, max, { checkUnclaimed: wokenBy > 0 });
+    const { claimed, unclaimedLeft, fullRuns } = await claimWorkRequests(pool, workerId, max, { checkUnclaimed: wokenBy > 0 });
+    if (fullRuns.length > 0) onRunsFull(fullRuns);
     // Woken for work that did not fit this worker: let the next waiter (another worker) try it.
     if (wokenBy > 0 && claimed.length < max && unclaimedLeft) notifications.passOnPendingWork(wokenBy, max - claimed.length);
     if (signal.aborted && claimed.length > 0) {

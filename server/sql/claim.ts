@@ -28,8 +28,9 @@ export function claimPickingQuery(workerId: number, max: number): SqlStatement {
 function pickingSql(workerId: string, max: string): string {
   const me = `(select %s from worker where id = ${workerId})`;
   const column = (name: string) => me.replace('%s', name);
+  // `not budget_held`: the claim index's own condition, so a budget-paused run's rows are not even walked.
   return `select r.id from work_request r
-         where r.status = 'pending'
+         where r.status = 'pending' and not r.budget_held
            and exists (select 1 from worker where id = ${workerId} and enabled)
            and (r.not_before is null or r.not_before <= now())
            and (r.need_memory is null or r.need_memory <= ${column('total_memory')})
@@ -78,9 +79,65 @@ function claimSql(workerId: string, max: string): string {
   // large row count and would hash-join over a scan of the whole table; this way it is a primary-key lookup.
   return `with picked as (${pickingSql(workerId, max)})
        update work_request w
-         set status = 'running', worker_id = ${workerId}, started_at = date_trunc('milliseconds', now()), state_reason = null
+         set status = 'running', worker_id = ${workerId}, started_at = date_trunc('milliseconds', now()), state_reason = null,
+           expected_cost = case when w.workflow_id is not null
+             then ${expectedDurationMsSql('w')} * coalesce((select cost_per_hour from worker where id = ${workerId}), 0) / 3600000.0 end
          where w.id = any(array(select id from picked))
        returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
          w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at, w.workflow_id,
          (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`;
 }
+
+/** Advisory-lock class of a budgeted run's claims (a key space apart from the worker's claim lock). */
+export const RUN_BUDGET_LOCK_CLASS = 0x7772;
+
+/** This transaction's claimed rows of worker `$1` (the claim just wrote them: their xmin is our transaction). */
+const CLAIMED_HERE = `r.status = 'running' and r.worker_id = $1 and r.xmin = xid(pg_current_xact_id_if_assigned())`;
+
+/**
+ * After the claim, in its transaction: a lock per budgeted run it took rows of, in key order (no deadlock
+ * between two claims). Two claims of one run's tasks pass here one after the other, and the statement after
+ * this one starts after the lock is granted: it sees every reservation committed before, none is missed.
+ */
+export const PREPARED_LOCK_BUDGETED_RUNS = {
+  name: 'worksched_lock_budgeted_runs',
+  prepare: `prepare worksched_lock_budgeted_runs(bigint) as
+    select count(pg_advisory_xact_lock(${RUN_BUDGET_LOCK_CLASS}, runs.key)) as locked
+    from (select distinct hashtext(r.workflow_id) as key from work_request r join workflow f on f.workflow_id = r.workflow_id
+          where ${CLAIMED_HERE} and f.budget is not null order by 1) runs`,
+} as const;
+
+/**
+ * Then: of the rows just claimed for each budgeted run, in claim order, those whose reservation would take the
+ * run's spend (the ledger, and every other running attempt at its reservation or more) past the budget go back
+ * to pending, as if not claimed (by the same rule as the picking: an attempt runs when nothing is spent). Answers
+ * the rows given back and the runs now full, whose pause (budget_held) is to be set at once.
+ */
+export const PREPARED_KEEP_WITHIN_BUDGET = {
+  name: 'worksched_keep_within_budget',
+  prepare: `prepare worksched_keep_within_budget(bigint) as
+    with mine as (
+      select r.id, r.workflow_id, coalesce(r.expected_cost, 0) as expected, r.priority + r.priority_adjustment as priority, r.created_at
+      from work_request r where ${CLAIMED_HERE} and r.workflow_id is not null
+    ), runs as (
+      select f.workflow_id, ${budgetLimit('f')} as budget_limit,
+        ${runSpendSql('f')} - (select sum(m.expected) from mine m where m.workflow_id = f.workflow_id) as others
+      from workflow f where f.budget is not null and f.workflow_id in (select workflow_id from mine)
+    ), ranked as (
+      select m.id, m.workflow_id, m.expected, runs.budget_limit, runs.others
+          + sum(m.expected) over (partition by m.workflow_id order by m.priority desc, m.created_at, m.id rows unbounded preceding) - m.expected as before,
+        m.priority, m.created_at
+      from mine m join runs on runs.workflow_id = m.workflow_id
+    ), judged as (
+      select id, workflow_id, budget_limit, before + expected as after,
+        bool_and(before < budget_limit and (before <= 0 or before + expected <= budget_limit))
+          over (partition by workflow_id order by priority desc, created_at, id rows unbounded preceding) as fits
+      from ranked
+    ), given_back as (
+      update work_request w set status = 'pending', worker_id = null, started_at = null, expected_cost = null
+      from judged j where j.id = w.id and not j.fits
+      returning w.id
+    )
+    select array(select id from given_back) as given_back,
+      array(select distinct workflow_id from judged where not fits or after >= budget_limit) as full_runs`,
+} as const;

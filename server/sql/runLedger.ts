@@ -9,14 +9,16 @@ export const budgetWindowS = (f: string) => `(case when ${f}.budget like '%/min'
 export const bucketS = (f: string) => `(case when ${f}.budget like '%/min' then 1 else 60 end)`;
 
 /**
- * A run's spend over its trailing window, with `f` its workflow row and `now` the time it is measured at: the
- * ledger's buckets that overlap the window (at most 61 rows), plus what its running attempts have cost so far
- * in the window (one index range: the run's running requests). Never a sum over the run's history.
+ * A run's spend over its trailing window, with `f` its workflow row: the ledger's buckets that overlap the window
+ * (at most 61 rows), plus each running attempt at the greater of what it has cost so far in the window and what
+ * its claim reserved (expected_cost), so attempts claimed a moment ago already count in full (one index range:
+ * the run's running requests). Never a sum over the run's history.
  */
 export function runSpendSql(f: string): string {
   return `(coalesce((select sum(s.cost) from workflow_spend s
        where s.workflow_id = ${f}.workflow_id and s.bucket_start > now() - make_interval(secs => ${budgetWindowS(f)} + ${bucketS(f)})), 0)
-     + coalesce((select sum(k.cost_per_hour * extract(epoch from now() - greatest(x.started_at, now() - make_interval(secs => ${budgetWindowS(f)}))) / 3600)
+     + coalesce((select sum(greatest(coalesce(x.expected_cost, 0),
+           coalesce(k.cost_per_hour, 0) * extract(epoch from now() - greatest(x.started_at, now() - make_interval(secs => ${budgetWindowS(f)}))) / 3600))
        from work_request x join worker k on k.id = x.worker_id
        where x.workflow_id = ${f}.workflow_id and x.status = 'running'), 0))`;
 }

@@ -186,5 +186,7 @@ function toEntityShape(inserted: InsertedRow, row: NewRow): WorkRequest {
     reservedWorkerId: null,
     reservedUntil: null,
     cost: null,
+    expectedCost: null,
+    budgetHeld: false,
   };
 }

@@ -21,7 +21,9 @@ const FINAL: ReadonlySet<WorkflowStatus> = new Set(['SUCCESSFUL', 'FAILED', 'RES
 export async function updateWorkflowStatus(em: EntityManager, workflow: Workflow, policy: SchedulingPolicy, knownActive = false): Promise<WorkflowStatus> {
   if (workflow.status === 'CANCELED' || workflow.status === 'PENDING') return workflow.status;
   // `knownActive`: the caller has just left tasks blocked or pending (one statement fewer in every completion).
-  const active = knownActive || (await em.execute<Array<{ active: boolean }>>(
+  // An open workflow (a run being fed) stays RUNNING whatever its tasks do: no need to look. A run's history of
+  // a million attempts ahead of its pending rows would make that look a scan of them on every completion.
+  const active = knownActive || workflow.open || (await em.execute<Array<{ active: boolean }>>(
     `select exists (select 1 from work_request where workflow_id = ? and status in ('blocked', 'pending', 'running')) as active`,
     [workflow.workflowId],
   ))[0].active;

@@ -1,12 +1,15 @@
 /**
  * Runs end to end: real worker agents with a cost_per_hour, the real `worksched run`, `show --run` and
- * `summary`, and the SDK's feed over an endless generator.
+ * `summary`, the SDK's feed over an endless generator, and Ctrl-C of `worksched run` on a terminal.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkflowTaskInput } from '../../protocol/workflow';
 import { runCli, runCliInTerminal, visibleLines } from '../helpers/cli';
+import { stripAnsi } from '../helpers/ansi';
+import { testIf } from '../helpers/capabilities';
+import { TerminalProcess, terminalUnavailableReason } from '../helpers/terminalProcess';
 import { CLI, REPO_ROOT, type WorkerProcess } from '../helpers/workerProcess';
 import { pollUntil } from '../helpers/waitFor';
 import { cleanup, RUN_TAG_ENTRY, startE2EServer, startWorker, tmpDir, uniqueName, withProcessLogs, type E2EServer } from './support';
@@ -163,4 +166,54 @@ test('feed over an endless generator keeps exactly N tasks in flight', withProce
   const atN = samples.filter((sample) => sample.server === inFlight).length / samples.length;
   if (atN < 0.6) throw new Error(`only ${Math.round(atN * 100)} % of samples saw ${inFlight} in flight: ${JSON.stringify(samples)}`);
   expect((await server.client.getWorkflow(runId)).open).toBe(true);
+}));
+
+const noTerminal = terminalUnavailableReason();
+
+testIf(noTerminal === null, noTerminal ?? '')('Ctrl-C of worksched run on a terminal stops feeding and lets the running tasks finish; a second Ctrl-C cancels them', withProcessLogs(async () => {
+  const runId = uniqueName('interrupt');
+  const dir = tmpDir('interrupt');
+  const modulePath = path.join(dir, 'tasks.cjs');
+  // Endless, and each task would run a minute: only the second Ctrl-C can end this in seconds.
+  fs.writeFileSync(modulePath, `
+    exports.getTasks = function* () {
+      for (let i = 0; ; i += 1) {
+        yield { task_id: 'long' + i, task_name: 'runs-e2e', interrupt_allowed: true,
+          execution: { executable: '/bin/sleep', args: ['60'], env: { ${JSON.stringify(tagName)}: ${JSON.stringify(tagValue)} } } };
+      }
+    };
+  `);
+  const terminal = new TerminalProcess('worksched run', [process.execPath, CLI, 'run', modulePath, '--run-id', runId, '--in-flight', '3'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...cliEnv() },
+  });
+  try {
+    await terminal.waitForText(/running 3, queued 0/, 60_000);
+    terminal.pressCtrlC();
+    await terminal.waitForText(/stopping: no more tasks are fed; running ones finish \(Ctrl-C again cancels them\)/, 10_000);
+    // The first Ctrl-C only stops feeding: the three keep running, nothing new is submitted, the command waits.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(terminal.exitInfo).toBeNull();
+    const stillRunning = await server.client.getWorkflow(runId);
+    expect([stillRunning.task_counts.total, stillRunning.task_counts.running]).toEqual([3, 3]);
+
+    const pressedAt = performance.now();
+    terminal.pressCtrlC();
+    await terminal.waitForText(/cancelling the tasks in flight/, 10_000);
+    const exit = await terminal.waitForExit(30_000);
+    const stoppedAfterMs = performance.now() - pressedAt;
+    process.stdout.write(`second Ctrl-C of worksched run with three 60 s tasks running: it exited after ${Math.round(stoppedAfterMs)} ms\n`);
+    expect(exit).not.toBeNull();
+    expect(stoppedAfterMs).toBeLessThan(30_000);
+    // The live line is redrawn with carriage returns; the final one is what the terminal shows last.
+    expect(stripAnsi(terminal.rawOutput()).split(/[\r\n]+/).filter((line) => line.trim() !== '').at(-1)).toMatch(new RegExp(`^${runId}: done 3 \\(3 failed\\), running 0, queued 0, spend [\\d.]+, cost/result - \\(stopped\\)$`));
+    expect(exit).toEqual({ code: 1, signal: null });
+    const rows = [];
+    for await (const row of server.client.iterateWorkRequests({ workflow: runId })) rows.push(row);
+    // Cancelled while running (the worker is told to stop them), and nothing fed after the first Ctrl-C.
+    expect(rows.map((row) => [row.task_id, row.status]).sort()).toEqual([['long0', 'aborted'], ['long1', 'aborted'], ['long2', 'aborted']]);
+    for (const row of rows) expect(row.state_reason).toMatch(/^cancelled by .* while running on /);
+  } finally {
+    terminal.kill();
+  }
 }));

@@ -9,6 +9,7 @@ import type { TaskStatisticsList } from '../../protocol/statistics';
 import type { Workflow, WorkflowWithTasks } from '../../protocol/workflow';
 import type { WorkRequest } from '../../protocol/workRequest';
 import { expectStatus, startTestServer, uniqueTaskName, type OrError, type SimWorker, type TestServer } from '../helpers/server';
+import { pollUntil } from '../helpers/waitFor';
 
 let server: TestServer;
 
@@ -174,4 +175,47 @@ test("a run without a budget has its spend over time and no budget line; a bad w
   expect(bad.status).toBe(400);
   expect(bad.body.error?.issues?.map((issue) => issue.path)).toEqual(['window']);
   expect((await server.request('GET', '/api/v1/workflows/no-such-run/spend', { token: server.clientToken })).status).toBe(404);
+});
+
+test('a burst of claims against a tight budget: reservations let exactly the budget through, and the run is held at once', async () => {
+  const taskName = uniqueTaskName('burst');
+  // History first: the key's tasks take 1 s, so on these workers (3600/h) each is expected to cost 1.
+  const learner = await server.registerWorker({ costPerHour: 3600, tags: [taskName] });
+  await createRun({ workflow_id: newRunId(), tasks: tasks(taskName, 0, 2) });
+  for (let index = 0; index < 2; index += 1) expect(await runOne(learner, 1000)).not.toBeNull();
+  await server.runHousekeeping();
+
+  const runId = newRunId();
+  await createRun({ workflow_id: runId, budget: '3/h', tasks: tasks(taskName, 100, 30) });
+  const workers = await Promise.all(Array.from({ length: 12 }, () => server.registerWorker({ costPerHour: 3600, tags: [taskName], concurrency: 2 })));
+  // All at once, two slots each: before any completion or housekeeping, the reservations alone must stop the run at 3.
+  const claims = await Promise.all(workers.map(async (worker) => (await worker.claimOk({ max: 2 })).map((item) => ({ worker, item }))));
+  const claimed = claims.flat();
+  expect(claimed.map(({ item }) => item.id)).toHaveLength(3);
+  const running = await server.sql<{ n: string; reserved: number }>(
+    `select count(*) as n, sum(expected_cost) as reserved from work_request where workflow_id = $1 and status = 'running'`,
+    [runId],
+  );
+  expect(Number(running[0].n)).toBe(3);
+  expect(running[0].reserved).toBeCloseTo(3, 6);
+  // The claim that filled the budget had the run paused (no housekeeping tick): its pending rows held, with the reason.
+  const paused = await pollUntil(async () => {
+    const run = await getRun(runId);
+    return run.budget_reason !== null ? run : null;
+  }, { timeoutMs: 10_000, description: 'the run paused after the burst' });
+  expect(paused.budget_reason).toMatch(/^budget 3\/h: spent 3 in the last hour, next task ~[\d.]+; frees up as its running tasks end$/);
+  const held = await server.sql<{ held: string; free: string }>(
+    `select count(*) filter (where budget_held) as held, count(*) filter (where not budget_held) as free from work_request where workflow_id = $1 and status = 'pending'`,
+    [runId],
+  );
+  expect([Number(held[0].held), Number(held[0].free)]).toEqual([27, 0]);
+  expect((await Promise.all(workers.map((worker) => worker.claimOk({ max: 2 })))).flat()).toEqual([]);
+  // The three end at their expected cost: the spend is the budget, the run stays held.
+  for (const { worker, item } of claimed) {
+    expectStatus(await worker.complete(item.id, { result: 'success', output_data: { runtime_statistics: { duration_ms: 1000 } } }), 200, 'complete');
+  }
+  const after = await getRun(runId);
+  expect(after.budget_spent).toBeCloseTo(3, 6);
+  expect(after.budget_reason).toMatch(/^budget 3\/h: spent 3 in the last hour, next task ~[\d.]+; frees up at \d{4}-/);
+  expect((await Promise.all(workers.map((worker) => worker.claimOk({ max: 2 })))).flat()).toEqual([]);
 });
