@@ -15,6 +15,14 @@ import { startServer, type RunningServer } from '../../server/startServer';
 import { createTestDatabase, type TestDatabase } from './database';
 export { sleep } from '../../common/sleep';
 
+/**
+ * A work request without its ETA fields: the housekeeping pass may fill them at any moment, so an answer compared
+ * with a later read of the same request leaves them out.
+ */
+export function withoutEstimates<T extends { expected_start_at: unknown; expected_end_at: unknown; eta_reason: unknown }>(request: T): T {
+  return { ...request, expected_start_at: null, expected_end_at: null, eta_reason: null };
+}
+
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;

@@ -4,7 +4,7 @@
  */
 import { MAX_BATCH_CREATE, type WorkRequest } from '../../protocol/workRequest';
 import type { TaskSpecInput } from '../../protocol/taskSpec';
-import { GiB, MiB, expectStatus, type ApiResponse, type OrError, startTestServer, taskSpec, uniqueTaskName, type TestServer } from '../helpers/server';
+import { GiB, MiB, expectStatus, type ApiResponse, type OrError, startTestServer, taskSpec, uniqueTaskName, type TestServer, withoutEstimates } from '../helpers/server';
 
 const BATCH = '/api/v1/work-requests/batch';
 
@@ -53,11 +53,9 @@ test('a batch of mixed specs is created in input order, learned requirements whe
   // Each answer is what one-at-a-time creation answers for the same spec (and what GET says).
   const single = [];
   for (const spec of specs) single.push(await server.createWorkRequest(spec));
-  // The ETA fields are the housekeeping pass's, which may run between the create and the GET: not compared.
-  const withoutEta = (item: WorkRequest) => ({ ...item, expected_start_at: null, expected_end_at: null, eta_reason: null });
-  const comparable = (item: WorkRequest) => ({ ...withoutEta(item), id: 0, created_at: '' });
+  const comparable = (item: WorkRequest) => ({ ...withoutEstimates(item), id: 0, created_at: '' });
   expect(created.map(comparable)).toEqual(single.map(comparable));
-  for (const item of created) expect(withoutEta(await server.getWorkRequest(item.id))).toEqual(withoutEta(item));
+  for (const item of created) expect(withoutEstimates(await server.getWorkRequest(item.id))).toEqual(withoutEstimates(item));
 
   const memory = (item: WorkRequest) => item.learned_requirements.find((learned) => learned.resource === 'memory');
   // One run of 300 MiB: p95 = 300 MiB × 1.2 headroom.
