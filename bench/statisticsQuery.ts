@@ -28,15 +28,18 @@ import { listTaskKeys } from '../server/statistics/listTaskKeys';
 import { listTaskStatistics } from '../server/statistics/listTaskStatistics';
 import { computeKeyPercentiles } from '../server/statistics/successPercentiles';
 
-/** BENCH_STATISTICS_HISTORY_ROWS=10000000 for the 10M figure (filling takes about ten times as long as 1M). */
+/** BENCH_STATISTICS_HISTORY_ROWS=10000000 for the 10M figure of issue 9 (the fill takes about ten times as long as 1M). */
 const HISTORY_ROWS = Number(process.env.BENCH_STATISTICS_HISTORY_ROWS ?? 1_000_000);
+/** Rows per insert statement while filling (progress is printed after each). */
+const FILL_CHUNK_ROWS = 1_000_000;
 const KEYS = 10_000;
 const KEYS_PER_TASK = 50; // 10 subjects × 5 contexts
 const WORKERS = 20;
 const LIST_CALLS = 200;
 const DETAIL_CALLS = 50;
 const OTHER_CALLS = 20;
-const TARGET_P95_MS = 50;
+/** Issue 9: GET /statistics/tasks over 10M history rows and /statistics/workers?window=7d over 1M, p95 each. */
+export const STATISTICS_TARGET_P95_MS = 50;
 
 type Result = Record<string, number | string>;
 
@@ -84,8 +87,8 @@ export async function benchStatisticsQuery(): Promise<Result> {
       tasks_p50_ms: round(list.p50),
       tasks_p95_ms: round(list.p95),
       tasks_max_ms: round(list.max),
-      tasks_target: `p95 ≤ ${TARGET_P95_MS} ms`,
-      tasks_target_met: list.p95 <= TARGET_P95_MS ? 'yes' : 'no',
+      tasks_target: `p95 ≤ ${STATISTICS_TARGET_P95_MS} ms`,
+      tasks_target_met: list.p95 <= STATISTICS_TARGET_P95_MS ? 'yes' : 'no',
     });
 
     // The same calls without HTTP, auth and JSON: what the two queries cost (the machine may be shared).
@@ -181,47 +184,68 @@ function taskName(index: number): string {
   return `bench.task-${String(index).padStart(3, '0')}`;
 }
 
-/** HISTORY_ROWS (1,000,000 unless told) history rows in completion order, then task_key from them, then VACUUM ANALYZE. Returns seconds. */
+/**
+ * HISTORY_ROWS (1,000,000 unless told) history rows in completion order, in chunks of FILL_CHUNK_ROWS, then task_key
+ * from them, then VACUUM ANALYZE. Returns seconds. The secondary indexes are dropped for the load and rebuilt after
+ * it (same definitions, read from pg_indexes): one sorted build each instead of 10M random index inserts; the table
+ * stays logged, so what is measured is the table a server would have.
+ */
 async function fillHistory(sql: Client): Promise<number> {
   const started = performance.now();
   log(`filling task_history with ${HISTORY_ROWS.toLocaleString('en-US')} rows over ${KEYS.toLocaleString('en-US')} keys (generate_series)`);
-  await sql.query(
-    `with raw as (
-       select g, g % $2::int as k, random() as r, random() as r_duration, random() as r_cpu, random() as r_memory, random() as r_disk
-       from generate_series(1, $1::int) g
-     ), shaped as (
-       select raw.*,
-         case when r < fail_rate * 0.25 then 'error'
-              when r < fail_rate then 'failure'
-              when r > 0.99 then 'skipped'
-              else 'success' end as result,
-         ((1000 + (k::bigint * 7919) % 120000) * (0.5 + r_duration))::bigint as duration_ms
-       from raw cross join lateral (select case when k % 20 = 0 then 0.4 else 0.04 end as fail_rate) f
-     ), slots as (
-       select id, name, (row_number() over (order by id) - 1)::int as slot from worker
-     )
-     insert into task_history (task_name, subject, context, work_request_id, attempt, result, error_code, worker_id, worker_name,
-       worker_cpu_count, worker_total_memory, duration_ms, cpu_time_ms, memory, disk_space, available_memory,
-       available_disk_space, cpu_count, measurement, started_at, completed_at)
-     select
-       'bench.task-' || lpad((k / $3::int)::text, 3, '0'),
-       case when (k % $3::int) / 5 = 0 then '' else 'subject-' || ((k % $3::int) / 5) end,
-       case when k % 5 = 0 then '' else 'ctx-' || (k % 5) end,
-       g, 1, result,
-       case result when 'failure' then 'exit_code' when 'error' then 'spawn_failed' end,
-       w.id, w.name, 8, 32::bigint * 1024 * 1024 * 1024,
-       case when result in ('success', 'failure') then duration_ms end,
-       case when result in ('success', 'failure') then (duration_ms * (0.1 + 1.9 * r_cpu))::bigint end,
-       case when result in ('success', 'failure') then ((64 + (k::bigint * 104729) % 4000) * 1048576 * (0.7 + 0.6 * r_memory))::bigint end,
-       case when result in ('success', 'failure') then ((10 + (k::bigint * 15485863) % 20000) * 1048576 * (0.8 + 0.4 * r_disk))::bigint end,
-       16::bigint * 1024 * 1024 * 1024, 200::bigint * 1024 * 1024 * 1024, 8, 'cgroup',
-       c.completed_at - make_interval(secs => coalesce(duration_ms, 0) / 1000.0),
-       c.completed_at
-     from shaped
-     cross join lateral (select now() - interval '30 days' + (g::float8 / $1::int) * interval '30 days' as completed_at) c
-     join slots w on w.slot = g % $4::int`,
-    [HISTORY_ROWS, KEYS, KEYS_PER_TASK, WORKERS],
+  const indexes = await sql.query<{ name: string; definition: string }>(
+    `select i.indexname as name, i.indexdef as definition from pg_indexes i
+     where i.schemaname = current_schema() and i.tablename = 'task_history'
+       and not exists (select 1 from pg_constraint c where c.conname = i.indexname)`,
   );
+  for (const index of indexes.rows) await sql.query(`drop index ${sql.escapeIdentifier(index.name)}`);
+  // Session settings for the load only: bigger sorts for the index builds.
+  await sql.query(`set maintenance_work_mem = '512MB'`);
+  for (let first = 1; first <= HISTORY_ROWS; first += FILL_CHUNK_ROWS) {
+    const last = Math.min(HISTORY_ROWS, first + FILL_CHUNK_ROWS - 1);
+    await sql.query(
+      `with raw as (
+         select g, g % $2::int as k, random() as r, random() as r_duration, random() as r_cpu, random() as r_memory, random() as r_disk
+         from generate_series($5::int, $6::int) g
+       ), shaped as (
+         select raw.*,
+           case when r < fail_rate * 0.25 then 'error'
+                when r < fail_rate then 'failure'
+                when r > 0.99 then 'skipped'
+                else 'success' end as result,
+           ((1000 + (k::bigint * 7919) % 120000) * (0.5 + r_duration))::bigint as duration_ms
+         from raw cross join lateral (select case when k % 20 = 0 then 0.4 else 0.04 end as fail_rate) f
+       ), slots as (
+         select id, name, (row_number() over (order by id) - 1)::int as slot from worker
+       )
+       insert into task_history (task_name, subject, context, work_request_id, attempt, result, error_code, worker_id, worker_name,
+         worker_cpu_count, worker_total_memory, duration_ms, cpu_time_ms, memory, disk_space, available_memory,
+         available_disk_space, cpu_count, measurement, started_at, completed_at)
+       select
+         'bench.task-' || lpad((k / $3::int)::text, 3, '0'),
+         case when (k % $3::int) / 5 = 0 then '' else 'subject-' || ((k % $3::int) / 5) end,
+         case when k % 5 = 0 then '' else 'ctx-' || (k % 5) end,
+         g, 1, result,
+         case result when 'failure' then 'exit_code' when 'error' then 'spawn_failed' end,
+         w.id, w.name, 8, 32::bigint * 1024 * 1024 * 1024,
+         case when result in ('success', 'failure') then duration_ms end,
+         case when result in ('success', 'failure') then (duration_ms * (0.1 + 1.9 * r_cpu))::bigint end,
+         case when result in ('success', 'failure') then ((64 + (k::bigint * 104729) % 4000) * 1048576 * (0.7 + 0.6 * r_memory))::bigint end,
+         case when result in ('success', 'failure') then ((10 + (k::bigint * 15485863) % 20000) * 1048576 * (0.8 + 0.4 * r_disk))::bigint end,
+         16::bigint * 1024 * 1024 * 1024, 200::bigint * 1024 * 1024 * 1024, 8, 'cgroup',
+         c.completed_at - make_interval(secs => coalesce(duration_ms, 0) / 1000.0),
+         c.completed_at
+       from shaped
+       cross join lateral (select now() - interval '30 days' + (g::float8 / $1::int) * interval '30 days' as completed_at) c
+       join slots w on w.slot = g % $4::int`,
+      [HISTORY_ROWS, KEYS, KEYS_PER_TASK, WORKERS, first, last],
+    );
+    log(`  ${last.toLocaleString('en-US')} / ${HISTORY_ROWS.toLocaleString('en-US')} rows after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  for (const index of indexes.rows) {
+    await sql.query(index.definition);
+    log(`  index ${index.name} rebuilt after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
   log(`  task_history filled in ${((performance.now() - started) / 1000).toFixed(1)} s; deriving task_key`);
   await sql.query(
     `insert into task_key (task_name, subject, context, runs, successes, failures, last_run_at, last_success_at, last_failure_at)
