@@ -173,8 +173,12 @@ export interface ReleasedTaskValues {
   unschedulable_reason: string | null;
 }
 
-/** Makes them pending and, in the same statement, wakes claimers (channel `pendingWorkChannel`) as many as it released. */
-export function releaseTasksStatement(rows: ReleasedTaskValues[], pendingWorkChannel: string): SqlStatement {
+/**
+ * Makes them pending and, in the same statement, wakes claimers (channel `pendingWorkChannel`) as many as it
+ * released; with no channel it wakes nobody (the caller sends the wake-up after the commit).
+ */
+export function releaseTasksStatement(rows: ReleasedTaskValues[], pendingWorkChannel: string | null): SqlStatement {
+  const notify = pendingWorkChannel !== null;
   return {
     text: `with released as (
        update work_request w
@@ -186,10 +190,10 @@ export function releaseTasksStatement(rows: ReleasedTaskValues[], pendingWorkCha
          need_cpu int, need_gpu int, need_tags json, unschedulable_reason text)
        where w.id = any(?::bigint[]) and w.id = t.id and w.status = 'blocked'
        returning w.id
-     ),
-     notified as materialized (select pg_notify(?, (select count(*) from released)::text))
-     select released.id from released, notified`,
-    values: [JSON.stringify(rows), rows.map((row) => row.id), pendingWorkChannel],
+     )${notify ? `,
+     notified as materialized (select pg_notify(?, (select count(*) from released)::text))` : ''}
+     select released.id from released${notify ? ', notified' : ''}`,
+    values: [JSON.stringify(rows), rows.map((row) => row.id), ...(notify ? [pendingWorkChannel] : [])],
   };
 }
 

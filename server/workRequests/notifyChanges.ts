@@ -63,6 +63,11 @@ export async function notifyWorkRequestsActivity(em: EntityManager, ids: Iterabl
   }
 }
 
+/** Whether this runs within withNotificationsAfterCommit (its wake-ups are sent after the commit). */
+export function isCollectingNotifications(): boolean {
+  return afterCommit.getStore() !== undefined;
+}
+
 /**
  * For paths on a plain pg connection: within withNotificationsAfterCommit, records `count` new pending requests
  * and answers true; otherwise false (the caller notifies in its own transaction).

@@ -10,6 +10,7 @@ import { unschedulableReason } from '../scheduler/unschedulableReason';
 import { rawQuery } from '../sql/rawQuery';
 import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type ReleasedTaskValues } from '../sql/workflowTasks';
 import { CHANNELS } from '../notifications';
+import { deferPendingWork, isCollectingNotifications } from '../workRequests/notifyChanges';
 
 /**
  * Ready tasks (every dependency done) become pending, now rather than at creation: requirements are learned
@@ -49,8 +50,11 @@ export async function releaseTasks(
     });
   }
   if (rows.length === 0) return { released: 0, skips };
-  const statement = releaseTasksStatement(rows, CHANNELS.pendingWork);
+  // Within withNotificationsAfterCommit the wake-up goes after the commit; otherwise with the release itself.
+  const afterCommit = isCollectingNotifications();
+  const statement = releaseTasksStatement(rows, afterCommit ? null : CHANNELS.pendingWork);
   const released = await rawQuery<unknown>(em, statement.text, statement.values as never[]);
+  if (afterCommit) deferPendingWork(released.length);
   return { released: released.length, skips };
 }
 
