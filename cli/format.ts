@@ -28,6 +28,12 @@ export function formatAge(iso: string | null | undefined, now: Date = new Date()
   return `${Math.floor(whole / 86_400)}d ago`;
 }
 
+/** "in 3m05s", or "now" once the time has come. */
+export function formatUntil(iso: string, now: Date = new Date()): string {
+  const seconds = (Date.parse(iso) - now.getTime()) / 1000;
+  return seconds <= 0 ? 'now' : `in ${formatDuration(seconds)}`;
+}
+
 /** Bytes for humans ("2.0 GiB"); "-" when unknown. */
 export function formatSize(bytes: number | null | undefined): string {
   return formatBytes(bytes);

@@ -17,6 +17,7 @@ import type {
   ResumeAllWorkflowsResponse,
   TaskMetadata,
   Workflow,
+  WorkflowEta,
   WorkflowList,
   WorkflowMetadata,
   WorkflowOutput,
@@ -165,10 +166,11 @@ export class WorkschedClient {
     return this.http.request('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/close`);
   }
 
-  getWorkflow(workflowId: string): Promise<Workflow>;
+  /** With its expected end (`expected_end_at`, `eta_reason`: the estimates pass). */
+  getWorkflow(workflowId: string): Promise<Workflow & WorkflowEta>;
   /** With `tasks`: each task's current attempt, dependencies, worker and times too. */
-  getWorkflow(workflowId: string, options: { tasks: true }): Promise<WorkflowWithTasks>;
-  getWorkflow(workflowId: string, options: { tasks?: boolean } = {}): Promise<Workflow | WorkflowWithTasks> {
+  getWorkflow(workflowId: string, options: { tasks: true }): Promise<WorkflowWithTasks & WorkflowEta>;
+  getWorkflow(workflowId: string, options: { tasks?: boolean } = {}): Promise<(Workflow | WorkflowWithTasks) & WorkflowEta> {
     return this.http.request('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`, { query: { tasks: options.tasks ? 'true' : undefined } });
   }
 

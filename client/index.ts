@@ -18,6 +18,7 @@ export type {
   CreateWorkflowRequest,
   TaskMetadata,
   Workflow,
+  WorkflowEta,
   WorkflowList,
   WorkflowMetadata,
   WorkflowOutput,

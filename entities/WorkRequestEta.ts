@@ -13,6 +13,8 @@ export const WorkRequestEta = defineEntity({
     expectedStartAt: p.datetime().nullable(),
     expectedEndAt: p.datetime().nullable(),
     etaReason: p.text(),
+    /** A hash of etaReason with its figures taken out: what the estimates pass compares. */
+    etaShape: p.integer().nullable(),
     computedAt: p.datetime(),
   }),
 });

@@ -146,7 +146,16 @@ export const listWorkflowsQuerySchema = z
   .strict();
 export type ListWorkflowsQuery = z.infer<typeof listWorkflowsQuerySchema>;
 
-export const workflowListSchema = z.object({ workflows: z.array(workflowSchema), next_cursor: z.string().nullable() });
+/** A workflow's expected end, from the estimates pass (GET /workflows/:id and the list). */
+export const workflowEtaSchema = z.object({
+  /** The latest expected end of its unfinished tasks, null when none has one. */
+  expected_end_at: isoTime.nullable(),
+  /** Why: the reason of the task that ends last (or of one with no estimate). */
+  eta_reason: z.string().nullable(),
+});
+export type WorkflowEta = z.infer<typeof workflowEtaSchema>;
+
+export const workflowListSchema = z.object({ workflows: z.array(workflowSchema.extend(workflowEtaSchema.shape)), next_cursor: z.string().nullable() });
 export type WorkflowList = z.infer<typeof workflowListSchema>;
 
 export const workflowTaskQuerySchema = z.object({ task_id: taskIdSchema.optional() }).strict();
@@ -159,10 +168,7 @@ export const getWorkflowQuerySchema = z
 /** GET /workflows/:id: the workflow, with its tasks when asked. */
 export const workflowMaybeWithTasksSchema = workflowSchema.extend({
   tasks: z.array(workflowTaskItemSchema).optional(),
-  /** The latest expected end of its unfinished tasks (the estimates pass), null when none has one. */
-  expected_end_at: isoTime.nullable(),
-  /** Why: the reason of the task that ends last (or of one with no estimate). */
-  eta_reason: z.string().nullable(),
+  ...workflowEtaSchema.shape,
 });
 
 /** Ray's workflow metadata. */

@@ -83,3 +83,31 @@ test('the dependency tree draws each task once, under its first dependency', () 
   const item = (task_id: string, depends_on: string[] = []) => ({ task_id, depends_on, status: 'blocked' as const, result: null });
   expect(renderDependencyTree([item('a'), item('b', ['a']), item('c', ['b']), item('x')])).toBe('a [blocked]\n└─ b [blocked]\n   └─ c [blocked]\nx [blocked]');
 });
+
+test("show and list give a workflow's expected end (the estimates pass's latest for its unfinished tasks); --json carries it too", async () => {
+  const prefix = uniqueTaskName('cliwfeta');
+  const id = `${prefix}-wf`;
+  const file = writeWorkflow('eta.json', { tasks: [spec(prefix, 'a'), spec(prefix, 'b', ['a'])] });
+  expect((await cli(['submit', file, '--id', id])).code).toBe(0);
+  const created = expectStatus(await server.request<{ tasks: Array<{ task_id: string; work_request_id: number }> }>('GET', `/api/v1/workflows/${id}?tasks=true`, { token: server.clientToken }), 200, 'GET').body;
+  const byTask = new Map(created.tasks.map((task) => [task.task_id, task.work_request_id]));
+  // What the pass would have stored (its own tests cover how): b, after a, ends last.
+  const end = new Date(Date.now() + 2 * 3_600_000);
+  await server.sql(
+    `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason, computed_at)
+     values ($1, now(), now() + interval '1 hour', 'a: 1 h', now()), ($2, now() + interval '1 hour', $3, 'b: after a, 1 h', now())
+     on conflict (work_request_id) do update set expected_end_at = excluded.expected_end_at, eta_reason = excluded.eta_reason`,
+    [byTask.get('a'), byTask.get('b'), end],
+  );
+
+  const shown = await cli(['show', id]);
+  expect(shown.code).toBe(0);
+  expect(shown.stdout).toMatch(new RegExp(`^workflow ${id}: RUNNING.*\\nexpected end: ${end.toISOString().replace(/\./g, '\\.')} \\(in [12]h\\d\\dm\\): b: after a, 1 h\\n`));
+  expect(JSON.parse((await cli(['show', id, '--json'])).stdout)).toMatchObject({ expected_end_at: end.toISOString(), eta_reason: 'b: after a, 1 h' });
+
+  const listed = await cli(['list', '--status', 'running']);
+  expect(listed.stdout).toMatch(/expected end/);
+  expect(listed.stdout.split('\n').find((line) => line.includes(id))).toMatch(/in [12]h\d\dm/);
+  const listedJson = JSON.parse((await cli(['list', '--status', 'running', '--json'])).stdout) as Array<{ workflow_id: string; expected_end_at: string | null }>;
+  expect(listedJson.find((item) => item.workflow_id === id)?.expected_end_at).toBe(end.toISOString());
+});

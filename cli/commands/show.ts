@@ -16,6 +16,7 @@ import {
   formatRunTime,
   formatSize,
   formatStatus,
+  formatUntil,
   parseIdArgument,
   parseIntegerOption,
   printJson,
@@ -258,12 +259,6 @@ function renderStatistics(statistics: RuntimeStatistics): string {
   row('worker cpus', statistics.cpu_count === undefined ? undefined : String(statistics.cpu_count));
   row('measured by', statistics.measurement);
   return renderTable([{ head: 'measure' }, { head: 'value', shrinkTo: 10 }], rows);
-}
-
-/** "in 3m05s", or "now" once the time has come. */
-function formatUntil(iso: string, now: Date): string {
-  const seconds = (Date.parse(iso) - now.getTime()) / 1000;
-  return seconds <= 0 ? 'now' : `in ${formatDuration(seconds)}`;
 }
 
 function signed(value: number): string {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { WorkschedClient } from '../../client/WorkschedClient';
-import { WORKFLOW_STATUSES, type Workflow, type WorkflowStatus, type WorkflowWithTasks } from '../../protocol/workflow';
+import { WORKFLOW_STATUSES, type Workflow, type WorkflowEta, type WorkflowStatus, type WorkflowWithTasks } from '../../protocol/workflow';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection';
 import { CliUsageError } from '../errors';
-import { formatAge, formatRunTime, printJson, truncate } from '../format';
+import { formatAge, formatRunTime, formatUntil, printJson, truncate } from '../format';
 import { renderTable, type Column } from '../table';
 import { renderDependencyTree } from '../workflowTree';
 
@@ -126,9 +126,23 @@ function parseStatuses(text: string): WorkflowStatus[] {
   return statuses as WorkflowStatus[];
 }
 
-const LIST_COLUMNS: Column[] = [{ head: 'workflow_id', shrinkTo: 12 }, { head: 'status' }, { head: 'tasks' }, { head: 'done' }, { head: 'running' }, { head: 'created', dropRank: 1 }, { head: 'reason', shrinkTo: 10, dropRank: 2 }];
+const LIST_COLUMNS: Column[] = [
+  { head: 'workflow_id', shrinkTo: 12 },
+  { head: 'status' },
+  { head: 'tasks' },
+  { head: 'done' },
+  { head: 'running' },
+  { head: 'created', dropRank: 1 },
+  { head: 'expected end', dropRank: 3 },
+  { head: 'reason', shrinkTo: 10, dropRank: 2 },
+];
 
-export function renderWorkflows(workflows: Workflow[], now: Date = new Date()): string {
+/** A workflow's expected end as a list cell: "in 5m00s", or "-" when the estimates pass has none. */
+function expectedEnd(workflow: WorkflowEta, now: Date): string {
+  return workflow.expected_end_at ? formatUntil(workflow.expected_end_at, now) : '-';
+}
+
+export function renderWorkflows(workflows: Array<Workflow & WorkflowEta>, now: Date = new Date()): string {
   return renderTable(
     LIST_COLUMNS,
     workflows.map((item) => [
@@ -138,6 +152,7 @@ export function renderWorkflows(workflows: Workflow[], now: Date = new Date()): 
       item.task_counts.completed + item.task_counts.aborted,
       item.task_counts.running,
       formatAge(item.created_at, now),
+      expectedEnd(item, now),
       truncate(item.status_reason ?? '', 60),
     ]),
   );
@@ -145,9 +160,15 @@ export function renderWorkflows(workflows: Workflow[], now: Date = new Date()): 
 
 const TASK_COLUMNS: Column[] = [{ head: 'task_id', shrinkTo: 10 }, { head: 'status' }, { head: 'depends on', shrinkTo: 10, dropRank: 2 }, { head: 'worker', shrinkTo: 8, dropRank: 3 }, { head: 'duration', dropRank: 1 }, { head: 'result' }];
 
-export function renderWorkflowDetail(workflow: WorkflowWithTasks, now: Date = new Date()): string {
+export function renderWorkflowDetail(workflow: WorkflowWithTasks & WorkflowEta, now: Date = new Date()): string {
   const times = [workflow.stats.start_time ? `started ${formatAge(workflow.stats.start_time, now)}` : 'not started', workflow.stats.end_time ? `ended ${formatAge(workflow.stats.end_time, now)}` : null].filter(Boolean).join(', ');
   const header = `workflow ${workflow.workflow_id}: ${workflow.status}${workflow.status_reason ? ` (${workflow.status_reason})` : ''}; ${times}`;
+  // Only while something is left to run: the estimates pass has nothing to say of a finished workflow.
+  const eta = workflow.expected_end_at
+    ? `\nexpected end: ${workflow.expected_end_at} (${formatUntil(workflow.expected_end_at, now)})${workflow.eta_reason ? `: ${workflow.eta_reason}` : ''}`
+    : workflow.eta_reason
+      ? `\nexpected end: unknown (${workflow.eta_reason})`
+      : '';
   const table = renderTable(
     TASK_COLUMNS,
     workflow.tasks.map((task) => [
@@ -159,5 +180,5 @@ export function renderWorkflowDetail(workflow: WorkflowWithTasks, now: Date = ne
       task.result ?? '-',
     ]),
   );
-  return `${header}\n${table}\n\n${renderDependencyTree(workflow.tasks)}`;
+  return `${header}${eta}\n${table}\n\n${renderDependencyTree(workflow.tasks)}`;
 }

@@ -3,7 +3,7 @@ import type { ServerContext } from '../context';
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
 import { cancelWorkflow, closeWorkflow, deleteWorkflow } from '../workflows/cancelWorkflow';
 import { addWorkflowTasks, createWorkflow } from '../workflows/createWorkflow';
-import { getWorkflow, getWorkflowMetadata, getWorkflowOutput, getWorkflowWithTasks, listWorkflows, workflowEta } from '../workflows/queryWorkflows';
+import { getWorkflow, getWorkflowMetadata, getWorkflowOutput, getWorkflowWithTasks, listWorkflows, workflowEta, workflowEtas } from '../workflows/queryWorkflows';
 import { resumeAllWorkflows, resumeWorkflow } from '../workflows/resumeWorkflow';
 import { getWorkflowOrFail } from '../workflows/workflowRow';
 import { ANSWERED, type RouteHandlers } from './mountRoutes';
@@ -41,8 +41,10 @@ export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, Workflow
     resumeAllWorkflows: async ({ body }) => ({ resumed: await resumeAllWorkflows(fork(), body.include_failed, policy) }),
 
     listWorkflows: async ({ query }) => {
-      const { workflows, nextCursor } = await listWorkflows(fork(), query);
-      return { workflows, next_cursor: nextCursor };
+      const em = fork();
+      const { workflows, nextCursor } = await listWorkflows(em, query);
+      const etas = await workflowEtas(em, workflows.map((workflow) => workflow.workflow_id));
+      return { workflows: workflows.map((workflow) => ({ ...workflow, ...etas.get(workflow.workflow_id)! })), next_cursor: nextCursor };
     },
 
     getWorkflow: async ({ params, query }) => {

@@ -2,40 +2,24 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { rawQuery } from '../sql/rawQuery';
 import { formatDuration } from '../../protocol/units';
 import { durationKey, expectedDurations, type ExpectedDuration } from '../history/expectedDurations';
+import type { HistoryKey } from '../history/historyKey';
+import { readPendingForEstimates } from '../sql/pendingForEstimates';
+import { writeEstimates, type EstimateWrites } from '../sql/writeEstimates';
 import { estimateStarts, type Estimate, type EstimatePending, type EstimateRunning, type EstimateWorker } from './estimateStarts';
 
 /** Assumed for a task with no history when no other task has any either. */
 const DEFAULT_UNKNOWN_MS = 60_000;
-/** Upserts per statement. */
-const WRITE_BATCH = 20_000;
-
-/** Times as epoch ms (float8) and an empty tag list as null: parsing dates and arrays is most of a 100k-row read. */
-interface PendingRow {
-  id: string;
-  not_before: number | null;
-  need_memory: string | null;
-  need_disk: string | null;
-  need_cpu: number | null;
-  need_gpu: number | null;
-  need_tags: string[] | null;
-  unschedulable: boolean;
-  task_name: string;
-  subject: string;
-  context: string;
-  expected_start_at: number | null;
-  expected_end_at: number | null;
-  eta_reason: string | null;
-}
 
 interface RunningRow {
   id: string;
   worker_id: string;
-  started_at: Date | null;
+  /** Epoch ms. */
+  started_at: number | null;
   task_name: string;
   subject: string;
   context: string;
-  expected_end_at: Date | null;
-  eta_reason: string | null;
+  expected_end_at: number | null;
+  eta_shape: number | null;
 }
 
 export interface EstimatesReport {
@@ -49,15 +33,6 @@ export interface EstimatesReport {
   writeMs: number;
 }
 
-interface EtaWrite {
-  id: number;
-  start: Date | null;
-  end: Date | null;
-  reason: string;
-  /** Running: keep the last estimate of its start, only the end and reason change. */
-  keepStart: boolean;
-}
-
 /**
  * The housekeeping pass behind `expected_start_at` / `expected_end_at` / `eta_reason`: reads the online workers,
  * the running requests and the pending ones in claim order, replays the claim with learned durations
@@ -68,115 +43,121 @@ interface EtaWrite {
 export async function refreshEstimates(em: EntityManager, options: { sampleRuns: number; now?: Date }): Promise<EstimatesReport> {
   const readStart = performance.now();
   const nowMs = (options.now ?? new Date()).getTime();
-  const workerRows = await em.execute<Array<{ id: string; total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[]; concurrency: number }>>(
+  // The one sort of the pass (100,000 narrow rows) stays in memory rather than spilling to a temp file.
+  await rawQuery(em, `set local work_mem = '64MB'`);
+  const workerRows = await rawQuery<{ id: string; total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[]; concurrency: number }>(
+    em,
     `select id, total_memory, available_disk_space, cpu_count, gpu_count, tags, concurrency from worker where enabled and online`,
   );
   const runningRows = await rawQuery<RunningRow>(
-      em,
-    `select r.id, r.worker_id, r.started_at, r.task_name, coalesce(r.subject, '') as subject, coalesce(r.context, '') as context,
-       e.expected_end_at, e.eta_reason
+    em,
+    `select r.id, r.worker_id, extract(epoch from r.started_at)::float8 * 1000 as started_at, r.task_name, coalesce(r.subject, '') as subject,
+       coalesce(r.context, '') as context, extract(epoch from e.expected_end_at)::float8 * 1000 as expected_end_at, e.eta_shape
      from work_request r left join work_request_eta e on e.work_request_id = r.id
      where r.status = 'running'`,
   );
-  const pendingRows = await rawQuery<PendingRow>(
-      em,
-    `select r.id, extract(epoch from r.not_before)::float8 * 1000 as not_before, r.need_memory, r.need_disk, r.need_cpu, r.need_gpu,
-       nullif(r.need_tags, '{}') as need_tags, r.unschedulable_reason is not null as unschedulable,
-       r.task_name, coalesce(r.subject, '') as subject, coalesce(r.context, '') as context,
-       extract(epoch from e.expected_start_at)::float8 * 1000 as expected_start_at, extract(epoch from e.expected_end_at)::float8 * 1000 as expected_end_at, e.eta_reason
-     from work_request r left join work_request_eta e on e.work_request_id = r.id
-     where r.status = 'pending'
-     order by (r.priority + r.priority_adjustment) desc, r.created_at, r.id`,
-  );
-  const keys = [...runningRows, ...pendingRows].map((row) => ({ taskName: row.task_name, subject: row.subject, context: row.context }));
-  const durations = await expectedDurations(em, keys, options.sampleRuns);
+  const pendingColumns = await readPendingForEstimates(em);
+  const pendingCount = pendingColumns.ids.length;
+  // Each request's key as one string, and each distinct key once (thousands of requests share a key).
+  const pendingKeys = new Array<string>(pendingCount);
+  const keys = new Map<string, HistoryKey>();
+  const addKey = (taskName: string, subject: string, context: string): string => {
+    const key = { taskName, subject, context };
+    const text = durationKey(key);
+    if (!keys.has(text)) keys.set(text, key);
+    return text;
+  };
+  for (let index = 0; index < pendingCount; index += 1) {
+    pendingKeys[index] = addKey(pendingColumns.taskNames[index], pendingColumns.subjects[index], pendingColumns.contexts[index]);
+  }
+  const runningKeys = runningRows.map((row) => addKey(row.task_name, row.subject, row.context));
+  const durations = await expectedDurations(em, [...keys.values()], options.sampleRuns);
   const readMs = performance.now() - readStart;
 
   const computeStart = performance.now();
   const fallbackMs = medianOf([...durations.values()].map((duration) => duration.ms)) ?? DEFAULT_UNKNOWN_MS;
-  const durationOf = (row: { task_name: string; subject: string; context: string }) =>
-    durations.get(durationKey({ taskName: row.task_name, subject: row.subject, context: row.context })) ?? null;
   const workers: EstimateWorker[] = workerRows.map((row) => ({
     id: Number(row.id),
     concurrency: row.concurrency,
     capacity: { totalMemory: Number(row.total_memory), availableDiskSpace: Number(row.available_disk_space), cpuCount: row.cpu_count, gpuCount: row.gpu_count, tags: row.tags },
   }));
-  const running: EstimateRunning[] = runningRows.map((row) => {
-    const duration = durationOf(row);
-    const elapsed = row.started_at ? nowMs - new Date(row.started_at).getTime() : 0;
+  const running: EstimateRunning[] = runningRows.map((row, index) => {
+    const duration = durations.get(runningKeys[index]);
+    const elapsed = row.started_at === null ? 0 : nowMs - row.started_at;
     return { workerId: Number(row.worker_id), remainingMs: duration ? duration.ms - elapsed : null };
   });
-  const pending: EstimatePending[] = pendingRows.map((row) => ({
-    needs: {
-      needMemory: row.need_memory === null ? null : Number(row.need_memory),
-      needDisk: row.need_disk === null ? null : Number(row.need_disk),
-      needCpu: row.need_cpu,
-      needGpu: row.need_gpu,
-      needTags: row.need_tags ?? [],
-    },
-    notBeforeMs: row.not_before,
-    durationMs: durationOf(row)?.ms ?? null,
-    unschedulable: row.unschedulable,
-  }));
+  const noTags: string[] = [];
+  const pending = new Array<EstimatePending>(pendingCount);
+  for (let index = 0; index < pendingCount; index += 1) {
+    pending[index] = {
+      needs: {
+        needMemory: pendingColumns.needMemory[index],
+        needDisk: pendingColumns.needDisk[index],
+        needCpu: pendingColumns.needCpu[index],
+        needGpu: pendingColumns.needGpu[index],
+        needTags: pendingColumns.needTags.size === 0 ? noTags : (pendingColumns.needTags.get(pendingColumns.ids[index]) ?? noTags),
+      },
+      notBeforeMs: pendingColumns.notBefore[index],
+      durationMs: durations.get(pendingKeys[index])?.ms ?? null,
+      unschedulable: pendingColumns.unschedulable[index],
+    };
+  }
   const estimates = estimateStarts(nowMs, workers, running, pending, fallbackMs);
 
-  const writes: EtaWrite[] = [];
+  const writes: EstimateWrites = { ids: [], startMs: [], endMs: [], reason: [], reasons: [], shapes: [] };
   // Most rows share their wording with many others (same key, same workers): word each once.
-  const reasons = new Map<string, string>();
-  pendingRows.forEach((row, index) => {
+  const reasonOf = new Map<string, number>();
+  for (let index = 0; index < pendingCount; index += 1) {
     const estimate = estimates[index];
-    const own = durationOf(row);
+    const own = durations.get(pendingKeys[index]) ?? null;
     const notBefore = pending[index].notBeforeMs;
     const wordingKey = estimate.kind === 'none'
       ? estimate.why
-      : `${estimate.workers}|${estimate.guessedAhead}|${notBefore !== null && estimate.startMs === notBefore}|${own ? `${own.ms}|${own.runs}|${own.label}` : ''}`;
-    let reason = reasons.get(wordingKey);
+      : `${pendingKeys[index]}|${estimate.workers}|${estimate.guessedAhead}|${notBefore !== null && estimate.startMs === notBefore}`;
+    let reason = reasonOf.get(wordingKey);
     if (reason === undefined) {
-      reason = describePending(estimate, own, fallbackMs, notBefore);
-      reasons.set(wordingKey, reason);
+      const text = describePending(estimate, own, fallbackMs, notBefore);
+      writes.shapes.push(shapeOf(text));
+      reason = writes.reasons.push(text) - 1;
+      reasonOf.set(wordingKey, reason);
     }
-    const next = estimate.kind === 'none' ? { start: null, end: null, reason } : { start: new Date(estimate.startMs), end: new Date(estimate.endMs), reason };
-    if (changed(nowMs, row, next)) writes.push({ id: Number(row.id), ...next, keepStart: false });
-  });
-  for (const row of runningRows) {
-    const duration = durationOf(row);
-    const startedMs = row.started_at ? new Date(row.started_at).getTime() : nowMs;
-    const end = new Date(startedMs + (duration?.ms ?? fallbackMs));
+    const startMs = estimate.kind === 'none' ? null : estimate.startMs;
+    const endMs = estimate.kind === 'none' ? null : estimate.endMs;
+    if (
+      pendingColumns.storedShape[index] !== writes.shapes[reason] ||
+      moved(nowMs, pendingColumns.storedStart[index], startMs) ||
+      moved(nowMs, pendingColumns.storedEnd[index], endMs)
+    ) {
+      writes.ids.push(pendingColumns.ids[index]);
+      writes.startMs.push(startMs);
+      writes.endMs.push(endMs);
+      writes.reason.push(reason);
+    }
+  }
+  const runningWrites: EstimateWrites = { ids: [], startMs: [], endMs: [], reason: [], reasons: [], shapes: [] };
+  runningRows.forEach((row, index) => {
+    const duration = durations.get(runningKeys[index]);
+    const endMs = (row.started_at ?? nowMs) + (duration?.ms ?? fallbackMs);
     const reason = duration
       ? `running: expected to take ${formatDuration(duration.ms / 1000)} (${describeDuration(duration)})`
       : `running: no history to go on for this task; counted as ${formatDuration(fallbackMs / 1000)}`;
-    const storedEnd = row.expected_end_at === null ? null : new Date(row.expected_end_at).getTime();
-    if (changed(nowMs, { expected_start_at: null, expected_end_at: storedEnd, eta_reason: row.eta_reason }, { start: null, end, reason })) {
-      writes.push({ id: Number(row.id), start: null, end, reason, keepStart: true });
+    const shape = shapeOf(reason);
+    if (row.eta_shape !== shape || moved(nowMs, row.expected_end_at, endMs)) {
+      runningWrites.ids.push(Number(row.id));
+      runningWrites.startMs.push(null);
+      runningWrites.endMs.push(endMs);
+      runningWrites.reason.push(runningWrites.reasons.push(reason) - 1);
+      runningWrites.shapes.push(shape);
     }
-  }
+  });
   const computeMs = performance.now() - computeStart;
 
   const writeStart = performance.now();
   const computedAt = new Date(nowMs);
-  await upsertEstimates(em, writes.filter((write) => !write.keepStart), computedAt, false);
-  await upsertEstimates(em, writes.filter((write) => write.keepStart), computedAt, true);
+  await writeEstimates(em, writes, computedAt, false);
+  await writeEstimates(em, runningWrites, computedAt, true);
   const writeMs = performance.now() - writeStart;
-  return { pending: pendingRows.length, running: runningRows.length, workers: workers.length, written: writes.length, readMs, computeMs, writeMs };
-}
-
-/** Writes estimates by request id; `keepStart` (running requests) leaves a stored expected start as it was. */
-async function upsertEstimates(em: EntityManager, writes: EtaWrite[], computedAt: Date, keepStart: boolean): Promise<void> {
-  for (let index = 0; index < writes.length; index += WRITE_BATCH) {
-    const batch = writes.slice(index, index + WRITE_BATCH);
-    // One JSON parameter (no bind-parameter limit); the join drops requests deleted since they were read.
-    await rawQuery(
-      em,
-      `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason, computed_at)
-       select u.id, u.start_at, u.end_at, u.reason, ?::timestamptz
-       from json_to_recordset(?::json) as u(id bigint, start_at timestamptz, end_at timestamptz, reason text)
-       join work_request r on r.id = u.id
-       on conflict (work_request_id) do update set
-         ${keepStart ? '' : 'expected_start_at = excluded.expected_start_at, '}expected_end_at = excluded.expected_end_at,
-         eta_reason = excluded.eta_reason, computed_at = excluded.computed_at`,
-      [computedAt, JSON.stringify(batch.map((write) => ({ id: write.id, start_at: write.start, end_at: write.end, reason: write.reason })))],
-    );
-  }
+  return { pending: pendingCount, running: runningRows.length, workers: workers.length, written: writes.ids.length + runningWrites.ids.length, readMs, computeMs, writeMs };
 }
 
 /** A pending request's estimate in words: the figures it rests on, and what is guessed. */
@@ -201,36 +182,24 @@ function describeDuration(duration: ExpectedDuration): string {
 }
 
 /**
- * Worth a write: an estimate appeared or went, a time moved by more than 1 s and 5 % of the time until it, or the
- * reason reads differently (its figures drift with every run, so they alone do not count).
+ * Worth a write: an estimate appeared, or a time moved by more than 1 s and 5 % of the time until it. (One that
+ * went is a change of wording, which the caller compares.)
  */
-function changed(
-  nowMs: number,
-  stored: { expected_start_at: number | null; expected_end_at: number | null; eta_reason: string | null },
-  next: { start: Date | null; end: Date | null; reason: string },
-): boolean {
-  if (stored.eta_reason === null) return true;
-  if (shape(stored.eta_reason) !== shape(next.reason)) return true;
-  return moved(nowMs, stored.expected_start_at, next.start) || moved(nowMs, stored.expected_end_at, next.end);
-}
-
-function moved(nowMs: number, stored: number | null, next: Date | null): boolean {
+function moved(nowMs: number, stored: number | null, next: number | null): boolean {
   if (next === null) return false;
   if (stored === null) return true;
-  const delta = Math.abs(stored - next.getTime());
-  return delta > Math.max(1_000, 0.05 * Math.max(0, next.getTime() - nowMs));
+  return Math.abs(stored - next) > Math.max(1_000, 0.05 * Math.max(0, next - nowMs));
 }
 
-const shapes = new Map<string, string>();
-
-function shape(reason: string): string {
-  let found = shapes.get(reason);
-  if (found === undefined) {
-    found = reason.replace(/[\d.]+(ms|[smhd])?/g, '#');
-    if (shapes.size > 10_000) shapes.clear();
-    shapes.set(reason, found);
-  }
-  return found;
+/**
+ * What a wording change is: a 32-bit FNV-1a hash of the reason with its figures taken out (figures drift with
+ * every run, so they alone do not call for a write). Stored as eta_shape.
+ */
+function shapeOf(reason: string): number {
+  const shape = reason.replace(/[\d.]+(ms|[smhd])?/g, '#');
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < shape.length; index += 1) hash = Math.imul(hash ^ shape.charCodeAt(index), 0x01000193);
+  return hash | 0;
 }
 
 function medianOf(values: number[]): number | null {

@@ -14,12 +14,33 @@ export interface SuccessProfile {
   min_available_memory: string | null;
 }
 
-/** The aggregates of a SuccessProfile over a set of task_history rows. */
+/**
+ * Runs shorter than this say nothing of the cores a task keeps busy: cpu_time / duration of a 20 ms shell task is
+ * mostly start-up, and on a loaded machine it measured more cores than the worker has.
+ */
+export const MIN_CPU_SAMPLE_MS = 1000;
+
+/**
+ * Cores a task_history run kept busy: cpu_time / duration, at most the cores its machine had (the run's reported
+ * cpu_count, else its worker's; least() ignores a null cap). `alias`: the task_history alias with its dot, if any.
+ */
+export function coresBusy(alias = ''): string {
+  return `least(${alias}cpu_time_ms::float8 / nullif(${alias}duration_ms, 0), coalesce(${alias}cpu_count, ${alias}worker_cpu_count))`;
+}
+
+/** What a cpu requirement is learned from: null for a run too short to tell (percentile_cont leaves nulls out). */
+const CORES_BUSY_LEARNED = `case when duration_ms >= ${MIN_CPU_SAMPLE_MS} then ${coresBusy()} end`;
+
+/**
+ * The aggregates of a SuccessProfile over a set of task_history rows. No bind placeholders here: this text is also
+ * spliced into the create path's named statement (createWorkRequests.ts), which numbers its parameters $1..$4 on
+ * a plain pg connection, so a `?` there is a syntax error and every create answers 500.
+ */
 export const SUCCESS_PROFILE_COLUMNS = `count(*) as runs,
          count(memory) as memory_runs, percentile_cont(0.95) within group (order by memory) as memory_p95,
          count(disk_space) as disk_runs, percentile_cont(0.95) within group (order by disk_space) as disk_p95,
          count(duration_ms) as duration_runs, percentile_cont(0.95) within group (order by duration_ms) as duration_p95_ms,
-         percentile_cont(0.95) within group (order by cpu_time_ms::float8 / nullif(duration_ms, 0)) as cores_p95,
+         percentile_cont(0.95) within group (order by ${CORES_BUSY_LEARNED}) as cores_p95,
          min(available_memory) as min_available_memory`;
 
 /**

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { coresBusy } from '../sql/successProfile';
 
 /** Keys refreshed per pass (the ones whose newest success is newest are not starved: oldest-stale first). */
 const KEYS_PER_PASS = 1_000;
@@ -41,7 +42,7 @@ export async function refreshKeyEfficiency(em: EntityManager, options: { headroo
        (array_agg((r.requirements ->> 'memory')::bigint order by h.completed_at desc) filter (where r.requirements ->> 'memory' is not null))[1] as asked_memory,
        percentile_cont(0.95) within group (order by h.memory) filter (where r.requirements ->> 'memory' is not null) as used_memory_p95,
        (array_agg((r.requirements ->> 'cpu')::int order by h.completed_at desc) filter (where r.requirements ->> 'cpu' is not null))[1] as asked_cpu,
-       percentile_cont(0.95) within group (order by h.cpu_time_ms::float8 / nullif(h.duration_ms, 0)) filter (where r.requirements ->> 'cpu' is not null) as used_cpu_p95,
+       percentile_cont(0.95) within group (order by ${coresBusy('h.')}) filter (where r.requirements ->> 'cpu' is not null) as used_cpu_p95,
        avg(h.duration_ms) filter (where r.requirements ->> 'memory' is not null or r.requirements ->> 'cpu' is not null) as mean_duration_ms
      from json_to_recordset(?::json) as k(id bigint, task_name text, subject text, context text, runs int)
      join task_history h on h.task_name = k.task_name and h.subject = k.subject and h.context = k.context and h.result = 'success'

@@ -127,6 +127,33 @@ describe('learned cpu and disk', () => {
     expect(await claimedIds(fits)).toEqual([request.id]);
   });
 
+  test('runs under a second say nothing of cpu, and a run counts at most the cores its machine had: a 2-cpu worker still runs both', async () => {
+    const s = server!;
+    // 20 ms shell tasks whose start-up measured 100 ms of cpu on a 2-cpu machine: "5 cores", which once became
+    // "needs 5 cpus" and left the request unschedulable on a 2-cpu worker. Too short to tell: nothing is learned.
+    const short = { task_name: uniqueTaskName('echo') };
+    for (let run = 0; run < 3; run += 1) await runAttempt(s, runner, short, success({ duration_ms: 20, cpu_time_ms: 100, cpu_count: 2 }));
+    // 10 s runs that measured 2.5 and 5 cores on 2-cpu machines (a loaded host's accounting): capped at 2 each,
+    // so the p95 is 2 → needs 2 cpus, which a 2-cpu worker has.
+    const long = { task_name: uniqueTaskName('encode') };
+    for (const cpuTimeMs of [25_000, 50_000, 50_000]) {
+      await runAttempt(s, runner, long, success({ duration_ms: 10_000, cpu_time_ms: cpuTimeMs, cpu_count: 2 }));
+    }
+
+    const shortRequest = await s.createWorkRequest(short);
+    expect(learnedItem(shortRequest, 'cpu')).toBeUndefined();
+    expect(shortRequest.state_reason).toBeNull();
+    const longRequest = await s.createWorkRequest(long);
+    expect(learnedItem(longRequest, 'cpu')?.value).toBe(2);
+    expect(longRequest.state_reason).toBeNull();
+
+    // One 2-cpu worker each: the claim counts the cpus a worker's running requests hold.
+    const twoCores = await s.registerWorker({ cpuCount: 2, availableDisk: 100 * GiB });
+    const otherTwoCores = await s.registerWorker({ cpuCount: 2, availableDisk: 100 * GiB });
+    expect(await claimedIds(twoCores)).toEqual([shortRequest.id]);
+    expect(await claimedIds(otherTwoCores)).toEqual([longRequest.id]);
+  });
+
   test('without measured peaks, seed 000’s reference data (available_memory at start) sets a floor', async () => {
     const s = server!;
     const key = { task_name: uniqueTaskName('legacy') };
