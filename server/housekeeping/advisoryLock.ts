@@ -10,6 +10,7 @@ export const ADVISORY_LOCKS = {
   preemption: 0x77730006,
   efficiency: 0x77730007,
   scheduleFiringRetention: 0x77730008,
+  estimateRetention: 0x77730009,
 } as const;
 
 /**

@@ -8,6 +8,7 @@ import { pruneScheduleFirings, type FiringRetention } from '../schedules/pruneSc
 import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import type { Logger } from '../../common/logger';
 import { preemptForWaiting } from '../scheduler/preemptForWaiting';
+import { pruneEstimates } from '../scheduler/pruneEstimates';
 import { refreshEstimates, type EstimatesReport } from '../scheduler/refreshEstimates';
 import { refreshUnschedulable } from '../scheduler/refreshUnschedulable';
 import { refreshKeyEfficiency } from '../statistics/refreshKeyEfficiency';
@@ -27,6 +28,8 @@ export interface Housekeeping {
   fireSchedulesOnce(): Promise<SchedulesTickReport>;
   /** Runs the schedule firing retention once now (0 also when another server process is running it). */
   pruneScheduleFiringsOnce(): Promise<number>;
+  /** Deletes the estimates of requests that ended a day ago, or were deleted, once now (0 also when another process is). */
+  pruneEstimatesOnce(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -98,6 +101,7 @@ export function scheduleHousekeeping(
   );
   const pruneScheduleFiringsOnce = async () =>
     (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.scheduleFiringRetention, (em) => pruneScheduleFirings(em, options.schedules.firingRetention))) ?? 0;
+  const pruneEstimatesOnce = async () => (await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.estimateRetention, (em) => pruneEstimates(em))) ?? 0;
 
   const tasks: ScheduledTask[] = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -135,12 +139,17 @@ export function scheduleHousekeeping(
     const deleted = await pruneScheduleFiringsOnce();
     if (deleted) logger.info({ deleted }, 'schedule firing history pruned');
   });
+  every('27 */10 * * * *', 'worksched-estimate-retention', async () => {
+    const deleted = await pruneEstimatesOnce();
+    if (deleted) logger.info({ deleted }, 'estimates of ended requests pruned');
+  });
   return {
     runOnce,
     refreshEstimatesOnce,
     pruneHistoryOnce,
     fireSchedulesOnce,
     pruneScheduleFiringsOnce,
+    pruneEstimatesOnce,
     stop: async () => {
       stopped = true;
       if (budgetTimer) clearTimeout(budgetTimer);
