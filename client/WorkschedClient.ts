@@ -157,7 +157,7 @@ export class WorkschedClient {
     return this.http.request('POST', '/api/v1/workflows', { body });
   }
 
-  /** Adds tasks to an open workflow; a task_id it has already is left as it is. */
+  /** Adds tasks to an open workflow; a task_id it has already is left as it is. Answers only these tasks' attempts. */
   addWorkflowTasks(workflowId: string, tasks: WorkflowTaskInput[]): Promise<WorkflowWithTasks> {
     return this.http.request('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/tasks`, { body: { tasks } });
   }

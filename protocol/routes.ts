@@ -409,7 +409,8 @@ export const API_ROUTES = {
   addWorkflowTasks: route({
     method: 'post',
     path: '/api/v1/workflows/:id/tasks',
-    summary: 'Add tasks to an open workflow; idempotent by task_id (a task_id it has already is left as it is)',
+    summary:
+      'Add tasks to an open workflow; idempotent by task_id (a task_id it has already is left as it is). Answers the workflow with only the tasks of this request (their current attempts), so a refill costs O(added tasks)',
     role: 'client',
     params: workflowParamsSchema,
     body: addWorkflowTasksRequestSchema,

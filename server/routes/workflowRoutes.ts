@@ -59,7 +59,10 @@ export function workflowRoutes(ctx: ServerContext): Pick<RouteHandlers, Workflow
       return ANSWERED;
     },
 
-    addWorkflowTasks: async ({ params, body }) => getWorkflowWithTasks(fork(), await addWorkflowTasks(fork(), params.id, body.tasks, policy)),
+    addWorkflowTasks: async ({ params, body }) => {
+      const { workflow, taskIds } = await addWorkflowTasks(fork(), params.id, body.tasks, policy);
+      return getWorkflowWithTasks(fork(), workflow, taskIds);
+    },
 
     closeWorkflow: async ({ params }) => {
       const workflow = await closeWorkflow(fork(), params.id, policy);

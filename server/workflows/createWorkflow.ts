@@ -95,22 +95,48 @@ async function answerExisting(em: EntityManager, existing: Workflow, definitionH
 
 /**
  * POST /workflows/:id/tasks: adds tasks to an open workflow, idempotent by task_id (a task_id it has already
- * is left alone); new tasks may depend on tasks it has.
+ * is left alone); new tasks may depend on tasks it has. Reads only the task ids the request names (its tasks'
+ * and their depends_on), so a refill costs O(added tasks) however large the run; answers the workflow and the
+ * task ids of the request (added or already there).
  */
-export async function addWorkflowTasks(em: EntityManager, workflowId: string, tasks: WorkflowTask[], policy: SchedulingPolicy): Promise<Workflow> {
+export async function addWorkflowTasks(
+  em: EntityManager,
+  workflowId: string,
+  tasks: WorkflowTask[],
+  policy: SchedulingPolicy,
+): Promise<{ workflow: Workflow; taskIds: string[] }> {
   return transactional(em, async (tem) => {
     const workflow = await getWorkflowOrFail(tem, workflowId, { lock: true });
     if (workflow.status === 'CANCELED') throw new ConflictError(`workflow ${workflowId} was canceled`, 'workflow_canceled');
     if (!workflow.open) throw new ConflictError(`workflow ${workflowId} is closed: it takes no more tasks (create it with "open": true)`, 'workflow_closed');
-    const rows = await tem.execute<Array<{ task_id: string }>>(`select distinct task_id from work_request where workflow_id = ?`, [workflowId]);
-    const existing = new Set(rows.map((row) => row.task_id));
+    const existing = await existingTaskIds(tem, workflowId, tasks);
     const fresh = tasks.filter((task) => task.task_id === undefined || !existing.has(task.task_id));
     const planned = planWorkflowTasks(fresh, existing, 'workflow tasks');
-    if (planned.length === 0) return workflow;
+    const taskIds = [...new Set([...tasks.flatMap((task) => (task.task_id === undefined ? [] : [task.task_id])), ...planned.map((task) => task.taskId)])];
+    if (planned.length === 0) return { workflow, taskIds };
     await insertTasks(tem, workflowId, planned, workflow.priority, { rootSlots: 0, maxRunning: null }, policy);
     await settleWorkflow(tem, workflowId, { candidates: planned.map((task) => task.taskId) }, policy);
-    return getWorkflowOrFail(tem, workflowId);
+    return { workflow: await getWorkflowOrFail(tem, workflowId), taskIds };
   });
+}
+
+/**
+ * The task ids of the workflow among those the request names (a lookup each in the current-attempt index); a
+ * task without task_id also needs the ids its name may be derived to (`name`, `name_1`, …): a prefix match,
+ * which reads the workflow's ids, so only such requests pay for it.
+ */
+async function existingTaskIds(em: EntityManager, workflowId: string, tasks: WorkflowTask[]): Promise<Set<string>> {
+  const named = [...new Set(tasks.flatMap((task) => [...(task.task_id === undefined ? [] : [task.task_id]), ...task.depends_on]))];
+  const found = new Set<string>();
+  const current = `select task_id from work_request where workflow_id = ? and task_id is not null and superseded_by_id is null`;
+  for (const row of await rawQuery<{ task_id: string }>(em, `${current} and task_id = any(?::text[])`, [workflowId, named])) found.add(row.task_id);
+  const derived = [...new Set(tasks.filter((task) => task.task_id === undefined).map((task) => task.task_name))];
+  if (derived.length > 0) {
+    const literal = (name: string) => name.replace(/[\\%_]/g, (char) => `\\${char}`);
+    const patterns = derived.flatMap((name) => [literal(name), `${literal(name)}\\_%`]);
+    for (const row of await rawQuery<{ task_id: string }>(em, `${current} and task_id like any(?::text[])`, [workflowId, patterns])) found.add(row.task_id);
+  }
+  return found;
 }
 
 /**

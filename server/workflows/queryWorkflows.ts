@@ -91,8 +91,11 @@ export async function workflowEtas(em: EntityManager, workflowIds: string[]): Pr
   return etas;
 }
 
-/** The workflow with each task's current work request (create and add-tasks answers). */
-export async function getWorkflowWithTasks(em: EntityManager, row: Workflow): Promise<WorkflowWithTasks> {
+/**
+ * The workflow with each task's current work request (create answers, GET ?tasks=true); with `taskIds`, only
+ * those tasks' (the add-tasks answer: a lookup each in the current-attempt index, not the whole run).
+ */
+export async function getWorkflowWithTasks(em: EntityManager, row: Workflow, taskIds?: string[]): Promise<WorkflowWithTasks> {
   // rawQuery: em.execute costs several times the query on 10,000 rows.
   const tasks = await rawQuery<
     { task_id: string; id: string; status: WorkRequestStatus; result: WorkRequestResult | null; attempt: number; depends_on: string[]; worker: string | null; started_at: Date | null; completed_at: Date | null }
@@ -101,8 +104,9 @@ export async function getWorkflowWithTasks(em: EntityManager, row: Workflow): Pr
     `select r.task_id, r.id, r.status, r.result, r.attempt, k.name as worker, r.started_at, r.completed_at,
        array(select e.depends_on from workflow_dependency e where e.workflow_id = r.workflow_id and e.task_id = r.task_id order by e.depends_on) as depends_on
      from work_request r left join worker k on k.id = r.worker_id
-     where r.workflow_id = ? and r.superseded_by_id is null and r.task_id is not null order by r.id`,
-    [row.workflowId],
+     where r.workflow_id = ? and r.superseded_by_id is null and r.task_id is not null
+       ${taskIds === undefined ? '' : 'and r.task_id = any(?::text[])'} order by r.id`,
+    taskIds === undefined ? [row.workflowId] : [row.workflowId, taskIds],
   );
   return {
     ...(await getWorkflow(em, row.workflowId, row)),

@@ -256,7 +256,8 @@ test('an open workflow takes tasks (idempotent by task_id) and ends only once cl
   await runRound();
   expect((await get(id)).status).toBe('RUNNING');
   const added = expectStatus(await post<WorkflowWithTasks>(`/api/v1/workflows/${id}/tasks`, { tasks: [task(prefix, 'b', { depends_on: ['a'] })] }), 200, 'add').body;
-  expect(added.tasks.map((item) => [item.task_id, item.status])).toEqual([['a', 'completed'], ['b', 'pending']]);
+  // Only the request's tasks: a refill does not carry the whole run back.
+  expect(added.tasks.map((item) => [item.task_id, item.status])).toEqual([['b', 'pending']]);
   expectStatus(await post(`/api/v1/workflows/${id}/tasks`, { tasks: [task(prefix, 'b', { depends_on: ['a'] })] }), 200, 'add again');
   expect((await server.sql(`select count(*)::int as n from work_request where workflow_id = $1`, [id]))[0]).toEqual({ n: 2 });
   await runRound();
@@ -266,6 +267,45 @@ test('an open workflow takes tasks (idempotent by task_id) and ends only once cl
   const late = await post(`/api/v1/workflows/${id}/tasks`, { tasks: [task(prefix, 'c')] });
   expect(late.status).toBe(409);
   expect(late.body.error?.code).toBe('workflow_closed');
+});
+
+test('adding to a workflow of many tasks answers only the request\'s tasks; a re-sent task its attempt; unknown depends_on is a 400', async () => {
+  const prefix = uniqueTaskName('refill');
+  const id = newWorkflowId();
+  const many = Array.from({ length: 300 }, (_, index) => task(prefix, `t${index}`, { depends_on: index === 0 ? [] : ['t0'] }));
+  expectStatus(await create({ workflow_id: id, open: true, tasks: many }), 201, 'create');
+  const t7 = (await server.sql<{ id: string }>(`select id from work_request where workflow_id = $1 and task_id = 't7'`, [id]))[0];
+  const addTasks = (tasks: unknown[]) => post<WorkflowWithTasks>(`/api/v1/workflows/${id}/tasks`, { tasks });
+
+  const added = expectStatus(
+    await addTasks([task(prefix, 'new1', { depends_on: ['t299'] }), task(prefix, 't7', { depends_on: ['t0'] }), { task_name: `${prefix}.t5`, execution: { executable: '/bin/true' }, use_history: false }]),
+    200,
+    'add',
+  ).body;
+  // The auto-named task's id avoids the name's existing ids, found without the whole list.
+  expect(added.tasks.map((item) => [item.task_id, item.status, item.depends_on])).toEqual([
+    ['t7', 'blocked', ['t0']],
+    ['new1', 'blocked', ['t299']],
+    [`${prefix}.t5`, 'pending', []],
+  ]);
+  expect(added.tasks[0].work_request_id).toBe(Number(t7.id));
+  expect(added.task_counts.total).toBe(302);
+
+  const again = expectStatus(await addTasks([task(prefix, 'new1', { depends_on: ['t299'] })]), 200, 'add again').body;
+  expect(again.tasks.map((item) => [item.task_id, item.work_request_id])).toEqual([['new1', added.tasks[1].work_request_id]]);
+  const named = expectStatus(
+    await addTasks([{ task_name: `${prefix}.t5`, execution: { executable: '/bin/true' }, use_history: false }]),
+    200,
+    'add the name again',
+  ).body;
+  expect(named.tasks.map((item) => item.task_id)).toEqual([`${prefix}.t5_1`]);
+
+  const unknown = await addTasks([task(prefix, 'new2'), task(prefix, 'new3', { depends_on: ['t0', 'nope'] })]);
+  expect(unknown.status).toBe(400);
+  expect(unknown.body.error?.issues).toEqual([{ path: 'tasks[1].depends_on[1]', message: 'task "new3" depends on "nope", which is no task of this workflow' }]);
+  expect((await server.sql(`select count(*)::int as n from work_request where workflow_id = $1`, [id]))[0]).toEqual({ n: 303 });
+  // Its pending tasks would be claimed by the next tests' worker.
+  expectStatus(await post(`/api/v1/workflows/${id}/cancel`), 200, 'cancel');
 });
 
 test('listing by a set of statuses, with cursor pagination', async () => {
