@@ -12,7 +12,7 @@ import { rawQuery } from '../sql/rawQuery';
 import { insertWorkflowTasksStatement, type NewWorkflowTaskValues } from '../sql/workflowTasks';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { admissionStatus } from './admission';
-import { requirementsLearner } from './releaseTasks';
+import { requirementColumns, requirementsLearner } from './releaseTasks';
 import { planWorkflowTasks, type PlannedTask } from './planWorkflowTasks';
 import { resumeLockedWorkflow } from './resumeWorkflow';
 import { settleWorkflow } from './settleWorkflow';
@@ -179,12 +179,7 @@ async function insertTasks(
       priority: workflowPriority + spec.priority,
       task_data: { execution: spec.execution, use_history: spec.use_history, ...requiredFilesOf(spec) },
       requirements: spec.resources,
-      learned_requirements: effective.learned,
-      need_memory: effective.needMemory,
-      need_disk: effective.needDisk,
-      need_cpu: effective.needCpu,
-      need_gpu: effective.needGpu,
-      need_tags: effective.needTags,
+      ...requirementColumns(effective),
       unschedulable_reason: pending ? unschedulableReason(effective, workers) : null,
       max_attempts: spec.max_attempts,
       time_limit_s: spec.time_limit ?? null,

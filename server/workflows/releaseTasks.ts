@@ -40,12 +40,7 @@ export async function releaseTasks(
     rows.push({
       id: Number(task.id),
       task_data: filled === task.task_data.execution.parameters ? task.task_data : { ...task.task_data, execution: { ...task.task_data.execution, parameters: filled } },
-      learned_requirements: effective.learned,
-      need_memory: effective.needMemory,
-      need_disk: effective.needDisk,
-      need_cpu: effective.needCpu,
-      need_gpu: effective.needGpu,
-      need_tags: effective.needTags,
+      ...requirementColumns(effective),
       unschedulable_reason: unschedulableReason(effective, workers),
     });
   }
@@ -56,6 +51,18 @@ export async function releaseTasks(
   const released = await rawQuery<unknown>(em, statement.text, statement.values as never[]);
   if (afterCommit) deferPendingWork(released.length);
   return { released: released.length, skips };
+}
+
+/** A task row's requirement columns, from its effective requirements. */
+export function requirementColumns(effective: LearnedRequirements) {
+  return {
+    learned_requirements: effective.learned,
+    need_memory: effective.needMemory,
+    need_disk: effective.needDisk,
+    need_cpu: effective.needCpu,
+    need_gpu: effective.needGpu,
+    need_tags: effective.needTags,
+  };
 }
 
 /**
