@@ -136,3 +136,13 @@ test('a client generated with openapi-typescript compiles under tsc --strict, an
   const compiled = await run(process.execPath, [tsc, '--strict', '--noEmit', '--target', 'es2022', '--module', 'commonjs', '--skipLibCheck', 'api.ts', 'consumer.ts'], undefined, scratch);
   expect(compiled).toEqual({ code: 0, output: '' });
 });
+
+test('a client that has the document revalidates it: the same ETag answers 304 without a body', async () => {
+  const first = expectStatus(await httpRequest(server!.url, 'GET', '/api/v1/openapi.json'), 200, 'openapi.json');
+  const etag = first.headers.get('etag');
+  expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+  expect(first.headers.get('cache-control')).toBe('no-cache');
+  const again = await httpRequest(server!.url, 'GET', '/api/v1/openapi.json', { headers: { 'if-none-match': etag! } });
+  expect({ status: again.status, text: again.text }).toEqual({ status: 304, text: '' });
+  expect(first.text).toBe(text);
+});
