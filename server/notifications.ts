@@ -34,10 +34,13 @@ interface PendingWorkWaiter {
   wake: (() => void) | null;
 }
 
-/** pg_notify payloads must stay under 8,000 bytes: comma-separated ids in chunks well below that. */
-function payloadChunks(ids: number[]): string[] {
+/** pg_notify payloads must stay under 8,000 bytes: ids (≤ 16 digits and a comma) go out in groups this big. */
+export const IDS_PER_NOTIFICATION = 400;
+
+/** Comma-separated ids in payloads of IDS_PER_NOTIFICATION ids at most. */
+export function payloadChunks(ids: number[]): string[] {
   const chunks: string[] = [];
-  for (let start = 0; start < ids.length; start += 500) chunks.push(ids.slice(start, start + 500).join(','));
+  for (let start = 0; start < ids.length; start += IDS_PER_NOTIFICATION) chunks.push(ids.slice(start, start + IDS_PER_NOTIFICATION).join(','));
   return chunks;
 }
 

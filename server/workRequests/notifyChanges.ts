@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { CHANNELS, type DatabaseNotifications } from '../notifications';
+import { CHANNELS, payloadChunks, type DatabaseNotifications } from '../notifications';
 
 /** What the transactions of one unit of work would have NOTIFYd, sent once they have committed. */
 interface CollectedNotifications {
@@ -46,9 +46,6 @@ export async function notifyWorkRequestActivity(em: EntityManager, id: number): 
   await notifyWorkRequestsActivity(em, [id]);
 }
 
-// A NOTIFY payload holds under 8,000 bytes: ids (≤ 16 digits and a comma) go out in groups this big.
-const IDS_PER_NOTIFICATION = 400;
-
 /** notifyWorkRequestActivity for several requests. */
 export async function notifyWorkRequestsActivity(em: EntityManager, ids: Iterable<number>): Promise<void> {
   const list = [...ids].map((id) => Math.trunc(Number(id)));
@@ -58,9 +55,7 @@ export async function notifyWorkRequestsActivity(em: EntityManager, ids: Iterabl
     for (const id of list) collected.activity.add(id);
     return;
   }
-  for (let start = 0; start < list.length; start += IDS_PER_NOTIFICATION) {
-    await em.execute(`select pg_notify(?, ?)`, [CHANNELS.workRequestActivity, list.slice(start, start + IDS_PER_NOTIFICATION).join(',')]);
-  }
+  for (const payload of payloadChunks(list)) await em.execute(`select pg_notify(?, ?)`, [CHANNELS.workRequestActivity, payload]);
 }
 
 /** Whether this runs within withNotificationsAfterCommit (its wake-ups are sent after the commit). */
