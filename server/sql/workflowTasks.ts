@@ -1,4 +1,5 @@
 import type { SqlStatement } from './statement';
+import { IDS_PER_NOTIFICATION } from '../notifications';
 
 /**
  * Statements of workflow tasks, for rawQuery (`?` placeholders, values bound as parameters: a JS array is a
@@ -197,6 +198,28 @@ export function releaseTasksStatement(rows: ReleasedTaskValues[], pendingWorkCha
   };
 }
 
+/**
+ * CTEs `inserted`, `pointed` and `notified` (after a CTE `old` of current attempts): each old row gets a new
+ * blocked attempt that supersedes it, keeping its task, spec and requirements (learned ones are learned again at
+ * release); the old attempts' waiters are told. `maxAttempts` and `stateReason` are SQL expressions over the
+ * old row; the `?` placeholders in them come first, then the notification channel.
+ */
+export function supersedingAttemptsCtes(expressions: { maxAttempts: string; stateReason: string }): string {
+  return `inserted as (
+       insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
+         learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, supersedes_id,
+         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule, state_reason, created_at)
+       select task_name, subject, context, 'blocked', priority, priority_adjustment, task_data, requirements,
+         '[]'::jsonb, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt + 1, ${expressions.maxAttempts}, id,
+         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule,
+         ${expressions.stateReason}, date_trunc('milliseconds', now())
+       from old order by id
+       returning id, supersedes_id, task_id
+     ), pointed as (
+       update work_request w set superseded_by_id = i.id from inserted i where w.id = i.supersedes_id returning w.id
+     ), notified as (${notifyIdsOf('pointed')})`;
+}
+
 /** The current attempts' results of some tasks of a workflow (from parameters, inputs). */
 export function taskResultsStatement(workflowId: string, taskIds: string[]): SqlStatement {
   return {
@@ -227,8 +250,6 @@ export const WORKFLOW_STARTED_STATEMENT = {
      where workflow_id = any($1::text[]) and start_time is null`,
 };
 
-// A NOTIFY payload holds under 8,000 bytes: ids (≤ 16 digits and a comma) go out in groups this big.
-const IDS_PER_NOTIFICATION = 400;
 
 /** A CTE body that notifies work-request activity for the `id`s of CTE `source`, in groups; its channel is the next `?`. */
 export function notifyIdsOf(source: string): string {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Workflow } from '../../entities';
 import { CHANNELS } from '../notifications';
-import { notifyIdsOf } from '../sql/workflowTasks';
+import { supersedingAttemptsCtes } from '../sql/workflowTasks';
 import { ConflictError } from '../errors';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { admissionStatus } from './admission';
@@ -32,29 +32,25 @@ export async function resumeLockedWorkflow(em: EntityManager, workflow: Workflow
     `with old as (
        select * from work_request where workflow_id = ? and superseded_by_id is null and task_id is not null
          and (status = 'aborted' or result in ('failure', 'error', 'skipped'))
-     ), inserted as (
-       insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
-         learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, supersedes_id,
-         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule, state_reason, created_at)
-       select task_name, subject, context, 'blocked', priority, priority_adjustment, task_data, requirements,
-         '[]'::jsonb, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt + 1, attempt + max_attempts, id,
-         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule,
-         'resumed: new attempt of #' || id, date_trunc('milliseconds', now())
-       from old order by id
-       returning id, supersedes_id
-     ), pointed as (
-       update work_request w set superseded_by_id = i.id from inserted i where w.id = i.supersedes_id returning w.id
-     ), notified as (${notifyIdsOf('pointed')})
+     ), ${supersedingAttemptsCtes({ maxAttempts: 'attempt + max_attempts', stateReason: `'resumed: new attempt of #' || id` })}
      select (select count(*) from inserted) as resumed, (select count(*) from notified) as notifications`,
     [workflow.workflowId, CHANNELS.workRequestActivity],
   );
-  await em.execute(
-    `update workflow set status = ?, status_reason = ?, start_time = null, end_time = null, updated_at = now() where workflow_id = ?`,
-    [status, status === 'PENDING' ? 'resumed; waiting for a running slot (WORKSCHED_MAX_RUNNING_WORKFLOWS)' : null, workflow.workflowId],
-  );
+  await runWorkflowAgain(em, workflow.workflowId, status, 'resumed');
   workflow.status = status;
   await settleWorkflow(em, workflow.workflowId, { allBlocked: true }, policy);
   return true;
+}
+
+/**
+ * An ended workflow runs again (RUNNING, or PENDING for a running slot; `status` from admissionStatus) with its
+ * start_time and end_time cleared, so the new run gets its own; `why` heads the PENDING one's reason.
+ */
+export async function runWorkflowAgain(em: EntityManager, workflowId: string, status: Workflow['status'], why: string): Promise<void> {
+  await em.execute(
+    `update workflow set status = ?, status_reason = ?, start_time = null, end_time = null, updated_at = now() where workflow_id = ?`,
+    [status, status === 'PENDING' ? `${why}; waiting for a running slot (WORKSCHED_MAX_RUNNING_WORKFLOWS)` : null, workflowId],
+  );
 }
 
 /** POST /workflows/resume-all: every RESUMABLE workflow (and FAILED ones with includeFailed), each in its own transaction. */

@@ -4,7 +4,8 @@ import { ConflictError } from '../errors';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { CHANNELS } from '../notifications';
 import { rawQuery } from '../sql/rawQuery';
-import { notifyIdsOf } from '../sql/workflowTasks';
+import { supersedingAttemptsCtes } from '../sql/workflowTasks';
+import { runWorkflowAgain } from './resumeWorkflow';
 import { admissionStatus } from './admission';
 import { settleWorkflow } from './settleWorkflow';
 import { getWorkflowOrFail } from './workflowRow';
@@ -35,33 +36,18 @@ export async function retryWorkflowTask(em: EntityManager, row: WorkRequest, by:
        select w.* from skipped s
        cross join lateral (select w.* from work_request w where w.workflow_id = ? and w.task_id = s.task_id
          and w.task_id is not null and w.superseded_by_id is null limit 1) w
-     ), inserted as (
-       insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
-         learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, supersedes_id,
-         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule, state_reason, created_at)
-       select task_name, subject, context, 'blocked', priority, priority_adjustment, task_data, requirements,
-         '[]'::jsonb, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt + 1,
-         -- The retried task may go one attempt past max_attempts (as a plain retry); a dependant gets its attempts anew.
-         case when id = ? then greatest(max_attempts, attempt + 1) else attempt + max_attempts end, id,
-         workflow_id, task_id, allow_failure, time_limit_s, interrupt_allowed, user_metadata, schedule,
-         case when id = ? then 'retried by ' || ?::text || ': new attempt of #' || id
-              else 'waiting again: "' || ?::text || '" was retried (new attempt of #' || id || ')' end,
-         date_trunc('milliseconds', now())
-       from old order by id
-       returning id, supersedes_id, task_id
-     ), pointed as (
-       update work_request w set superseded_by_id = i.id from inserted i where w.id = i.supersedes_id returning w.id
-     ), notified as (${notifyIdsOf('pointed')})
+     ), ${supersedingAttemptsCtes({
+       // The retried task may go one attempt past max_attempts (as a plain retry); a dependant gets its attempts anew.
+       maxAttempts: 'case when id = ? then greatest(max_attempts, attempt + 1) else attempt + max_attempts end',
+       stateReason: `case when id = ? then 'retried by ' || ?::text || ': new attempt of #' || id
+              else 'waiting again: "' || ?::text || '" was retried (new attempt of #' || id || ')' end`,
+     })}
      select (select id from inserted where supersedes_id = ?) as retry_id, (select array_agg(task_id) from inserted) as retried,
        (select count(*) from notified) as notifications`,
     [row.taskId as string, workflowId, workflowId, row.id, row.id, by, row.taskId as string, CHANNELS.workRequestActivity, row.id],
   );
   if (['FAILED', 'RESUMABLE', 'SUCCESSFUL'].includes(workflow.status)) {
-    const status = await admissionStatus(em, policy);
-    await em.execute(
-      `update workflow set status = ?, status_reason = ?, start_time = null, end_time = null, updated_at = now() where workflow_id = ?`,
-      [status, status === 'PENDING' ? `task "${row.taskId}" retried; waiting for a running slot (WORKSCHED_MAX_RUNNING_WORKFLOWS)` : null, workflowId],
-    );
+    await runWorkflowAgain(em, workflowId, await admissionStatus(em, policy), `task "${row.taskId}" retried`);
   }
   await settleWorkflow(em, workflowId, { candidates: created.retried }, policy);
   return Number(created.retry_id);
