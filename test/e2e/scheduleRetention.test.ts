@@ -3,7 +3,9 @@
  * worker: a schedule keeps its newest firings, never loses its last firing nor one whose work has not ended
  * (so overlap: skip still waits for a running workflow), and pruned keys never fire again.
  */
+import { Client } from 'pg';
 import { withClient } from '../../common/withClient';
+import { ADVISORY_LOCKS } from '../../server/housekeeping/advisoryLock';
 import type { Schedule } from '../../protocol/schedules';
 import { pollUntil } from '../helpers/waitFor';
 import { cleanup, shellTask, sleep, startE2EServer, startWorker, task, uniqueName, withProcessLogs, type E2EServer } from './support';
@@ -32,44 +34,71 @@ const firingRows = (server: E2EServer, name: string) =>
     )).rows,
   );
 
+/**
+ * Holds the firing-retention job's advisory lock in a session of its own until `release()`: housekeeping's own
+ * pass (every 10 minutes, at second 47) cannot prune while the test counts firings before its explicit prune.
+ */
+async function holdRetentionLock(server: E2EServer): Promise<{ release: () => Promise<void> }> {
+  const client = new Client({ connectionString: server.db.url });
+  await client.connect();
+  await client.query('select pg_advisory_lock($1)', [ADVISORY_LOCKS.scheduleFiringRetention]);
+  let released = false;
+  return {
+    release: async () => {
+      if (released) return;
+      released = true;
+      await client.query('select pg_advisory_unlock($1)', [ADVISORY_LOCKS.scheduleFiringRetention]).finally(() => client.end());
+    },
+  };
+}
+
 test(
   'keeps the newest N firings of each schedule; the pruned fire times never fire again',
   withProcessLogs(async () => {
     const worker = await startWorker(kept, { concurrency: 2 });
-    const name = uniqueName('every');
-    await kept.client.createSchedule({ name, trigger: { every: '1s' }, overlap: 'allow', spec: task('/bin/true') });
-    await pollUntil(() => kept.client.getSchedule(name), { description: 'eight firings', until: (value) => value.firings_count >= 8, timeoutMs: 40_000 });
-    await kept.client.pauseSchedule(name);
-    const work = await pollUntil(async () => (await kept.client.listWorkRequests({ schedule: name, limit: 500 })).work_requests, {
-      description: 'their work to end',
-      until: (list) => list.length >= 8 && list.every((item) => item.status === 'completed'),
-    });
-    const before = await firingRows(kept, name);
-    expect(before.length).toBe(work.length);
+    let retentionLock = await holdRetentionLock(kept);
+    try {
+      const name = uniqueName('every');
+      await kept.client.createSchedule({ name, trigger: { every: '1s' }, overlap: 'allow', spec: task('/bin/true') });
+      await pollUntil(() => kept.client.getSchedule(name), { description: 'eight firings', until: (value) => value.firings_count >= 8, timeoutMs: 40_000 });
+      await kept.client.pauseSchedule(name);
+      const work = await pollUntil(async () => (await kept.client.listWorkRequests({ schedule: name, limit: 500 })).work_requests, {
+        description: 'their work to end',
+        until: (list) => list.length >= 8 && list.every((item) => item.status === 'completed'),
+      });
+      const before = await firingRows(kept, name);
+      expect(before.length).toBe(work.length);
 
-    const deleted = await kept.running.housekeeping.pruneScheduleFiringsOnce();
-    expect(deleted).toBeGreaterThanOrEqual(before.length - 3);
-    const after = await firingRows(kept, name);
-    expect(after).toEqual(before.slice(-3));
-    const shown = await kept.client.getSchedule(name);
-    expect(shown).toMatchObject({ firings_count: before.length, last_firing: { fire_time: before.at(-1)!.fire_time.toISOString(), status: 'completed', result: 'success' } });
+      await retentionLock.release();
+      const deleted = await kept.running.housekeeping.pruneScheduleFiringsOnce();
+      retentionLock = await holdRetentionLock(kept);
+      expect(deleted).toBeGreaterThanOrEqual(before.length - 3);
+      const after = await firingRows(kept, name);
+      expect(after).toEqual(before.slice(-3));
+      const shown = await kept.client.getSchedule(name);
+      expect(shown).toMatchObject({ firings_count: before.length, last_firing: { fire_time: before.at(-1)!.fire_time.toISOString(), status: 'completed', result: 'success' } });
 
-    // Going on after the prune: each fire time still fires once (one request per firing, no time twice).
-    await kept.client.resumeSchedule(name);
-    await pollUntil(() => kept.client.getSchedule(name), { description: 'three more firings', until: (value) => value.firings_count >= before.length + 3, timeoutMs: 30_000 });
-    await kept.client.pauseSchedule(name);
-    const total = (await kept.client.getSchedule(name)).firings_count;
-    expect((await kept.client.listWorkRequests({ schedule: name, limit: 500 })).work_requests).toHaveLength(total);
-    const pruned = new Set(before.slice(0, -3).map((row) => row.fire_time.getTime()));
-    const later = (await firingRows(kept, name)).slice(3);
-    expect(later.length).toBe(total - before.length);
-    expect(later.filter((row) => pruned.has(row.fire_time.getTime()) || row.fire_time <= before.at(-1)!.fire_time)).toEqual([]);
-    worker.killGroup();
+      // Going on after the prune: each fire time still fires once (one request per firing, no time twice).
+      await kept.client.resumeSchedule(name);
+      await pollUntil(() => kept.client.getSchedule(name), { description: 'three more firings', until: (value) => value.firings_count >= before.length + 3, timeoutMs: 30_000 });
+      await kept.client.pauseSchedule(name);
+      const total = (await kept.client.getSchedule(name)).firings_count;
+      expect((await kept.client.listWorkRequests({ schedule: name, limit: 500 })).work_requests).toHaveLength(total);
+      const pruned = new Set(before.slice(0, -3).map((row) => row.fire_time.getTime()));
+      const later = (await firingRows(kept, name)).slice(3);
+      expect(later.length).toBe(total - before.length);
+      expect(later.filter((row) => pruned.has(row.fire_time.getTime()) || row.fire_time <= before.at(-1)!.fire_time)).toEqual([]);
+    } finally {
+      await retentionLock.release();
+      // Else the next test's workflow would find a live worker.
+      worker.killGroup();
+    }
   }),
 );
 
 test('a firing whose workflow still runs is kept, and overlap: skip goes on waiting for it', async () => {
   // No live worker: the first firing's workflow stays RUNNING, and overlap: skip skips the times after it.
+  const retentionLock = await holdRetentionLock(kept);
   const name = uniqueName('busy');
   await kept.client.createSchedule({ name, trigger: { every: '1s' }, workflow: { tasks: [{ ...shellTask('true'), task_id: 'only' }] } });
   const first = await pollUntil(() => kept.client.getSchedule(name), { description: 'the first firing', until: (value: Schedule) => value.firings_count === 1 });
@@ -82,6 +111,7 @@ test('a firing whose workflow still runs is kept, and overlap: skip goes on wait
   const before = await firingRows(kept, name);
   expect(before.map((row) => row.workflow_id)[0]).toBe(running);
   // (The count it answers includes the other tests' schedules.)
+  await retentionLock.release();
   expect(await kept.running.housekeeping.pruneScheduleFiringsOnce()).toBeGreaterThanOrEqual(1);
   // Kept: the newest three, and the oldest one, whose workflow runs.
   expect((await firingRows(kept, name)).map((row) => row.workflow_id)).toEqual([running, ...before.slice(2).map((row) => row.workflow_id)]);
