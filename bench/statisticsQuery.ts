@@ -5,7 +5,7 @@
  * The history is made with SQL (generate_series), in completion order over 30 days so each key's rows are
  * spread over the whole table as they would be: 200 tasks × 10 subjects × 5 contexts (one subject and one
  * context of each are "none"), 100 runs per key; ~94 % success, failures concentrated on 1 key in 20, some
- * errors and skips; durations, cpu time, memory and disk drawn around a per-key typical value. task_key is
+ * errors and skips; durations, cpu time, memory and disk drawn around a per-key typical value. task_key and the workers' hours are
  * derived from it (insert … select … group by), then VACUUM ANALYZE, as autovacuum would do after a bulk load.
  * Retention is switched off for the run so the rows stay (a real server keeps ~50 per key).
  *
@@ -27,6 +27,8 @@ import { withClient } from '../common/withClient';
 import { listTaskKeys } from '../server/statistics/listTaskKeys';
 import { listTaskStatistics } from '../server/statistics/listTaskStatistics';
 import { computeKeyPercentiles } from '../server/statistics/successPercentiles';
+import { busyMs } from '../server/sql/taskHistory';
+import { bookWorkerHours } from '../server/sql/workerHours';
 
 /** BENCH_STATISTICS_HISTORY_ROWS=10000000 for the 10M figure of issue 9 (the fill takes about ten times as long as 1M). */
 const HISTORY_ROWS = Number(process.env.BENCH_STATISTICS_HISTORY_ROWS ?? 1_000_000);
@@ -257,8 +259,11 @@ async function fillHistory(sql: Client): Promise<number> {
        max(completed_at) filter (where result in ('failure', 'error'))
      from task_history group by task_name, subject, context`,
   );
+  // The workers' hours as the roll-up would have booked them run by run.
+  await sql.query(`with runs as (select worker_id, completed_at, result, ${busyMs('')} as busy_ms from task_history) ${bookWorkerHours('runs', 1)}`);
   await sql.query('vacuum analyze task_history');
   await sql.query('vacuum analyze task_key');
+  await sql.query('vacuum analyze worker_hour_statistics');
   const counts = await sql.query<{ rows: string; keys: string; success: string }>(
     `select (select count(*) from task_history) as rows, (select count(*) from task_key) as keys,
        (select round(100.0 * sum(successes) / sum(runs), 1) from task_key) as success`,

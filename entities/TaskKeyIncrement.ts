@@ -17,6 +17,9 @@ export const TaskKeyIncrement = defineEntity({
     completedAt: p.datetime(),
     cost: p.double().nullable(),
     durationMs: p.bigint('number').nullable(),
+    // For the worker's hourly figures (worker_hour_statistics); busy_ms as BUSY_MS computes it.
+    workerId: p.bigint('number').nullable(),
+    busyMs: p.decimal('string').nullable(),
   }),
 });
 export type TaskKeyIncrement = InferEntity<typeof TaskKeyIncrement>;

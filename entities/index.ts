@@ -7,13 +7,14 @@ import { TaskHistory } from './TaskHistory';
 import { TaskKey } from './TaskKey';
 import { TaskKeyIncrement } from './TaskKeyIncrement';
 import { Worker } from './Worker';
+import { WorkerHourStatistics } from './WorkerHourStatistics';
 import { Workflow } from './Workflow';
 import { WorkflowDependency } from './WorkflowDependency';
 import { WorkflowSpend, WorkflowWorker } from './WorkflowLedger';
 import { WorkRequest } from './WorkRequest';
 import { WorkRequestEta } from './WorkRequestEta';
 
-export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, Workflow, WorkflowDependency, WorkflowSpend, WorkflowWorker, WorkRequest, WorkRequestEta };
+export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, WorkerHourStatistics, Workflow, WorkflowDependency, WorkflowSpend, WorkflowWorker, WorkRequest, WorkRequestEta };
 export type { TaskData } from './WorkRequest';
 
 export const ALL_ENTITIES = [
@@ -24,6 +25,7 @@ export const ALL_ENTITIES = [
   TaskHistory,
   TaskKey,
   TaskKeyIncrement,
+  WorkerHourStatistics,
   Workflow,
   WorkflowDependency,
   Schedule,

@@ -1,10 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { busyMs } from '../sql/taskHistory';
+import { bookWorkerHours } from '../sql/workerHours';
 import { rollUpTaskKeyCounters } from './rollUpTaskKeyCounters';
 
 /**
  * Retention per key: the newest `keepRuns` runs, plus the last success and the last failure whatever their
  * age (they answer "did this ever succeed?" and "how did it last fail?"). Only keys over the limit are
- * scanned. Returns the number of rows deleted.
+ * scanned. The workers' hourly figures lose what is deleted (they describe the history that is kept). Returns the
+ * number of rows deleted.
  */
 export async function pruneTaskHistory(em: EntityManager, keepRuns: number): Promise<number> {
   await rollUpTaskKeyCounters(em); // "crowded" is judged on the counters: bring them up to date first
@@ -16,10 +19,14 @@ export async function pruneTaskHistory(em: EntityManager, keepRuns: number): Pro
          row_number() over (partition by h.task_name, h.subject, h.context order by h.completed_at desc, h.id desc) as newest,
          row_number() over (partition by h.task_name, h.subject, h.context, h.result = 'success' order by h.completed_at desc, h.id desc) as newest_of_kind
        from task_history h join crowded k using (task_name, subject, context)
+     ), pruned as (
+       delete from task_history h using ranked r
+       where h.id = r.id and r.newest > ? and r.newest_of_kind > 1
+       returning h.id, h.worker_id, h.completed_at, h.result, ${busyMs('h.')} as busy_ms
+     ), hours as (
+       ${bookWorkerHours('pruned', -1)}
      )
-     delete from task_history h using ranked r
-     where h.id = r.id and r.newest > ? and r.newest_of_kind > 1
-     returning h.id`,
+     select id from pruned`,
     [keepRuns, keepRuns],
   );
   return deleted.length;

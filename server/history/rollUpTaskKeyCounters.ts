@@ -1,14 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { bookWorkerHours } from '../sql/workerHours';
 
 /**
- * Folds the pending task_key_increment rows into task_key's counters, in one statement (the DELETE … RETURNING
+ * Folds the pending task_key_increment rows into task_key's counters and their workers' hours
+ * (worker_hour_statistics), in one statement (the DELETE … RETURNING
  * takes each row exactly once, even with concurrent roll-ups). Runs in housekeeping and before every read of the
  * counters, so readers always see every committed run. Returns the number of runs counted.
  */
 export async function rollUpTaskKeyCounters(em: EntityManager): Promise<number> {
   const rows = await em.execute<{ counted: string | null }[]>(
     `with moved as (
-       delete from task_key_increment returning id, task_name, subject, context, result, completed_at, cost, duration_ms
+       delete from task_key_increment returning id, task_name, subject, context, result, completed_at, cost, duration_ms, worker_id, busy_ms
      ), grouped as (
        select task_name, subject, context,
          count(*) as runs,
@@ -38,6 +40,8 @@ export async function rollUpTaskKeyCounters(em: EntityManager): Promise<number> 
          timed_runs = task_key.timed_runs + excluded.timed_runs,
          duration_ms_sum = task_key.duration_ms_sum + excluded.duration_ms_sum
        returning 1
+     ), hours as (
+       ${bookWorkerHours('moved', 1)}
      )
      select (select sum(runs) from grouped) as counted`,
   );

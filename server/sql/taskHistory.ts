@@ -17,6 +17,13 @@ export type HistoryFigures = Pick<
  */
 export const ATTEMPT_COST = `k.cost_per_hour * (%duration) / 3600000.0`;
 
+/**
+ * A run's busy time in milliseconds for the worker statistics, over task_history columns (prefixed by `alias`):
+ * its measured duration, else completed − started. Numeric, so sums of sums are exact.
+ */
+export const busyMs = (alias: string): string =>
+  `coalesce(${alias}duration_ms::numeric, extract(epoch from ${alias}completed_at - ${alias}started_at) * 1000)`;
+
 /** A field taken from the statement's source relation (an SQL expression over it) instead of a bound value. */
 export interface SourceExpression {
   readonly sql: string;
@@ -44,7 +51,7 @@ export function insertTaskHistory(
   return {
     text: `insert into task_history (${columns.join(', ')})
        select ${expressions.join(', ')}${source ? `\n       from ${source.from} where ${source.where}` : ''}
-       returning task_name, subject, context, result, completed_at, cost, duration_ms`,
+       returning task_name, subject, context, result, completed_at, cost, duration_ms, worker_id, ${busyMs('')} as busy_ms`,
     values,
   };
 }
@@ -77,7 +84,7 @@ export function historyOfCompletedAttempt(figures: { [K in keyof HistoryFigures]
 
 /** Queues the runs `recorded` (an insertTaskHistory CTE) returned for the key's counters. */
 export function queueKeyIncrement(recorded: string): string {
-  return `insert into task_key_increment (task_name, subject, context, result, completed_at, cost, duration_ms) select * from ${recorded}`;
+  return `insert into task_key_increment (task_name, subject, context, result, completed_at, cost, duration_ms, worker_id, busy_ms) select * from ${recorded}`;
 }
 
 /**

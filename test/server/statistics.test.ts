@@ -412,8 +412,11 @@ describe('GET /api/v1/statistics/tasks/:task_name', () => {
 
 describe('GET /api/v1/statistics/workers', () => {
   test('runs, failures, busy time and utilisation per worker over a known window; workers without runs are listed', async () => {
-    // w4's only run moves out of the last hour.
+    // w4's only run moves out of the last hour, wherever it is counted: its history row, its queued increment, its
+    // worker hour (whole hours, so the hour moves exactly with it).
     await server.sql(`update task_history set completed_at = completed_at - interval '2 hours' where worker_id = $1`, [w4.id]);
+    await server.sql(`update task_key_increment set completed_at = completed_at - interval '2 hours' where worker_id = $1`, [w4.id]);
+    await server.sql(`update worker_hour_statistics set hour = hour - interval '2 hours' where worker_id = $1`, [w4.id]);
     const windowS = 3600;
     const answer = await getOk<WorkerStatisticsList>('/api/v1/statistics/workers?window=1h');
     expect(answer.window_s).toBe(windowS);
