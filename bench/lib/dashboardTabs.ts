@@ -1,7 +1,7 @@
 /**
  * A child process of bench/dashboardLoad.ts: TABS headless Chromium tabs (DASHBOARD_TABS), signed in with
  * DASHBOARD_TOKEN on DASHBOARD_URL, reload the pages of DASHBOARD_PAGES (JSON [[hash, page name], …]) back to
- * back until SIGTERM; then prints `{"loads": N}` and exits. Its own process, so the browser driver's work never
+ * back until SIGUSR2 (not SIGTERM: playwright kills the browser on that, mid-reload); then prints `{"loads": N}` and exits. Its own process, so the browser driver's work never
  * runs on the event loop of the server under measurement.
  */
 import { launchBrowser } from '../../test/helpers/browser';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const browser = await launchBrowser();
   let stop = false;
   let loads = 0;
-  process.once('SIGTERM', () => {
+  process.once('SIGUSR2', () => {
     stop = true;
   });
   const loops = Array.from({ length: tabs }, async (_, index) => {

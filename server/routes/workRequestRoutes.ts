@@ -68,12 +68,7 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
       return { work_requests: rows.map((row) => serializeWorkRequest(row, null)) };
     },
 
-    listWorkRequests: async ({ query }) => {
-      const em = fork();
-      const { rows, nextCursor } = await listWorkRequests(em, query);
-      const estimates = await findEstimates(em, rows.map((row) => row.id));
-      return { work_requests: rows.map((row) => serializeWorkRequest(row, undefined, estimates.get(row.id))), next_cursor: nextCursor };
-    },
+    listWorkRequests: ({ query }) => listWorkRequests(ctx.pool, query),
 
     getWorkRequest: async ({ params, query, res }) => {
       if (query.wait_s) return waitForWorkRequestChange(ctx, params.id, query.while_status, query.wait_s * 1000, clientGoneSignal(res));

@@ -29,7 +29,9 @@ export async function computeTimeline(em: EntityManager, { windowS, bucketS }: T
   const firstSlot = lastSlot - slots + 1;
   const since = new Date(firstSlot * bucketS * 1000);
   const until = new Date((lastSlot + 1) * bucketS * 1000);
-  const slotOf = (column: string) => `floor(extract(epoch from ${column}) / ?)::bigint`;
+  // date_part is float8 arithmetic; extract() is numeric, which made these two statements cost the overview's
+  // load ~40 ms of PostgreSQL's CPU over a day of 20,000 requests instead of ~25.
+  const slotOf = (column: string) => `floor(date_part('epoch', ${column}) / ?)::bigint`;
   const [completions, waits] = await Promise.all([
     em.execute<CompletionRow[]>(
       `select ${slotOf('completed_at')} as slot, status, result, count(*) as count
@@ -41,10 +43,10 @@ export async function computeTimeline(em: EntityManager, { windowS, bucketS }: T
       `select slot, count(*) as count,
          percentile_cont(array[0.5, 0.95]) within group (order by wait_s) as wait_p, max(wait_s) as wait_max
        from (
-         select ${slotOf('started_at')} as slot, extract(epoch from started_at - created_at)::float8 as wait_s
+         select ${slotOf('started_at')} as slot, date_part('epoch', started_at - created_at) as wait_s
          from work_request where completed_at >= ? and started_at >= ? and started_at < ?
          union all
-         select ${slotOf('started_at')}, extract(epoch from started_at - created_at)::float8
+         select ${slotOf('started_at')}, date_part('epoch', started_at - created_at)
          from work_request where status = 'running' and started_at >= ? and started_at < ?
        ) started group by slot`,
       [bucketS, since, since, until, bucketS, since, until],

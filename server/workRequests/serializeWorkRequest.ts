@@ -1,6 +1,15 @@
 import type { WorkRequest as WorkRequestJson } from '../../protocol/workRequest';
 import type { WorkRequest, WorkRequestEta } from '../../entities';
 
+/** What serializeWorkRequest reads of a row: an entity, or a plain row of those columns (the listing's). */
+export type SerializableWorkRequest = Pick<
+  WorkRequest,
+  | 'id' | 'taskName' | 'subject' | 'context' | 'status' | 'result' | 'stateReason' | 'unschedulableReason' | 'priority' | 'priorityAdjustment'
+  | 'taskData' | 'requirements' | 'learnedRequirements' | 'attempt' | 'maxAttempts' | 'supersedesId' | 'supersededById' | 'workflowId'
+  | 'taskId' | 'cost' | 'notBefore' | 'timeLimitS' | 'interruptAllowed' | 'userMetadata' | 'schedule' | 'outputData' | 'createdAt'
+  | 'startedAt' | 'completedAt'
+> & { worker?: { id: number; name: string } | null };
+
 const iso = (date: Date | null | undefined): string | null => (date ? new Date(date).toISOString() : null);
 
 /**
@@ -8,9 +17,9 @@ const iso = (date: Date | null | undefined): string | null => (date ? new Date(d
  * worker's id and name given. `eta`: its stored estimate (findEstimates), where the answer shows one.
  */
 export function serializeWorkRequest(
-  row: WorkRequest,
+  row: SerializableWorkRequest,
   worker: { id: number; name: string } | null = row.worker ?? null,
-  eta: WorkRequestEta | null = null,
+  eta: Pick<WorkRequestEta, 'expectedStartAt' | 'expectedEndAt' | 'etaReason'> | null = null,
 ): WorkRequestJson {
   return {
     id: row.id,
@@ -49,7 +58,7 @@ export function serializeWorkRequest(
 }
 
 /** Why the request is where it is; for a pending request nobody can run, that comes first. */
-function describeState(row: WorkRequest): string | null {
+function describeState(row: Pick<WorkRequest, 'status' | 'unschedulableReason' | 'stateReason'>): string | null {
   if (row.status === 'pending' && row.unschedulableReason) {
     return row.stateReason ? `${row.unschedulableReason} (${row.stateReason})` : row.unschedulableReason;
   }
