@@ -3,7 +3,7 @@ import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { requiredFilesOf, type ResourceRequirements } from '../../protocol/taskSpec';
 import type { TaskData } from '../../entities';
 import { isDatabaseUnavailable } from '../databaseErrors';
-import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_LOCK_BUDGETED_RUNS, PREPARED_TOUCH_WORKER } from '../sql/claim';
+import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_TOUCH_WORKER } from '../sql/claim';
 import { CLAIMED_INPUTS_STATEMENT, WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
 
 /** Connections that have the claim's statements prepared (a prepared statement lives as long as its session). */
@@ -55,11 +55,11 @@ interface ClaimedRow {
  *   worker update are SQL-prepared once per connection (EXECUTE in that string), so they are not planned again
  *   on every claim. The only values in it are numbers (coerced with Number()); the worker's resources and tags
  *   are read from its row in SQL.
- * - Budgets: the claim reserves each run task's expected cost on its row (expected_cost). Two more statements
- *   lock each budgeted run it took rows of, then — in a snapshot taken after the lock, which sees every other
- *   claim's reservations — give back the rows that would take a run past its budget. Concurrent claims of one
- *   run's tasks, and several rows in one claim, cannot overshoot. Without run rows both find nothing (an index
- *   range of the worker's running rows).
+ * - Budgets: the claim reserves each run task's expected cost on its row (expected_cost) and locks each budgeted
+ *   run it took rows of; the statement after it — in a snapshot taken after the lock, which sees every other
+ *   claim's reservations — gives back the rows that would take a run past its budget. Concurrent claims of one
+ *   run's tasks, and several rows in one claim, cannot overshoot. Without rows of budgeted runs the claim takes
+ *   no lock and the statement after it finds nothing (an index range of the worker's running rows).
  * Memory is compared with the worker's total memory (its capacity; what is free right now includes our own
  * running tasks), disk with its available disk space (disk is consumed, not returned).
  */
@@ -73,7 +73,7 @@ export async function claimWorkRequests(
   let results: Array<{ rows: ClaimedRow[] }>;
   try {
     if (!preparedOn.has(client)) {
-      await client.query([PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_LOCK_BUDGETED_RUNS, PREPARED_KEEP_WITHIN_BUDGET].map((statement) => statement.prepare).join(';\n'));
+      await client.query([PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET].map((statement) => statement.prepare).join(';\n'));
       preparedOn.add(client);
     }
     const worker = Number(workerId);
@@ -84,7 +84,6 @@ export async function claimWorkRequests(
         `execute ${PREPARED_TOUCH_WORKER.name}(${worker})`,
         `select set_config('enable_sort', 'off', true)`,
         `execute ${PREPARED_CLAIM.name}(${worker}, ${Number(max)})`,
-        `execute ${PREPARED_LOCK_BUDGETED_RUNS.name}(${worker})`,
         `execute ${PREPARED_KEEP_WITHIN_BUDGET.name}(${worker})`,
         ...(options.checkUnclaimed ? [UNCLAIMED_LEFT] : []),
         'commit',
@@ -101,7 +100,7 @@ export async function claimWorkRequests(
     client.release();
     throw error;
   }
-  const budget = results[6].rows[0] as unknown as { given_back: string[]; full_runs: string[] };
+  const budget = results[5].rows[0] as unknown as { given_back: string[]; full_runs: string[] };
   const givenBack = new Set(budget.given_back.map(String));
   const rows = results[4].rows.filter((row) => !givenBack.has(String(row.id)));
   let inputs: Map<number, Record<string, unknown>>;
@@ -116,7 +115,7 @@ export async function claimWorkRequests(
       new Date(a.created_at).getTime() - new Date(b.created_at).getTime() ||
       Number(a.id) - Number(b.id),
   );
-  const unclaimedLeft = options.checkUnclaimed === true && (results[7].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
+  const unclaimedLeft = options.checkUnclaimed === true && (results[6].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
   return { claimed: rows.map((row) => toClaimedWorkRequest(row, inputs.get(Number(row.id)))), unclaimedLeft, fullRuns: budget.full_runs };
 }
 
