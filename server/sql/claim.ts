@@ -1,5 +1,6 @@
 import { budgetLimit, expectedDurationMsSql, runSpendSql } from './runLedger';
 import type { SqlStatement } from './statement';
+import { claimedInputsSql } from './workflowTasks';
 
 /** Advisory-lock class of a budgeted run's claims (a key space apart from the worker's claim lock). */
 export const RUN_BUDGET_LOCK_CLASS = 0x7772;
@@ -90,7 +91,9 @@ function claimSql(workerId: string, max: string): string {
          where w.id = any(array(select id from picked)) and (select locked from budget_locks) >= 0
        returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
          w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at, w.workflow_id,
-         (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`;
+         (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start,
+         case when w.workflow_id is not null then ${claimedInputsSql('w')} end as inputs,
+         (select f.start_time is null from workflow f where f.workflow_id = w.workflow_id) as run_unstarted`;
 }
 
 /**
