@@ -4,7 +4,7 @@
  * over 30 days, its worker row, the key's learned duration — as completions would have left them). Then:
  * (a) plain: 100,000 pending requests outside any run; (b) budgeted: 100,000 pending tasks of the run instead,
  * the budget high enough that each claim passes the spend check (the ledger's window and the run's running
- * attempts, the reservation of the claimed attempt, the per-run lock and the give-back statement); (c) paused:
+ * attempts, the reservation of the claimed attempt, the per-run lock the claim takes and the give-back statement); (c) paused:
  * the run over its budget — its 100,000 pending rows held — and 1,000 plain requests behind them (younger).
  * One worker makes single claims {max 1, wait_s 0} and completes each (with a measured duration: completions
  * book the run's cost). Target: claim p50 (b) ≤ 1.5× (a); (c) is shown against (a) (the claim must not walk
@@ -127,7 +127,7 @@ async function measure(bench: BenchServer, worker: BenchWorker, statements: Stat
     }
   });
   const summary: Summary = summarize(claim);
-  const names = ['worksched_claim', 'worksched_lock_budgeted_runs', 'worksched_keep_within_budget'];
+  const names = ['worksched_claim', 'worksched_keep_within_budget'];
   const means = await Promise.all(names.map(async (name) => (await statements?.meanOf(`prepare ${name}`)) ?? Number.NaN));
   progress(`${label}: claim ${describeLatency(summary)}; server time ${names.map((name, index) => `${name} ${ms(means[index])}`).join(', ')}`);
   return {

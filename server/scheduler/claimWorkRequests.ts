@@ -3,8 +3,8 @@ import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { requiredFilesOf, type ResourceRequirements } from '../../protocol/taskSpec';
 import type { TaskData } from '../../entities';
 import { isDatabaseUnavailable } from '../databaseErrors';
-import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_LOCK_BUDGETED_RUNS, PREPARED_TOUCH_WORKER } from '../sql/claim';
-import { CLAIMED_INPUTS_STATEMENT, WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
+import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_TOUCH_WORKER } from '../sql/claim';
+import { WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
 
 /** Connections that have the claim's statements prepared (a prepared statement lives as long as its session). */
 const preparedOn = new WeakSet<PoolClient>();
@@ -30,6 +30,10 @@ interface ClaimedRow {
   created_at: Date;
   log_seq_start: string;
   workflow_id: string | null;
+  /** A workflow task's direct dependencies' results (null outside workflows). */
+  inputs: Record<string, unknown> | null;
+  /** Whether the task's workflow had no start_time yet (null outside workflows). */
+  run_unstarted: boolean | null;
 }
 
 /**
@@ -55,11 +59,13 @@ interface ClaimedRow {
  *   worker update are SQL-prepared once per connection (EXECUTE in that string), so they are not planned again
  *   on every claim. The only values in it are numbers (coerced with Number()); the worker's resources and tags
  *   are read from its row in SQL.
- * - Budgets: the claim reserves each run task's expected cost on its row (expected_cost). Two more statements
- *   lock each budgeted run it took rows of, then — in a snapshot taken after the lock, which sees every other
- *   claim's reservations — give back the rows that would take a run past its budget. Concurrent claims of one
- *   run's tasks, and several rows in one claim, cannot overshoot. Without run rows both find nothing (an index
- *   range of the worker's running rows).
+ * - Budgets: the claim reserves each run task's expected cost on its row (expected_cost) and locks each budgeted
+ *   run it took rows of; the statement after it — in a snapshot taken after the lock, which sees every other
+ *   claim's reservations — gives back the rows that would take a run past its budget. Concurrent claims of one
+ *   run's tasks, and several rows in one claim, cannot overshoot. Without rows of budgeted runs the claim takes
+ *   no lock and the statement after it finds nothing (an index range of the worker's running rows).
+ * - A workflow task's `inputs` (its dependencies' results) come back in the claim's own rows: no statement, no
+ *   round trip after it, except the one that sets start_time for a workflow's first claimed task.
  * Memory is compared with the worker's total memory (its capacity; what is free right now includes our own
  * running tasks), disk with its available disk space (disk is consumed, not returned).
  */
@@ -73,7 +79,7 @@ export async function claimWorkRequests(
   let results: Array<{ rows: ClaimedRow[] }>;
   try {
     if (!preparedOn.has(client)) {
-      await client.query([PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_LOCK_BUDGETED_RUNS, PREPARED_KEEP_WITHIN_BUDGET].map((statement) => statement.prepare).join(';\n'));
+      await client.query([PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET].map((statement) => statement.prepare).join(';\n'));
       preparedOn.add(client);
     }
     const worker = Number(workerId);
@@ -84,7 +90,6 @@ export async function claimWorkRequests(
         `execute ${PREPARED_TOUCH_WORKER.name}(${worker})`,
         `select set_config('enable_sort', 'off', true)`,
         `execute ${PREPARED_CLAIM.name}(${worker}, ${Number(max)})`,
-        `execute ${PREPARED_LOCK_BUDGETED_RUNS.name}(${worker})`,
         `execute ${PREPARED_KEEP_WITHIN_BUDGET.name}(${worker})`,
         ...(options.checkUnclaimed ? [UNCLAIMED_LEFT] : []),
         'commit',
@@ -101,12 +106,11 @@ export async function claimWorkRequests(
     client.release();
     throw error;
   }
-  const budget = results[6].rows[0] as unknown as { given_back: string[]; full_runs: string[] };
+  const budget = results[5].rows[0] as unknown as { given_back: string[]; full_runs: string[] };
   const givenBack = new Set(budget.given_back.map(String));
   const rows = results[4].rows.filter((row) => !givenBack.has(String(row.id)));
-  let inputs: Map<number, Record<string, unknown>>;
   try {
-    inputs = await workflowTasksClaimed(client, rows);
+    await markWorkflowsStarted(client, rows);
   } finally {
     client.release();
   }
@@ -116,27 +120,20 @@ export async function claimWorkRequests(
       new Date(a.created_at).getTime() - new Date(b.created_at).getTime() ||
       Number(a.id) - Number(b.id),
   );
-  const unclaimedLeft = options.checkUnclaimed === true && (results[7].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
-  return { claimed: rows.map((row) => toClaimedWorkRequest(row, inputs.get(Number(row.id)))), unclaimedLeft, fullRuns: budget.full_runs };
+  const unclaimedLeft = options.checkUnclaimed === true && (results[6].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
+  return { claimed: rows.map(toClaimedWorkRequest), unclaimedLeft, fullRuns: budget.full_runs };
 }
 
 /**
- * After the claim committed, for the workflow tasks among the claimed (none: no statement): their direct
- * dependencies' results (`inputs`), and Ray's start_time for workflows whose first task this is. Outside the
- * claim's transaction: the claim never waits on a workflow's lock (see lockWorkflows).
+ * After the claim committed, Ray's start_time for the workflows whose first task it claimed (most claims: no
+ * statement). Outside the claim's transaction: the claim never waits on a workflow's lock (see lockWorkflows).
  */
-async function workflowTasksClaimed(client: PoolClient, rows: ClaimedRow[]): Promise<Map<number, Record<string, unknown>>> {
-  const inputs = new Map<number, Record<string, unknown>>();
-  const tasks = rows.filter((row) => row.workflow_id !== null);
-  if (tasks.length === 0) return inputs;
-  for (const row of tasks) inputs.set(Number(row.id), {});
-  const found = await client.query<{ id: string; depends_on: string; value: unknown }>({ ...CLAIMED_INPUTS_STATEMENT, values: [tasks.map((row) => row.id)] });
-  for (const row of found.rows) (inputs.get(Number(row.id)) as Record<string, unknown>)[row.depends_on] = row.value ?? null;
-  await client.query({ ...WORKFLOW_STARTED_STATEMENT, values: [[...new Set(tasks.map((row) => row.workflow_id as string))]] });
-  return inputs;
+async function markWorkflowsStarted(client: PoolClient, rows: ClaimedRow[]): Promise<void> {
+  const unstarted = [...new Set(rows.filter((row) => row.run_unstarted === true).map((row) => row.workflow_id as string))];
+  if (unstarted.length > 0) await client.query({ ...WORKFLOW_STARTED_STATEMENT, values: [unstarted] });
 }
 
-function toClaimedWorkRequest(row: ClaimedRow, inputs: Record<string, unknown> | undefined): ClaimedWorkRequest {
+function toClaimedWorkRequest(row: ClaimedRow): ClaimedWorkRequest {
   return {
     id: Number(row.id),
     task_name: row.task_name,
@@ -149,6 +146,6 @@ function toClaimedWorkRequest(row: ClaimedRow, inputs: Record<string, unknown> |
     interrupt_allowed: row.interrupt_allowed,
     requirements: row.requirements,
     log_seq_start: Number(row.log_seq_start),
-    ...(inputs ? { inputs: inputs as ClaimedWorkRequest['inputs'] } : {}),
+    ...(row.inputs ? { inputs: row.inputs as ClaimedWorkRequest['inputs'] } : {}),
   };
 }

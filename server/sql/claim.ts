@@ -1,5 +1,9 @@
 import { budgetLimit, expectedDurationMsSql, runSpendSql } from './runLedger';
 import type { SqlStatement } from './statement';
+import { claimedInputsSql } from './workflowTasks';
+
+/** Advisory-lock class of a budgeted run's claims (a key space apart from the worker's claim lock). */
+export const RUN_BUDGET_LOCK_CLASS = 0x7772;
 
 /**
  * May this worker take request `r` of a run? Not when max cost per result stopped it for the run
@@ -29,7 +33,7 @@ function pickingSql(workerId: string, max: string): string {
   const me = `(select %s from worker where id = ${workerId})`;
   const column = (name: string) => me.replace('%s', name);
   // `not budget_held`: the claim index's own condition, so a budget-paused run's rows are not even walked.
-  return `select r.id from work_request r
+  return `select r.id, r.workflow_id from work_request r
          where r.status = 'pending' and not r.budget_held
            and exists (select 1 from worker where id = ${workerId} and enabled)
            and (r.not_before is null or r.not_before <= now())
@@ -77,41 +81,43 @@ export const PREPARED_TOUCH_WORKER = {
 function claimSql(workerId: string, max: string): string {
   // `id = any(array(…))`, not a join with `picked`: the planner cannot read the LIMIT expression, guesses a
   // large row count and would hash-join over a scan of the whole table; this way it is a primary-key lookup.
-  return `with picked as (${pickingSql(workerId, max)})
+  // The update waits for `budget_locks` (a one-time filter): the statement after the claim starts once they are held.
+  return `with picked as (${pickingSql(workerId, max)}),
+     budget_locks as (${budgetLocksSql('picked')})
        update work_request w
          set status = 'running', worker_id = ${workerId}, started_at = date_trunc('milliseconds', now()), state_reason = null,
            expected_cost = case when w.workflow_id is not null
              then ${expectedDurationMsSql('w')} * coalesce((select cost_per_hour from worker where id = ${workerId}), 0) / 3600000.0 end
-         where w.id = any(array(select id from picked))
+         where w.id = any(array(select id from picked)) and (select locked from budget_locks) >= 0
        returning w.id, w.task_name, w.subject, w.context, w.attempt, w.task_data, w.time_limit_s,
          w.interrupt_allowed, w.requirements, w.priority + w.priority_adjustment as effective_priority, w.created_at, w.workflow_id,
-         (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start`;
+         (select coalesce(max(l.seq) + 1, 0) from log_chunk l where l.work_request_id = w.id) as log_seq_start,
+         case when w.workflow_id is not null then ${claimedInputsSql('w')} end as inputs,
+         (select f.start_time is null from workflow f where f.workflow_id = w.workflow_id) as run_unstarted`;
 }
 
-/** Advisory-lock class of a budgeted run's claims (a key space apart from the worker's claim lock). */
-export const RUN_BUDGET_LOCK_CLASS = 0x7772;
+/**
+ * Inside the claim: a lock per budgeted run among the `picked` rows, in key order (no deadlock between two
+ * claims). Two claims of one run's tasks pass here one after the other, and the statement after the claim
+ * starts after the lock is granted: it sees every reservation committed before, none is missed. Rows outside
+ * runs, or of runs without a budget, take no lock (a primary-key lookup of their runs, if any).
+ */
+function budgetLocksSql(picked: string): string {
+  return `select count(pg_advisory_xact_lock(${RUN_BUDGET_LOCK_CLASS}, runs.key)) as locked
+       from (select distinct hashtext(f.workflow_id) as key from workflow f
+             where f.workflow_id = any(array(select workflow_id from ${picked} where workflow_id is not null)) and f.budget is not null
+             order by 1) runs`;
+}
 
 /** This transaction's claimed rows of worker `$1` (the claim just wrote them: their xmin is our transaction). */
 const CLAIMED_HERE = `r.status = 'running' and r.worker_id = $1 and r.xmin = xid(pg_current_xact_id_if_assigned())`;
 
 /**
- * After the claim, in its transaction: a lock per budgeted run it took rows of, in key order (no deadlock
- * between two claims). Two claims of one run's tasks pass here one after the other, and the statement after
- * this one starts after the lock is granted: it sees every reservation committed before, none is missed.
- */
-export const PREPARED_LOCK_BUDGETED_RUNS = {
-  name: 'worksched_lock_budgeted_runs',
-  prepare: `prepare worksched_lock_budgeted_runs(bigint) as
-    select count(pg_advisory_xact_lock(${RUN_BUDGET_LOCK_CLASS}, runs.key)) as locked
-    from (select distinct hashtext(r.workflow_id) as key from work_request r join workflow f on f.workflow_id = r.workflow_id
-          where ${CLAIMED_HERE} and f.budget is not null order by 1) runs`,
-} as const;
-
-/**
- * Then: of the rows just claimed for each budgeted run, in claim order, those whose reservation would take the
- * run's spend (the ledger, and every other running attempt at its reservation or more) past the budget go back
- * to pending, as if not claimed (by the same rule as the picking: an attempt runs when nothing is spent). Answers
- * the rows given back and the runs now full, whose pause (budget_held) is to be set at once.
+ * After the claim, in its transaction and under its run locks: of the rows just claimed for each budgeted run, in
+ * claim order, those whose reservation would take the run's spend (the ledger, and every other running attempt
+ * at its reservation or more) past the budget go back to pending, as if not claimed (by the same rule as the
+ * picking: an attempt runs when nothing is spent). Answers the rows given back and the runs now full, whose
+ * pause (budget_held) is to be set at once.
  */
 export const PREPARED_KEEP_WITHIN_BUDGET = {
   name: 'worksched_keep_within_budget',

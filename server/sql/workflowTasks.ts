@@ -230,18 +230,15 @@ export function taskResultsStatement(workflowId: string, taskIds: string[]): Sql
 }
 
 /**
- * What the claim hands a workflow task in `inputs`: its direct dependencies' results (null for one that did
- * not succeed). For the pg driver ($1: the claimed ids).
+ * What the claim hands workflow task `r` in `inputs`, as one jsonb object: its direct dependencies' results
+ * (null for one that did not succeed); `{}` without dependencies. An expression of the claim statement itself.
  */
-export const CLAIMED_INPUTS_STATEMENT = {
-  name: 'worksched_claimed_inputs',
-  text: `select r.id, e.depends_on,
-       (select case when d.result = 'success' then d.output_data -> 'result' end from work_request d
-        where d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null) as value
-     from work_request r
-     join workflow_dependency e on e.workflow_id = r.workflow_id and e.task_id = r.task_id
-     where r.id = any($1::bigint[]) and r.workflow_id is not null`,
-};
+export function claimedInputsSql(r: string): string {
+  return `(select coalesce(jsonb_object_agg(e.depends_on,
+         (select case when d.result = 'success' then d.output_data -> 'result' end from work_request d
+          where d.workflow_id = e.workflow_id and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null)), '{}'::jsonb)
+       from workflow_dependency e where e.workflow_id = ${r}.workflow_id and e.task_id = ${r}.task_id)`;
+}
 
 /** Ray's start_time: when the first task (of this run, after a resume) started. $1: workflow ids. */
 export const WORKFLOW_STARTED_STATEMENT = {
