@@ -82,26 +82,39 @@ export function estimateStarts(
     for (let free = kept.length; free < slots; free += 1) heap.push(nowMs, false);
   }
 
-  const fitting = new Map<string, WorkerClass[]>();
+  // The classes that fit each set of needs, by signature, and by needs object: a caller that shares one object
+  // among the requests with the same needs spares building a signature per request.
+  const fittingBySignature = new Map<string, Fitting>();
+  const fittingByNeeds = new Map<EffectiveRequirements, Fitting>();
   const allClasses = [...classes.values()];
   return pending.map((request): Estimate => {
     if (request.unschedulable) return { kind: 'none', why: 'unschedulable' };
-    const signature = needsSignature(request.needs);
-    let candidates = fitting.get(signature);
-    if (!candidates) {
-      candidates = allClasses.filter((workerClass) => workerFits(workerClass.capacity, request.needs) && workerClass.slots.size > 0);
-      fitting.set(signature, candidates);
+    let fitting = fittingByNeeds.get(request.needs);
+    if (!fitting) {
+      const signature = needsSignature(request.needs);
+      fitting = fittingBySignature.get(signature);
+      if (!fitting) {
+        const candidates = allClasses.filter((workerClass) => workerFits(workerClass.capacity, request.needs) && workerClass.slots.size > 0);
+        fitting = { candidates, workers: candidates.reduce((sum, candidate) => sum + candidate.workers, 0) };
+        fittingBySignature.set(signature, fitting);
+      }
+      fittingByNeeds.set(request.needs, fitting);
     }
     let best: WorkerClass | null = null;
-    for (const candidate of candidates) if (best === null || candidate.slots.topTime() < best.slots.topTime()) best = candidate;
+    for (const candidate of fitting.candidates) if (best === null || candidate.slots.topTime() < best.slots.topTime()) best = candidate;
     if (best === null) return { kind: 'none', why: 'no_worker_online' };
     const guessedAhead = best.slots.topGuessed();
     const startMs = Math.max(best.slots.topTime(), nowMs, request.notBeforeMs ?? nowMs);
     const endMs = startMs + (request.durationMs ?? fallbackMs);
     best.slots.replaceTop(endMs, guessedAhead || request.durationMs === null);
-    const workersThatFit = candidates.reduce((sum, candidate) => sum + candidate.workers, 0);
-    return { kind: 'estimated', startMs, endMs, workers: workersThatFit, guessedAhead };
+    return { kind: 'estimated', startMs, endMs, workers: fitting.workers, guessedAhead };
   });
+}
+
+/** The worker classes a set of needs fits, and how many workers they hold. */
+interface Fitting {
+  candidates: WorkerClass[];
+  workers: number;
 }
 
 interface WorkerClass {

@@ -3,8 +3,10 @@ import { rawQuery } from '../sql/rawQuery';
 import { formatDuration } from '../../protocol/units';
 import { durationKey, expectedDurations, type ExpectedDuration } from '../history/expectedDurations';
 import type { HistoryKey } from '../history/historyKey';
+import { TupleMap } from '../../common/tupleMap';
+import type { EffectiveRequirements } from './effectiveRequirements';
 import { readPendingForEstimates } from '../sql/pendingForEstimates';
-import { writeEstimates, type EstimateWrites } from '../sql/writeEstimates';
+import { emptyEstimateWrites, writeEstimates } from '../sql/writeEstimates';
 import { estimateStarts, type Estimate, type EstimatePending, type EstimateRunning, type EstimateWorker } from './estimateStarts';
 
 /** Assumed for a task with no history when no other task has any either. */
@@ -20,6 +22,7 @@ interface RunningRow {
   context: string;
   expected_end_at: number | null;
   eta_shape: number | null;
+  stored: boolean;
 }
 
 export interface EstimatesReport {
@@ -52,71 +55,79 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
   const runningRows = await rawQuery<RunningRow>(
     em,
     `select r.id, r.worker_id, extract(epoch from r.started_at)::float8 * 1000 as started_at, r.task_name, coalesce(r.subject, '') as subject,
-       coalesce(r.context, '') as context, extract(epoch from e.expected_end_at)::float8 * 1000 as expected_end_at, e.eta_shape
+       coalesce(r.context, '') as context, extract(epoch from e.expected_end_at)::float8 * 1000 as expected_end_at, e.eta_shape,
+       e.work_request_id is not null as stored
      from work_request r left join work_request_eta e on e.work_request_id = r.id
      where r.status = 'running'`,
   );
   const pendingColumns = await readPendingForEstimates(em);
-  const pendingCount = pendingColumns.ids.length;
-  // Each request's key as one string, and each distinct key once (thousands of requests share a key).
-  const pendingKeys = new Array<string>(pendingCount);
-  const keys = new Map<string, HistoryKey>();
-  const addKey = (taskName: string, subject: string, context: string): string => {
-    const key = { taskName, subject, context };
-    const text = durationKey(key);
-    if (!keys.has(text)) keys.set(text, key);
-    return text;
+  const pendingCount = pendingColumns.count;
+  // Each request's key as a number, and each distinct key once (thousands of requests share a key).
+  const keys: HistoryKey[] = [];
+  const keyNumbers = new TupleMap<[string, string, string], number>();
+  const keyOf = (taskName: string, subject: string, context: string): number => {
+    let number = keyNumbers.get([taskName, subject, context]);
+    if (number === undefined) {
+      number = keys.push({ taskName, subject, context }) - 1;
+      keyNumbers.set([taskName, subject, context], number);
+    }
+    return number;
   };
+  const pendingKeys = new Int32Array(pendingCount);
   for (let index = 0; index < pendingCount; index += 1) {
-    pendingKeys[index] = addKey(pendingColumns.taskNames[index], pendingColumns.subjects[index], pendingColumns.contexts[index]);
+    pendingKeys[index] = keyOf(pendingColumns.taskNames[index], pendingColumns.subjects[index], pendingColumns.contexts[index]);
   }
-  const runningKeys = runningRows.map((row) => addKey(row.task_name, row.subject, row.context));
-  const durations = await expectedDurations(em, [...keys.values()], options.sampleRuns);
+  const runningKeys = runningRows.map((row) => keyOf(row.task_name, row.subject, row.context));
+  const durationsByKey = await expectedDurations(em, keys, options.sampleRuns);
+  const durations = keys.map((key) => durationsByKey.get(durationKey(key)) ?? null);
   const readMs = performance.now() - readStart;
 
   const computeStart = performance.now();
-  const fallbackMs = medianOf([...durations.values()].map((duration) => duration.ms)) ?? DEFAULT_UNKNOWN_MS;
+  const fallbackMs = medianOf([...durationsByKey.values()].map((duration) => duration.ms)) ?? DEFAULT_UNKNOWN_MS;
   const workers: EstimateWorker[] = workerRows.map((row) => ({
     id: Number(row.id),
     concurrency: row.concurrency,
     capacity: { totalMemory: Number(row.total_memory), availableDiskSpace: Number(row.available_disk_space), cpuCount: row.cpu_count, gpuCount: row.gpu_count, tags: row.tags },
   }));
   const running: EstimateRunning[] = runningRows.map((row, index) => {
-    const duration = durations.get(runningKeys[index]);
+    const duration = durations[runningKeys[index]];
     const elapsed = row.started_at === null ? 0 : nowMs - row.started_at;
     return { workerId: Number(row.worker_id), remainingMs: duration ? duration.ms - elapsed : null };
   });
+  // Requests with the same needs share one needs object, which estimateStarts then looks up once.
+  const needsOf = new TupleMap<[number, number, number, number], EffectiveRequirements>();
   const noTags: string[] = [];
   const pending = new Array<EstimatePending>(pendingCount);
   for (let index = 0; index < pendingCount; index += 1) {
+    const key: [number, number, number, number] = [pendingColumns.needMemory[index], pendingColumns.needDisk[index], pendingColumns.needCpu[index], pendingColumns.needGpu[index]];
+    const needTags = pendingColumns.needTags.size === 0 ? undefined : pendingColumns.needTags.get(pendingColumns.ids[index]);
+    let needs = needTags ? undefined : needsOf.get(key);
+    if (needs === undefined) {
+      needs = { needMemory: orNull(key[0]), needDisk: orNull(key[1]), needCpu: orNull(key[2]), needGpu: orNull(key[3]), needTags: needTags ?? noTags };
+      if (!needTags) needsOf.set(key, needs);
+    }
     pending[index] = {
-      needs: {
-        needMemory: pendingColumns.needMemory[index],
-        needDisk: pendingColumns.needDisk[index],
-        needCpu: pendingColumns.needCpu[index],
-        needGpu: pendingColumns.needGpu[index],
-        needTags: pendingColumns.needTags.size === 0 ? noTags : (pendingColumns.needTags.get(pendingColumns.ids[index]) ?? noTags),
-      },
-      notBeforeMs: pendingColumns.notBefore[index],
-      durationMs: durations.get(pendingKeys[index])?.ms ?? null,
-      unschedulable: pendingColumns.unschedulable[index],
+      needs,
+      notBeforeMs: orNull(pendingColumns.notBefore[index]),
+      durationMs: durations[pendingKeys[index]]?.ms ?? null,
+      unschedulable: pendingColumns.unschedulable[index] === 1,
     };
   }
   const estimates = estimateStarts(nowMs, workers, running, pending, fallbackMs);
 
-  const writes: EstimateWrites = { ids: [], startMs: [], endMs: [], reason: [], reasons: [], shapes: [] };
-  // Most rows share their wording with many others (same key, same workers): word each once.
-  const reasonOf = new Map<string, number>();
+  const writes = emptyEstimateWrites();
+  // Most rows share their wording with many others (same key, same workers): word each once. Keyed by
+  // (key number, workers that fit, guessed ahead, held by its back-off); -1 workers: no estimate, by why.
+  const reasonOf = new TupleMap<[number, number, boolean, boolean], number>();
   for (let index = 0; index < pendingCount; index += 1) {
     const estimate = estimates[index];
-    const own = durations.get(pendingKeys[index]) ?? null;
     const notBefore = pending[index].notBeforeMs;
-    const wordingKey = estimate.kind === 'none'
-      ? estimate.why
-      : `${pendingKeys[index]}|${estimate.workers}|${estimate.guessedAhead}|${notBefore !== null && estimate.startMs === notBefore}`;
+    const wordingKey: [number, number, boolean, boolean] = estimate.kind === 'none'
+      ? [-1, -1, estimate.why === 'unschedulable', false]
+      : [pendingKeys[index], estimate.workers, estimate.guessedAhead, notBefore !== null && estimate.startMs === notBefore];
     let reason = reasonOf.get(wordingKey);
     if (reason === undefined) {
-      const text = describePending(estimate, own, fallbackMs, notBefore);
+      const text = describePending(estimate, durations[pendingKeys[index]], fallbackMs, notBefore);
       writes.shapes.push(shapeOf(text));
       reason = writes.reasons.push(text) - 1;
       reasonOf.set(wordingKey, reason);
@@ -132,22 +143,28 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
       writes.startMs.push(startMs);
       writes.endMs.push(endMs);
       writes.reason.push(reason);
+      writes.stored.push(pendingColumns.stored[index] === 1);
     }
   }
-  const runningWrites: EstimateWrites = { ids: [], startMs: [], endMs: [], reason: [], reasons: [], shapes: [] };
+  // A request requeued between the two reads is in both: its pending estimate is the one to write (once).
+  const runningIds = new Set(runningRows.map((row) => Number(row.id)));
+  const requeued = new Set(runningIds.size === 0 ? [] : pendingColumns.ids.filter((id) => runningIds.has(id)));
+  const runningWrites = emptyEstimateWrites();
   runningRows.forEach((row, index) => {
-    const duration = durations.get(runningKeys[index]);
+    if (requeued.has(Number(row.id))) return;
+    const duration = durations[runningKeys[index]];
     const endMs = (row.started_at ?? nowMs) + (duration?.ms ?? fallbackMs);
     const reason = duration
       ? `running: expected to take ${formatDuration(duration.ms / 1000)} (${describeDuration(duration)})`
       : `running: no history to go on for this task; counted as ${formatDuration(fallbackMs / 1000)}`;
     const shape = shapeOf(reason);
-    if (row.eta_shape !== shape || moved(nowMs, row.expected_end_at, endMs)) {
+    if (row.eta_shape !== shape || moved(nowMs, row.expected_end_at ?? Number.NaN, endMs)) {
       runningWrites.ids.push(Number(row.id));
       runningWrites.startMs.push(null);
       runningWrites.endMs.push(endMs);
       runningWrites.reason.push(runningWrites.reasons.push(reason) - 1);
       runningWrites.shapes.push(shape);
+      runningWrites.stored.push(row.stored);
     }
   });
   const computeMs = performance.now() - computeStart;
@@ -183,11 +200,11 @@ function describeDuration(duration: ExpectedDuration): string {
 
 /**
  * Worth a write: an estimate appeared, or a time moved by more than 1 s and 5 % of the time until it. (One that
- * went is a change of wording, which the caller compares.)
+ * went is a change of wording, which the caller compares.) `stored`: NaN where none.
  */
-function moved(nowMs: number, stored: number | null, next: number | null): boolean {
+function moved(nowMs: number, stored: number, next: number | null): boolean {
   if (next === null) return false;
-  if (stored === null) return true;
+  if (Number.isNaN(stored)) return true;
   return Math.abs(stored - next) > Math.max(1_000, 0.05 * Math.max(0, next - nowMs));
 }
 
@@ -200,6 +217,10 @@ function shapeOf(reason: string): number {
   let hash = 0x811c9dc5;
   for (let index = 0; index < shape.length; index += 1) hash = Math.imul(hash ^ shape.charCodeAt(index), 0x01000193);
   return hash | 0;
+}
+
+function orNull(value: number): number | null {
+  return Number.isNaN(value) ? null : value;
 }
 
 function medianOf(values: number[]): number | null {
