@@ -1,7 +1,7 @@
 /**
  * Scenario 5: the real worker agent, as operators run it — `node bin/worksched.js worker --server URL --name
  * bench-agent --work-dir <tmp> --concurrency 1` (a child process; env WORKSCHED_ENROLLMENT_TOKEN, LOG_LEVEL=warn)
- * — against the real server in this process.
+ * — against the real server in this process. The agent runs from dist/, compiled first if stale (ensureBuild).
  *
  * a. Idle cost: once it has registered and settled (5 s), VmRSS from /proc/<pid>/status every second for
  *    BENCH_IDLE_S seconds (default 60), and utime+stime from /proc/<pid>/stat at both ends (clock ticks,
@@ -22,7 +22,7 @@
  *      outcome → result stored (log shipping + outbox + complete call).
  * The agent is stopped with SIGTERM (SIGKILL after 10 s) and its work dir removed at the end, also on failure.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -145,13 +145,18 @@ export interface Agent {
   assertAlive(): void;
 }
 
-/** `node bin/worksched.js worker --server … --name <name> --work-dir <workDir> --concurrency <concurrency>`. */
+/**
+ * `node bin/worksched.js worker --server … --name <name> --work-dir <workDir> --concurrency <concurrency>`;
+ * BENCH_AGENT_NODE_ARGS (space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to that node, to
+ * profile the agent (NODE_OPTIONS refuses the profiling flags).
+ */
 export function startAgent(bench: BenchServer, workDir: string, name: string, concurrency: number): Agent {
+  progress(`worker agent runs ${ensureBuild()}`);
   const env: NodeJS.ProcessEnv = { ...process.env, WORKSCHED_ENROLLMENT_TOKEN: bench.server.enrollmentToken, LOG_LEVEL: 'warn' };
   for (const name of ['WORKSCHED_WORKER_TOKEN', 'WORKSCHED_URL', 'WORKSCHED_WORKER_NAME', 'WORKSCHED_WORK_DIR', 'WORKSCHED_CONCURRENCY']) delete env[name];
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/worksched.js'), 'worker', '--server', bench.server.url, '--name', name, '--work-dir', workDir, '--concurrency', String(concurrency)],
+    [...nodeArgsFromEnv(), path.join(ROOT, 'bin/worksched.js'), 'worker', '--server', bench.server.url, '--name', name, '--work-dir', workDir, '--concurrency', String(concurrency)],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: string[] = [];
@@ -507,6 +512,22 @@ function shortPath(file: string): string {
 }
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/**
+ * The agent as operators run it: from dist/ (npm ci builds it), compiled first if a source is newer (as `npm
+ * start` does). From the sources it would carry swc and TypeScript in memory (≈ +80 MB), which also slows every
+ * fork of a task. WORKSCHED_FROM_SOURCE=1 measures the sources anyway.
+ */
+function ensureBuild(): string {
+  if (process.env.WORKSCHED_FROM_SOURCE === '1') return 'from the TypeScript sources (WORKSCHED_FROM_SOURCE=1)';
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'bin/build.js'), '--if-stale'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const current = spawnSync(process.execPath, ['-e', "process.exit(require('./bin/buildState').buildIsCurrent() ? 0 : 1)"], { cwd: ROOT });
+  return build.status === 0 && current.status === 0 ? 'from the dist/ build' : 'from the TypeScript sources (no current build)';
+}
+
+function nodeArgsFromEnv(): string[] {
+  return (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
 
 function positiveIntegerFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name]);

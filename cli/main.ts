@@ -4,22 +4,7 @@ import { describeZodError } from '../protocol/errors';
 import { WorkschedApiError, WorkschedConnectionError } from '../client/http';
 import { CliUsageError } from './errors';
 import { packageVersion } from './version';
-import { registerCancelCommand } from './commands/cancel';
-import { registerLogsCommand } from './commands/logs';
-import { registerMigrateCommand } from './commands/migrate';
-import { registerRetryCommand } from './commands/retry';
-import { registerScheduleCommand } from './commands/schedule';
-import { registerServerCommand } from './commands/server';
-import { registerRunCommand } from './commands/run';
-import { registerShowCommand } from './commands/show';
-import { registerStatsCommand } from './commands/stats';
-import { registerStartCommand } from './commands/start';
-import { registerSubmitCommand } from './commands/submit';
-import { registerSummaryCommand } from './commands/summary';
-import { registerTokenCommand } from './commands/token';
 import { registerWorkerCommand } from './commands/worker';
-import { registerWorkersCommand } from './commands/workers';
-import { registerWorkflowCommand } from './commands/workflow';
 
 const program = new Command()
   .name('worksched')
@@ -27,35 +12,30 @@ const program = new Command()
   .version(packageVersion(), '-V, --version', 'print the version of worksched')
   .exitOverride();
 
-registerStartCommand(program);
-registerServerCommand(program);
-registerWorkerCommand(program);
-registerMigrateCommand(program);
-registerSubmitCommand(program);
-registerShowCommand(program);
-registerRunCommand(program);
-registerLogsCommand(program);
-registerCancelCommand(program);
-registerRetryCommand(program);
-registerWorkersCommand(program);
-registerSummaryCommand(program);
-registerStatsCommand(program);
-registerWorkflowCommand(program);
-registerTokenCommand(program);
-registerScheduleCommand(program);
+/**
+ * `worksched worker` is a long-running agent that forks for every task it runs (a fork copies the memory map):
+ * it loads its own command only. Everything else registers all of them (the help lists them).
+ */
+async function registerCommands(): Promise<void> {
+  if (process.argv[2] === 'worker') registerWorkerCommand(program);
+  else (await import('./allCommands')).registerAllCommands(program);
+  configureErrorOutput();
+}
 
 // A usage mistake is one line on stderr ("worksched submit: unknown option '--bogus' (Did you mean --logs?); …").
 const withSubcommands = (command: Command, name: string): Array<[Command, string]> => [
   [command, name],
   ...command.commands.flatMap((sub) => withSubcommands(sub, `${name} ${sub.name()}`)),
 ];
-for (const [command, name] of withSubcommands(program, 'worksched')) {
-  command.configureOutput({
-    outputError: (message, write) => {
-      const text = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      write(`${name}: ${text}; see \`${name} --help\`\n`);
-    },
-  });
+function configureErrorOutput(): void {
+  for (const [command, name] of withSubcommands(program, 'worksched')) {
+    command.configureOutput({
+      outputError: (message, write) => {
+        const text = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+        write(`${name}: ${text}; see \`${name} --help\`\n`);
+      },
+    });
+  }
 }
 
 /** Exit codes: 0 ok, 1 failure (server said no, unreachable, internal), 2 bad usage or input. */
@@ -77,7 +57,7 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
+registerCommands().then(() => program.parseAsync(process.argv)).catch((error: unknown) => {
   if (error instanceof CommanderError) {
     // commander printed its own message already; help and version are not errors.
     process.exit(error.exitCode === 0 ? 0 : 2);

@@ -335,15 +335,15 @@ export class WorkerAgent {
       const shutdown = output.errors?.some((error) => error.code === ERROR_CODES.workerShutdown);
       if (shutdown) {
         this.stopCounts.handedBack += 1;
-        this.outbox.store({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
+        await this.outbox.store({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
         return;
       }
       // Cancelled: the server already marked it aborted; this only records the killed run's statistics.
-      this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: 'failure', output_data: output } });
+      await this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: 'failure', output_data: output } });
       return;
     }
     if (this.stopClaiming.signal.aborted) this.stopCounts.finished += 1;
-    this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
+    await this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
   }
 
   private async withRetry<T>(what: string, action: () => Promise<T>): Promise<T> {

@@ -71,11 +71,11 @@ export class LogShipper {
 
   private take(stream: LogEntry['stream'], text: string): void {
     const entry: LogEntry = { seq: this.nextSeq++, ts: new Date().toISOString(), stream, text };
-    this.spool.append(this.workRequestId, entry);
-    if (this.spoolOnly) return;
+    if (this.spoolOnly) return this.spool.append(this.workRequestId, [entry]);
     this.pending.push(entry);
     this.pendingBytes += entry.text.length;
     if (this.pendingBytes > MAX_BUFFERED_BYTES) {
+      this.spool.append(this.workRequestId, this.pending);
       this.pending = [];
       this.pendingBytes = 0;
       this.spoolOnly = true;
@@ -93,8 +93,8 @@ export class LogShipper {
   }
 
   /**
-   * Stops the timer and tries once more. Returns the last seq the server acknowledged: entries after it stay
-   * in the spool for the outbox to deliver with the result.
+   * Stops the timer and tries once more. Returns the last seq the server acknowledged: entries after it go to
+   * the spool (before the report is stored) for the outbox to deliver with the result.
    */
   async close(): Promise<{ acknowledgedSeq: number; lastSeq: number }> {
     this.stopped = true;
@@ -102,7 +102,12 @@ export class LogShipper {
     await this.flush();
     if (this.pending.length > 0) await this.flush();
     const lastSeq = this.nextSeq - 1;
-    if (!this.spoolOnly && this.acknowledgedSeq >= lastSeq) this.spool.remove(this.workRequestId);
+    if (!this.spoolOnly) {
+      this.spool.append(this.workRequestId, this.pending);
+      this.pending = [];
+      this.pendingBytes = 0;
+      if (this.acknowledgedSeq >= lastSeq) this.spool.remove(this.workRequestId);
+    }
     return { acknowledgedSeq: this.acknowledgedSeq, lastSeq };
   }
 

@@ -3,24 +3,35 @@ import path from 'node:path';
 import type { LogEntry } from '../protocol/workRequest';
 
 /**
- * Every log entry of a running task is appended here before it is shipped, so that entries the server did not
- * acknowledge survive a server outage and a worker restart. Removed once the server has them all.
+ * Log entries of a task the server has not acknowledged when the task ends (a server outage), or all of them
+ * once too much is buffered, so the outbox delivers them with the result, also after a worker restart. Removed
+ * once the server has them all. Which requests have a file is kept in memory: most tasks never write one, and
+ * asking the disk for each would cost syscalls per task.
  */
 export class LogSpool {
+  private readonly spooled = new Set<number>();
+
   constructor(private readonly dir: string) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const name of fs.readdirSync(dir)) {
+      const id = Number(name.replace(/\.ndjson$/, ''));
+      if (name.endsWith('.ndjson') && Number.isInteger(id)) this.spooled.add(id);
+    }
   }
 
   fileFor(workRequestId: number): string {
     return path.join(this.dir, `${workRequestId}.ndjson`);
   }
 
-  append(workRequestId: number, entry: LogEntry): void {
-    fs.appendFileSync(this.fileFor(workRequestId), JSON.stringify(entry) + '\n');
+  append(workRequestId: number, entries: readonly LogEntry[]): void {
+    if (entries.length === 0) return;
+    fs.appendFileSync(this.fileFor(workRequestId), entries.map((entry) => JSON.stringify(entry) + '\n').join(''));
+    this.spooled.add(workRequestId);
   }
 
   /** Entries with seq > afterSeq, in order. A torn last line (crash mid-write) is skipped. */
   read(workRequestId: number, afterSeq: number): LogEntry[] {
+    if (!this.spooled.has(workRequestId)) return [];
     let text: string;
     try {
       text = fs.readFileSync(this.fileFor(workRequestId), 'utf8');
@@ -41,6 +52,7 @@ export class LogSpool {
   }
 
   remove(workRequestId: number): void {
+    if (!this.spooled.delete(workRequestId)) return;
     fs.rmSync(this.fileFor(workRequestId), { force: true });
   }
 }

@@ -58,19 +58,22 @@ export class Outbox {
     }
   }
 
-  /** Writes the report to disk; it is sent by the next `send()` or carried by the next claim. */
-  store(item: OutboxItem): void {
+  /**
+   * Writes the report to disk (off the event loop: with many tasks at once, synchronous writes held up every
+   * other task); then it is sent by the next `send()` or carried by the next claim.
+   */
+  async store(item: OutboxItem): Promise<void> {
     const file = path.join(this.dir, `${item.id}.json`);
     const temporary = `${file}.tmp`;
     const text = JSON.stringify(item);
-    fs.writeFileSync(temporary, text);
-    fs.renameSync(temporary, file);
+    await fs.promises.writeFile(temporary, text);
+    await fs.promises.rename(temporary, file);
     this.queued.set(item.id, { file, item, bytes: Buffer.byteLength(text) });
   }
 
   /** Stores the report and sends it. Resolves true when everything ready was delivered (else it stays queued). */
   async put(item: OutboxItem): Promise<boolean> {
-    this.store(item);
+    await this.store(item);
     return this.send();
   }
 

@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import si from 'systeminformation';
@@ -5,14 +6,14 @@ import type { WorkerResources } from '../protocol/workerApi';
 
 /** The machine as the scheduler needs to see it (seed 000 naming, bytes), from systeminformation. */
 export async function collectResources(workDir: string, options: { includeStatic?: boolean } = {}): Promise<WorkerResources> {
-  const [memory, filesystems] = await Promise.all([si.mem(), si.fsSize()]);
+  const [memory, availableDisk] = await Promise.all([si.mem(), availableDiskFor(workDir)]);
   const includeStatic = options.includeStatic ?? true;
   const [osInfo, graphics] = includeStatic ? await Promise.all([si.osInfo(), si.graphics().catch(() => ({ controllers: [] }))]) : [null, null];
   const resources: WorkerResources = {
     cpu_count: os.availableParallelism(),
     total_memory: memory.total,
     available_memory: memory.available,
-    available_disk_space: availableDiskFor(workDir, filesystems),
+    available_disk_space: availableDisk,
     architecture: os.arch(),
     os: osInfo ? `${osInfo.distro} ${osInfo.release}`.trim() || os.platform() : `${os.platform()} ${os.release()}`,
     gpus: (graphics?.controllers ?? [])
@@ -22,13 +23,17 @@ export async function collectResources(workDir: string, options: { includeStatic
   return resources;
 }
 
-/** Free bytes of the filesystem holding `dir`: the mount point that is the longest prefix of its path. */
-function availableDiskFor(dir: string, filesystems: si.Systeminformation.FsSizeData[]): number {
-  const target = path.resolve(dir);
-  let best: si.Systeminformation.FsSizeData | undefined;
-  for (const fs of filesystems) {
-    const mount = fs.mount.endsWith('/') ? fs.mount : `${fs.mount}/`;
-    if ((target + '/').startsWith(mount) && (!best || fs.mount.length > best.mount.length)) best = fs;
+/**
+ * Bytes an unprivileged user may still write on the filesystem holding `dir` (df's "Available"), from
+ * statfs(2) of the directory itself, or of its nearest existing ancestor: no `df` process every refresh.
+ */
+async function availableDiskFor(dir: string): Promise<number> {
+  for (let target = path.resolve(dir); ; target = path.dirname(target)) {
+    try {
+      const stats = await fs.statfs(target);
+      return Math.max(0, stats.bavail * stats.bsize);
+    } catch (error) {
+      if (path.dirname(target) === target) throw error;
+    }
   }
-  return Math.max(0, Math.floor(best?.available ?? 0));
 }

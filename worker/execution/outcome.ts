@@ -1,4 +1,5 @@
-import { ERROR_CODES, formatBytes } from '../../protocol';
+import { ERROR_CODES } from '../../protocol/outputData';
+import { formatBytes } from '../../protocol/units';
 import type { OutputData, OutputError, RuntimeStatistics } from '../../protocol';
 import type { KillReason, MeasurementMethod, TaskOutcome, WorkerSnapshot } from './types';
 

@@ -1,5 +1,6 @@
 import { access, constants, opendir } from 'fs/promises';
-import { ERROR_CODES, type RequiredFiles } from '../../protocol';
+import { ERROR_CODES } from '../../protocol/outputData';
+import type { RequiredFiles } from '../../protocol/taskSpec';
 import type { StartError } from './spawnChild';
 
 export interface MissingRequiredFile {

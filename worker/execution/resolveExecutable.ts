@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'fs';
 import { delimiter, isAbsolute, resolve } from 'path';
-import { ERROR_CODES } from '../../protocol';
+import { ERROR_CODES } from '../../protocol/outputData';
 
 export type ResolvedExecutable =
   | { ok: true; path: string }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'child_process';
 import { promises as fs } from 'fs';
 import type { Readable, Writable } from 'stream';
-import { ERROR_CODES } from '../../protocol';
+import { ERROR_CODES } from '../../protocol/outputData';
 import type { TaskCommand } from './taskCommand';
 import type { TaskUser } from './types';
 

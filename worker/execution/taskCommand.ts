@@ -1,6 +1,8 @@
 import { chmodSync, constants, copyFileSync, existsSync, statSync, writeFileSync } from 'fs';
 import { dirname, join, resolve } from 'path';
-import { commandArguments, ERROR_CODES, executionKind, pythonKeywordArguments, type ClaimedWorkRequest } from '../../protocol';
+import { ERROR_CODES } from '../../protocol/outputData';
+import { commandArguments, executionKind, pythonKeywordArguments } from '../../protocol/taskSpec';
+import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { resolveExecutable } from './resolveExecutable';
 import type { StartError } from './spawnChild';
 import type { TaskFiles } from './taskFiles';

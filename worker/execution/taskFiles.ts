@@ -2,7 +2,8 @@ import { closeSync, constants, existsSync, fstatSync, lchownSync, openSync, prom
 import { join } from 'path';
 import { findUnstorableText, formatIssuePath } from '../../protocol/errors';
 import { findJsonProblem, MAX_JSON_DEPTH } from '../../protocol/jsonValue';
-import { ERROR_CODES, type ClaimedWorkRequest, type OutputData } from '../../protocol';
+import { ERROR_CODES, type OutputData } from '../../protocol/outputData';
+import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import type { TaskUser } from './types';
 
 /** Largest result a task may write to $WORKSCHED_RESULT_FILE (DESIGN.md "Task results and data passing"). */
