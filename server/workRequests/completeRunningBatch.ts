@@ -30,7 +30,8 @@ const LOCK_PLAIN_REQUESTS = {
 export async function completeRunningBatch(pool: Pool, workerId: number, reports: QuickReport[]): Promise<CompletedRow[] | null> {
   const client = await pool.connect();
   try {
-    await client.query('begin');
+    // Generic plans: left to choose, PostgreSQL plans the array lookup afresh on every call (it costs more than running it).
+    await client.query(`begin; set local plan_cache_mode = force_generic_plan`);
     const locked = await client.query<{ status: string; worker_id: string | null }>({ ...LOCK_PLAIN_REQUESTS, values: [reports.map((report) => report.id)] });
     const allRunningHere = locked.rows.length === reports.length && locked.rows.every((row) => row.status === 'running' && Number(row.worker_id) === workerId);
     const done = allRunningHere
