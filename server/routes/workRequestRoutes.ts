@@ -108,7 +108,7 @@ export function workRequestRoutes(ctx: ServerContext): Pick<RouteHandlers, WorkR
 
     completeWorkRequest: async ({ params, body, req }) => {
       checkOutputDataSize([{ path: 'output_data', outputData: body.output_data }], ctx.config.maxOutputData);
-      const { row, worker: assigned, ended } = await afterCommit(() => completeWorkRequest(fork(), params.id, workerIdOf(req), body, policy));
+      const { row, worker: assigned, ended } = await afterCommit(() => completeWorkRequest(fork(), ctx.pool, params.id, workerIdOf(req), body, policy));
       if (ended) ctx.metrics.recordEnded([ended]);
       return serializeWorkRequest(row, assigned);
     },

@@ -27,7 +27,7 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
   const complete = async (workerId: number, results: CompletionReport[]) => {
     const ended: EndedAttempt[] = [];
     const answers = await withNotificationsAfterCommit(ctx.notifications, () =>
-      completeWithinCap(results, ctx.config.maxOutputData, (accepted) => completeWorkRequests(fork(), workerId, accepted, policy, ended)),
+      completeWithinCap(results, ctx.config.maxOutputData, (accepted) => completeWorkRequests(fork(), ctx.pool, workerId, accepted, policy, ended)),
     );
     ctx.metrics.recordEnded(ended);
     return answers;

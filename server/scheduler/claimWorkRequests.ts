@@ -55,6 +55,9 @@ interface ClaimedRow {
  * - `enable_sort` is off for this transaction only: the one sort-free plan walks that index, which stays
  *   right even when the table's statistics are stale (just after a burst of submissions the planner would
  *   think "1 pending row" and read and sort all of them instead).
+ * - Its prepared statements run their generic plan (`plan_cache_mode`, this transaction only): planning the claim
+ *   costs about ten times running it, and every ANALYZE of work_request (autovacuum does one every few
+ *   thousand claims in a drain) would otherwise make each connection plan it afresh for five more claims.
  * - The statements go as one simple-protocol string on a plain pg connection: one round trip. The claim and the
  *   worker update are SQL-prepared once per connection (EXECUTE in that string), so they are not planned again
  *   on every claim. The only values in it are numbers (coerced with Number()); the worker's resources and tags
@@ -88,7 +91,7 @@ export async function claimWorkRequests(
         'begin',
         `select pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, (${worker} % 2147483647)::int)`,
         `execute ${PREPARED_TOUCH_WORKER.name}(${worker})`,
-        `select set_config('enable_sort', 'off', true)`,
+        `select set_config('enable_sort', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
         `execute ${PREPARED_CLAIM.name}(${worker}, ${Number(max)})`,
         `execute ${PREPARED_KEEP_WITHIN_BUDGET.name}(${worker})`,
         ...(options.checkUnclaimed ? [UNCLAIMED_LEFT] : []),

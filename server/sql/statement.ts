@@ -7,3 +7,19 @@ export interface SqlStatement {
   text: string;
   values: unknown[];
 }
+
+/** A statement for the pg driver's extended protocol under a name: PostgreSQL parses and plans it once per connection. */
+export interface NamedStatement {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * `statement` (a builder's `?` placeholders, which they use for nothing else) as a named statement with `$1…$n`.
+ * Only for builders whose text does not depend on their values: one name must always mean one text.
+ */
+export function namedStatement(name: string, statement: SqlStatement): NamedStatement {
+  let index = 0;
+  return { name, text: statement.text.replace(/\?/g, () => `$${(index += 1)}`), values: statement.values };
+}

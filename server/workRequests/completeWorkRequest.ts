@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
 import type { OutputData } from '../../protocol/outputData';
 import type { WorkRequestResult } from '../../protocol/workRequest';
 import type { WorkRequest } from '../../entities';
@@ -30,13 +31,14 @@ import { transactional } from '../transactional';
  */
 export async function completeWorkRequest(
   em: EntityManager,
+  pool: Pool,
   id: number,
   workerId: number,
   report: { result: WorkRequestResult; output_data: OutputData },
   policy: SchedulingPolicy,
 ): Promise<{ row: WorkRequest; worker: { id: number; name: string } | null; ended: EndedAttempt | null }> {
   if (report.result === 'success' || report.result === 'skipped') {
-    const done = await completeWithoutDecision(em, id, workerId, { result: report.result, output_data: report.output_data });
+    const done = await completeWithoutDecision(em, pool, id, workerId, { result: report.result, output_data: report.output_data });
     if (done) return { ...done, ended: endedAttemptOf(done.row, report.output_data) };
   }
   const ended: EndedAttempt[] = [];

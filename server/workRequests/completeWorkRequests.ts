@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
 import type { OutputData } from '../../protocol/outputData';
 import type { CompletionAnswer } from '../../protocol/workerApi';
 import type { WorkRequestResult } from '../../protocol/workRequest';
@@ -12,7 +13,8 @@ import { lockWorkRequestsInOrder } from './lockWorkRequest';
 import { settleWorkflow } from '../workflows/settleWorkflow';
 import { completeWithDecision, describeCompletion } from './completeWorkRequest';
 import { endedAttemptOf } from './endedAttempt';
-import { notifyWorkRequestsActivity } from './notifyChanges';
+import { isCollectingNotifications, notifyWorkRequestsActivity } from './notifyChanges';
+import { completeRunningBatch, type CompletedRow } from './completeRunningBatch';
 import { bookRunCosts } from '../runs/bookRunCosts';
 import { checkRunBudgets } from '../runs/runBudgets';
 
@@ -30,9 +32,12 @@ export interface CompletionReport {
  * it; an id given twice is applied once (its first report) and both get that answer. The requests these
  * reports ended are added to `ended` once the transaction has committed (for the metrics). Workflow tasks among
  * them release or skip their dependants and update their workflow's status in the same transaction.
+ * The common batch (successes and skips of plain requests running on this worker) takes completeRunningBatch
+ * first, without the ORM, when its wake-ups go after the commit (withNotificationsAfterCommit).
  */
 export async function completeWorkRequests(
   em: EntityManager,
+  pool: Pool,
   workerId: number,
   reports: CompletionReport[],
   policy: SchedulingPolicy,
@@ -40,6 +45,15 @@ export async function completeWorkRequests(
 ): Promise<CompletionAnswer[]> {
   const firstReports = new Map<number, CompletionReport>();
   for (const report of reports) if (!firstReports.has(report.id)) firstReports.set(report.id, report);
+  const quick = [...firstReports.values()].filter((report) => report.result === 'success' || report.result === 'skipped').map(quickReportOf);
+  if (quick.length > 0 && quick.length === firstReports.size && isCollectingNotifications()) {
+    const done = await completeRunningBatch(pool, workerId, quick);
+    if (done) {
+      ended?.push(...done.map((row) => endedAttemptOfRow(row, firstReports.get(Number(row.id))!)));
+      await notifyWorkRequestsActivity(em, done.map((row) => Number(row.id)));
+      return reports.map((report) => ({ id: report.id, status: 200 }));
+    }
+  }
   const answers = new Map<number, CompletionAnswer>();
   const endedHere: EndedAttempt[] = [];
   let workflowsTouched: string[] = [];
@@ -53,23 +67,14 @@ export async function completeWorkRequests(
     workflowsTouched = workflows;
     await lockWorkRequestsInOrder(tem, [...firstReports.keys()]);
     const finished = new Map<string, string[]>();
-    const quick: QuickReport[] = [];
-    for (const report of firstReports.values()) {
-      if (report.result === 'success' || report.result === 'skipped') {
-        quick.push({ id: report.id, result: report.result, output_data: report.output_data, stateReason: describeCompletion(report) });
-      }
-    }
     if (quick.length > 0) {
       const statement = completeBatchWithoutDecisionStatement(workerId, quick);
-      type Done = { id: string | number; workflow_id: string | null; task_id: string | null; task_name: string; created_at: Date | string; started_at: Date | string | null; completed_at: Date | string };
-      const done = await tem.execute<Done[]>(statement.text, statement.values);
+      const done = await tem.execute<CompletedRow[]>(statement.text, statement.values);
       for (const row of done) {
         const id = Number(row.id);
-        const report = firstReports.get(id)!;
         answers.set(id, { id, status: 200 });
         if (row.workflow_id && row.task_id) finished.set(row.workflow_id, [...(finished.get(row.workflow_id) ?? []), row.task_id]);
-        const times = { createdAt: new Date(row.created_at), startedAt: row.started_at === null ? null : new Date(row.started_at), completedAt: new Date(row.completed_at) };
-        endedHere.push(endedAttemptOf({ taskName: row.task_name, result: report.result, ...times }, report.output_data));
+        endedHere.push(endedAttemptOfRow(row, firstReports.get(id)!));
       }
       await notifyWorkRequestsActivity(tem, done.map((row) => Number(row.id)));
       await bookRunCosts(tem, done.filter((row) => row.workflow_id !== null).map((row) => Number(row.id)));
@@ -93,4 +98,15 @@ export async function completeWorkRequests(
   ended?.push(...endedHere);
   await checkRunBudgets(em, workflowsTouched, policy);
   return reports.map((report) => answers.get(report.id) as CompletionAnswer);
+}
+
+/** A success or skip as the batch statement takes it. */
+function quickReportOf(report: CompletionReport): QuickReport {
+  return { id: report.id, result: report.result as QuickReport['result'], output_data: report.output_data, stateReason: describeCompletion(report) };
+}
+
+/** What the metrics count of a request the batch statement completed. */
+function endedAttemptOfRow(row: CompletedRow, report: CompletionReport): EndedAttempt {
+  const times = { createdAt: new Date(row.created_at), startedAt: row.started_at === null ? null : new Date(row.started_at), completedAt: new Date(row.completed_at) };
+  return endedAttemptOf({ taskName: row.task_name, result: report.result, ...times }, report.output_data);
 }

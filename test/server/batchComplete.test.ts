@@ -169,6 +169,39 @@ test('a batch from the wrong worker: 409 for every item, nothing changed', async
   expect(await completeBatchOk(owner, ids.map((id) => ({ id, result: 'success' as const })))).toEqual(ids.map((id) => ({ id, status: 200 })));
 });
 
+test('successes only: applied with history; a repeat, an unknown id or another worker\'s item is answered on its own and changes nothing else', async () => {
+  const { register, create } = isolation();
+  const worker = await register();
+  const other = await register();
+  await create();
+  await create();
+  const [a, b] = await claimIds(worker, 2);
+  const othersRequest = await create();
+  expect(await claimIds(other, 1)).toEqual([othersRequest.id]);
+
+  expect(await completeBatchOk(worker, [{ id: b, result: 'success', output_data: { runtime_statistics: { duration_ms: 1500 } } }, { id: a, result: 'skipped' }])).toEqual([
+    { id: b, status: 200 },
+    { id: a, status: 200 },
+  ]);
+  expect(await rowOf(a)).toMatchObject({ status: 'completed', result: 'skipped', state_reason: 'skipped' });
+  expect(await rowOf(b)).toMatchObject({ status: 'completed', result: 'success', state_reason: null });
+  expect(await historyOf(b)).toEqual([{ result: 'success', duration_ms: '1500', memory: null, error_code: null }]);
+  const before = [await rowOf(a), await rowOf(b), await rowOf(othersRequest.id)];
+
+  // Successes only, but not all running on this worker: every item gets the answer the per-request route gives.
+  expect(await completeBatchOk(worker, [{ id: a, result: 'success' }, { id: NO_SUCH_ID, result: 'success' }, { id: othersRequest.id, result: 'success' }])).toEqual([
+    { id: a, status: 200 },
+    { id: NO_SUCH_ID, status: 404, error: { code: 'not_found', message: expect.stringContaining(String(NO_SUCH_ID)) } },
+    { id: othersRequest.id, status: 409, error: { code: 'not_assigned', message: expect.any(String) } },
+  ]);
+  expect(await completeBatchOk(other, [{ id: a, result: 'success' }])).toEqual([
+    { id: a, status: 409, error: { code: 'not_assigned', message: expect.any(String) } },
+  ]);
+  expect([await rowOf(a), await rowOf(b), await rowOf(othersRequest.id)]).toEqual(before);
+  expect(await historyOf(a)).toHaveLength(1);
+  expect(await historyOf(othersRequest.id)).toEqual([]);
+});
+
 test('a failure in a batch gets its retry decision: history that succeeded before makes a new attempt', async () => {
   const { register, create } = isolation();
   const worker = await register();
