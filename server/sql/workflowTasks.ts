@@ -116,6 +116,37 @@ export function blockedTasksStatement(workflowId: string, candidates: string[], 
   };
 }
 
+/** A request's workflow, and what learning requirements needs of each blocked direct dependant of its task. */
+export interface DependantToLearnRow {
+  workflow_id: string;
+  task_name: string | null;
+  subject: string | null;
+  context: string | null;
+  requirements: Record<string, unknown> | null;
+  use_history: boolean | null;
+}
+
+/**
+ * Before a completion locks anything: the workflows of these requests (one row with null dependant columns
+ * when nothing of it waits), and the blocked current attempts that depend on their tasks, by the same index
+ * lookups as blockedTasksStatement. Unlocked reads: workflow_id and the edges never change; a dependant read
+ * here that another transaction supersedes only costs its release a learning query of its own.
+ */
+export function dependantsOfRequestsStatement(ids: number[]): SqlStatement {
+  return {
+    text: `select f.workflow_id, d.task_name, d.subject, d.context, d.requirements, (d.task_data ->> 'use_history')::boolean as use_history
+     from work_request f
+     left join lateral (
+       select r.task_name, r.subject, r.context, r.requirements, r.task_data from workflow_dependency e
+       cross join lateral (select r.* from work_request r where r.workflow_id = e.workflow_id and r.task_id = e.task_id
+         and r.task_id is not null and r.superseded_by_id is null limit 1) r
+       where e.workflow_id = f.workflow_id and e.depends_on = f.task_id and r.status = 'blocked' offset 0
+     ) d on true
+     where f.id = any(?::bigint[]) and f.workflow_id is not null`,
+    values: [ids],
+  };
+}
+
 /**
  * A limited workflow's ready tasks that wait for a slot (waiting_for_slot), the next `count` to release: task
  * priority, then creation order, through work_request_slot_wait_idx.

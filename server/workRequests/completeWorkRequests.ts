@@ -7,7 +7,11 @@ import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import type { EndedAttempt } from '../metrics';
 import { HttpError } from '../errors';
 import { completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
-import { lockWorkflowsOfRequests } from '../workflows/lockWorkflows';
+import type { ResourceRequirements } from '../../protocol/taskSpec';
+import { dependantsOfRequestsStatement, type DependantToLearnRow } from '../sql/workflowTasks';
+import { rawQuery } from '../sql/rawQuery';
+import { lockWorkflows } from '../workflows/lockWorkflows';
+import { prepareReleaseInputs } from '../workflows/releaseTasks';
 import { transactional } from '../transactional';
 import { lockWorkRequestsInOrder } from './lockWorkRequest';
 import { settleWorkflow } from '../workflows/settleWorkflow';
@@ -56,15 +60,22 @@ export async function completeWorkRequests(
   }
   const answers = new Map<number, CompletionAnswer>();
   const endedHere: EndedAttempt[] = [];
-  let workflowsTouched: string[] = [];
+  let budgetedRuns: string[] = [];
   await transactional(em, async (tem) => {
     // A run again after a deadlock starts afresh.
     answers.clear();
     endedHere.length = 0;
+    // Before any lock (every completion in a workflow waits for its lock): the workflows of these requests,
+    // and what releasing their tasks' dependants will read of history and workers.
+    const lookup = dependantsOfRequestsStatement([...firstReports.keys()]);
+    const found = await rawQuery<DependantToLearnRow>(tem, lookup.text, lookup.values as never[]);
+    const dependants = found.filter((row): row is DependantToLearnRow & { task_name: string; requirements: ResourceRequirements } => row.task_name !== null);
+    const release = dependants.length > 0 ? await prepareReleaseInputs(tem, dependants.map((row) => ({ ...row, use_history: row.use_history !== false })), policy) : undefined;
     // Lock order: the workflows of these requests before any of their rows (see lockWorkflows), then the rows
     // in id order, before either path below touches them (they would lock in report and plan order).
-    const workflows = await lockWorkflowsOfRequests(tem, [...firstReports.keys()]);
-    workflowsTouched = workflows;
+    const locked = await lockWorkflows(tem, [...new Set(found.map((row) => row.workflow_id))]);
+    // Only budgeted runs have a budget to check (it is set at creation): the others save its transaction.
+    budgetedRuns = locked.filter((workflow) => workflow.budget !== null && workflow.budget !== undefined).map((workflow) => workflow.workflowId);
     await lockWorkRequestsInOrder(tem, [...firstReports.keys()]);
     const finished = new Map<string, string[]>();
     if (quick.length > 0) {
@@ -79,8 +90,11 @@ export async function completeWorkRequests(
       await notifyWorkRequestsActivity(tem, done.map((row) => Number(row.id)));
       await bookRunCosts(tem, done.filter((row) => row.workflow_id !== null).map((row) => Number(row.id)));
     }
+    // The per-request path settles its workflow itself: the rows locked above may be out of date after it.
+    let lockedRowsCurrent = true;
     for (const report of firstReports.values()) {
       if (answers.has(report.id)) continue;
+      lockedRowsCurrent = false;
       try {
         await completeWithDecision(tem, report.id, workerId, report, policy, endedHere);
         answers.set(report.id, { id: report.id, status: 200 });
@@ -90,13 +104,13 @@ export async function completeWorkRequests(
       }
     }
     // Dependants released or skipped and each workflow's status stored, in this same transaction.
-    for (const workflowId of workflows) {
-      const tasks = finished.get(workflowId);
-      if (tasks) await settleWorkflow(tem, workflowId, { finished: tasks }, policy);
+    for (const workflow of locked) {
+      const tasks = finished.get(workflow.workflowId);
+      if (tasks) await settleWorkflow(tem, workflow.workflowId, { finished: tasks }, policy, { locked: lockedRowsCurrent ? workflow : undefined, release });
     }
   });
   ended?.push(...endedHere);
-  await checkRunBudgets(em, workflowsTouched, policy);
+  await checkRunBudgets(em, budgetedRuns, policy);
   return reports.map((report) => answers.get(report.id) as CompletionAnswer);
 }
 

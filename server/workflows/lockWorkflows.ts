@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Workflow } from '../../entities';
+import { rawQuery } from '../sql/rawQuery';
 
 /**
  * Lock order: a transaction that changes tasks of a workflow locks the workflow row first, then task rows; one
@@ -18,6 +20,13 @@ export async function lockWorkflowsOfRequests(em: EntityManager, ids: number[]):
     [ids],
   );
   return rows.map((row) => row.workflow_id);
+}
+
+/** Inside a transaction: locks these workflows (ids read beforehand, e.g. by dependantsOfRequestsStatement), in key order; their rows. */
+export async function lockWorkflows(em: EntityManager, workflowIds: string[]): Promise<Workflow[]> {
+  if (workflowIds.length === 0) return [];
+  const rows = await rawQuery<Record<string, unknown>>(em, `select * from workflow where workflow_id = any(?::text[]) order by workflow_id for update`, [workflowIds]);
+  return rows.map((row) => em.map(Workflow, row));
 }
 
 /**

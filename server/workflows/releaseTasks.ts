@@ -6,7 +6,7 @@ import { learnRequirements, type LearnedRequirements } from '../history/learnReq
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
-import { unschedulableReason } from '../scheduler/unschedulableReason';
+import { unschedulableReason, type WorkerCapacity } from '../scheduler/unschedulableReason';
 import { rawQuery } from '../sql/rawQuery';
 import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type ReleasedTaskValues } from '../sql/workflowTasks';
 import { CHANNELS } from '../notifications';
@@ -24,10 +24,11 @@ export async function releaseTasks(
   workflowId: string,
   ready: BlockedTaskRow[],
   policy: SchedulingPolicy,
+  inputs?: ReleaseInputs,
 ): Promise<{ released: number; skips: Array<{ id: number; task_id: string; skip_reason: string }> }> {
   const results = await dependencyResults(em, workflowId, ready);
-  const workers = await loadWorkerCapacities(em);
-  const learn = requirementsLearner(em, policy);
+  const workers = inputs?.workers ?? (await loadWorkerCapacities(em));
+  const learn = inputs?.learn ?? requirementsLearner(em, policy);
   const rows: ReleasedTaskValues[] = [];
   const skips: Array<{ id: number; task_id: string; skip_reason: string }> = [];
   for (const task of ready) {
@@ -51,6 +52,27 @@ export async function releaseTasks(
   const released = await rawQuery<unknown>(em, statement.text, statement.values as never[]);
   if (afterCommit) deferPendingWork(released.length);
   return { released: released.length, skips };
+}
+
+/**
+ * What releasing reads besides the tasks themselves — the enabled workers and what history says of the tasks
+ * about to be released — read before the workflow's lock is taken, so that the lock is held for fewer and
+ * lighter statements (every completion in a workflow waits for it). History committed by then counts; a task
+ * not foreseen here is learned at its release as before.
+ */
+export interface ReleaseInputs {
+  workers: WorkerCapacity[];
+  learn: RequirementsLearner;
+}
+
+export async function prepareReleaseInputs(
+  em: EntityManager,
+  tasks: Array<{ task_name: string; subject: string | null; context: string | null; requirements: ResourceRequirements; use_history: boolean }>,
+  policy: SchedulingPolicy,
+): Promise<ReleaseInputs> {
+  const learn = requirementsLearner(em, policy);
+  for (const task of tasks) await learn(task.task_name, task.subject, task.context, task.requirements, task.use_history);
+  return { workers: await loadWorkerCapacities(em), learn };
 }
 
 /** A task row's requirement columns, from its effective requirements. */
@@ -84,6 +106,8 @@ export function requirementsLearner(em: EntityManager, policy: SchedulingPolicy)
     return effective;
   };
 }
+
+export type RequirementsLearner = ReturnType<typeof requirementsLearner>;
 
 type Results = Map<string, { succeeded: boolean; value: unknown }>;
 

@@ -10,7 +10,7 @@ import {
   waitingForSlotStatement,
   type BlockedTaskRow,
 } from '../sql/workflowTasks';
-import { releaseTasks } from './releaseTasks';
+import { releaseTasks, type ReleaseInputs } from './releaseTasks';
 import { updateWorkflowStatus } from './workflowStatus';
 import { getWorkflowOrFail } from './workflowRow';
 
@@ -22,6 +22,12 @@ export interface WorkflowChange {
   allBlocked?: boolean;
 }
 
+/** What the caller already has: the workflow's row as it locked it (unchanged since), the release's inputs. */
+export interface SettlePrepared {
+  locked?: Workflow;
+  release?: ReleaseInputs;
+}
+
 /**
  * Inside the transaction that changed tasks of a workflow (its row locked first, see lockWorkflows): blocked
  * tasks whose dependencies are all done become pending (releaseTasks); those with a dependency that failed
@@ -31,8 +37,8 @@ export interface WorkflowChange {
  * in turn as the workflow's pending and running tasks end (every such end settles the workflow), so the claim
  * never sees more than max_running of its tasks and needs no check of its own.
  */
-export async function settleWorkflow(em: EntityManager, workflowId: string, change: WorkflowChange, policy: SchedulingPolicy): Promise<void> {
-  const workflow = await getWorkflowOrFail(em, workflowId, { lock: true });
+export async function settleWorkflow(em: EntityManager, workflowId: string, change: WorkflowChange, policy: SchedulingPolicy, prepared: SettlePrepared = {}): Promise<void> {
+  const workflow = prepared.locked ?? (await getWorkflowOrFail(em, workflowId, { lock: true }));
   let finished = change.finished ?? [];
   let candidates = change.candidates ?? [];
   let allBlocked = change.allBlocked ?? false;
@@ -56,7 +62,7 @@ export async function settleWorkflow(em: EntityManager, workflowId: string, chan
     }
     // Tasks of a PENDING (not yet admitted) or CANCELED workflow stay where they are.
     if (workflow.status === 'RUNNING') {
-      const released = await releaseReady(em, workflow, ready, policy);
+      const released = await releaseReady(em, workflow, ready, policy, prepared.release);
       skips.push(...released.skips);
       if (released.released > 0 || released.waiting) leftActive = true;
     }
@@ -78,11 +84,12 @@ async function releaseReady(
   workflow: Workflow,
   ready: BlockedTaskRow[],
   policy: SchedulingPolicy,
+  inputs: ReleaseInputs | undefined,
 ): Promise<{ skips: Array<{ id: number; skip_reason: string }>; released: number; waiting: boolean }> {
   const maxRunning = workflow.maxRunning ?? null;
   if (maxRunning === null) {
     if (ready.length === 0) return { skips: [], released: 0, waiting: false };
-    return releaseTasks(em, workflow.workflowId, ready, policy).then((done) => ({ ...done, waiting: false }));
+    return releaseTasks(em, workflow.workflowId, ready, policy, inputs).then((done) => ({ ...done, waiting: false }));
   }
   if (ready.length > 0) {
     const mark = markWaitingForSlotStatement(ready.map((task) => Number(task.id)), `ready; waiting for a slot: max_running ${maxRunning} of its workflow are pending or running`);
@@ -94,7 +101,7 @@ async function releaseReady(
   const waiting = waitingForSlotStatement(workflow.workflowId, maxRunning - count);
   const next = await rawQuery<BlockedTaskRow>(em, waiting.text, waiting.values as never[]);
   if (next.length === 0) return { skips: [], released: 0, waiting: false };
-  return releaseTasks(em, workflow.workflowId, next, policy).then((done) => ({ ...done, waiting: false }));
+  return releaseTasks(em, workflow.workflowId, next, policy, inputs).then((done) => ({ ...done, waiting: false }));
 }
 
 const isDone = (status: string) => status === 'completed' || status === 'aborted';
