@@ -206,7 +206,10 @@ test('runs completed through the completion routes are queued with their worker 
   expect(expectStatus(batch, 200, 'batch complete').body.results.map((item) => item.status)).toEqual([200, 200]);
 
   const queued = await s.sql<{ worker_id: string }>(`select worker_id from task_key_increment where task_name = $1`, [taskName]);
-  expect(queued.map((row) => Number(row.worker_id))).toEqual([worker.id, worker.id, worker.id, worker.id]);
+  // The server's own housekeeping tick may have folded some already (no lock keeps it out): what is still queued
+  // names the worker, and the hour figures below count all four.
+  expect(queued.length).toBeLessThanOrEqual(4);
+  for (const row of queued) expect(Number(row.worker_id)).toBe(worker.id);
   await s.runHousekeeping();
   await expectHoursEqualRows(s);
   const answer = await expectRawFigures(s, token, '24h');
