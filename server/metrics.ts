@@ -98,6 +98,13 @@ export class ServerMetrics {
       help: 'Claim transactions run by this server process (a long-poll runs one at once and one per wake-up or slice)',
       registers: [this.registry],
     });
+    // Replicas behind one port (`worksched server --processes N`) answer /metrics in turn: the pid tells whose page it is.
+    new Gauge({
+      name: 'worksched_process_info',
+      help: 'This server process, always 1; its pid tells the replicas behind one port apart',
+      labelNames: ['pid'],
+      registers: [this.registry],
+    }).set({ pid: String(process.pid) }, 1);
     new Gauge({
       name: 'worksched_work_requests',
       help: 'Work requests by status (unschedulable: pending that no enabled worker can run)',

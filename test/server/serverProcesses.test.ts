@@ -80,17 +80,20 @@ test('two server processes share a port; a long-poll on one is woken by a create
   expect([registered.status, registered.text]).toEqual([201, expect.any(String)]);
   const workerToken = (JSON.parse(registered.text) as { token: string }).token;
 
-  // The replicas start one after the other (seconds apart), so their start times tell them apart.
+  // Each replica's page names its pid (their start times, in whole seconds, can be equal).
+  const pidOf = (page: string) => Number(/^worksched_process_info\{pid="(\d+)"\} 1$/m.exec(page)?.[1]);
   const countsOf = (page: string) => ({
     claims: metricValue(page, 'worksched_claim_transactions_total '),
     creates: metricValue(page, 'worksched_http_request_duration_seconds_count{method="POST",route="/api/v1/work-requests"'),
   });
-  /** Scrapes /metrics on fresh connections until both replicas have answered: their counts by start time. */
+  /** Scrapes /metrics on fresh connections until both replicas have answered: their counts by pid. */
   const scrapeBoth = async () => {
     const seen = new Map<number, { claims: number; creates: number }>();
     for (let attempt = 0; attempt < 40 && seen.size < 2; attempt += 1) {
       const page = (await call(url, 'GET', '/metrics', credentials.admin_token)).text;
-      seen.set(metricValue(page, 'worksched_process_start_time_seconds '), countsOf(page));
+      const pid = pidOf(page);
+      expect(pid).toBeGreaterThan(0);
+      seen.set(pid, countsOf(page));
     }
     expect(seen.size).toBe(2);
     return seen;
