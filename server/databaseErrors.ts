@@ -1,3 +1,5 @@
+import type { PoolClient } from 'pg';
+
 /**
  * Errors that say the database is away (down, restarting, frozen, out of connections) rather than that the
  * request is wrong: answered 503 database_unavailable, which clients and workers retry.
@@ -57,4 +59,17 @@ export function isTransactionConflict(error: unknown): boolean {
     if (typeof code === 'string' && CONFLICT_SQLSTATES.has(code)) return true;
   }
   return false;
+}
+
+/**
+ * Returns a pooled client whose raw transaction failed: a connection that timed out or broke may never answer
+ * again, so it leaves the pool; any other is rolled back (the rest of a multi-statement string was skipped) first.
+ */
+export async function releaseAfterFailedTransaction(client: PoolClient, error: unknown): Promise<void> {
+  if (isDatabaseUnavailable(error)) {
+    client.release(error as Error);
+    return;
+  }
+  await client.query('rollback').catch(() => undefined);
+  client.release();
 }

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { requiredFilesOf, type ResourceRequirements } from '../../protocol/taskSpec';
 import type { TaskData } from '../../entities';
-import { isDatabaseUnavailable } from '../databaseErrors';
+import { releaseAfterFailedTransaction } from '../databaseErrors';
 import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_TOUCH_WORKER } from '../sql/claim';
 import { WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
 
@@ -99,14 +99,7 @@ export async function claimWorkRequests(
       ].join(';\n'),
     )) as unknown as Array<{ rows: ClaimedRow[] }>;
   } catch (error) {
-    // A connection that timed out or broke may never answer again: drop it from the pool.
-    if (isDatabaseUnavailable(error)) {
-      client.release(error as Error);
-      throw error;
-    }
-    // The rest of the string was skipped after the error: end the transaction before the connection is reused.
-    await client.query('rollback').catch(() => undefined);
-    client.release();
+    await releaseAfterFailedTransaction(client, error);
     throw error;
   }
   const budget = results[5].rows[0] as unknown as { given_back: string[]; full_runs: string[] };

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { isDatabaseUnavailable, isTransactionConflict } from '../databaseErrors';
+import { isTransactionConflict, releaseAfterFailedTransaction } from '../databaseErrors';
 import { completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { namedStatement } from '../sql/statement';
 
@@ -46,13 +46,7 @@ export async function completeRunningBatch(pool: Pool, workerId: number, reports
     client.release();
     return done.rows;
   } catch (error) {
-    // A connection that timed out or broke may never answer again: drop it from the pool.
-    if (isDatabaseUnavailable(error)) {
-      client.release(error as Error);
-      throw error;
-    }
-    await client.query('rollback').catch(() => undefined);
-    client.release();
+    await releaseAfterFailedTransaction(client, error);
     if (isTransactionConflict(error)) return null;
     throw error;
   }
