@@ -7,6 +7,7 @@ import { TokenBuckets } from './rateLimit';
 import { healthRoutes } from './routes/healthRoutes';
 import { metaRoutes } from './routes/metaRoutes';
 import { mountRoutes } from './routes/mountRoutes';
+import { OperatorReadGate } from './routes/operatorReadGate';
 import { scheduleRoutes } from './routes/scheduleRoutes';
 import { jsonBodyParser } from './routes/requestBody';
 import { statisticsRoutes } from './routes/statisticsRoutes';
@@ -55,6 +56,7 @@ export function createApp(ctx: ServerContext): Express {
   mountRoutes(app, ctx.authenticator, handlers, {
     validateResponses: ctx.config.validateResponses,
     createLimit: { buckets: new TokenBuckets(ratePerS, burst), ratePerS, burst },
+    operatorReads: new OperatorReadGate(ctx.config.operatorReadConcurrency),
   });
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.logger));

@@ -62,6 +62,8 @@ export const serverConfigSchema = z.object({
   validateResponses: z.boolean().default(false),
   /** Distinct task names the metrics label by; later names are counted as `other` (bounded cardinality). */
   metricsTaskNames: z.coerce.number().int().min(1).max(10_000).default(50),
+  /** The dashboard's read routes (listings, statistics) run at most this many at a time; the rest queue. */
+  operatorReadConcurrency: z.coerce.number().int().min(1).default(2),
   logLevel: logLevelSchema.default('info'),
   /** Unset: readable lines on a terminal, else JSON. */
   logFormat: logFormatSchema.optional(),
@@ -101,6 +103,7 @@ export function compileServerConfig(
     retryBaseDelayS: env.WORKSCHED_RETRY_BASE_DELAY_S || undefined,
     retryMaxDelayS: env.WORKSCHED_RETRY_MAX_DELAY_S || undefined,
     metricsTaskNames: env.WORKSCHED_METRICS_TASK_NAMES || undefined,
+    operatorReadConcurrency: env.WORKSCHED_OPERATOR_READ_CONCURRENCY || undefined,
     databaseStatementTimeoutS: env.WORKSCHED_DATABASE_STATEMENT_TIMEOUT_S || undefined,
     preemptAfterS: env.WORKSCHED_PREEMPT_AFTER_S || undefined,
     logLevel: env.LOG_LEVEL || undefined,

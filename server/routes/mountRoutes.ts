@@ -4,6 +4,8 @@ import { API_ROUTES, type ApiRoutes, type RouteDefinition, type RouteName } from
 import { requireRole, type Principal, type TokenAuthenticator } from '../auth';
 import { RateLimitedError, ResponseInvalidError, parseInput, parsePathParams } from '../errors';
 import type { TokenBuckets } from '../rateLimit';
+import { clientGoneSignal } from './clientGoneSignal';
+import { OPERATOR_READ_ROUTES, type OperatorReadGate } from './operatorReadGate';
 import { requestBodyOf } from './requestBody';
 import { sendJson } from './sendJson';
 
@@ -38,7 +40,12 @@ export function mountRoutes(
   app: Express,
   authenticator: TokenAuthenticator,
   handlers: RouteHandlers,
-  options: { validateResponses: boolean; createLimit?: { buckets: TokenBuckets; ratePerS: number; burst: number } },
+  options: {
+    validateResponses: boolean;
+    createLimit?: { buckets: TokenBuckets; ratePerS: number; burst: number };
+    /** Bounds the dashboard's read routes (OPERATOR_READ_ROUTES); absent: they run unbounded. */
+    operatorReads?: OperatorReadGate;
+  },
 ): void {
   const limit = options.createLimit;
   const rateLimit: RequestHandler = (req, res, next) => {
@@ -53,7 +60,8 @@ export function mountRoutes(
     const handler = handlers[name] as unknown as (call: RouteCall<RouteDefinition>) => Promise<unknown>;
     const guards = route.role === 'none' ? [] : [requireRole(authenticator, route.role)];
     if (route.rateLimited && limit?.buckets.enabled) guards.push(rateLimit);
-    app[route.method](route.path, ...guards, async (req: Request, res: Response) => {
+    const gate = OPERATOR_READ_ROUTES.has(name) ? options.operatorReads : undefined;
+    const answerCall = async (req: Request, res: Response) => {
       const call: RouteCall<RouteDefinition> = {
         params: route.params ? parsePathParams(route.params, req.params) : undefined,
         query: route.query ? parseInput(route.query, req.query, 'query') : undefined,
@@ -71,6 +79,8 @@ export function mountRoutes(
       // A handler may answer another success status than the route's (`res.locals.status`: 200 for an existing workflow).
       const status = typeof res.locals.status === 'number' ? res.locals.status : res.statusCode === 200 ? (route.status ?? 200) : res.statusCode;
       sendJson(res, status, answer);
-    });
+    };
+    // Gated through the serialisation too: that is the event loop's share of a big listing.
+    app[route.method](route.path, ...guards, gate ? (req: Request, res: Response) => gate.run(clientGoneSignal(res), () => answerCall(req, res)) : answerCall);
   }
 }
