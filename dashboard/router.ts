@@ -29,16 +29,31 @@ export function link(name: string, rest: Array<string | number> = [], params: Re
   return `#/${path}${text ? `?${text}` : ''}`;
 }
 
-/** Calls `refresh` every `ms` after the previous call ended, until the page is left. */
+/**
+ * Calls `refresh` every `ms` after the previous call ended, until the page is left. A hidden tab does not
+ * refresh (nobody sees it, and its requests would compete with the workers'): it refreshes once it is shown.
+ */
 export function every(ms: number, signal: AbortSignal, refresh: () => Promise<void>): void {
+  const run = () => {
+    if (signal.aborted) return;
+    refresh().then(tick, (error: unknown) => {
+      if (!signal.aborted) console.warn('refresh failed', error);
+      tick();
+    });
+  };
+  const whenVisible = () => {
+    if (document.visibilityState !== 'hidden') return run();
+    const shown = () => {
+      if (document.visibilityState === 'hidden') return;
+      document.removeEventListener('visibilitychange', shown);
+      run();
+    };
+    document.addEventListener('visibilitychange', shown);
+    signal.addEventListener('abort', () => document.removeEventListener('visibilitychange', shown), { once: true });
+  };
   const tick = () => {
     if (signal.aborted) return;
-    const timer = setTimeout(() => {
-      refresh().then(tick, (error: unknown) => {
-        if (!signal.aborted) console.warn('refresh failed', error);
-        tick();
-      });
-    }, ms);
+    const timer = setTimeout(whenVisible, ms);
     signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
   };
   tick();
