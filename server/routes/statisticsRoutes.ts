@@ -1,5 +1,6 @@
 import type { ServerContext } from '../context';
 import { schedulingPolicyOf } from '../history/schedulingPolicy';
+import { CoalescedReads } from '../statistics/coalescedReads';
 import { computeTimeline } from '../statistics/computeTimeline';
 import { computeWorkerStatistics } from '../statistics/computeWorkerStatistics';
 import { getTaskStatisticsDetail } from '../statistics/getTaskStatisticsDetail';
@@ -14,12 +15,15 @@ export function statisticsRoutes(
 ): Pick<RouteHandlers, 'listTaskStatistics' | 'getTaskStatistics' | 'workerStatistics' | 'statisticsSummary' | 'statisticsTimeline' | 'taskRuns'> {
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
+  // The dashboard's overview polls these two every 5 s per tab; they read many rows and take no caller input but the window.
+  const summaries = new CoalescedReads<Awaited<ReturnType<typeof summarizeStatistics>>>();
+  const timelines = new CoalescedReads<Awaited<ReturnType<typeof computeTimeline>>>();
   return {
     listTaskStatistics: ({ query }) => listTaskStatistics(fork(), query),
     getTaskStatistics: ({ params, query }) => getTaskStatisticsDetail(fork(), params.task_name, query.limit),
     workerStatistics: ({ query }) => computeWorkerStatistics(fork(), query.window),
-    statisticsSummary: () => summarizeStatistics(fork()),
-    statisticsTimeline: ({ query }) => computeTimeline(fork(), query),
+    statisticsSummary: () => summaries.run('summary', () => summarizeStatistics(fork())),
+    statisticsTimeline: ({ query }) => timelines.run(`${query.windowS}/${query.bucketS}`, () => computeTimeline(fork(), query)),
     taskRuns: ({ query }) => listTaskRuns(fork(), query, policy),
   };
 }
