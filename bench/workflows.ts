@@ -9,7 +9,7 @@
  */
 import type { ClaimResponse } from '../protocol/workerApi';
 import type { CreateWorkflowRequest, WorkflowWithTasks } from '../protocol/workflow';
-import { Cleanup, explainPick, insertRequests, progress, registerWorkers, startBenchServer, withTimeLimit, type BenchPostgres, type BenchServer, type BenchWorker } from './lib/harness';
+import { Cleanup, explainPick, insertRequests, progress, registerWorkers, startBenchServer, StatementStats, withTimeLimit, type BenchPostgres, type BenchServer, type BenchWorker } from './lib/harness';
 import type { ScenarioReport } from './lib/report';
 import { describeLatency, ms, rate, summarize } from './lib/stats';
 
@@ -35,16 +35,24 @@ export async function runWorkflows(postgres: BenchPostgres): Promise<ScenarioRep
     const createS = (performance.now() - createStart) / 1000;
     progress(`created a workflow of ${created.tasks.length.toLocaleString('en-US')} tasks (${LAYERS} layers × ${WIDTH}) in ${createS.toFixed(2)} s (${(JSON.stringify(body).length / 1024 / 1024).toFixed(1)} MiB)`);
     report.rows.push({ scenario: SCENARIO, metric: `create one workflow of ${total.toLocaleString('en-US')} tasks (${LAYERS}×${WIDTH})`, value: `${createS.toFixed(2)} s`, target: '≤ 3 s', met: createS <= 3 });
+    const statements = await StatementStats.open(bench.sql);
+    await statements?.reset();
     const workflowDrain = await drain(bench, workers, total);
+    const drainStatements = (await statements?.top(total)) ?? [];
     const status = (await bench.sql.query<{ status: string }>(`select status from workflow where workflow_id = $1`, [body.workflow_id])).rows[0]?.status ?? '?';
     progress(`workflow drain: ${workflowDrain.line}; workflow ${status}`);
+    for (const line of drainStatements) progress(`  ${line}`);
 
     // The same drain of plain requests, on a fresh server and database.
     const plainBench = await startBenchServer(cleanup, postgres, 'workflows-plain');
     const plainWorkers = await registerWorkers(plainBench, 'plain', 8, 4);
     await insertRequests(plainBench.sql, total);
+    const plainStatements = await StatementStats.open(plainBench.sql);
+    await plainStatements?.reset();
     const plainDrain = await drain(plainBench, plainWorkers, total);
+    const plainTop = (await plainStatements?.top(total)) ?? [];
     progress(`plain drain: ${plainDrain.line}`);
+    for (const line of plainTop) progress(`  ${line}`);
     const ratio = workflowDrain.perS / plainDrain.perS;
     report.rows.push({ scenario: SCENARIO, metric: 'drain, plain no-op requests (8×4, batched claims)', value: rate(plainDrain.perS) });
     report.rows.push({ scenario: SCENARIO, metric: `drain, the ${total.toLocaleString('en-US')}-task workflow (same workers)`, value: `${rate(workflowDrain.perS)} = ${(ratio * 100).toFixed(0)} % (${status})`, target: '≥ 50 %', met: ratio >= 0.5 && status === 'SUCCESSFUL' });
