@@ -41,7 +41,7 @@ export const FIGURES: readonly FigureDefinition[] = [
   {
     key: 'drainPerS',
     label: `drain, ${COMPARED_N.toLocaleString('en-US')} no-ops, ${COMPARED_CONCURRENCY} in flight`,
-    ours: 'scenario 1 variant A: through HTTP, 32 simulated workers × 1, claim max 1 → complete',
+    ours: 'scenario 1 variant G: through HTTP, 1 simulated worker × 32 slots (as pg-boss runs, 1 × batch 32), each claim {max 32} carrying the previous claim\'s results (variant A, the two-call protocol, is reported in scenario 1)',
     unit: 'per_s',
     target: '≥ 1.0× pg-boss, ≥ 0.25× graphile tuned',
     met: (r) => (r.pgBoss === undefined || r.graphile === undefined ? undefined : r.pgBoss >= 1 && r.graphile >= 0.25),

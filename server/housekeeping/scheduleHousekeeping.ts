@@ -17,6 +17,9 @@ import { markLostWorkers } from './markLostWorkers';
 import { isDatabaseUnavailable } from '../databaseErrors';
 import { checkAllRunBudgets } from '../runs/runBudgets';
 
+/** The periodic estimates pass waits this many times its last duration after it ended (see estimatesDue). */
+const ESTIMATES_SPACING = 20;
+
 export interface Housekeeping {
   /** Runs the frequent jobs once now (tests use this). */
   runOnce(): Promise<void>;
@@ -68,7 +71,23 @@ export function scheduleHousekeeping(
       budgetTimer.unref();
     }
   };
-  const runOnce = async () => {
+  // The estimates pass re-estimates every pending request; on a deep queue it costs PostgreSQL hundreds of ms.
+  // The periodic tick runs it only once ESTIMATES_SPACING times its last duration has passed since it ended, so
+  // under load it takes at most ~1/ESTIMATES_SPACING of the time (estimates lag a little more); on a small queue
+  // it still runs every tick. runOnce (tests, explicit calls) always runs it.
+  let estimatesEndedAt = 0;
+  let estimatesTookMs = 0;
+  const estimatesDue = () => Date.now() - estimatesEndedAt >= ESTIMATES_SPACING * estimatesTookMs;
+  const timedRefreshEstimates = async () => {
+    const started = Date.now();
+    try {
+      return await refreshEstimatesOnce();
+    } finally {
+      estimatesEndedAt = Date.now();
+      estimatesTookMs = estimatesEndedAt - started;
+    }
+  };
+  const frequentJobs = async (estimates: 'always' | 'when due') => {
     // Just after a (re)start, every worker's last heartbeat looks old by the length of the outage: give them one
     // timeout to reach us before calling any of them lost, or a server restart would kill running work.
     const upLongEnough = Date.now() - startedAt >= options.heartbeatTimeoutS * 1000;
@@ -82,10 +101,11 @@ export function scheduleHousekeeping(
     const preempted = await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.preemption, (em) => preemptForWaiting(em, options.preemptAfterS));
     if (preempted && preempted.length > 0) logger.info({ preempted }, 'preempted lower-priority requests for higher-priority ones that waited');
     // After preemption, so the estimates see the requeued requests.
-    await refreshEstimatesOnce();
+    if (estimates === 'always' || estimatesDue()) await timedRefreshEstimates();
     await runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.efficiency, (em) => refreshKeyEfficiency(em, { headroom: options.learnedHeadroom }));
     await checkBudgets();
   };
+  const runOnce = () => frequentJobs('always');
   const refreshEstimatesOnce = () =>
     runWithAdvisoryLock(orm.em.fork(), ADVISORY_LOCKS.estimates, (em) => refreshEstimates(em, { sampleRuns: options.historyRetentionRuns }));
   const pruneHistoryOnce = async () =>
@@ -125,7 +145,7 @@ export function scheduleHousekeeping(
       }, { name }),
     );
   };
-  every(`*/${options.intervalS} * * * * *`, 'worksched-lost-workers', runOnce);
+  every(`*/${options.intervalS} * * * * *`, 'worksched-lost-workers', () => frequentJobs('when due'));
   // Every second, whatever the housekeeping interval: an `every: "2s"` schedule fires about every 2 s.
   every('* * * * * *', 'worksched-schedules', async () => {
     const report = await fireSchedulesOnce();
