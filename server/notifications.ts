@@ -144,16 +144,9 @@ export class DatabaseNotifications {
     this.flushOutgoing();
   }
 
-  /**
-   * After commit: `count` requests became pending (see subscribePendingWork). Never throws. This process's
-   * claimers are woken at once, not when the notification comes back (a round trip later); other replicas by it.
-   */
+  /** After commit: `count` requests became pending (see subscribePendingWork). Never throws. */
   publishPendingWork(count: number): void {
-    if (count > 0) {
-      this.outgoing.pending += Math.trunc(count);
-      this.wakeUps += 1;
-      this.wakePendingWaiters(Math.trunc(count), this.wakeUps);
-    }
+    if (count > 0) this.outgoing.pending += Math.trunc(count);
     this.flushOutgoing();
   }
 
@@ -231,11 +224,7 @@ export class DatabaseNotifications {
       ...(this.timeouts ? { connectionTimeoutMillis: this.timeouts.connectMs } : {}),
       keepAlive: true,
     });
-    client.on('notification', (message) => {
-      // Our own pendingWork notification (publishPendingWork) already woke this process's claimers.
-      const own = message.processId === (client as Client & { processID?: number }).processID;
-      this.emit(message.channel, message.payload ?? '', own);
-    });
+    client.on('notification', (message) => this.emit(message.channel, message.payload ?? ''));
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'notification connection lost; reconnecting');
       this.scheduleReconnect(client);
@@ -254,8 +243,8 @@ export class DatabaseNotifications {
     }
   }
 
-  private emit(channel: string, payload: string, alreadyWoken = false): void {
-    if (channel === CHANNELS.pendingWork && !alreadyWoken) {
+  private emit(channel: string, payload: string): void {
+    if (channel === CHANNELS.pendingWork) {
       this.wakeUps += 1;
       this.wakePendingWaiters(/^\d+$/.test(payload) ? Number(payload) : Number.POSITIVE_INFINITY, this.wakeUps);
     }

@@ -29,8 +29,7 @@ export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: 
   if (specs.length === 0) return [];
   const client = await pool.connect();
   try {
-    // The capacities on a second pooled connection, while this one learns: one round trip less per create.
-    const created = await createWorkRequestsOn(client, specs, policy, undefined, loadWorkerCapacities(pool));
+    const created = await createWorkRequestsOn(client, specs, policy);
     client.release();
     return created;
   } catch (error) {
@@ -44,25 +43,11 @@ export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: 
  * createWorkRequests on a connection the caller holds, inside its transaction when it has begun one (a
  * schedule's firing row and the work it creates commit together; the wake-up is sent at that commit).
  * `schedules`: the name of the schedule each spec's request is created by (its `schedule`), in spec order.
- * `capacities`: the enabled workers' capacities, already being read elsewhere (else read on `client`).
  */
-export async function createWorkRequestsOn(
-  client: PoolClient,
-  specs: TaskSpec[],
-  policy: SchedulingPolicy,
-  schedules?: Array<string | null>,
-  capacities?: Promise<WorkerCapacity[]>,
-): Promise<WorkRequest[]> {
-  if (specs.length === 0) {
-    await capacities;
-    return [];
-  }
-  // Both settled before either error is thrown: no rejection left unhandled.
-  const [learnt, loaded] = await Promise.allSettled([requirementsLearner(client, specs, policy), capacities ?? Promise.resolve(null)]);
-  if (learnt.status === 'rejected') throw learnt.reason;
-  if (loaded.status === 'rejected') throw loaded.reason;
-  const learn = learnt.value;
-  const workers = loaded.value ?? (await loadWorkerCapacities(client));
+export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy, schedules?: Array<string | null>): Promise<WorkRequest[]> {
+  if (specs.length === 0) return [];
+  const learn = await requirementsLearner(client, specs, policy);
+  const workers = await loadWorkerCapacities(client);
   const rows = specs.map((spec, index) => {
     const effective = learn(spec);
     return newWorkRequestRow({
@@ -138,8 +123,8 @@ function mostSpecificProfile(key: HistoryKey, levels: Map<number, SuccessProfile
   return null;
 }
 
-async function loadWorkerCapacities(db: Pool | PoolClient): Promise<WorkerCapacity[]> {
-  const result = await db.query<{ total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[] }>(WORKER_CAPACITIES_STATEMENT);
+async function loadWorkerCapacities(client: PoolClient): Promise<WorkerCapacity[]> {
+  const result = await client.query<{ total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[] }>(WORKER_CAPACITIES_STATEMENT);
   return result.rows.map((row) => ({
     totalMemory: Number(row.total_memory),
     availableDiskSpace: Number(row.available_disk_space),
