@@ -49,7 +49,7 @@ export const FIGURES: readonly FigureDefinition[] = [
   {
     key: 'batchCreatePerS',
     label: `batch create, batches of ${COMPARED_BATCH.toLocaleString('en-US')}`,
-    ours: 'scenario 1: POST /api/v1/work-requests/batch, one call after another (not measured while the server lacks the route)',
+    ours: 'scenario 1: POST /api/v1/work-requests/batch, one call after another',
     unit: 'per_s',
     target: '≥ 0.5× pg-boss insert()',
     met: (r) => (r.pgBoss === undefined ? undefined : r.pgBoss >= 0.5),
