@@ -19,9 +19,15 @@ export function emptyEstimateWrites(): EstimateWrites {
   return { ids: [], startMs: [], endMs: [], reason: [], stored: [], reasons: [], shapes: [] };
 }
 
-/** The rows to write, as unnested typed arrays (each sent as one array literal: no bind-parameter limit, next to no parsing). */
+/**
+ * The rows to write, as unnested typed arrays (each sent as one array literal: no bind-parameter limit, next to no
+ * parsing). Times go as whole ms after computedAt (shorter to format and parse), NaN where none.
+ */
 const ROWS = `unnest(?::bigint[], ?::float8[], ?::float8[], ?::int[]) as u(id, start_ms, end_ms, reason)
-  cross join (select array(select json_array_elements_text(?::json)) as reasons, ?::int[] as shapes) w`;
+  cross join (select array(select json_array_elements_text(?::json)) as reasons, ?::int[] as shapes, ?::float8 as base_ms) w`;
+
+/** An offset column as a time. */
+const AT = (column: string) => `to_timestamp((w.base_ms + nullif(u.${column}, 'NaN')) / 1000)`;
 
 /**
  * Stores estimates by request id: a plain insert for requests with no stored row and an update for the others.
@@ -32,26 +38,28 @@ const ROWS = `unnest(?::bigint[], ?::float8[], ?::float8[], ?::int[]) as u(id, s
  * `keepStart` (running requests) leaves a stored expected start as it was.
  */
 export async function writeEstimates(em: EntityManager, writes: EstimateWrites, computedAt: Date, keepStart: boolean): Promise<void> {
+  const base = computedAt.getTime();
   for (const stored of [false, true]) {
     const rows = indexesWhere(writes.stored, stored);
     if (rows.length === 0) continue;
     await rawQuery(
       em,
       stored
-        ? `update work_request_eta e set ${keepStart ? '' : 'expected_start_at = to_timestamp(u.start_ms / 1000), '}expected_end_at = to_timestamp(u.end_ms / 1000),
+        ? `update work_request_eta e set ${keepStart ? '' : `expected_start_at = ${AT('start_ms')}, `}expected_end_at = ${AT('end_ms')},
              eta_reason = w.reasons[u.reason + 1], eta_shape = w.shapes[u.reason + 1], computed_at = ?::timestamptz
            from ${ROWS} where e.work_request_id = u.id`
         : `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason, eta_shape, computed_at)
-           select u.id, to_timestamp(u.start_ms / 1000), to_timestamp(u.end_ms / 1000), w.reasons[u.reason + 1], w.shapes[u.reason + 1], ?::timestamptz
+           select u.id, ${AT('start_ms')}, ${AT('end_ms')}, w.reasons[u.reason + 1], w.shapes[u.reason + 1], ?::timestamptz
            from ${ROWS}`,
       [
         computedAt,
         arrayLiteral(writes.ids, rows),
-        arrayLiteral(writes.startMs, rows),
-        arrayLiteral(writes.endMs, rows),
+        arrayLiteral(writes.startMs, rows, base),
+        arrayLiteral(writes.endMs, rows, base),
         arrayLiteral(writes.reason, rows),
         JSON.stringify(writes.reasons),
         arrayLiteral(writes.shapes),
+        base,
       ],
     );
   }
@@ -63,14 +71,16 @@ function indexesWhere(flags: boolean[], value: boolean): number[] {
   return indexes;
 }
 
-/** `indexes`: which values, in that order (all when absent). Whole numbers (times to the ms) format several times faster than fractions. */
-function arrayLiteral(values: Array<number | null>, indexes?: number[]): string {
+/**
+ * `indexes`: which values, in that order (all when absent); `base` is taken from each. Rounded into a typed array
+ * and joined natively (null as NaN): about half the time of formatting number by number.
+ */
+function arrayLiteral(values: Array<number | null>, indexes?: number[], base = 0): string {
   const count = indexes ? indexes.length : values.length;
-  let text = '{';
+  const numbers = new Float64Array(count);
   for (let position = 0; position < count; position += 1) {
-    if (position > 0) text += ',';
     const value = values[indexes ? indexes[position] : position];
-    text += value === null ? 'NULL' : String(Math.round(value));
+    numbers[position] = value === null ? Number.NaN : Math.round(value - base);
   }
-  return `${text}}`;
+  return `{${numbers.join(',')}}`;
 }
