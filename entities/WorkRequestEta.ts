@@ -12,7 +12,9 @@ export const WorkRequestEta = defineEntity({
     workRequestId: p.bigint('number').primary(),
     expectedStartAt: p.datetime().nullable(),
     expectedEndAt: p.datetime().nullable(),
-    etaReason: p.text(),
+    /** Null where the pass stored its wording by id (etaReasonId, into work_request_eta_reason): read the two coalesced. */
+    etaReason: p.text().nullable(),
+    etaReasonId: p.integer().nullable(),
     /** A hash of etaReason with its figures taken out: what the estimates pass compares. */
     etaShape: p.integer().nullable(),
     computedAt: p.datetime(),

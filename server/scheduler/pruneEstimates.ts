@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { ADVISORY_LOCKS } from '../housekeeping/advisoryLock';
 
 /** Rows deleted per statement, and statements per run: a first run over a large backlog finishes at later runs. */
 const BATCH = 10_000;
@@ -29,5 +30,16 @@ export async function pruneEstimates(em: EntityManager): Promise<number> {
     deleted += rows.length;
     if (rows.length < BATCH) break;
   }
+  await pruneReasons(em);
   return deleted;
+}
+
+/**
+ * Wordings no estimate uses any more (figures in them drift with every run). Only while no estimates pass runs (it
+ * holds this lock from reading ids to writing rows that use them), else left to the next time.
+ */
+async function pruneReasons(em: EntityManager): Promise<void> {
+  const [lock] = await em.execute<Array<{ locked: boolean }>>(`select pg_try_advisory_xact_lock(?) as locked`, [ADVISORY_LOCKS.estimates]);
+  if (!lock?.locked) return;
+  await em.execute(`delete from work_request_eta_reason d where not exists (select from work_request_eta e where e.eta_reason_id = d.id)`);
 }

@@ -24,7 +24,7 @@ export function emptyEstimateWrites(): EstimateWrites {
  * parsing). Times go as whole ms after computedAt (shorter to format and parse), NaN where none.
  */
 const ROWS = `unnest(?::bigint[], ?::float8[], ?::float8[], ?::int[]) as u(id, start_ms, end_ms, reason)
-  cross join (select array(select json_array_elements_text(?::json)) as reasons, ?::int[] as shapes, ?::float8 as base_ms) w`;
+  cross join (select ?::int[] as reason_ids, ?::int[] as shapes, ?::float8 as base_ms) w`;
 
 /** An offset column as a time. */
 const AT = (column: string) => `to_timestamp((w.base_ms + nullif(u.${column}, 'NaN')) / 1000)`;
@@ -38,7 +38,9 @@ const AT = (column: string) => `to_timestamp((w.base_ms + nullif(u.${column}, 'N
  * `keepStart` (running requests) leaves a stored expected start as it was.
  */
 export async function writeEstimates(em: EntityManager, writes: EstimateWrites, computedAt: Date, keepStart: boolean): Promise<void> {
+  if (writes.ids.length === 0) return;
   const base = computedAt.getTime();
+  const reasonIds = await storeReasons(em, writes);
   for (const stored of [false, true]) {
     const rows = indexesWhere(writes.stored, stored);
     if (rows.length === 0) continue;
@@ -46,10 +48,10 @@ export async function writeEstimates(em: EntityManager, writes: EstimateWrites, 
       em,
       stored
         ? `update work_request_eta e set ${keepStart ? '' : `expected_start_at = ${AT('start_ms')}, `}expected_end_at = ${AT('end_ms')},
-             eta_reason = w.reasons[u.reason + 1], eta_shape = w.shapes[u.reason + 1], computed_at = ?::timestamptz
+             eta_reason = null, eta_reason_id = w.reason_ids[u.reason + 1], eta_shape = w.shapes[u.reason + 1], computed_at = ?::timestamptz
            from ${ROWS} where e.work_request_id = u.id`
-        : `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason, eta_shape, computed_at)
-           select u.id, ${AT('start_ms')}, ${AT('end_ms')}, w.reasons[u.reason + 1], w.shapes[u.reason + 1], ?::timestamptz
+        : `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason_id, eta_shape, computed_at)
+           select u.id, ${AT('start_ms')}, ${AT('end_ms')}, w.reason_ids[u.reason + 1], w.shapes[u.reason + 1], ?::timestamptz
            from ${ROWS}`,
       [
         computedAt,
@@ -57,12 +59,31 @@ export async function writeEstimates(em: EntityManager, writes: EstimateWrites, 
         arrayLiteral(writes.startMs, rows, base),
         arrayLiteral(writes.endMs, rows, base),
         arrayLiteral(writes.reason, rows),
-        JSON.stringify(writes.reasons),
+        reasonIds,
         arrayLiteral(writes.shapes),
         base,
       ],
     );
   }
+}
+
+/**
+ * The dictionary id of each wording (work_request_eta_reason), as an int[] literal indexed like `writes.reasons`
+ * (0 for a wording no write uses): the ones new to the dictionary are added.
+ */
+async function storeReasons(em: EntityManager, writes: EstimateWrites): Promise<string> {
+  const used = new Set(writes.reason);
+  const wanted = [...new Set(writes.reasons.filter((_, index) => used.has(index)))];
+  const rows = await rawQuery<{ id: number; reason: string }>(
+    em,
+    `with wanted as (select reason from json_array_elements_text(?::json) as r(reason)),
+     added as (insert into work_request_eta_reason (reason) select reason from wanted on conflict (reason) do nothing returning id, reason)
+     select id, reason from added
+     union all select d.id, d.reason from work_request_eta_reason d join wanted w on w.reason = d.reason`,
+    [JSON.stringify(wanted)],
+  );
+  const idOf = new Map(rows.map((row) => [row.reason, row.id]));
+  return arrayLiteral(writes.reasons.map((reason) => idOf.get(reason) ?? 0));
 }
 
 function indexesWhere(flags: boolean[], value: boolean): number[] {
