@@ -116,8 +116,39 @@ export function blockedTasksStatement(workflowId: string, candidates: string[], 
   };
 }
 
+/**
+ * For a completion that holds its workflow's row only FOR KEY SHARE (settleCompletedTasks), so that completions
+ * in one workflow run side by side: locks the blocked current attempts that depend on the `finished` tasks, in id
+ * order, and answers their ids. A dependant that a concurrent completion is deciding is waited for; one it
+ * released meanwhile is not answered (the status is checked again on the newest row version).
+ */
+export function lockBlockedDependantsStatement(workflowId: string, finished: string[]): SqlStatement {
+  return {
+    text: `select r.id from work_request r
+     where r.id = any(array(
+       select c.id from unnest(?::text[]) as f(task_id)
+       cross join lateral (select e.task_id from workflow_dependency e where e.workflow_id = ? and e.depends_on = f.task_id offset 0) d
+       cross join lateral (select c.id from work_request c where c.workflow_id = ? and c.task_id = d.task_id
+         and c.task_id is not null and c.superseded_by_id is null limit 1) c
+     )) and r.status = 'blocked'
+     order by r.id for update`,
+    values: [finished, workflowId, workflowId],
+  };
+}
+
+/** Blocked tasks by id (locked beforehand), with their dependencies' current attempts as this statement sees them. */
+export function blockedTasksByIdStatement(ids: number[]): SqlStatement {
+  return {
+    text: `select ${BLOCKED_TASK_COLUMNS} from work_request r where r.id = any(?::bigint[]) and r.status = 'blocked' order by r.id`,
+    values: [ids],
+  };
+}
+
 /** A request's workflow, and what learning requirements needs of each blocked direct dependant of its task. */
 export interface DependantToLearnRow {
+  request_id: string;
+  /** Its workflow may take the completion without its exclusive lock (settleCompletedTasks); read unlocked. */
+  concurrent: boolean;
   workflow_id: string;
   task_name: string | null;
   subject: string | null;
@@ -134,7 +165,9 @@ export interface DependantToLearnRow {
  */
 export function dependantsOfRequestsStatement(ids: number[]): SqlStatement {
   return {
-    text: `select f.workflow_id, d.task_name, d.subject, d.context, d.requirements, (d.task_data ->> 'use_history')::boolean as use_history
+    text: `select f.id as request_id, f.workflow_id, d.task_name, d.subject, d.context, d.requirements, (d.task_data ->> 'use_history')::boolean as use_history,
+       coalesce((select w.status = 'RUNNING' and w.max_running is null and w.budget is null and w.max_cost_per_result is null
+         from workflow w where w.workflow_id = f.workflow_id), false) as concurrent
      from work_request f
      left join lateral (
        select r.task_name, r.subject, r.context, r.requirements, r.task_data from workflow_dependency e
