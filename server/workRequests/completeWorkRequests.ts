@@ -11,7 +11,7 @@ import type { ResourceRequirements } from '../../protocol/taskSpec';
 import { dependantsOfRequestsStatement, type DependantToLearnRow } from '../sql/workflowTasks';
 import { rawQuery } from '../sql/rawQuery';
 import { lockWorkflows } from '../workflows/lockWorkflows';
-import { prepareReleaseInputs } from '../workflows/releaseTasks';
+import { prepareReleaseInputs, prepareReleasedValues } from '../workflows/releaseTasks';
 import { transactional } from '../transactional';
 import { lockWorkRequestsInOrder } from './lockWorkRequest';
 import { settleCompletedTasks, settleWorkflow } from '../workflows/settleWorkflow';
@@ -72,13 +72,16 @@ export async function completeWorkRequests(
     const lookup = dependantsOfRequestsStatement([...firstReports.keys()]);
     const found = await rawQuery<DependantToLearnRow>(tem, lookup.text, lookup.values as never[]);
     const dependants = found.filter((row): row is DependantToLearnRow & { task_name: string; requirements: ResourceRequirements } => row.task_name !== null);
-    const release = dependants.length > 0 ? await prepareReleaseInputs(tem, dependants.map((row) => ({ ...row, use_history: row.use_history !== false })), policy) : undefined;
-    // Lock order: the workflows of these requests before any of their rows (see lockWorkflows), then the rows
-    // in id order, before either path below touches them (they would lock in report and plan order).
     // Shared only when every workflow of the batch is fit for it and only successes of it are reported (one
     // lock mode per statement keeps the key order); checked again under the lock.
     const workflowOf = new Map(found.map((row) => [Number(row.request_id), row.workflow_id]));
     const shared = shareable && found.length > 0 && found.every((row) => row.concurrent && firstReports.get(Number(row.request_id))?.result === 'success');
+    const release = dependants.length > 0 ? await prepareReleaseInputs(tem, dependants.map((row) => ({ ...row, use_history: row.use_history !== false })), policy) : undefined;
+    const prepared = release && shared
+      ? await prepareReleasedValues(dependants.map((row) => ({ ...row, id: Number(row.dependant_id), use_history: row.use_history !== false, parameters: row.parameters ?? {} })), release)
+      : undefined;
+    // Lock order: the workflows of these requests before any of their rows (see lockWorkflows), then the rows
+    // in id order, before either path below touches them (they would lock in report and plan order).
     const locked = await lockWorkflows(tem, [...new Set(found.map((row) => row.workflow_id))], { shared });
     if (shared && locked.some((workflow) => workflow.status !== 'RUNNING' || workflow.maxRunning != null || workflow.budget != null || workflow.maxCostPerResult != null)) {
       throw new ExclusiveLockNeeded();
@@ -118,7 +121,7 @@ export async function completeWorkRequests(
     for (const workflow of locked) {
       const tasks = finished.get(workflow.workflowId);
       if (!tasks) continue;
-      if (shared) await settleCompletedTasks(tem, workflow, tasks, policy, release);
+      if (shared) await settleCompletedTasks(tem, workflow, tasks, policy, release, prepared);
       else await settleWorkflow(tem, workflow.workflowId, { finished: tasks }, policy, { locked: lockedRowsCurrent ? workflow : undefined, release });
     }
   };
