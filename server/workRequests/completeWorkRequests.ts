@@ -19,6 +19,7 @@ import { completeWithDecision, describeCompletion } from './completeWorkRequest'
 import { endedAttemptOf } from './endedAttempt';
 import { isCollectingNotifications, notifyWorkRequestsActivity } from './notifyChanges';
 import { completeRunningBatch, type CompletedRow } from './completeRunningBatch';
+import { anyKnownWorkflowTask } from './claimedWorkflowTasks';
 import { bookRunCosts } from '../runs/bookRunCosts';
 import { checkRunBudgets } from '../runs/runBudgets';
 
@@ -50,7 +51,7 @@ export async function completeWorkRequests(
   const firstReports = new Map<number, CompletionReport>();
   for (const report of reports) if (!firstReports.has(report.id)) firstReports.set(report.id, report);
   const quick = [...firstReports.values()].filter((report) => report.result === 'success' || report.result === 'skipped').map(quickReportOf);
-  if (quick.length > 0 && quick.length === firstReports.size && isCollectingNotifications()) {
+  if (quick.length > 0 && quick.length === firstReports.size && isCollectingNotifications() && !anyKnownWorkflowTask(pool, [...firstReports.keys()])) {
     const done = await completeRunningBatch(pool, workerId, quick);
     if (done) {
       ended?.push(...done.map((row) => endedAttemptOfRow(row, firstReports.get(Number(row.id))!)));
