@@ -5,6 +5,7 @@ import type { TaskData } from '../../entities';
 import { releaseAfterFailedTransaction } from '../databaseErrors';
 import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_TOUCH_WORKER } from '../sql/claim';
 import { WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
+import { rememberWorkflowTasks } from '../workRequests/claimedWorkflowTasks';
 
 /** Connections that have the claim's statements prepared (a prepared statement lives as long as its session). */
 const preparedOn = new WeakSet<PoolClient>();
@@ -105,6 +106,7 @@ export async function claimWorkRequests(
   const budget = results[5].rows[0] as unknown as { given_back: string[]; full_runs: string[] };
   const givenBack = new Set(budget.given_back.map(String));
   const rows = results[4].rows.filter((row) => !givenBack.has(String(row.id)));
+  rememberWorkflowTasks(pool, rows.filter((row) => row.workflow_id !== null).map((row) => Number(row.id)));
   try {
     await markWorkflowsStarted(client, rows);
   } finally {

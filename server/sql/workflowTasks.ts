@@ -116,8 +116,79 @@ export function blockedTasksStatement(workflowId: string, candidates: string[], 
   };
 }
 
+/**
+ * For a completion that holds its workflow's row only FOR KEY SHARE (settleCompletedTasks), so that completions
+ * in one workflow run side by side: locks the blocked current attempts that depend on the `finished` tasks, in id
+ * order, and answers their ids. A dependant that a concurrent completion is deciding is waited for; one it
+ * released meanwhile is not answered (the status is checked again on the newest row version).
+ */
+export function lockBlockedDependantsStatement(workflowId: string, finished: string[]): SqlStatement {
+  return {
+    text: `select r.id from work_request r
+     where r.id = any(array(
+       select c.id from unnest(?::text[]) as f(task_id)
+       cross join lateral (select e.task_id from workflow_dependency e where e.workflow_id = ? and e.depends_on = f.task_id offset 0) d
+       cross join lateral (select c.id from work_request c where c.workflow_id = ? and c.task_id = d.task_id
+         and c.task_id is not null and c.superseded_by_id is null limit 1) c
+     )) and r.status = 'blocked'
+     order by r.id for update`,
+    values: [finished, workflowId, workflowId],
+  };
+}
+
+/** Blocked tasks by id (locked beforehand), with their dependencies' current attempts as this statement sees them. */
+export function blockedTasksByIdStatement(ids: number[]): SqlStatement {
+  return {
+    text: `select ${BLOCKED_TASK_COLUMNS} from work_request r where r.id = any(?::bigint[]) and r.status = 'blocked' order by r.id`,
+    values: [ids],
+  };
+}
+
+/** A ready task's requirement columns worked out before the locks (releasing it leaves its task_data as it is). */
+export type PreparedReleaseValues = Omit<ReleasedTaskValues, 'task_data'>;
+
+/**
+ * After lockBlockedDependantsStatement, in one statement: of the locked tasks `ids`, those with values in
+ * `prepared` whose dependencies all completed with success (or ended with allow_failure) become pending (waking
+ * claimers on `pendingWorkChannel` unless null); answers how many, and the others as BlockedTaskRow (as this
+ * statement sees them, before the update) for settleCompletedTasks to decide.
+ */
+export function releasePreparedStatement(ids: number[], prepared: PreparedReleaseValues[], pendingWorkChannel: string | null): SqlStatement {
+  const notify = pendingWorkChannel !== null;
+  return {
+    text: `with released as (
+       update work_request w
+       set status = 'pending', learned_requirements = t.learned_requirements::jsonb,
+         need_memory = t.need_memory, need_disk = t.need_disk, need_cpu = t.need_cpu, need_gpu = t.need_gpu,
+         need_tags = array(select json_array_elements_text(t.need_tags)), unschedulable_reason = t.unschedulable_reason, state_reason = null,
+         waiting_for_slot = false
+       from json_to_recordset(?::json) as t(id bigint, learned_requirements json, need_memory bigint, need_disk bigint,
+         need_cpu int, need_gpu int, need_tags json, unschedulable_reason text)
+       where w.id = any(?::bigint[]) and w.id = t.id and w.status = 'blocked'
+         and not exists (select 1 from workflow_dependency e
+           cross join lateral (select d.status, d.result, d.allow_failure from work_request d where d.workflow_id = e.workflow_id
+             and d.task_id = e.depends_on and d.task_id is not null and d.superseded_by_id is null limit 1) d
+           where e.workflow_id = w.workflow_id and e.task_id = w.task_id
+             and not (d.status in ('completed', 'aborted') and (d.result = 'success' or d.allow_failure)))
+       returning w.id
+     )${notify ? `,
+     notified as materialized (select pg_notify(?, (select count(*) from released)::text))` : ''}
+     select (select count(*)::int from released) as released,
+       coalesce((select json_agg(x order by x.id) from (select ${BLOCKED_TASK_COLUMNS} from work_request r
+         where r.id = any(?::bigint[]) and r.status = 'blocked' and r.id not in (select id from released)) x), '[]'::json) as blocked
+     ${notify ? 'from notified' : ''}`,
+    values: [JSON.stringify(prepared), ids, ...(notify ? [pendingWorkChannel] : []), ids],
+  };
+}
+
 /** A request's workflow, and what learning requirements needs of each blocked direct dependant of its task. */
 export interface DependantToLearnRow {
+  request_id: string;
+  /** The dependant's id and parameters (null when nothing of it waits). */
+  dependant_id: string | null;
+  parameters: Record<string, unknown> | null;
+  /** Its workflow may take the completion without its exclusive lock (settleCompletedTasks); read unlocked. */
+  concurrent: boolean;
   workflow_id: string;
   task_name: string | null;
   subject: string | null;
@@ -134,10 +205,12 @@ export interface DependantToLearnRow {
  */
 export function dependantsOfRequestsStatement(ids: number[]): SqlStatement {
   return {
-    text: `select f.workflow_id, d.task_name, d.subject, d.context, d.requirements, (d.task_data ->> 'use_history')::boolean as use_history
+    text: `select f.id as request_id, f.workflow_id, d.id as dependant_id, d.task_data -> 'execution' -> 'parameters' as parameters, d.task_name, d.subject, d.context, d.requirements, (d.task_data ->> 'use_history')::boolean as use_history,
+       coalesce((select w.status = 'RUNNING' and w.max_running is null and w.budget is null and w.max_cost_per_result is null
+         from workflow w where w.workflow_id = f.workflow_id), false) as concurrent
      from work_request f
      left join lateral (
-       select r.task_name, r.subject, r.context, r.requirements, r.task_data from workflow_dependency e
+       select r.id, r.task_name, r.subject, r.context, r.requirements, r.task_data from workflow_dependency e
        cross join lateral (select r.* from work_request r where r.workflow_id = e.workflow_id and r.task_id = e.task_id
          and r.task_id is not null and r.superseded_by_id is null limit 1) r
        where e.workflow_id = f.workflow_id and e.depends_on = f.task_id and r.status = 'blocked' offset 0

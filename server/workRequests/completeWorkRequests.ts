@@ -11,14 +11,15 @@ import type { ResourceRequirements } from '../../protocol/taskSpec';
 import { dependantsOfRequestsStatement, type DependantToLearnRow } from '../sql/workflowTasks';
 import { rawQuery } from '../sql/rawQuery';
 import { lockWorkflows } from '../workflows/lockWorkflows';
-import { prepareReleaseInputs } from '../workflows/releaseTasks';
+import { prepareReleaseInputs, prepareReleasedValues } from '../workflows/releaseTasks';
 import { transactional } from '../transactional';
 import { lockWorkRequestsInOrder } from './lockWorkRequest';
-import { settleWorkflow } from '../workflows/settleWorkflow';
+import { settleCompletedTasks, settleWorkflow } from '../workflows/settleWorkflow';
 import { completeWithDecision, describeCompletion } from './completeWorkRequest';
 import { endedAttemptOf } from './endedAttempt';
 import { isCollectingNotifications, notifyWorkRequestsActivity } from './notifyChanges';
 import { completeRunningBatch, type CompletedRow } from './completeRunningBatch';
+import { anyKnownWorkflowTask } from './claimedWorkflowTasks';
 import { bookRunCosts } from '../runs/bookRunCosts';
 import { checkRunBudgets } from '../runs/runBudgets';
 
@@ -50,7 +51,7 @@ export async function completeWorkRequests(
   const firstReports = new Map<number, CompletionReport>();
   for (const report of reports) if (!firstReports.has(report.id)) firstReports.set(report.id, report);
   const quick = [...firstReports.values()].filter((report) => report.result === 'success' || report.result === 'skipped').map(quickReportOf);
-  if (quick.length > 0 && quick.length === firstReports.size && isCollectingNotifications()) {
+  if (quick.length > 0 && quick.length === firstReports.size && isCollectingNotifications() && !anyKnownWorkflowTask(pool, [...firstReports.keys()])) {
     const done = await completeRunningBatch(pool, workerId, quick);
     if (done) {
       ended?.push(...done.map((row) => endedAttemptOfRow(row, firstReports.get(Number(row.id))!)));
@@ -61,7 +62,9 @@ export async function completeWorkRequests(
   const answers = new Map<number, CompletionAnswer>();
   const endedHere: EndedAttempt[] = [];
   let budgetedRuns: string[] = [];
-  await transactional(em, async (tem) => {
+  // Shared workflow locks (settleCompletedTasks) unless a first try found them unfit.
+  let shareable = true;
+  const work = async (tem: EntityManager) => {
     // A run again after a deadlock starts afresh.
     answers.clear();
     endedHere.length = 0;
@@ -70,10 +73,20 @@ export async function completeWorkRequests(
     const lookup = dependantsOfRequestsStatement([...firstReports.keys()]);
     const found = await rawQuery<DependantToLearnRow>(tem, lookup.text, lookup.values as never[]);
     const dependants = found.filter((row): row is DependantToLearnRow & { task_name: string; requirements: ResourceRequirements } => row.task_name !== null);
+    // Shared only when every workflow of the batch is fit for it and only successes of it are reported (one
+    // lock mode per statement keeps the key order); checked again under the lock.
+    const workflowOf = new Map(found.map((row) => [Number(row.request_id), row.workflow_id]));
+    const shared = shareable && found.length > 0 && found.every((row) => row.concurrent && firstReports.get(Number(row.request_id))?.result === 'success');
     const release = dependants.length > 0 ? await prepareReleaseInputs(tem, dependants.map((row) => ({ ...row, use_history: row.use_history !== false })), policy) : undefined;
+    const prepared = release && shared
+      ? await prepareReleasedValues(dependants.map((row) => ({ ...row, id: Number(row.dependant_id), use_history: row.use_history !== false, parameters: row.parameters ?? {} })), release)
+      : undefined;
     // Lock order: the workflows of these requests before any of their rows (see lockWorkflows), then the rows
     // in id order, before either path below touches them (they would lock in report and plan order).
-    const locked = await lockWorkflows(tem, [...new Set(found.map((row) => row.workflow_id))]);
+    const locked = await lockWorkflows(tem, [...new Set(found.map((row) => row.workflow_id))], { shared });
+    if (shared && locked.some((workflow) => workflow.status !== 'RUNNING' || workflow.maxRunning != null || workflow.budget != null || workflow.maxCostPerResult != null)) {
+      throw new ExclusiveLockNeeded();
+    }
     // Only budgeted runs have a budget to check (it is set at creation): the others save its transaction.
     budgetedRuns = locked.filter((workflow) => workflow.budget !== null && workflow.budget !== undefined).map((workflow) => workflow.workflowId);
     await lockWorkRequestsInOrder(tem, [...firstReports.keys()]);
@@ -94,6 +107,8 @@ export async function completeWorkRequests(
     let lockedRowsCurrent = true;
     for (const report of firstReports.values()) {
       if (answers.has(report.id)) continue;
+      // The per-request path settles with the exclusive lock: never taken while holding the shared one.
+      if (shared && workflowOf.has(report.id)) throw new ExclusiveLockNeeded();
       lockedRowsCurrent = false;
       try {
         await completeWithDecision(tem, report.id, workerId, report, policy, endedHere);
@@ -106,13 +121,25 @@ export async function completeWorkRequests(
     // Dependants released or skipped and each workflow's status stored, in this same transaction.
     for (const workflow of locked) {
       const tasks = finished.get(workflow.workflowId);
-      if (tasks) await settleWorkflow(tem, workflow.workflowId, { finished: tasks }, policy, { locked: lockedRowsCurrent ? workflow : undefined, release });
+      if (!tasks) continue;
+      if (shared) await settleCompletedTasks(tem, workflow, tasks, policy, release, prepared);
+      else await settleWorkflow(tem, workflow.workflowId, { finished: tasks }, policy, { locked: lockedRowsCurrent ? workflow : undefined, release });
     }
-  });
+  };
+  try {
+    await transactional(em, work);
+  } catch (error) {
+    if (!(error instanceof ExclusiveLockNeeded)) throw error;
+    shareable = false;
+    await transactional(em, work);
+  }
   ended?.push(...endedHere);
   await checkRunBudgets(em, budgetedRuns, policy);
   return reports.map((report) => answers.get(report.id) as CompletionAnswer);
 }
+
+/** Thrown (rolling back) when a batch that took its workflows' shared lock finds it needs the exclusive one. */
+class ExclusiveLockNeeded extends Error {}
 
 /** A success or skip as the batch statement takes it. */
 function quickReportOf(report: CompletionReport): QuickReport {

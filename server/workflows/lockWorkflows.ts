@@ -7,7 +7,9 @@ import { rawQuery } from '../sql/rawQuery';
  * that locks several requests takes them in id order (lockWorkRequestsInOrder). So every change in a workflow
  * (completions, cancel, resume, adding tasks) is serialised on that row, a dependant's readiness and the
  * workflow's status are decided on a consistent view, and two of them never wait on each other in opposite
- * orders. Claims never lock a workflow (they only take pending rows, SKIP LOCKED).
+ * orders. Claims never lock a workflow (they only take pending rows, SKIP LOCKED). The exception: batched
+ * successes in a plain RUNNING workflow take it FOR KEY SHARE and lock the dependants they decide instead
+ * (settleCompletedTasks), so that they do not queue on it.
  */
 
 /** Inside a transaction: locks the workflows of these work requests (workflow_id never changes), in key order. */
@@ -22,11 +24,28 @@ export async function lockWorkflowsOfRequests(em: EntityManager, ids: number[]):
   return rows.map((row) => row.workflow_id);
 }
 
-/** Inside a transaction: locks these workflows (ids read beforehand, e.g. by dependantsOfRequestsStatement), in key order; their rows. */
-export async function lockWorkflows(em: EntityManager, workflowIds: string[]): Promise<Workflow[]> {
+/**
+ * Inside a transaction: locks these workflows (ids read beforehand, e.g. by dependantsOfRequestsStatement), in key
+ * order; their rows. `shared`: FOR KEY SHARE, for completions that settle with settleCompletedTasks — it excludes
+ * every FOR UPDATE holder (cancel, resume, adding tasks, delete, other completions) but not other such completions.
+ */
+export async function lockWorkflows(em: EntityManager, workflowIds: string[], options: { shared?: boolean } = {}): Promise<Workflow[]> {
   if (workflowIds.length === 0) return [];
-  const rows = await rawQuery<Record<string, unknown>>(em, `select * from workflow where workflow_id = any(?::text[]) order by workflow_id for update`, [workflowIds]);
+  const rows = await rawQuery<Record<string, unknown>>(
+    em,
+    `select * from workflow where workflow_id = any(?::text[]) order by workflow_id for ${options.shared ? 'key share' : 'update'}`,
+    [workflowIds],
+  );
   return rows.map((row) => em.map(Workflow, row));
+}
+
+/**
+ * The last lock a shared-lock completion takes (settleCompletedTasks), to decide its workflow's status: FOR NO KEY
+ * UPDATE queues it behind other completions deciding theirs, yet not behind their KEY SHARE (no upgrade deadlock).
+ */
+export async function lockWorkflowForStatus(em: EntityManager, workflowId: string): Promise<Workflow> {
+  const rows = await rawQuery<Record<string, unknown>>(em, `select * from workflow where workflow_id = ? for no key update`, [workflowId]);
+  return em.map(Workflow, rows[0]);
 }
 
 /**

@@ -8,7 +8,7 @@ import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
 import { unschedulableReason, type WorkerCapacity } from '../scheduler/unschedulableReason';
 import { rawQuery } from '../sql/rawQuery';
-import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type ReleasedTaskValues } from '../sql/workflowTasks';
+import { releaseTasksStatement, taskResultsStatement, type BlockedTaskRow, type PreparedReleaseValues, type ReleasedTaskValues } from '../sql/workflowTasks';
 import { CHANNELS } from '../notifications';
 import { deferPendingWork, isCollectingNotifications } from '../workRequests/notifyChanges';
 
@@ -73,6 +73,24 @@ export async function prepareReleaseInputs(
   const learn = requirementsLearner(em, policy);
   for (const task of tasks) await learn(task.task_name, task.subject, task.context, task.requirements, task.use_history);
   return { workers: await loadWorkerCapacities(em), learn };
+}
+
+/**
+ * Before the locks, for tasks that may become ready (blocked dependants read unlocked): the requirement columns
+ * their release would set, from what `inputs` learned, by task id. Only tasks without `from` parameters: theirs
+ * are filled in at the release itself (releaseTasks).
+ */
+export async function prepareReleasedValues(
+  tasks: Array<{ id: number; task_name: string; subject: string | null; context: string | null; requirements: ResourceRequirements; use_history: boolean; parameters: Record<string, unknown> }>,
+  inputs: ReleaseInputs,
+): Promise<Map<number, PreparedReleaseValues>> {
+  const prepared = new Map<number, PreparedReleaseValues>();
+  for (const task of tasks) {
+    if (prepared.has(task.id) || Object.values(task.parameters).some((value) => parameterFromOf(value))) continue;
+    const effective = await inputs.learn(task.task_name, task.subject, task.context, task.requirements, task.use_history);
+    prepared.set(task.id, { id: task.id, ...requirementColumns(effective), unschedulable_reason: unschedulableReason(effective, inputs.workers) });
+  }
+  return prepared;
 }
 
 /** A task row's requirement columns, from its effective requirements. */

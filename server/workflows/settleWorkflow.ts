@@ -3,16 +3,23 @@ import type { Workflow } from '../../entities';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { rawQuery } from '../sql/rawQuery';
 import {
+  blockedTasksByIdStatement,
   blockedTasksStatement,
+  lockBlockedDependantsStatement,
+  releasePreparedStatement,
   markWaitingForSlotStatement,
   skipTasksStatement,
   slotsTakenStatement,
   waitingForSlotStatement,
   type BlockedTaskRow,
+  type PreparedReleaseValues,
 } from '../sql/workflowTasks';
+import { CHANNELS } from '../notifications';
+import { deferPendingWork, isCollectingNotifications } from '../workRequests/notifyChanges';
 import { releaseTasks, type ReleaseInputs } from './releaseTasks';
 import { updateWorkflowStatus } from './workflowStatus';
 import { getWorkflowOrFail } from './workflowRow';
+import { lockWorkflowForStatus } from './lockWorkflows';
 
 /** What changed in a workflow: tasks whose current attempt ended, and tasks to look at (new ones). */
 export interface WorkflowChange {
@@ -73,6 +80,73 @@ export async function settleWorkflow(em: EntityManager, workflowId: string, chan
     }
   }
   await updateWorkflowStatus(em, workflow, policy, leftActive || stillBlocked);
+}
+
+/**
+ * settleWorkflow for successes of a RUNNING workflow without max_running, budget or cost limit, in a transaction
+ * that holds the workflow's row only FOR KEY SHARE (lockWorkflows): completions in one workflow then overlap
+ * instead of queueing on its row. Each dependant's release is decided with its row locked (in id order) and its
+ * dependencies read afterwards, so of two parents finishing at once the later sees the earlier's commit and
+ * releases it exactly once. The status needs the workflow's row (FOR NO KEY UPDATE, still compatible with the
+ * others' KEY SHARE) only when nothing is known to stay active: the last completions then queue for it, and each
+ * sees the ones before it.
+ */
+export async function settleCompletedTasks(
+  em: EntityManager,
+  workflow: Workflow,
+  finishedTasks: string[],
+  policy: SchedulingPolicy,
+  release?: ReleaseInputs,
+  prepared?: Map<number, PreparedReleaseValues>,
+): Promise<void> {
+  let finished = finishedTasks;
+  let leftActive = false;
+  let stillBlocked = false;
+  let firstPass = true;
+  while (finished.length > 0) {
+    stillBlocked = false;
+    const lock = lockBlockedDependantsStatement(workflow.workflowId, finished);
+    const ids = (await rawQuery<{ id: string }>(em, lock.text, lock.values as never[])).map((row) => Number(row.id));
+    finished = [];
+    if (ids.length === 0) break;
+    // Statements after the locks: they see every completion committed before them. The common case (values
+    // worked out before the locks) is released in the same statement that reads the rest, to hold the locks
+    // for one round trip fewer.
+    const values = firstPass && prepared ? ids.flatMap((id) => prepared.get(id) ?? []) : [];
+    firstPass = false;
+    let blocked: BlockedTaskRow[];
+    if (values.length > 0) {
+      const afterCommit = isCollectingNotifications();
+      const statement = releasePreparedStatement(ids, values, afterCommit ? null : CHANNELS.pendingWork);
+      const [row] = await rawQuery<{ released: number; blocked: BlockedTaskRow[] }>(em, statement.text, statement.values as never[]);
+      if (afterCommit) deferPendingWork(row.released);
+      if (row.released > 0) leftActive = true;
+      blocked = row.blocked;
+    } else {
+      const statement = blockedTasksByIdStatement(ids);
+      blocked = await rawQuery<BlockedTaskRow>(em, statement.text, statement.values as never[]);
+    }
+    const skips: Array<{ id: number; skip_reason: string }> = [];
+    const ready: BlockedTaskRow[] = [];
+    for (const task of blocked) {
+      const failed = task.dependencies.find((dependency) => isDone(dependency.status) && dependency.result !== 'success' && !dependency.allow_failure);
+      if (failed) skips.push({ id: Number(task.id), skip_reason: `dependency "${failed.task_id}" ${describeEnd(failed)}` });
+      else if (task.dependencies.every((dependency) => isDone(dependency.status))) ready.push(task);
+      else stillBlocked = true;
+    }
+    if (ready.length > 0) {
+      const released = await releaseTasks(em, workflow.workflowId, ready, policy, release);
+      skips.push(...released.skips);
+      if (released.released > 0) leftActive = true;
+    }
+    if (skips.length > 0) {
+      const skipped = skipTasksStatement(skips);
+      finished = (await rawQuery<{ task_id: string }>(em, skipped.text, skipped.values as never[])).map((row) => row.task_id);
+    }
+  }
+  // A task released or left blocked here (its row locked) is still active at the commit.
+  if (leftActive || stillBlocked) return;
+  await updateWorkflowStatus(em, await lockWorkflowForStatus(em, workflow.workflowId), policy);
 }
 
 /**
