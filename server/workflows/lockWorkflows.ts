@@ -10,11 +10,35 @@ import { rawQuery } from '../sql/rawQuery';
  * orders. Claims never lock a workflow (they only take pending rows, SKIP LOCKED). The exception: batched
  * successes in a plain RUNNING workflow take it FOR KEY SHARE and lock the dependants they decide instead
  * (settleCompletedTasks), so that they do not queue on it.
+ *
+ * Row locks are not fair: new KEY SHARE holders keep getting in while a FOR UPDATE waits, so a busy workflow could
+ * keep a cancel waiting as long as completions overlap. Every workflow lock is therefore preceded by a
+ * transaction-scoped advisory lock on the workflow (shared for KEY SHARE, exclusive for FOR UPDATE): PostgreSQL
+ * queues those in order, so a new completion waits behind a waiting cancel.
  */
+
+/** Advisory-lock class of the workflow gate (two-key form: apart from housekeeping's single-key locks). */
+export const WORKFLOW_GATE_CLASS = 0x77731000;
+
+/** The gate's statement for these workflow ids (a text[] parameter), taken in key order. */
+function gateStatement(mode: 'shared' | 'exclusive'): string {
+  const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  return `select ${lock}(${WORKFLOW_GATE_CLASS}, hashtext(id)) from (select distinct unnest(?::text[]) as id order by 1) ids`;
+}
+
+/** Inside a transaction: the gate on these workflows (see above), before their rows are locked. */
+export async function gateWorkflows(em: EntityManager, workflowIds: string[], mode: 'shared' | 'exclusive'): Promise<void> {
+  if (workflowIds.length > 0) await rawQuery(em, gateStatement(mode), [workflowIds]);
+}
 
 /** Inside a transaction: locks the workflows of these work requests (workflow_id never changes), in key order. */
 export async function lockWorkflowsOfRequests(em: EntityManager, ids: number[]): Promise<string[]> {
   if (ids.length === 0) return [];
+  await em.execute(
+    `select pg_advisory_xact_lock(${WORKFLOW_GATE_CLASS}, hashtext(workflow_id))
+     from (select distinct r.workflow_id from work_request r where r.id = any(array[?]::bigint[]) and r.workflow_id is not null order by 1) ids`,
+    [ids],
+  );
   const rows = await em.execute<Array<{ workflow_id: string }>>(
     `select f.workflow_id from workflow f
      where f.workflow_id in (select r.workflow_id from work_request r where r.id = any(array[?]::bigint[]) and r.workflow_id is not null)
@@ -31,6 +55,7 @@ export async function lockWorkflowsOfRequests(em: EntityManager, ids: number[]):
  */
 export async function lockWorkflows(em: EntityManager, workflowIds: string[], options: { shared?: boolean } = {}): Promise<Workflow[]> {
   if (workflowIds.length === 0) return [];
+  await gateWorkflows(em, workflowIds, options.shared ? 'shared' : 'exclusive');
   const rows = await rawQuery<Record<string, unknown>>(
     em,
     `select * from workflow where workflow_id = any(?::text[]) order by workflow_id for ${options.shared ? 'key share' : 'update'}`,

@@ -1,9 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Workflow } from '../../entities';
 import { NotFoundError } from '../errors';
+import { gateWorkflows } from './lockWorkflows';
 
 /** The workflow row (inside a transaction: locked with `lock`, else as last committed). */
 export async function findWorkflow(em: EntityManager, workflowId: string, options: { lock?: boolean } = {}): Promise<Workflow | null> {
+  if (options.lock) await gateWorkflows(em, [workflowId], 'exclusive');
   const rows = await em.execute<Array<Record<string, unknown>>>(
     `select * from workflow where workflow_id = ?${options.lock ? ' for update' : ''}`,
     [workflowId],

@@ -6,6 +6,7 @@
  */
 import { Client } from 'pg';
 import type { Workflow } from '../../protocol/workflow';
+import { WORKFLOW_GATE_CLASS } from '../../server/workflows/lockWorkflows';
 import { expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer;
@@ -178,4 +179,38 @@ test('a layered workflow drained by racing workers with batched claims: every ta
   expect(finished).toMatchObject({ status: 'SUCCESSFUL', task_counts: { total: layers * width, completed: layers * width } });
   expect(finished.stats.end_time).toEqual(expect.any(String));
   expect(await deadlocks()).toBe(deadlocksBefore);
+});
+
+test('a cancel waiting for a busy workflow is not overtaken by completions that arrive after it', async () => {
+  await createWorkflow('gate', [step('g1'), step('g2'), step('g3'), step('after', ['g1', 'g2', 'g3'])]);
+  const workers = await Promise.all([1, 2].map(() => server.registerWorker()));
+  const tasks = await claimOneEach(workers);
+
+  // A completion in progress, held from outside: the gate shared and the row FOR KEY SHARE, as completions take them.
+  await holder.query('begin');
+  await holder.query(`select pg_advisory_xact_lock_shared(${WORKFLOW_GATE_CLASS}, hashtext('gate'))`);
+  await holder.query(`select workflow_id from workflow where workflow_id = 'gate' for key share`);
+  const order: string[] = [];
+  let cancel: Promise<unknown>;
+  let completion: Promise<unknown>;
+  try {
+    cancel = server.request<Workflow>('POST', '/api/v1/workflows/gate/cancel', { token: server.adminToken }).then((answer) => {
+      order.push('cancel');
+      return answer;
+    });
+    await waitForLockWaiters(1);
+    // KEY SHARE alone would let this one straight past the waiting cancel; the gate queues it behind.
+    const { id, worker } = tasks.get('g1') ?? tasks.values().next().value!;
+    completion = completeBatch(worker, [id]).then((answer) => {
+      order.push('completion');
+      return answer;
+    });
+    await waitForLockWaiters(2);
+  } finally {
+    await holder.query('commit');
+  }
+  expectStatus((await cancel) as Awaited<ReturnType<typeof server.request>>, 200, 'cancel');
+  await completion;
+  expect(order).toEqual(['cancel', 'completion']);
+  expect((await getWorkflow('gate')).status).toBe('CANCELED');
 });
