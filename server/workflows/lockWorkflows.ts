@@ -78,6 +78,10 @@ export async function lockWorkflowForStatus(em: EntityManager, workflowId: strin
  * right now, so it never waits against the lock order; false means "leave this task for the next pass".
  */
 export async function tryLockWorkflow(em: EntityManager, workflowId: string): Promise<boolean> {
+  // The gate too, and first: a later lock of this workflow in the same transaction finds it held, never waits for it
+  // while holding the row (a completion holding the gate shared may be waiting for the row).
+  const gated = await em.execute<Array<{ gated: boolean }>>(`select pg_try_advisory_xact_lock(${WORKFLOW_GATE_CLASS}, hashtext(?)) as gated`, [workflowId]);
+  if (!gated[0]?.gated) return false;
   const rows = await em.execute<unknown[]>(`select 1 from workflow where workflow_id = ? for update skip locked`, [workflowId]);
   return rows.length > 0;
 }
