@@ -36,10 +36,22 @@ export function successProfilesStatement(keys: HistoryKey[], sampleRuns: number)
   };
 }
 
-export const WORKER_CAPACITIES_STATEMENT = {
-  name: 'worksched_create_worker_capacities',
-  text: `select total_memory, available_disk_space, cpu_count, gpu_count, tags from worker where enabled`,
-};
+/**
+ * successProfilesStatement and the enabled workers' capacities in one statement (one round trip), each as a json
+ * array: `profiles` the rows of successProfilesStatement, `workers` {total_memory, available_disk_space, cpu_count,
+ * gpu_count, tags}.
+ */
+export function createReadsStatement(keys: HistoryKey[], sampleRuns: number) {
+  const profiles = successProfilesStatement(keys, sampleRuns);
+  return {
+    name: 'worksched_create_reads',
+    text: `select
+       (select coalesce(json_agg(p), '[]'::json) from (${profiles.text}) p) as profiles,
+       (select coalesce(json_agg(w), '[]'::json)
+          from (select total_memory, available_disk_space, cpu_count, gpu_count, tags from worker where enabled) w) as workers`,
+    values: profiles.values,
+  };
+}
 
 /** One new row's values, as insertWorkRequestsStatement takes them (json columns as JSON text). */
 export interface NewWorkRequestValues {

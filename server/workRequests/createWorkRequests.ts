@@ -9,8 +9,7 @@ import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { unschedulableReason, type WorkerCapacity } from '../scheduler/unschedulableReason';
 import {
   insertWorkRequestsStatement,
-  successProfilesStatement,
-  WORKER_CAPACITIES_STATEMENT,
+  createReadsStatement,
   type NewWorkRequestValues,
 } from '../sql/createWorkRequests';
 import type { SuccessProfile } from '../sql/successProfile';
@@ -57,8 +56,7 @@ export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[]
     if (inserted.rows.length === rows.length) return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
     if (inserted.rows.length !== 0) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
   }
-  const learn = await requirementsLearner(client, specs, policy);
-  const workers = await loadWorkerCapacities(client);
+  const { learn, workers } = await readForCreate(client, specs, policy);
   const rows = newRows(specs, schedules, learn, workers);
   const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), channel));
   if (inserted.rows.length !== rows.length) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
@@ -114,31 +112,53 @@ function newRows(
 const keyOf = (spec: TaskSpec): HistoryKey => historyKeyOf({ taskName: spec.task_name, subject: spec.subject, context: spec.context });
 const keyText = (key: HistoryKey) => JSON.stringify([key.taskName, key.subject, key.context]);
 
-/** Learns each spec's requirements: one profile per distinct history key (one statement for all), then per spec's resources. */
-async function requirementsLearner(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy): Promise<(spec: TaskSpec) => LearnedRequirements> {
+/**
+ * What the create path reads, in one statement: each spec's learner (one profile per distinct history key, then
+ * per spec's resources) and the enabled workers' capacities.
+ */
+async function readForCreate(
+  client: PoolClient,
+  specs: TaskSpec[],
+  policy: SchedulingPolicy,
+): Promise<{ learn: (spec: TaskSpec) => LearnedRequirements; workers: WorkerCapacity[] }> {
   const keys = new Map<string, HistoryKey>();
   for (const spec of specs) {
     if (!spec.use_history) continue;
     const key = keyOf(spec);
     keys.set(keyText(key), key);
   }
+  const list = [...keys.values()];
+  type ProfileRow = SuccessProfile & { key_index: string | number; level: number };
+  type WorkerRow = { total_memory: string | number; available_disk_space: string | number; cpu_count: number; gpu_count: number; tags: string[] };
+  const result = await client.query<{ profiles: ProfileRow[]; workers: WorkerRow[] }>(createReadsStatement(list, policy.sampleRuns));
+  const { profiles: profileRows, workers } = result.rows[0];
   const profiles = new Map<string, LabelledSuccessProfile | null>();
-  if (keys.size > 0) {
-    const list = [...keys.values()];
-    const result = await client.query<SuccessProfile & { key_index: string; level: number }>(successProfilesStatement(list, policy.sampleRuns));
-    const levelsByKey = new Map<number, Map<number, SuccessProfile>>();
-    for (const row of result.rows) {
-      const index = Number(row.key_index) - 1;
-      let levels = levelsByKey.get(index);
-      if (!levels) levelsByKey.set(index, (levels = new Map<number, SuccessProfile>()));
-      levels.set(row.level, row);
-    }
-    list.forEach((key, index) => {
-      const profile = mostSpecificProfile(key, levelsByKey.get(index));
-      if (profile) rememberHistory(key.taskName);
-      profiles.set(keyText(key), profile);
-    });
+  const levelsByKey = new Map<number, Map<number, SuccessProfile>>();
+  for (const row of profileRows) {
+    const index = Number(row.key_index) - 1;
+    let levels = levelsByKey.get(index);
+    if (!levels) levelsByKey.set(index, (levels = new Map<number, SuccessProfile>()));
+    levels.set(row.level, row);
   }
+  list.forEach((key, index) => {
+    const profile = mostSpecificProfile(key, levelsByKey.get(index));
+    if (profile) rememberHistory(key.taskName);
+    profiles.set(keyText(key), profile);
+  });
+  return {
+    learn: learnerOf(profiles, policy),
+    workers: workers.map((row) => ({
+      totalMemory: Number(row.total_memory),
+      availableDiskSpace: Number(row.available_disk_space),
+      cpuCount: row.cpu_count,
+      gpuCount: row.gpu_count,
+      tags: row.tags,
+    })),
+  };
+}
+
+/** Each spec's requirements from its key's profile and its own resources. */
+function learnerOf(profiles: Map<string, LabelledSuccessProfile | null>, policy: SchedulingPolicy): (spec: TaskSpec) => LearnedRequirements {
   // Specs of one key may name different resources; most batches repeat a few combinations.
   const learned = new Map<string, LearnedRequirements>();
   return (spec) => {
@@ -159,17 +179,6 @@ function mostSpecificProfile(key: HistoryKey, levels: Map<number, SuccessProfile
     if (stats && Number(stats.runs) > 0) return { label: labels[level - 1], stats };
   }
   return null;
-}
-
-async function loadWorkerCapacities(client: PoolClient): Promise<WorkerCapacity[]> {
-  const result = await client.query<{ total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[] }>(WORKER_CAPACITIES_STATEMENT);
-  return result.rows.map((row) => ({
-    totalMemory: Number(row.total_memory),
-    availableDiskSpace: Number(row.available_disk_space),
-    cpuCount: row.cpu_count,
-    gpuCount: row.gpu_count,
-    tags: row.tags,
-  }));
 }
 
 type NewRow = ReturnType<typeof newWorkRequestRow>;
