@@ -45,23 +45,36 @@ function unstorableText(text: string): string | null {
 
 /** The first string (or object key) PostgreSQL cannot store (see unstorableText): its path and why; null if none. */
 export function findUnstorableText(value: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; message: string } | null {
+  const found = findUnstorable(value);
+  return found ? { path: [...path, ...found.reversedPath.reverse()], message: found.message } : null;
+}
+
+/** The walk of findUnstorableText: the path is built only for what is found (a batch of specs has thousands of nodes). */
+function findUnstorable(value: unknown): { reversedPath: PropertyKey[]; message: string } | null {
   if (typeof value === 'string') {
     const message = unstorableText(value);
-    return message ? { path, message } : null;
+    return message ? { reversedPath: [], message } : null;
   }
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index += 1) {
-      const found = findUnstorableText(value[index], [...path, index]);
-      if (found) return found;
+      const found = findUnstorable(value[index]);
+      if (found) {
+        found.reversedPath.push(index);
+        return found;
+      }
     }
     return null;
   }
   if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
+    for (const key in value) {
+      if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
       const message = unstorableText(key);
-      if (message) return { path: [...path, key], message: `key ${message}` };
-      const found = findUnstorableText(item, [...path, key]);
-      if (found) return found;
+      if (message) return { reversedPath: [key], message: `key ${message}` };
+      const found = findUnstorable((value as Record<string, unknown>)[key]);
+      if (found) {
+        found.reversedPath.push(key);
+        return found;
+      }
     }
   }
   return null;

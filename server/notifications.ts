@@ -58,6 +58,7 @@ export class DatabaseNotifications {
   private readonly pendingWaiters = new Set<PendingWorkWaiter>();
   private outgoing = { activity: new Set<number>(), pending: 0 };
   private sending = false;
+  private flushScheduled = false;
   /** Numbers the pendingWork notifications received, so that a passed-on wake-up skips who already tried it. */
   private wakeUps = 0;
   connected = false;
@@ -141,13 +142,30 @@ export class DatabaseNotifications {
    */
   publishActivity(ids: Iterable<number>): void {
     for (const id of ids) this.outgoing.activity.add(Math.trunc(Number(id)));
-    this.flushOutgoing();
+    this.scheduleFlush();
   }
 
-  /** After commit: `count` requests became pending (see subscribePendingWork). Never throws. */
+  /**
+   * After commit: `count` requests became pending (see subscribePendingWork). Never throws. This process's
+   * claimers are woken at once, not a round trip later when the notification comes back; other replicas by it.
+   */
   publishPendingWork(count: number): void {
-    if (count > 0) this.outgoing.pending += Math.trunc(count);
-    this.flushOutgoing();
+    if (count > 0) {
+      this.outgoing.pending += Math.trunc(count);
+      this.wakeUps += 1;
+      this.wakePendingWaiters(Math.trunc(count), this.wakeUps);
+    }
+    this.scheduleFlush();
+  }
+
+  /** Sends what is outgoing once the current callbacks are done: the caller's HTTP answer goes out first. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushOutgoing();
+    });
   }
 
   private flushOutgoing(): void {
@@ -224,7 +242,11 @@ export class DatabaseNotifications {
       ...(this.timeouts ? { connectionTimeoutMillis: this.timeouts.connectMs } : {}),
       keepAlive: true,
     });
-    client.on('notification', (message) => this.emit(message.channel, message.payload ?? ''));
+    client.on('notification', (message) => {
+      // Sent by this connection (flushOutgoing): publishPendingWork already woke this process's claimers.
+      const own = message.processId === (client as Client & { processID?: number }).processID;
+      this.emit(message.channel, message.payload ?? '', own);
+    });
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'notification connection lost; reconnecting');
       this.scheduleReconnect(client);
@@ -243,8 +265,8 @@ export class DatabaseNotifications {
     }
   }
 
-  private emit(channel: string, payload: string): void {
-    if (channel === CHANNELS.pendingWork) {
+  private emit(channel: string, payload: string, own = false): void {
+    if (channel === CHANNELS.pendingWork && !own) {
       this.wakeUps += 1;
       this.wakePendingWaiters(/^\d+$/.test(payload) ? Number(payload) : Number.POSITIVE_INFINITY, this.wakeUps);
     }

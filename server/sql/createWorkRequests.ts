@@ -36,10 +36,22 @@ export function successProfilesStatement(keys: HistoryKey[], sampleRuns: number)
   };
 }
 
-export const WORKER_CAPACITIES_STATEMENT = {
-  name: 'worksched_create_worker_capacities',
-  text: `select total_memory, available_disk_space, cpu_count, gpu_count, tags from worker where enabled`,
-};
+/**
+ * successProfilesStatement and the enabled workers' capacities in one statement (one round trip), each as a json
+ * array: `profiles` the rows of successProfilesStatement, `workers` {total_memory, available_disk_space, cpu_count,
+ * gpu_count, tags}.
+ */
+export function createReadsStatement(keys: HistoryKey[], sampleRuns: number) {
+  const profiles = successProfilesStatement(keys, sampleRuns);
+  return {
+    name: 'worksched_create_reads',
+    text: `select
+       (select coalesce(json_agg(p), '[]'::json) from (${profiles.text}) p) as profiles,
+       (select coalesce(json_agg(w), '[]'::json)
+          from (select total_memory, available_disk_space, cpu_count, gpu_count, tags from worker where enabled) w) as workers`,
+    values: profiles.values,
+  };
+}
 
 /** One new row's values, as insertWorkRequestsStatement takes them (json columns as JSON text). */
 export interface NewWorkRequestValues {
@@ -67,16 +79,37 @@ export interface NewWorkRequestValues {
 const INSERTED_COLUMNS = `id, created_at`;
 
 /**
+ * Inserts nothing unless every row is what the create path would have computed without reading first: none of
+ * `historyTaskNames` has a successful run (so nothing is learned at any level of the key) and an enabled worker
+ * fits each row's needs (so no unschedulable reason). The test of unschedulableReason's workerFits, in SQL.
+ */
+const GUARD = (historyParam: number) => `guard as materialized (
+       select not exists (select 1 from task_history h where h.task_name = any($${historyParam}::text[]) and h.result = 'success')
+         and not exists (
+           select 1 from unnest($7::bigint[], $8::bigint[], $9::int[], $10::int[], $11::text[]) as n(need_memory, need_disk, need_cpu, need_gpu, need_tags)
+           where not exists (
+             select 1 from worker w
+             where w.enabled and coalesce(n.need_memory, 0) <= w.total_memory and coalesce(n.need_disk, 0) <= w.available_disk_space
+               and coalesce(n.need_cpu, 0) <= w.cpu_count and coalesce(n.need_gpu, 0) <= w.gpu_count
+               and array(select json_array_elements_text(n.need_tags::json)) <@ w.tags)) as ok
+     ),
+     `;
+
+/**
  * Inserts pending first attempts in input order (ids ascend with it). Given a channel, the same statement (so
  * the same transaction) sends one pending-work notification whose payload is how many rows it created; without
  * one the caller publishes that after the commit (withNotificationsAfterCommit).
+ * `guardHistoryOf`: insert only if GUARD holds (the task names whose history would be looked up); no row back
+ * means it did not, and nothing was written.
  */
-export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendingWorkChannel: string | null) {
+export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendingWorkChannel: string | null, guardHistoryOf?: string[]) {
   const column = <K extends keyof NewWorkRequestValues>(key: K) => rows.map((row) => row[key]);
+  const guarded = guardHistoryOf !== undefined;
+  const channelParam = guarded ? 20 : 19;
   return {
     // One name per text: a name is prepared once per connection.
-    name: pendingWorkChannel === null ? 'worksched_create_work_requests_quiet' : 'worksched_create_work_requests',
-    text: `with inserted as (
+    name: `worksched_create_work_requests${pendingWorkChannel === null ? '_quiet' : ''}${guarded ? '_guarded' : ''}`,
+    text: `with ${guarded ? GUARD(19) : ''}inserted as (
        insert into work_request (task_name, subject, context, status, priority, priority_adjustment, task_data, requirements,
          learned_requirements, need_memory, need_disk, need_cpu, need_gpu, need_tags, attempt, max_attempts, time_limit_s,
          interrupt_allowed, user_metadata, unschedulable_reason, schedule, created_at)
@@ -89,16 +122,18 @@ export function insertWorkRequestsStatement(rows: NewWorkRequestValues[], pendin
          with ordinality as r(task_name, subject, context, task_data, requirements, learned, need_memory, need_disk,
            need_cpu, need_gpu, need_tags, unschedulable_reason, priority, max_attempts, time_limit_s, interrupt_allowed,
            user_metadata, schedule, position)
+       ${guarded ? 'where (select ok from guard)' : ''}
        order by r.position
        returning ${INSERTED_COLUMNS}
      )${pendingWorkChannel === null ? '' : `,
-     notified as materialized (select pg_notify($19, (select count(*) from inserted)::text))`}
+     notified as materialized (select pg_notify($${channelParam}, (select count(*) from inserted)::text)${guarded ? ' where exists (select 1 from inserted)' : ''})`}
      select inserted.* from inserted${pendingWorkChannel === null ? '' : ', notified'} order by inserted.id`,
     values: [
       column('taskName'), column('subject'), column('context'), column('taskData'), column('requirements'), column('learnedRequirements'),
       column('needMemory'), column('needDisk'), column('needCpu'), column('needGpu'), column('needTags'), column('unschedulableReason'),
       column('priority'), column('maxAttempts'), column('timeLimitS'), column('interruptAllowed'), column('userMetadata'),
       column('schedule'),
+      ...(guarded ? [guardHistoryOf] : []),
       ...(pendingWorkChannel === null ? [] : [pendingWorkChannel]),
     ],
   };

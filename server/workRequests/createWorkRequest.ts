@@ -6,7 +6,8 @@ import { createWorkRequests } from './createWorkRequests';
 
 /**
  * Stores a validated task spec as a pending work request: a batch of one (createWorkRequests), so both create
- * routes learn, check and insert the same way — three prepared statements, the insert and its notification one.
+ * routes learn, check and insert the same way: one guarded prepared statement when nothing is learned and a
+ * worker fits, else three.
  */
 export async function createWorkRequest(pool: Pool, spec: TaskSpec, policy: SchedulingPolicy): Promise<WorkRequest> {
   const [row] = await createWorkRequests(pool, [spec], policy);

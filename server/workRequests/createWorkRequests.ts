@@ -9,8 +9,7 @@ import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { unschedulableReason, type WorkerCapacity } from '../scheduler/unschedulableReason';
 import {
   insertWorkRequestsStatement,
-  successProfilesStatement,
-  WORKER_CAPACITIES_STATEMENT,
+  createReadsStatement,
   type NewWorkRequestValues,
 } from '../sql/createWorkRequests';
 import type { SuccessProfile } from '../sql/successProfile';
@@ -21,8 +20,9 @@ import { deferPendingWork } from './notifyChanges';
 /**
  * Stores validated task specs as pending work requests, all or none, in input order: requirements learned from
  * history fill what each spec leaves open (computed once per distinct history key, all keys in one statement),
- * the unschedulable reason is set where no enabled worker can run one, and claimers are woken once. At most
- * three statements whatever the count, without the ORM; the insert is one statement, hence one transaction
+ * the unschedulable reason is set where no enabled worker can run one, and claimers are woken once. Without the
+ * ORM: one statement when nothing is learned and a worker fits every request (the guarded insert), else at most
+ * three (plus the failed guarded one) whatever the count; the insert is one statement, hence one transaction
  * (its wake-up is published after it within withNotificationsAfterCommit, else sent by the insert itself). Returns the rows in input order, shaped as the entity (serializeWorkRequest).
  */
 export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: SchedulingPolicy): Promise<WorkRequest[]> {
@@ -46,9 +46,45 @@ export async function createWorkRequests(pool: Pool, specs: TaskSpec[], policy: 
  */
 export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy, schedules?: Array<string | null>): Promise<WorkRequest[]> {
   if (specs.length === 0) return [];
-  const learn = await requirementsLearner(client, specs, policy);
-  const workers = await loadWorkerCapacities(client);
-  const rows = specs.map((spec, index) => {
+  // Within withNotificationsAfterCommit the wake-up goes after the commit; otherwise with the insert.
+  const channel = deferPendingWork(specs.length) ? null : CHANNELS.pendingWork;
+  const historyNames = [...new Set(specs.filter((spec) => spec.use_history).map((spec) => keyOf(spec).taskName))];
+  if (!historyNames.some((name) => tasksWithHistory.has(name))) {
+    // Most creates learn nothing and fit a worker: one statement that checks both and inserts, instead of three.
+    const rows = newRows(specs, schedules, withoutHistory, null);
+    const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), channel, historyNames));
+    if (inserted.rows.length === rows.length) return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
+    if (inserted.rows.length !== 0) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
+  }
+  const { learn, workers } = await readForCreate(client, specs, policy);
+  const rows = newRows(specs, schedules, learn, workers);
+  const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), channel));
+  if (inserted.rows.length !== rows.length) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
+  return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
+}
+
+/**
+ * Task names this process saw successful runs of (the guarded insert would fail for them): such creates go
+ * straight to the reads. A hint only, whatever database it came from: the guard decides what is written.
+ */
+const tasksWithHistory = new Set<string>();
+const TASKS_WITH_HISTORY_MAX = 10_000;
+
+function rememberHistory(taskName: string): void {
+  if (tasksWithHistory.size >= TASKS_WITH_HISTORY_MAX) tasksWithHistory.clear();
+  tasksWithHistory.add(taskName);
+}
+
+/** What requirementsLearner answers for a spec whose key has no successful run at any level. */
+const withoutHistory = (spec: TaskSpec): LearnedRequirements => ({ learned: [], ...explicitRequirements(spec.resources) });
+
+function newRows(
+  specs: TaskSpec[],
+  schedules: Array<string | null> | undefined,
+  learn: (spec: TaskSpec) => LearnedRequirements,
+  workers: WorkerCapacity[] | null,
+) {
+  return specs.map((spec, index) => {
     const effective = learn(spec);
     return newWorkRequestRow({
       schedule: schedules?.[index] ?? null,
@@ -59,7 +95,8 @@ export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[]
       requirements: spec.resources,
       effective,
       learned: effective.learned,
-      unschedulableReason: unschedulableReason(effective, workers),
+      // null workers: the guarded insert checks that one fits.
+      unschedulableReason: workers === null ? null : unschedulableReason(effective, workers),
       stateReason: null,
       priority: spec.priority,
       priorityAdjustment: 0,
@@ -70,37 +107,58 @@ export async function createWorkRequestsOn(client: PoolClient, specs: TaskSpec[]
       userMetadata: spec.user_metadata,
     });
   });
-  // Within withNotificationsAfterCommit the wake-up goes after the commit; otherwise with the insert.
-  const deferred = deferPendingWork(rows.length);
-  const inserted = await client.query<InsertedRow>(insertWorkRequestsStatement(rows.map(toValues), deferred ? null : CHANNELS.pendingWork));
-  if (inserted.rows.length !== rows.length) throw new Error(`inserted ${inserted.rows.length} work requests of ${rows.length}`);
-  return inserted.rows.map((row, index) => toEntityShape(row, rows[index]));
 }
 
 const keyOf = (spec: TaskSpec): HistoryKey => historyKeyOf({ taskName: spec.task_name, subject: spec.subject, context: spec.context });
 const keyText = (key: HistoryKey) => JSON.stringify([key.taskName, key.subject, key.context]);
 
-/** Learns each spec's requirements: one profile per distinct history key (one statement for all), then per spec's resources. */
-async function requirementsLearner(client: PoolClient, specs: TaskSpec[], policy: SchedulingPolicy): Promise<(spec: TaskSpec) => LearnedRequirements> {
+/**
+ * What the create path reads, in one statement: each spec's learner (one profile per distinct history key, then
+ * per spec's resources) and the enabled workers' capacities.
+ */
+async function readForCreate(
+  client: PoolClient,
+  specs: TaskSpec[],
+  policy: SchedulingPolicy,
+): Promise<{ learn: (spec: TaskSpec) => LearnedRequirements; workers: WorkerCapacity[] }> {
   const keys = new Map<string, HistoryKey>();
   for (const spec of specs) {
     if (!spec.use_history) continue;
     const key = keyOf(spec);
     keys.set(keyText(key), key);
   }
+  const list = [...keys.values()];
+  type ProfileRow = SuccessProfile & { key_index: string | number; level: number };
+  type WorkerRow = { total_memory: string | number; available_disk_space: string | number; cpu_count: number; gpu_count: number; tags: string[] };
+  const result = await client.query<{ profiles: ProfileRow[]; workers: WorkerRow[] }>(createReadsStatement(list, policy.sampleRuns));
+  const { profiles: profileRows, workers } = result.rows[0];
   const profiles = new Map<string, LabelledSuccessProfile | null>();
-  if (keys.size > 0) {
-    const list = [...keys.values()];
-    const result = await client.query<SuccessProfile & { key_index: string; level: number }>(successProfilesStatement(list, policy.sampleRuns));
-    const levelsByKey = new Map<number, Map<number, SuccessProfile>>();
-    for (const row of result.rows) {
-      const index = Number(row.key_index) - 1;
-      let levels = levelsByKey.get(index);
-      if (!levels) levelsByKey.set(index, (levels = new Map<number, SuccessProfile>()));
-      levels.set(row.level, row);
-    }
-    list.forEach((key, index) => profiles.set(keyText(key), mostSpecificProfile(key, levelsByKey.get(index))));
+  const levelsByKey = new Map<number, Map<number, SuccessProfile>>();
+  for (const row of profileRows) {
+    const index = Number(row.key_index) - 1;
+    let levels = levelsByKey.get(index);
+    if (!levels) levelsByKey.set(index, (levels = new Map<number, SuccessProfile>()));
+    levels.set(row.level, row);
   }
+  list.forEach((key, index) => {
+    const profile = mostSpecificProfile(key, levelsByKey.get(index));
+    if (profile) rememberHistory(key.taskName);
+    profiles.set(keyText(key), profile);
+  });
+  return {
+    learn: learnerOf(profiles, policy),
+    workers: workers.map((row) => ({
+      totalMemory: Number(row.total_memory),
+      availableDiskSpace: Number(row.available_disk_space),
+      cpuCount: row.cpu_count,
+      gpuCount: row.gpu_count,
+      tags: row.tags,
+    })),
+  };
+}
+
+/** Each spec's requirements from its key's profile and its own resources. */
+function learnerOf(profiles: Map<string, LabelledSuccessProfile | null>, policy: SchedulingPolicy): (spec: TaskSpec) => LearnedRequirements {
   // Specs of one key may name different resources; most batches repeat a few combinations.
   const learned = new Map<string, LearnedRequirements>();
   return (spec) => {
@@ -121,17 +179,6 @@ function mostSpecificProfile(key: HistoryKey, levels: Map<number, SuccessProfile
     if (stats && Number(stats.runs) > 0) return { label: labels[level - 1], stats };
   }
   return null;
-}
-
-async function loadWorkerCapacities(client: PoolClient): Promise<WorkerCapacity[]> {
-  const result = await client.query<{ total_memory: string; available_disk_space: string; cpu_count: number; gpu_count: number; tags: string[] }>(WORKER_CAPACITIES_STATEMENT);
-  return result.rows.map((row) => ({
-    totalMemory: Number(row.total_memory),
-    availableDiskSpace: Number(row.available_disk_space),
-    cpuCount: row.cpu_count,
-    gpuCount: row.gpu_count,
-    tags: row.tags,
-  }));
 }
 
 type NewRow = ReturnType<typeof newWorkRequestRow>;
