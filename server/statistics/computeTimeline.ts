@@ -87,7 +87,8 @@ export async function computeTimeline(em: EntityManager, { windowS, bucketS }: T
          select ${slotOf('started_at')}, date_part('epoch', started_at - created_at)
          from work_request where status = 'running' and started_at >= ? and started_at < ?
        ) started group by slot`,
-      [bucketS, since, from, until, bucketS, from, until],
+      // A request that started at `from` or later ended then or later: the bound keeps the index range that short.
+      [bucketS, from, from, until, bucketS, from, until],
     ),
   ]);
   if (cache) {
