@@ -19,7 +19,8 @@
  *   the task page, the workflow page and the run page in a loop; then 300 more while the same tabs reload with
  *   Chromium at nice 19 (the machine's CPU goes to the server first); then 300 more while a plain HTTP client
  *   (bench/lib/replayRequests.ts, no browser) sends the API requests the tabs made in the first tabs phase again,
- *   at the times they made them (what the server and PostgreSQL pay, without the browser's CPU); and each of
+ *   at the times they made them, the 300 claims spread over the recording (what the server and PostgreSQL pay,
+ *   without the browser's CPU); and each of
  *   those requests alone, with its time, CPU and size. Reported: p50/p95/p99 of the claim call in each,
  *   their ratio (the dashboard's requests must not block workers; on a 2-core machine they do compete for the CPU),
  *   and the server's event-loop stalls (a tick ≥ 50 ms late) split into the main thread running (its own work:
@@ -42,7 +43,8 @@ import { CpuMeter, describeLatency, ms, summarize, type Summary } from './lib/st
 
 const SCENARIO = '10 dashboard';
 const ENDED = 20_000;
-const PENDING = 1_000;
+// Enough for every claim phase (4 × CLAIMS) besides the unschedulable ones: a claim that finds nothing is cheaper.
+const PENDING = 1_400;
 const UNSCHEDULABLE = 100;
 const WORKERS = 10;
 const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS ?? 1_000);
@@ -111,7 +113,11 @@ export async function runDashboardLoad(postgres: BenchPostgres): Promise<Scenari
     const niced = await withTabsRefreshing(bench, operatorToken, LOW_PRIORITY, () =>
       measureClaims(bench, workerToken, `while ${TABS} tabs reload, chromium at nice ${LOW_PRIORITY}`),
     );
-    const replayed = await withReplay(bench, recording, () => measureClaims(bench, workerToken, `while the tabs' requests are replayed without a browser`));
+    // Spread over the recording, so the claims meet all of it (back to back they would see its first seconds only).
+    const recordedMs = recordingDurationMs(recording);
+    const replayed = await withReplay(bench, recording, () =>
+      measureClaims(bench, workerToken, `while the tabs' requests are replayed without a browser, spread over ${(recordedMs / 1000).toFixed(0)} s`, recordedMs),
+    );
     const recorded = describeRecording(recording, beside.reloads);
     report.notes.push(...recorded.lines, ...(await profileRecordedRequests(bench, recording)));
     progress(`  claim, alone: ${describeLatency(alone)}; stalls ${describeStalls(alone.stalls)}`);
@@ -292,7 +298,7 @@ async function measureLoads(browser: Browser, bench: BenchServer, token: string,
  * One claim {max 1, wait_s 0} at a time, each completed before the next; the claim call's time. The event
  * loop's delay meanwhile (the server's loop: it shares this process) tells a blocked server from a busy CPU.
  */
-async function measureClaims(bench: BenchServer, token: string, what: string): Promise<Summary & { loopP99: number; loopMax: number; cpuMs: number; postgresCpuMs: number; stalls: LoopStalls }> {
+async function measureClaims(bench: BenchServer, token: string, what: string, spreadOverMs = 0): Promise<Summary & { loopP99: number; loopMax: number; cpuMs: number; postgresCpuMs: number; stalls: LoopStalls }> {
   progress(`${CLAIMS} claims ${what}`);
   const times: number[] = [];
   const cpuBefore = process.cpuUsage();
@@ -302,16 +308,25 @@ async function measureClaims(bench: BenchServer, token: string, what: string): P
   const stalls = new LoopStallMonitor();
   stalls.start();
   await withTimeLimit(`claims ${what}`, 300_000, async () => {
+    const phaseStarted = performance.now();
     for (let index = 0; index < CLAIMS; index += 1) {
+      const due = phaseStarted + (index * spreadOverMs) / CLAIMS;
+      if (due > performance.now()) await sleep(due - performance.now());
       const started = performance.now();
       const answer = await bench.http.post<ClaimResponse>('/api/v1/workers/claim', token, { max: 1, wait_s: 0 });
       times.push(performance.now() - started);
+      if (answer.work_requests.length === 0) throw new Error(`claims ${what}: the queue ran dry at claim ${index + 1}`);
       for (const item of answer.work_requests) await bench.http.post(`/api/v1/work-requests/${item.id}/complete`, token, { result: 'success', output_data: {} });
     }
   });
   loop.disable();
   const cpu = process.cpuUsage(cpuBefore);
   return { ...summarize(times), loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, postgresCpuMs: meter.perUnitMs(1).postgres, stalls: stalls.stop() };
+}
+
+function recordingDurationMs(file: string): number {
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.length > 0);
+  return lines.length === 0 ? 0 : (JSON.parse(lines[lines.length - 1]) as RecordedRequest).t;
 }
 
 /** The recorded requests: how many a page load, and which (query strings cut), for the notes. */
