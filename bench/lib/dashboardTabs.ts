@@ -8,7 +8,6 @@
  * bench/lib/replayRequests.ts to send again without a browser.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import type { Request } from 'playwright-core';
 import { launchBrowser } from '../../test/helpers/browser';
 
@@ -27,7 +26,6 @@ async function main(): Promise<void> {
   const pages = JSON.parse(process.env.DASHBOARD_PAGES ?? '[]') as Array<[string, string]>;
   const recordTo = process.env.DASHBOARD_RECORD;
   const browser = await launchBrowser();
-  lowerBrowserGroupPriority();
   let stop = false;
   let loads = 0;
   let readyAt: number | undefined;
@@ -67,28 +65,6 @@ async function main(): Promise<void> {
   await browser.close();
   if (recordTo) fs.writeFileSync(recordTo, recorded.map((entry) => JSON.stringify(entry)).join('\n'));
   process.stdout.write(`${JSON.stringify({ loads })}\n`);
-}
-
-/**
- * playwright starts Chromium in a session of its own (detached), so with the kernel's autogroup scheduling its
- * processes inherit this process's niceness but share the CPU with the server's session as a group of equal
- * weight: the niceness counts only inside the group. The group's own niceness (/proc/PID/autogroup) is set to
- * this process's, so "Chromium at nice 19" is that to the scheduler too. Needs root; skipped where there is none.
- */
-function lowerBrowserGroupPriority(): void {
-  const nice = os.getPriority();
-  if (nice <= 0) return;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // The parent pid is the 4th field, after the command in parentheses.
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent === process.pid) fs.writeFileSync(`/proc/${entry}/autogroup`, String(nice));
-    } catch {
-      // Gone meanwhile, no autogroup, or not allowed.
-    }
-  }
 }
 
 main().then(
