@@ -33,11 +33,11 @@ afterAll(async () => {
 const get = <T>(path: string, token = operatorToken) => server.request<T>('GET', path, { token });
 const getOk = async <T>(path: string): Promise<T> => expectStatus(await get<T>(path), 200, `GET ${path}`).body;
 
-async function run(spec: { task_name: string; subject?: string }, result: WorkRequestResult, stats?: RuntimeStatistics): Promise<WorkRequest> {
+async function run(spec: { task_name: string; subject?: string }, result: WorkRequestResult, stats?: RuntimeStatistics, by = worker): Promise<WorkRequest> {
   const created = await server.createWorkRequest({ ...spec, max_attempts: 1 });
-  const claimed = await worker.claimOk({ max: 1 });
+  const claimed = await by.claimOk({ max: 1 });
   expect(claimed.map((item) => item.id)).toEqual([created.id]);
-  return expectStatus(await worker.complete(created.id, { result, output_data: stats ? { runtime_statistics: stats } : {} }), 200, 'complete').body;
+  return expectStatus(await by.complete(created.id, { result, output_data: stats ? { runtime_statistics: stats } : {} }), 200, 'complete').body;
 }
 
 const figures = (durationMs: number, cpuMs: number, memory: number, disk: number): RuntimeStatistics => ({
@@ -169,6 +169,46 @@ describe('GET /statistics/timeline', () => {
     const total = answer.buckets.reduce((sum, bucket) => sum + Object.values(bucket.completed).reduce((a, b) => a + b, 0), 0);
     expect(total).toBe(rows.filter((row) => row.completed_s !== null && row.completed_s >= since).length);
   });
+
+  test('finished buckets come from a cache (for a minute), the current and newly finished ones are read each time', async () => {
+    const task = 'series.timeline.cache';
+    const path = '/api/v1/statistics/timeline?window=2m&bucket=10s';
+    // The first test left the first worker a running request.
+    const free = await server.registerWorker({ name: 'series-w2', totalMemory: 8 * GiB });
+    // Completions per bucket start, as the rows say.
+    const fromRows = async (answer: Timeline) => {
+      const rows = await server.sql<{ slot: string; count: string }>(
+        `select floor(extract(epoch from completed_at) / 10)::bigint as slot, count(*) as count from work_request
+         where completed_at >= $1 and completed_at < $2 group by 1`,
+        [answer.since, answer.until],
+      );
+      return new Map(rows.map((row) => [new Date(Number(row.slot) * 10_000).toISOString(), Number(row.count)]));
+    };
+    const perBucket = (answer: Timeline) =>
+      new Map(answer.buckets.flatMap((bucket) => {
+        const count = Object.values(bucket.completed).reduce((a, b) => a + b, 0);
+        return count > 0 ? [[bucket.start, count] as const] : [];
+      }));
+    await run({ task_name: task }, 'success', undefined, free);
+    const first = await getOk<Timeline>(path);
+    expect(perBucket(first)).toEqual(await fromRows(first));
+    // Into the next bucket: the one that held the first run is finished now, and read once more (it was current).
+    await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() % 10_000) + 200));
+    await run({ task_name: task }, 'failure', undefined, free);
+    const second = await getOk<Timeline>(path);
+    expect(perBucket(second)).toEqual(await fromRows(second));
+    await run({ task_name: task }, 'success', undefined, free);
+    const third = await getOk<Timeline>(path);
+    expect(third.since).toBe(second.since);
+    expect(perBucket(third)).toEqual(await fromRows(third));
+    // A row written into a finished bucket by hand shows only once the cache expires: proof the bucket was not read again.
+    const backdated = await run({ task_name: task }, 'success', undefined, free);
+    const finished = second.buckets[5].start;
+    await server.sql(`update work_request set completed_at = $2::timestamptz + interval '1 second' where id = $1`, [backdated.id, finished]);
+    const fourth = await getOk<Timeline>(path);
+    expect((await fromRows(fourth)).get(finished)).toBe((perBucket(third).get(finished) ?? 0) + 1);
+    expect(perBucket(fourth).get(finished)).toBe(perBucket(third).get(finished));
+  }, 30_000);
 
   test('a day is 288 buckets of 5 minutes; a bucket may be chosen; too many or too small buckets are a 400 on bucket', async () => {
     const day = await getOk<Timeline>('/api/v1/statistics/timeline?window=24h');
