@@ -114,6 +114,8 @@ async function main(): Promise<number> {
       if (interrupted) break;
       if (!isSelected(scenario.name, only)) continue;
       progress(`=== scenario ${scenario.name}`);
+      const unsettled = await postgres.settle();
+      if (unsettled) progress(unsettled);
       const start = Date.now();
       try {
         const report: ScenarioReport = await scenario.run(postgres);

@@ -58,6 +58,12 @@ export interface BenchPostgres {
   settings: string;
   /** Creates a fresh database (dropped on `cleanup`) and returns its URL. */
   createDatabase(cleanup: Cleanup, label: string): Promise<string>;
+  /**
+   * Before a scenario: a CHECKPOINT, so that the dirty pages and WAL the earlier scenarios left behind are written
+   * now rather than by a checkpoint in the middle of this one's timing. Needs superuser (or pg_checkpoint); skipped
+   * with a note when not allowed.
+   */
+  settle(): Promise<string | null>;
 }
 
 /** DATABASE_URL when set (databases are created on that server), else an embedded PostgreSQL in a fresh temp dir. */
@@ -123,6 +129,12 @@ export async function provisionPostgres(cleanup: Cleanup): Promise<BenchPostgres
       const url = new URL(adminUrl);
       url.pathname = `/${name}`;
       return url.toString();
+    },
+    async settle() {
+      return withClient(adminUrl, (client) => client.query('CHECKPOINT')).then(
+        () => null,
+        (error: unknown) => `CHECKPOINT before the scenario skipped: ${error instanceof Error ? error.message : String(error)}`,
+      );
     },
   };
 }
