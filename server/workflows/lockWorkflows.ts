@@ -55,11 +55,13 @@ export async function lockWorkflowsOfRequests(em: EntityManager, ids: number[]):
  */
 export async function lockWorkflows(em: EntityManager, workflowIds: string[], options: { shared?: boolean } = {}): Promise<Workflow[]> {
   if (workflowIds.length === 0) return [];
-  await gateWorkflows(em, workflowIds, options.shared ? 'shared' : 'exclusive');
+  // The gate in the same statement (an init plan, run before the scan): one round trip on the completion path.
   const rows = await rawQuery<Record<string, unknown>>(
     em,
-    `select * from workflow where workflow_id = any(?::text[]) order by workflow_id for ${options.shared ? 'key share' : 'update'}`,
-    [workflowIds],
+    `with gate as (${gateStatement(options.shared ? 'shared' : 'exclusive')})
+     select * from workflow where workflow_id = any(?::text[]) and (select count(*) from gate) >= 0
+     order by workflow_id for ${options.shared ? 'key share' : 'update'}`,
+    [workflowIds, workflowIds],
   );
   return rows.map((row) => em.map(Workflow, row));
 }
