@@ -54,19 +54,12 @@ export async function settleWorkflow(em: EntityManager, workflowId: string, chan
   let leftActive = false;
   let stillBlocked = false;
   while (finished.length > 0 || candidates.length > 0 || allBlocked) {
-    stillBlocked = false;
     const statement = blockedTasksStatement(workflowId, candidates, finished, allBlocked);
     const blocked = await rawQuery<BlockedTaskRow>(em, statement.text, statement.values as never[]);
     allBlocked = false;
     candidates = [];
-    const skips: Array<{ id: number; skip_reason: string }> = [];
-    const ready: BlockedTaskRow[] = [];
-    for (const task of blocked) {
-      const failed = task.dependencies.find((dependency) => isDone(dependency.status) && dependency.result !== 'success' && !dependency.allow_failure);
-      if (failed) skips.push({ id: Number(task.id), skip_reason: `dependency "${failed.task_id}" ${describeEnd(failed)}` });
-      else if (task.dependencies.every((dependency) => isDone(dependency.status))) ready.push(task);
-      else stillBlocked = true;
-    }
+    const { skips, ready, waiting } = classifyBlocked(blocked);
+    stillBlocked = waiting;
     // Tasks of a PENDING (not yet admitted) or CANCELED workflow stay where they are.
     if (workflow.status === 'RUNNING') {
       const released = await releaseReady(em, workflow, ready, policy, prepared.release);
@@ -126,14 +119,8 @@ export async function settleCompletedTasks(
       const statement = blockedTasksByIdStatement(ids);
       blocked = await rawQuery<BlockedTaskRow>(em, statement.text, statement.values as never[]);
     }
-    const skips: Array<{ id: number; skip_reason: string }> = [];
-    const ready: BlockedTaskRow[] = [];
-    for (const task of blocked) {
-      const failed = task.dependencies.find((dependency) => isDone(dependency.status) && dependency.result !== 'success' && !dependency.allow_failure);
-      if (failed) skips.push({ id: Number(task.id), skip_reason: `dependency "${failed.task_id}" ${describeEnd(failed)}` });
-      else if (task.dependencies.every((dependency) => isDone(dependency.status))) ready.push(task);
-      else stillBlocked = true;
-    }
+    const { skips, ready, waiting } = classifyBlocked(blocked);
+    stillBlocked = waiting;
     if (ready.length > 0) {
       const released = await releaseTasks(em, workflow.workflowId, ready, policy, release);
       skips.push(...released.skips);
@@ -184,4 +171,18 @@ function describeEnd(dependency: { status: string; result: string | null }): str
   if (dependency.status === 'aborted') return 'was aborted';
   if (dependency.result === 'skipped') return 'was skipped';
   return `failed (${dependency.result ?? 'no result'})`;
+}
+
+/** Blocked tasks by what their dependencies say: skip (one failed, naming it), ready (all done), or still waiting. */
+function classifyBlocked(blocked: BlockedTaskRow[]): { skips: Array<{ id: number; skip_reason: string }>; ready: BlockedTaskRow[]; waiting: boolean } {
+  const skips: Array<{ id: number; skip_reason: string }> = [];
+  const ready: BlockedTaskRow[] = [];
+  let waiting = false;
+  for (const task of blocked) {
+    const failed = task.dependencies.find((dependency) => isDone(dependency.status) && dependency.result !== 'success' && !dependency.allow_failure);
+    if (failed) skips.push({ id: Number(task.id), skip_reason: `dependency "${failed.task_id}" ${describeEnd(failed)}` });
+    else if (task.dependencies.every((dependency) => isDone(dependency.status))) ready.push(task);
+    else waiting = true;
+  }
+  return { skips, ready, waiting };
 }
