@@ -122,18 +122,9 @@ export type CompleteWorkRequest = z.input<typeof completeWorkRequestSchema>;
 /** Most results one call may carry (batch completion or a claim): a 400 above it. */
 export const MAX_RESULTS_PER_CALL = 1_000;
 
-/**
- * One finished request's report inside a batch: the per-request complete body with its id, and optionally the
- * task's last log entries (`logs`, as POST …/logs takes them), stored before the result: a task that printed
- * little needs no log call of its own.
- */
+/** One finished request's report inside a batch: the per-request complete body with its id. */
 export const completionItemSchema = z
-  .object({
-    id: z.number().int().positive(),
-    result: workRequestResultSchema,
-    output_data: outputDataSchema.default({}),
-    logs: z.array(logEntrySchema).max(10_000).optional(),
-  })
+  .object({ id: z.number().int().positive(), result: workRequestResultSchema, output_data: outputDataSchema.default({}) })
   .strict();
 export type CompletionItem = z.input<typeof completionItemSchema>;
 

@@ -322,12 +322,8 @@ export class WorkerAgent {
 
   private async finish(active: ActiveTask, outcome: TaskOutcome): Promise<void> {
     const { request } = active;
+    const { acknowledgedSeq } = await active.shipper.close();
     const output: OutputData = outcome.output_data;
-    const shutdown = outcome.result === 'aborted' && output.errors?.some((error) => error.code === ERROR_CODES.workerShutdown) === true;
-    // A completion carries the task's last log entries itself; a release or a preempted run sends them first.
-    const completes = !active.preempted && !shutdown;
-    const { acknowledgedSeq, unsent } = completes ? await active.shipper.closeForReport() : { ...(await active.shipper.close()), unsent: [] };
-    const logs = unsent.length > 0 ? { logs: unsent } : {};
     this.logger.info({ workRequest: request.id, result: outcome.result, statistics: output.runtime_statistics }, 'task finished');
     if (active.preempted) {
       // The server already put it back to pending (same attempt): nothing to report, it neither failed nor was cancelled.
@@ -335,18 +331,19 @@ export class WorkerAgent {
       this.spool.remove(request.id);
       return;
     }
-    if (shutdown) {
-      this.stopCounts.handedBack += 1;
-      await this.outbox.store({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
-      return;
-    }
     if (outcome.result === 'aborted') {
+      const shutdown = output.errors?.some((error) => error.code === ERROR_CODES.workerShutdown);
+      if (shutdown) {
+        this.stopCounts.handedBack += 1;
+        await this.outbox.store({ kind: 'release', id: request.id, acknowledged_seq: acknowledgedSeq, body: { reason: 'the worker is shutting down', output_data: output } });
+        return;
+      }
       // Cancelled: the server already marked it aborted; this only records the killed run's statistics.
-      await this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, ...logs, body: { result: 'failure', output_data: output } });
+      await this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: 'failure', output_data: output } });
       return;
     }
     if (this.stopClaiming.signal.aborted) this.stopCounts.finished += 1;
-    await this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, ...logs, body: { result: outcome.result, output_data: output } });
+    await this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
   }
 
   private async withRetry<T>(what: string, action: () => Promise<T>): Promise<T> {

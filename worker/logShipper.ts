@@ -11,8 +11,6 @@ const FLUSH_BYTES = 64 * 1024;
 const MAX_ENTRY_CHARS = 32 * 1024;
 /** Past this much unshipped output (server down), keep it only in the spool, not in memory. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** Most buffered output a report carries itself at the task's end (instead of a log call before it). */
-const HAND_OVER_BYTES = 64 * 1024;
 /** Default cap of one task's log (as the server's WORKSCHED_LOG_MAX_BYTES). */
 export const DEFAULT_LOG_MAX_BYTES = 16 * 1024 * 1024;
 /** Kept below the cap for the truncation line itself, so the server stores it rather than its own. */
@@ -103,27 +101,6 @@ export class LogShipper {
     clearInterval(this.timer);
     await this.flush();
     if (this.pending.length > 0) await this.flush();
-    return this.spoolRest();
-  }
-
-  /**
-   * Stops the timer without a log call of its own: what is still buffered (at most HAND_OVER_BYTES) is returned
-   * for the report to carry (`unsent`, numbered after `acknowledgedSeq`); more than that is sent as close() does.
-   */
-  async closeForReport(): Promise<{ acknowledgedSeq: number; lastSeq: number; unsent: LogEntry[] }> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.flushing;
-    if (this.spoolOnly || this.pendingBytes > HAND_OVER_BYTES) return { ...(await this.close()), unsent: [] };
-    const unsent = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const lastSeq = this.nextSeq - 1;
-    if (unsent.length > 0) return { acknowledgedSeq: unsent[0].seq - 1, lastSeq, unsent };
-    return { ...this.spoolRest(), unsent };
-  }
-
-  private spoolRest(): { acknowledgedSeq: number; lastSeq: number } {
     const lastSeq = this.nextSeq - 1;
     if (!this.spoolOnly) {
       this.spool.append(this.workRequestId, this.pending);

@@ -4,21 +4,14 @@ import { hasErrorCode, isTransient } from '../client/errors';
 import { WorkschedApiError } from '../client/http';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
 import { MAX_RESULTS_PER_CALL, type CompletionAnswer, type CompletionItem } from '../protocol/workerApi';
-import type { LogEntry, WorkRequestResult } from '../protocol/workRequest';
+import type { WorkRequestResult } from '../protocol/workRequest';
 import { Backoff } from '../common/backoff';
 import type { Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
 import type { LogSpool } from './logSpool';
 import type { WorkerServerApi } from './serverApi';
 
-export type CompletionOutboxItem = {
-  kind: 'complete';
-  id: number;
-  acknowledged_seq: number;
-  /** The task's last log entries (after acknowledged_seq), sent with the report rather than in a call of their own. */
-  logs?: LogEntry[];
-  body: { result: WorkRequestResult; output_data: OutputData };
-};
+export type CompletionOutboxItem = { kind: 'complete'; id: number; acknowledged_seq: number; body: { result: WorkRequestResult; output_data: OutputData } };
 export type OutboxItem =
   | CompletionOutboxItem
   | { kind: 'release'; id: number; acknowledged_seq: number; body: { reason: string; output_data: OutputData } };
@@ -306,12 +299,6 @@ export class Outbox {
   /** The per-request route: true when the server has the report (or rejected it for good); false to retry later. */
   private async deliverOne(item: OutboxItem): Promise<boolean> {
     try {
-      // The per-request route takes no log entries: the ones the report carries go first, as deliverLogs sends the spooled ones.
-      if (item.kind === 'complete' && item.logs?.length) {
-        await this.api.postLogs(item.id, item.logs).catch((error: unknown) => {
-          if (!isRefusal(error)) throw error;
-        });
-      }
       if (item.kind === 'complete') await this.api.complete(item.id, item.body);
       else await this.api.release(item.id, item.body);
     } catch (error) {
@@ -358,7 +345,7 @@ export class Outbox {
 }
 
 export function toCompletionItem(item: CompletionOutboxItem): CompletionItem {
-  return { id: item.id, result: item.body.result, output_data: item.body.output_data, ...(item.logs?.length ? { logs: item.logs } : {}) };
+  return { id: item.id, result: item.body.result, output_data: item.body.output_data };
 }
 
 /** The server answered and will not take this as it is (a 4xx); anything else may go through later. */

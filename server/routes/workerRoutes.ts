@@ -8,9 +8,6 @@ import { recordHeartbeat } from '../workers/heartbeat';
 import { listWorkers } from '../workers/listWorkers';
 import { registerWorker } from '../workers/registerWorker';
 import { completeWorkRequests, type CompletionReport } from '../workRequests/completeWorkRequests';
-import { appendLogEntries } from '../workRequests/logEntries';
-import { HttpError } from '../errors';
-import type { CompletionItem } from '../../protocol/workerApi';
 import { withNotificationsAfterCommit } from '../workRequests/notifyChanges';
 import { completeWithinCap } from '../workRequests/outputDataLimit';
 import { serializeWorker } from '../workers/serializeWorker';
@@ -27,20 +24,11 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
    * Applies the results within the output_data cap (the others are answered 413) and counts the attempts they
    * ended; their wake-ups are sent after the commit (before a claim that carried them starts waiting).
    */
-  const complete = async (workerId: number, items: CompletionItem[]) => {
+  const complete = async (workerId: number, results: CompletionReport[]) => {
     const ended: EndedAttempt[] = [];
-    const results: CompletionReport[] = items.map(({ logs: _logs, ...report }) => report as CompletionReport);
-    const answers = await withNotificationsAfterCommit(ctx.notifications, async () => {
-      // Carried log entries go first, as POST …/logs would store them: a follower then has them all when the result ends its stream.
-      for (const item of items) {
-        if (!item.logs?.length) continue;
-        await appendLogEntries(fork(), item.id, workerId, item.logs, ctx.config.logMaxBytes).catch((error: unknown) => {
-          // Not this worker's (or gone): the result's own answer says so.
-          if (!(error instanceof HttpError) || (error.status !== 404 && error.status !== 409)) throw error;
-        });
-      }
-      return completeWithinCap(results, ctx.config.maxOutputData, (accepted) => completeWorkRequests(fork(), ctx.pool, workerId, accepted, policy, ended));
-    });
+    const answers = await withNotificationsAfterCommit(ctx.notifications, () =>
+      completeWithinCap(results, ctx.config.maxOutputData, (accepted) => completeWorkRequests(fork(), ctx.pool, workerId, accepted, policy, ended)),
+    );
     ctx.metrics.recordEnded(ended);
     return answers;
   };

@@ -298,25 +298,3 @@ test('bad batches are a 400 naming the field, and nothing is written', async () 
   expect(await rowOf(id)).toMatchObject({ status: 'running', result: null });
   expect(await historyOf(id)).toEqual([]);
 });
-
-test("a report's carried log entries are stored before its result (idempotent by seq); another worker's are not", async () => {
-  const { register, create } = isolation();
-  const worker = await register();
-  const other = await register();
-  const created = await create();
-  expect(await claimIds(worker, 1)).toEqual([created.id]);
-  const ts = new Date().toISOString();
-  const logs = [
-    { seq: 0, ts, stream: 'stdout' as const, text: 'hello\n' },
-    { seq: 1, ts, stream: 'system' as const, text: 'result: success\n' },
-  ];
-  const intruder = await completeBatchOk(other, [{ id: created.id, result: 'success', logs: [{ seq: 2, ts, stream: 'stdout', text: 'not mine\n' }] }]);
-  expect(intruder[0].status).toBe(409);
-  // Carried by a claim, then sent again in a batch (a lost answer): stored once.
-  const claimed = await worker.call<OrError<{ results: CompletionAnswer[] }>>('POST', '/api/v1/workers/claim', { max: 1, wait_s: 0, results: [{ id: created.id, result: 'success', logs }] });
-  expect(expectStatus(claimed, 200, 'claim').body.results).toEqual([{ id: created.id, status: 200 }]);
-  expect((await completeBatchOk(worker, [{ id: created.id, result: 'success', logs }]))[0].status).toBe(200);
-  const stored = await server.sql<{ seq: number; stream: string; text: string }>(`select seq, stream, text from log_chunk where work_request_id = $1 order by seq`, [created.id]);
-  expect(stored).toEqual(logs.map(({ seq, stream, text }) => ({ seq, stream, text })));
-  expect((await rowOf(created.id)).status).toBe('completed');
-});

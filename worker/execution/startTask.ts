@@ -69,9 +69,7 @@ class TaskRun {
     const root = resolve(options.workRoot);
     this.workdir = join(root, this.name);
     this.files = new TaskFiles(root, this.name, { ownDirectory: options.runAs !== undefined });
-    // The task cgroup is made while the work dir is prepared (both off the event loop).
-    const measurement = this.prepareMeasurement();
-    this.done = Promise.all([this.prepare(root), measurement]).then(([, method]) => this.run(method)).catch((error: Error) => {
+    this.done = this.prepare(root).then(() => this.run()).catch((error: Error) => {
       this.system(`internal error: ${error.stack ?? error.message}`);
       if (!this.mainExited) this.signalAll('SIGKILL'); // never leave a task running unsupervised
       return this.finish({ kind: 'start-error', code: ERROR_CODES.spawnFailed, message: `worker error: ${error.message}` }, 'proc', 0, {});
@@ -118,28 +116,24 @@ class TaskRun {
     }
   }
 
-  /** The method to measure with; for a cgroup one, the task's cgroup (this.cgroup) is created. Never rejects. */
-  private async prepareMeasurement(): Promise<{ method: MeasurementMethod; note?: string }> {
+  private async run(): Promise<TaskOutcome> {
     const forced = this.options.measurementMethod;
-    const method: MeasurementMethod = forced ?? (await detectMeasurementMethod());
-    if (method === 'proc') return { method };
-    // A forced v2 on a host whose cgroup2 lacks memory still gives cpu; memory then comes from /proc.
-    const setup = getCgroupSetup(method, { requireMemory: forced === undefined });
-    try {
-      if (!setup) throw new Error(`no writable ${method} hierarchy`);
-      this.cgroup = await TaskCgroup.create(setup, this.name, this.options.memoryLimitBytes);
-      return { method, note: `task cgroup ${this.name} under ${describeSetup(setup)}` };
-    } catch (error) {
-      return { method: 'proc', note: `cannot create a ${method} cgroup (${(error as Error).message}): measuring by /proc sampling` };
-    }
-  }
-
-  private async run(measurement: { method: MeasurementMethod; note?: string }): Promise<TaskOutcome> {
-    const method = measurement.method;
+    let method: MeasurementMethod = forced ?? (await detectMeasurementMethod());
     if (this.setupError) return this.finish({ kind: 'start-error', ...this.setupError }, method, 0, {});
     const missing = await findMissingRequiredFiles(requiredFilesOf(this.options.workRequest));
     if (missing.length > 0) return this.finish({ kind: 'start-error', ...requiredFileError(missing) }, method, 0, {});
-    if (measurement.note) this.system(measurement.note);
+    if (method !== 'proc') {
+      // A forced v2 on a host whose cgroup2 lacks memory still gives cpu; memory then comes from /proc.
+      const setup = getCgroupSetup(method, { requireMemory: forced === undefined });
+      try {
+        if (!setup) throw new Error(`no writable ${method} hierarchy`);
+        this.cgroup = TaskCgroup.create(setup, this.name, this.options.memoryLimitBytes);
+        this.system(`task cgroup ${this.name} under ${describeSetup(setup)}`);
+      } catch (error) {
+        this.system(`cannot create a ${method} cgroup (${(error as Error).message}): measuring by /proc sampling`);
+        method = 'proc';
+      }
+    }
     if (this.killReason) return this.finish({ kind: 'killed', reason: this.killReason }, method, 0, {});
 
     const runAs = this.options.runAs;

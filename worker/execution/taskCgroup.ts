@@ -1,4 +1,4 @@
-import { existsSync, promises as fsp, readFileSync, rmdirSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { sleep } from '../../common/sleep';
 import { ensureBases, releaseBases, type CgroupSetup } from './cgroupDetect';
@@ -12,39 +12,8 @@ export interface CgroupStats {
   failcnt?: number;
 }
 
-/** Task cgroups of this process alive per setup: the bases are released a moment after it drops to zero. */
+/** Task cgroups of this process alive per setup: the bases are released when it drops to zero. */
 const active = new Map<CgroupSetup, number>();
-/** Setups whose bases this process created and has not released. */
-const ensured = new Set<CgroupSetup>();
-const releaseTimers = new Map<CgroupSetup, NodeJS.Timeout>();
-/**
- * Idle this long before the bases go: one task after another (concurrency 1) would otherwise mkdir and rmdir
- * them around every task, and a v1 memory cgroup is slow to create.
- */
-const RELEASE_BASES_AFTER_MS = 2_000;
-let exitHookInstalled = false;
-
-function scheduleRelease(setup: CgroupSetup): void {
-  clearTimeout(releaseTimers.get(setup));
-  const timer = setTimeout(() => {
-    releaseTimers.delete(setup);
-    if (active.get(setup)) return;
-    ensured.delete(setup);
-    releaseBases(setup);
-  }, RELEASE_BASES_AFTER_MS);
-  timer.unref();
-  releaseTimers.set(setup, timer);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A process exiting within the delay still leaves no empty base behind.
-    process.once('exit', () => {
-      for (const [pending, pendingTimer] of releaseTimers) {
-        clearTimeout(pendingTimer);
-        if (!active.get(pending)) releaseBases(pending);
-      }
-    });
-  }
-}
 
 function readText(file: string): string | undefined {
   try {
@@ -78,30 +47,17 @@ export class TaskCgroup {
     readonly dirs: string[],
   ) {}
 
-  /**
-   * Off the event loop (mkdir of a v1 memory cgroup takes a while): the task's work dir is prepared meanwhile.
-   * The bases are made once and kept while tasks run; a base removed under us (another worker process released
-   * it) is made again.
-   */
-  static async create(setup: CgroupSetup, name: string, memoryLimitBytes?: number): Promise<TaskCgroup> {
-    active.set(setup, (active.get(setup) ?? 0) + 1);
-    clearTimeout(releaseTimers.get(setup));
-    releaseTimers.delete(setup);
+  static create(setup: CgroupSetup, name: string, memoryLimitBytes?: number): TaskCgroup {
     const dirs: string[] = [];
     try {
+      // Another worker process may release a shared base between ensureBases and mkdir: retry.
       for (let attempt = 1; ; attempt += 1) {
-        if (!ensured.has(setup) || attempt > 1) {
-          ensureBases(setup);
-          ensured.add(setup);
-        }
+        ensureBases(setup);
         try {
           for (const base of setup.bases) {
             const dir = join(base, name);
-            if (dirs.includes(dir)) continue;
-            await fsp.mkdir(dir).catch((error: NodeJS.ErrnoException) => {
-              if (error.code !== 'EEXIST') throw error;
-            });
-            dirs.push(dir);
+            if (!existsSync(dir)) mkdirSync(dir);
+            if (!dirs.includes(dir)) dirs.push(dir);
           }
           break;
         } catch (error) {
@@ -114,11 +70,10 @@ export class TaskCgroup {
       }
     } catch (error) {
       for (const dir of dirs) rmdirSafe(dir);
-      const count = (active.get(setup) ?? 1) - 1;
-      active.set(setup, count);
-      if (count === 0) scheduleRelease(setup);
+      if (!active.get(setup)) releaseBases(setup);
       throw error;
     }
+    active.set(setup, (active.get(setup) ?? 0) + 1);
     return new TaskCgroup(setup, dirs);
   }
 
@@ -215,23 +170,14 @@ export class TaskCgroup {
     const deadline = Date.now() + timeoutMs;
     let left = [...this.dirs];
     while (left.length > 0 && Date.now() <= deadline) {
-      const gone = await Promise.all(left.map((dir) => rmdirAsync(dir)));
-      left = left.filter((_, index) => !gone[index]);
+      left = left.filter((dir) => !rmdirSafe(dir));
       if (left.length > 0) await sleep(50);
     }
     const count = (active.get(this.setup) ?? 1) - 1;
     active.set(this.setup, count);
-    if (count === 0) scheduleRelease(this.setup);
+    if (count === 0) releaseBases(this.setup);
     return left;
   }
-}
-
-/** True when the directory is gone (off the event loop: rmdir of a v1 memory cgroup is slow too). */
-function rmdirAsync(dir: string): Promise<boolean> {
-  return fsp.rmdir(dir).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
-  );
 }
 
 /** True when the directory is gone. */
