@@ -10,13 +10,15 @@ export const RUN_BUDGET_LOCK_CLASS = 0x7772;
  * (workflow_worker.stop_reason), nor when the run's spend over its budget window (the ledger's buckets and its
  * running attempts: never its whole history) plus the expected cost of `r` on this worker (its key's mean
  * duration × the worker's cost_per_hour) would pass the budget. Only rows of runs get here.
+ * `offset 0` keeps the spend a subquery of its own, computed once: pulled up, its three uses were three sums of
+ * the ledger's window and three scans of the run's running attempts per row looked at.
  */
 function runAllowsSql(r: string, workerId: string, costPerHour: string): string {
   return `(not exists (select 1 from workflow_worker ww where ww.workflow_id = ${r}.workflow_id and ww.worker_id = ${workerId} and ww.stop_reason is not null)
              and coalesce((select case when f.budget is null then true else (
                  select sp.spend < ${budgetLimit('f')} and (sp.spend <= 0
                    or sp.spend + ${expectedDurationMsSql(r)} * coalesce(${costPerHour}, 0) / 3600000.0 <= ${budgetLimit('f')})
-                 from (select ${runSpendSql('f')} as spend) sp) end
+                 from (select ${runSpendSql('f')} as spend offset 0) sp) end
                from workflow f where f.workflow_id = ${r}.workflow_id), true))`;
 }
 
