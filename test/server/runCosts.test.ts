@@ -10,6 +10,7 @@ import type { Workflow, WorkflowWithTasks } from '../../protocol/workflow';
 import type { WorkRequest } from '../../protocol/workRequest';
 import { expectStatus, startTestServer, uniqueTaskName, type OrError, type SimWorker, type TestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
+import { claimPickingQuery } from '../../server/sql/claim';
 
 let server: TestServer;
 
@@ -218,4 +219,18 @@ test('a burst of claims against a tight budget: reservations let exactly the bud
   expect(after.budget_spent).toBeCloseTo(3, 6);
   expect(after.budget_reason).toMatch(/^budget 3\/h: spent 3 in the last hour, next task ~[\d.]+; frees up at \d{4}-/);
   expect((await Promise.all(workers.map((worker) => worker.claimOk({ max: 2 })))).flat()).toEqual([]);
+});
+
+test("the claim sums a budgeted run's ledger window once per task it looks at", async () => {
+  const taskName = uniqueTaskName('once');
+  const worker = await server.registerWorker({ costPerHour: 3.6, tags: [taskName] });
+  const runId = newRunId();
+  await createRun({ workflow_id: runId, budget: '10/h', tasks: tasks(taskName, 0, 2) });
+  // The plan of the picking query: each scan of workflow_spend in it is one sum of the window per row looked at.
+  const plan = await server.sql<{ 'QUERY PLAN': string }>(`explain (costs off) ${claimPickingQuery(worker.id, 1).text}`);
+  const spendScans = plan.filter((row) => / on workflow_spend( |$)/.test(row['QUERY PLAN']));
+  expect(spendScans).toHaveLength(1);
+  // And the spend check still passes the run's task under its budget.
+  const [item] = await worker.claimOk({ max: 1 });
+  expect(item?.task_name).toBe(taskName);
 });
