@@ -167,7 +167,7 @@ export async function runDashboardLoad(postgres: BenchPostgres): Promise<Scenari
     // This process is the server (and the claiming client, the same in both phases): the extra CPU is the dashboard's.
     report.rows.push({ scenario: SCENARIO, metric: 'server CPU per dashboard page load (auto-refreshes of the open pages included)', value: ms((beside.result.cpuMs - alone.cpuMs) / beside.reloads) });
     report.rows.push({ scenario: SCENARIO, metric: 'PostgreSQL CPU per dashboard page load (the same way)', value: ms((beside.result.postgresCpuMs - alone.postgresCpuMs) / beside.reloads) });
-    // Where the replay phase's CPU went, beside the claims' own (the alone phase, scaled to the phase's length).
+    // Where the replay phase's CPU went: the same 300 claims as alone, plus the dashboard's requests and the server's own timers over a longer phase.
     report.rows.push({
       scenario: SCENARIO,
       metric: `CPU in all, alone → replayed (${replayed.requests} requests): server process / PostgreSQL`,
