@@ -5,7 +5,7 @@ import { requireRole, type Principal, type TokenAuthenticator } from '../auth';
 import { RateLimitedError, ResponseInvalidError, parseInput, parsePathParams } from '../errors';
 import type { TokenBuckets } from '../rateLimit';
 import { clientGoneSignal } from './clientGoneSignal';
-import { OPERATOR_READ_ROUTES, type OperatorReadGate } from './operatorReadGate';
+import { OPERATOR_READ_ROUTES, WORKER_ACTIVITY_ROUTES, type OperatorReadGate } from './operatorReadGate';
 import { requestBodyOf } from './requestBody';
 import { sendJson } from './sendJson';
 
@@ -80,7 +80,19 @@ export function mountRoutes(
       const status = typeof res.locals.status === 'number' ? res.locals.status : res.statusCode === 200 ? (route.status ?? 200) : res.statusCode;
       sendJson(res, status, answer);
     };
+    const gates = options.operatorReads;
     // Gated through the serialisation too: that is the event loop's share of a big listing.
-    app[route.method](route.path, ...guards, gate ? (req: Request, res: Response) => gate.run(clientGoneSignal(res), () => answerCall(req, res)) : answerCall);
+    if (gate) app[route.method](route.path, ...guards, (req: Request, res: Response) => gate.run(clientGoneSignal(res), () => answerCall(req, res)));
+    else if (gates && WORKER_ACTIVITY_ROUTES.has(name)) {
+      // Workers at work narrow the dashboard's gate (OperatorReadGate); marked when a call (past its role check) starts and ends.
+      app[route.method](route.path, ...guards, async (req: Request, res: Response) => {
+        gates.workerCall();
+        try {
+          await answerCall(req, res);
+        } finally {
+          gates.workerCall();
+        }
+      });
+    } else app[route.method](route.path, ...guards, answerCall);
   }
 }

@@ -1,6 +1,6 @@
 /** The dashboard's read routes queue behind a small limit, in order; worker routes are never in the gated set. */
 import { API_ROUTES, type RouteName } from '../../protocol/routes';
-import { OPERATOR_READ_ROUTES, OperatorReadGate } from '../../server/routes/operatorReadGate';
+import { OPERATOR_READ_ROUTES, OperatorReadGate, WORKER_ACTIVITY_ROUTES, WORKERS_ACTIVE_FOR_MS } from '../../server/routes/operatorReadGate';
 
 const open = () => new AbortController().signal;
 
@@ -62,4 +62,70 @@ test('worker routes are not gated', () => {
   const workerRoutes: RouteName[] = ['registerWorker', 'heartbeat', 'claim', 'completeBatch', 'completeWorkRequest', 'releaseWorkRequest', 'postLogs', 'getLogs'];
   for (const name of workerRoutes) expect({ name, gated: OPERATOR_READ_ROUTES.has(name) }).toEqual({ name, gated: false });
   for (const name of OPERATOR_READ_ROUTES) expect({ name, method: API_ROUTES[name].method }).toEqual({ name, method: 'get' });
+});
+
+test('while workers are active the gate runs one read at a time, and widens again once they have been quiet for WORKERS_ACTIVE_FOR_MS', async () => {
+  let now = 10_000;
+  const gate = new OperatorReadGate(3, { now: () => now });
+  expect(gate.currentLimit).toBe(3);
+  gate.workerCall();
+  expect(gate.currentLimit).toBe(1);
+  const started: number[] = [];
+  const releases = [deferred(), deferred(), deferred(), deferred()];
+  const calls = releases.map((release, index) =>
+    gate.run(open(), async () => {
+      started.push(index);
+      await release.promise;
+      return index;
+    }),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(started).toEqual([0]);
+  releases[0].resolve();
+  await calls[0];
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(started).toEqual([0, 1]);
+  // Quiet workers: the next release lets as many queued reads start as the full limit allows.
+  now += WORKERS_ACTIVE_FOR_MS;
+  expect(gate.currentLimit).toBe(3);
+  releases[1].resolve();
+  await calls[1];
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(started).toEqual([0, 1, 2, 3]);
+  releases[2].resolve();
+  releases[3].resolve();
+  expect(await Promise.all(calls)).toEqual([0, 1, 2, 3]);
+});
+
+test('reads already running when workers become active finish; new ones wait until the running count is under the narrow limit', async () => {
+  let now = 0;
+  const gate = new OperatorReadGate(2, { now: () => now });
+  const releases = [deferred(), deferred(), deferred()];
+  const started: number[] = [];
+  const calls = releases.map((release, index) =>
+    gate.run(open(), async () => {
+      started.push(index);
+      await release.promise;
+    }),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(started).toEqual([0, 1]);
+  now = 5_000;
+  gate.workerCall();
+  releases[0].resolve();
+  await calls[0];
+  await new Promise((resolve) => setImmediate(resolve));
+  // One still runs: the narrow limit (1) is reached, the third waits.
+  expect(started).toEqual([0, 1]);
+  releases[1].resolve();
+  await calls[1];
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(started).toEqual([0, 1, 2]);
+  releases[2].resolve();
+  await calls[2];
+});
+
+test('the activity routes are worker routes, and a heartbeat is not one of them', () => {
+  for (const name of WORKER_ACTIVITY_ROUTES) expect({ name, role: API_ROUTES[name].role }).toEqual({ name, role: 'worker' });
+  expect(WORKER_ACTIVITY_ROUTES.has('heartbeat')).toBe(false);
 });
