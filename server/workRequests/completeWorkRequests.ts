@@ -39,7 +39,8 @@ export interface CompletionReport {
  * reports ended are added to `ended` once the transaction has committed (for the metrics). Workflow tasks among
  * them release or skip their dependants and update their workflow's status in the same transaction.
  * The common batch (successes and skips of plain requests running on this worker) takes completeRunningBatch
- * first, without the ORM, when its wake-ups go after the commit (withNotificationsAfterCommit).
+ * first, without the ORM, when its wake-ups go after the commit (withNotificationsAfterCommit); a batch of
+ * workflow tasks' successes takes completeWorkflowBatch so (the shared-lock path below, in fewer statements).
  */
 export async function completeWorkRequests(
   em: EntityManager,
