@@ -16,13 +16,20 @@ export type LearnedRequirements = EffectiveRequirements & { learned: LearnedRequ
  * Percentiles are PostgreSQL's percentile_cont (linear interpolation).
  */
 export async function learnRequirements(
-  em: EntityManager,
+  em: EntityManager | HistoryQuery,
   key: HistoryKey,
   explicit: ResourceRequirements,
   options: { headroom: number; sampleRuns: number },
 ): Promise<LearnedRequirements> {
-  return requirementsFromProfile(await findSuccessProfile(em, key, options.sampleRuns), explicit, options.headroom);
+  const query: HistoryQuery = typeof em === 'function' ? em : (text, values) => em.execute(text, values as never[]);
+  return requirementsFromProfile(await findSuccessProfile(query, key, options.sampleRuns), explicit, options.headroom);
 }
+
+/**
+ * How learnRequirements reads history when not through an entity manager (a plain pg connection): `text` with
+ * `?` placeholders, `level` the index of its key level (one text per level, for a named statement).
+ */
+export type HistoryQuery = (text: string, values: unknown[], level?: number) => Promise<unknown[]>;
 
 /** The most specific key level's success profile (null: no level has successful runs). */
 export interface LabelledSuccessProfile {
@@ -72,10 +79,10 @@ export function requirementsFromProfile(profile: LabelledSuccessProfile | null, 
   };
 }
 
-async function findSuccessProfile(em: EntityManager, key: HistoryKey, sampleRuns: number): Promise<LabelledSuccessProfile | null> {
-  for (const level of historyLevels(key)) {
+async function findSuccessProfile(execute: HistoryQuery, key: HistoryKey, sampleRuns: number): Promise<LabelledSuccessProfile | null> {
+  for (const [index, level] of historyLevels(key).entries()) {
     const query = successProfileQuery(level, sampleRuns);
-    const rows = await em.execute<SuccessProfile[]>(query.text, query.values);
+    const rows = (await execute(query.text, query.values, index)) as SuccessProfile[];
     const stats = rows[0];
     if (stats && Number(stats.runs) > 0) return { label: level.label, stats };
   }

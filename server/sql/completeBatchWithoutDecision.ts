@@ -32,6 +32,22 @@ const figureColumn = (field: string) => `fig_${field.replace(/[A-Z]/g, (letter) 
  * reports, another worker's, unknown) are left for the caller's per-item path. `reports` must not repeat an id.
  */
 export function completeBatchWithoutDecisionStatement(workerId: number, reports: QuickReport[]): SqlStatement {
+  const ctes = completeBatchCtes(workerId, reports);
+  return {
+    text: `with ${ctes.text}
+     select ${COMPLETED_COLUMNS} from done`,
+    values: ctes.values,
+  };
+}
+
+/** What the statement answers of each request it completed (CompletedRow), over CTE `done`. */
+export const COMPLETED_COLUMNS = 'done.id, done.workflow_id, done.task_id, done.task_name, done.created_at, done.started_at, done.completed_at';
+
+/**
+ * completeBatchWithoutDecisionStatement's CTEs (`input`, `done` — the completed rows as they now are, with their
+ * worker's figures — `recorded`, `counted`), for a statement that does more with `done`; its `?` values in order.
+ */
+export function completeBatchCtes(workerId: number, reports: QuickReport[]): SqlStatement {
   const figureNames = Object.keys(FIGURE_COLUMNS) as Array<keyof HistoryFigures>;
   const input = reports.map((report) => {
     const figures = historyFigures(report.output_data);
@@ -49,7 +65,7 @@ export function completeBatchWithoutDecisionStatement(workerId: number, reports:
   const figuresFromSource = Object.fromEntries(figureNames.map((name) => [name, fromSource(figureColumn(name))]));
   const history = historyOfCompletedAttempt(figuresFromSource as { [K in keyof HistoryFigures]: SourceExpression });
   return {
-    text: `with input as (
+    text: `input as (
        select * from jsonb_to_recordset(?::jsonb) as i(${inputColumns.join(', ')})
      ), done as (
        update work_request w
@@ -64,8 +80,7 @@ export function completeBatchWithoutDecisionStatement(workerId: number, reports:
        ${history.text}
      ), counted as (
        ${queueKeyIncrement('recorded')}
-     )
-     select done.id, done.workflow_id, done.task_id, done.task_name, done.created_at, done.started_at, done.completed_at from done`,
+     )`,
     values: [JSON.stringify(input), workerId, ...history.values],
   };
 }

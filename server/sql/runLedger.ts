@@ -47,29 +47,38 @@ const DURATION_MS = `coalesce((r.output_data #>> '{runtime_statistics,duration_m
  */
 export function bookRunCostsStatement(ids: number[]): SqlStatement {
   return {
-    text: `with done as (
+    text: `with ${bookRunCostsCtes('work_request', `r.id = any(array[?]::bigint[]) and r.status in ('completed', 'aborted')`)}
+     select b.workflow_id, b.worker_id, b.results, b.cost, b.work_ms, b.stop_reason, f.max_cost_per_result, f.max_price_warmup_s,
+       (select count(*) from spent) as buckets
+     from booked b join workflow f on f.workflow_id = b.workflow_id`,
+    values: [ids],
+  };
+}
+
+/**
+ * bookRunCostsStatement's CTEs (`costed`, `booked`: the (run, worker) rows as they now are, `spent`) over the
+ * completed attempts of relation `source` (a table, or a CTE with work_request's columns as they now are) that
+ * `where` (over it as `r`) selects.
+ */
+export function bookRunCostsCtes(source: string, where: string): string {
+  return `costed as (
        select r.workflow_id, r.worker_id, coalesce(r.cost, 0) as cost, ${DURATION_MS} as duration_ms, ${RESULTS} as results,
          -- A cancelled attempt has no result (null): not a success.
          (r.result is not distinct from 'success')::int as success,
          to_timestamp(floor(extract(epoch from now()) / ${bucketS('f')}) * ${bucketS('f')}) as bucket_start
-       from work_request r join workflow f on f.workflow_id = r.workflow_id
-       where r.id = any(array[?]::bigint[]) and r.worker_id is not null and r.status in ('completed', 'aborted')
+       from ${source} r join workflow f on f.workflow_id = r.workflow_id
+       where ${where} and r.worker_id is not null
      ), booked as (
        insert into workflow_worker as ww (workflow_id, worker_id, tasks, successes, results, cost, work_ms)
-       select workflow_id, worker_id, count(*), sum(success), sum(results), sum(cost), round(sum(duration_ms)) from done group by workflow_id, worker_id
+       select workflow_id, worker_id, count(*), sum(success), sum(results), sum(cost), round(sum(duration_ms)) from costed group by workflow_id, worker_id
        on conflict (workflow_id, worker_id) do update set
          tasks = ww.tasks + excluded.tasks, successes = ww.successes + excluded.successes, results = ww.results + excluded.results,
          cost = ww.cost + excluded.cost, work_ms = ww.work_ms + excluded.work_ms
        returning ww.*
      ), spent as (
        insert into workflow_spend as s (workflow_id, bucket_start, cost)
-       select workflow_id, bucket_start, sum(cost) from done where cost > 0 group by workflow_id, bucket_start
+       select workflow_id, bucket_start, sum(cost) from costed where cost > 0 group by workflow_id, bucket_start
        on conflict (workflow_id, bucket_start) do update set cost = s.cost + excluded.cost
        returning 1
-     )
-     select b.workflow_id, b.worker_id, b.results, b.cost, b.work_ms, b.stop_reason, f.max_cost_per_result, f.max_price_warmup_s,
-       (select count(*) from spent) as buckets
-     from booked b join workflow f on f.workflow_id = b.workflow_id`,
-    values: [ids],
-  };
+     )`;
 }

@@ -19,6 +19,7 @@ import { completeWithDecision, describeCompletion } from './completeWorkRequest'
 import { endedAttemptOf } from './endedAttempt';
 import { isCollectingNotifications, notifyWorkRequestsActivity } from './notifyChanges';
 import { completeRunningBatch, type CompletedRow } from './completeRunningBatch';
+import { completeWorkflowBatch } from './completeWorkflowBatch';
 import { anyKnownWorkflowTask } from './claimedWorkflowTasks';
 import { bookRunCosts } from '../runs/bookRunCosts';
 import { checkRunBudgets } from '../runs/runBudgets';
@@ -38,7 +39,8 @@ export interface CompletionReport {
  * reports ended are added to `ended` once the transaction has committed (for the metrics). Workflow tasks among
  * them release or skip their dependants and update their workflow's status in the same transaction.
  * The common batch (successes and skips of plain requests running on this worker) takes completeRunningBatch
- * first, without the ORM, when its wake-ups go after the commit (withNotificationsAfterCommit).
+ * first, without the ORM, when its wake-ups go after the commit (withNotificationsAfterCommit); a batch of
+ * workflow tasks' successes takes completeWorkflowBatch so (the shared-lock path below, in fewer statements).
  */
 export async function completeWorkRequests(
   em: EntityManager,
@@ -51,8 +53,11 @@ export async function completeWorkRequests(
   const firstReports = new Map<number, CompletionReport>();
   for (const report of reports) if (!firstReports.has(report.id)) firstReports.set(report.id, report);
   const quick = [...firstReports.values()].filter((report) => report.result === 'success' || report.result === 'skipped').map(quickReportOf);
-  if (quick.length > 0 && quick.length === firstReports.size && isCollectingNotifications() && !anyKnownWorkflowTask(pool, [...firstReports.keys()])) {
-    const done = await completeRunningBatch(pool, workerId, quick);
+  if (quick.length > 0 && quick.length === firstReports.size && isCollectingNotifications()) {
+    // Plain requests first unless some are known workflow tasks; then the workflow tasks' own quick path.
+    const workflowTasks = anyKnownWorkflowTask(pool, [...firstReports.keys()]);
+    const done = (workflowTasks ? null : await completeRunningBatch(pool, workerId, quick))
+      ?? (quick.every((report) => report.result === 'success') ? await completeWorkflowBatch(pool, workerId, quick, policy) : null);
     if (done) {
       ended?.push(...done.map((row) => endedAttemptOfRow(row, firstReports.get(Number(row.id))!)));
       await notifyWorkRequestsActivity(em, done.map((row) => Number(row.id)));

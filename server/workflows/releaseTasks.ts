@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { parameterFromOf } from '../../protocol/taskSpec';
 import type { ResourceRequirements } from '../../protocol/taskSpec';
 import { historyKeyOf } from '../history/historyKey';
-import { learnRequirements, type LearnedRequirements } from '../history/learnRequirements';
+import { learnRequirements, type HistoryQuery, type LearnedRequirements } from '../history/learnRequirements';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
 import { explicitRequirements } from '../scheduler/effectiveRequirements';
 import { loadWorkerCapacities } from '../scheduler/refreshUnschedulable';
@@ -109,7 +109,7 @@ export function requirementColumns(effective: LearnedRequirements) {
  * The effective requirements of tasks about to become pending, learned from the history as it is now: once per
  * distinct (history key, resources, use_history), however many tasks share it.
  */
-export function requirementsLearner(em: EntityManager, policy: SchedulingPolicy) {
+export function requirementsLearner(em: EntityManager | HistoryQuery, policy: SchedulingPolicy) {
   const learned = new Map<string, Promise<LearnedRequirements>>();
   return (taskName: string, subject: string | null | undefined, context: string | null | undefined, requirements: ResourceRequirements, useHistory: boolean): Promise<LearnedRequirements> => {
     const key = historyKeyOf({ taskName, subject, context });

@@ -174,7 +174,7 @@ function describeEnd(dependency: { status: string; result: string | null }): str
 }
 
 /** Blocked tasks by what their dependencies say: skip (one failed, naming it), ready (all done), or still waiting. */
-function classifyBlocked(blocked: BlockedTaskRow[]): { skips: Array<{ id: number; skip_reason: string }>; ready: BlockedTaskRow[]; waiting: boolean } {
+export function classifyBlocked(blocked: BlockedTaskRow[]): { skips: Array<{ id: number; skip_reason: string }>; ready: BlockedTaskRow[]; waiting: boolean } {
   const skips: Array<{ id: number; skip_reason: string }> = [];
   const ready: BlockedTaskRow[] = [];
   let waiting = false;
