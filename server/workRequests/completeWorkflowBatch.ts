@@ -107,7 +107,7 @@ export async function completeWorkflowBatch(pool: Pool, workerId: number, report
     }
     const dependants = found.filter((row): row is DependantToLearnRow & { task_name: string; requirements: ResourceRequirements; dependant_id: string } => row.dependant_id !== null && row.task_name !== null);
     const learn = requirementsLearner(async (text, values, level) => {
-      const result = await client.query(namedStatement(`worksched_success_profile_${level ?? 'x'}`, { text, values }));
+      const result = await client.query<Record<string, unknown>>(namedStatement(`worksched_success_profile_${level ?? 'x'}`, { text, values }));
       return result.rows;
     }, policy);
     const prepared = await prepareReleasedValues(
