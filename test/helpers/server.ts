@@ -321,3 +321,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   }
 }
 
+
+/** A plain connection to the server's database for a test to hold locks on; pg_stat_activity names it. End it in afterAll. */
+export async function connectLockHolder(server: TestServer): Promise<Client> {
+  const holder = new Client({ connectionString: server.db.url, application_name: 'worksched-test-holder' });
+  await holder.connect();
+  return holder;
+}

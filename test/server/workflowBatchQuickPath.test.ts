@@ -4,17 +4,16 @@
  * succeeded, learns the child's requirements from history at that moment, books the run ledger, and leaves what
  * it does not take (a `from` parameter, the last tasks) to the full path with the same outcome.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import type { Workflow } from '../../protocol/workflow';
-import { expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
+import { connectLockHolder, expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer;
 let holder: Client;
 
 beforeAll(async () => {
   server = await startTestServer();
-  holder = new Client({ connectionString: server.db.url, application_name: 'worksched-test-holder' });
-  await holder.connect();
+  holder = await connectLockHolder(server);
 });
 
 afterAll(async () => {

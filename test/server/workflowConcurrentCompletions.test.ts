@@ -4,18 +4,17 @@
  * exactly once, the last tasks ending together leave the workflow SUCCESSFUL with its counts and end_time right,
  * and a layered workflow drained by racing workers ends the same way, with no deadlock broken on the way.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import type { Workflow } from '../../protocol/workflow';
 import { WORKFLOW_GATE_CLASS } from '../../server/workflows/lockWorkflows';
-import { expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
+import { connectLockHolder, expectStatus, sleep, startTestServer, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer;
 let holder: Client;
 
 beforeAll(async () => {
   server = await startTestServer();
-  holder = new Client({ connectionString: server.db.url, application_name: 'worksched-test-holder' });
-  await holder.connect();
+  holder = await connectLockHolder(server);
 });
 
 afterAll(async () => {

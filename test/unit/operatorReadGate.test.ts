@@ -10,8 +10,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-test('at most `limit` calls run at once; the others start in arrival order as slots free', async () => {
-  const gate = new OperatorReadGate(2);
+/** Four calls through the gate, each running until its release; `started` records the order they began in. */
+function queueFourCalls(gate: OperatorReadGate) {
   const started: number[] = [];
   const releases = [deferred(), deferred(), deferred(), deferred()];
   const calls = releases.map((release, index) =>
@@ -21,6 +21,12 @@ test('at most `limit` calls run at once; the others start in arrival order as sl
       return index;
     }),
   );
+  return { started, releases, calls };
+}
+
+test('at most `limit` calls run at once; the others start in arrival order as slots free', async () => {
+  const gate = new OperatorReadGate(2);
+  const { started, releases, calls } = queueFourCalls(gate);
   await new Promise((resolve) => setImmediate(resolve));
   expect(started).toEqual([0, 1]);
   releases[1].resolve();
@@ -70,15 +76,7 @@ test('while workers are active the gate runs one read at a time, and widens agai
   expect(gate.currentLimit).toBe(3);
   gate.workerCall();
   expect(gate.currentLimit).toBe(1);
-  const started: number[] = [];
-  const releases = [deferred(), deferred(), deferred(), deferred()];
-  const calls = releases.map((release, index) =>
-    gate.run(open(), async () => {
-      started.push(index);
-      await release.promise;
-      return index;
-    }),
-  );
+  const { started, releases, calls } = queueFourCalls(gate);
   await new Promise((resolve) => setImmediate(resolve));
   expect(started).toEqual([0]);
   releases[0].resolve();
