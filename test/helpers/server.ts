@@ -321,7 +321,6 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   }
 }
 
-
 /** A plain connection to the server's database for a test to hold locks on; pg_stat_activity names it. End it in afterAll. */
 export async function connectLockHolder(server: TestServer): Promise<Client> {
   const holder = new Client({ connectionString: server.db.url, application_name: 'worksched-test-holder' });
