@@ -18,6 +18,7 @@ import type { WorkRequest } from '../protocol/workRequest';
 import { sleep } from '../common/sleep';
 import { ADVISORY_LOCKS, runWithAdvisoryLock } from '../server/housekeeping/advisoryLock';
 import { refreshEstimates, type EstimatesReport } from '../server/scheduler/refreshEstimates';
+import { joinStoredEstimate } from '../server/sql/estimateChunks';
 import { Cleanup, progress, registerWorkers, startBenchServer, type BenchPostgres, type BenchServer } from './lib/harness';
 import type { ScenarioReport } from './lib/report';
 
@@ -39,7 +40,7 @@ export async function runEtaPass(postgres: BenchPostgres): Promise<ScenarioRepor
     await measureCost(bench, report);
     // work_request by TRUNCATE (a DELETE checks its unindexed self-references row by row: quadratic); workers by
     // DELETE, since TRUNCATE … CASCADE through worker would empty api_token, the server's own tokens too.
-    await bench.sql.query('truncate task_history, task_key, work_request_eta; truncate work_request cascade; delete from worker');
+    await bench.sql.query('truncate task_history, task_key, work_request_eta_chunk; truncate work_request cascade; delete from worker');
     await measureAccuracy(bench, report);
     return report;
   } finally {
@@ -92,7 +93,7 @@ async function measureCost(bench: BenchServer, report: ScenarioReport): Promise<
   );
   await bench.sql.query('analyze');
 
-  await bench.sql.query('truncate work_request_eta');
+  await bench.sql.query('truncate work_request_eta_chunk');
   const full = await runPass(bench);
   const steady = await runPass(bench);
   const line = (label: string, pass: { report: EstimatesReport; ms: number }) =>
@@ -146,7 +147,7 @@ async function measureAccuracy(bench: BenchServer, report: ScenarioReport): Prom
   const backlog = new Set(created.work_requests.map((request) => request.id));
   const predictedAt = Date.now();
   await runPass(bench);
-  const predictions = await bench.sql.query<{ id: string; expected_start_at: Date }>(`select work_request_id as id, expected_start_at from work_request_eta where expected_start_at is not null`);
+  const predictions = await bench.sql.query<{ id: string; expected_start_at: Date }>(`select r.id, e.expected_start_at from work_request r ${joinStoredEstimate('r.id', 'e', 'inner')} where e.expected_start_at is not null`);
   const predicted = new Map(predictions.rows.filter((row) => backlog.has(Number(row.id))).map((row) => [Number(row.id), new Date(row.expected_start_at).getTime()]));
   await drain(created.work_requests.length);
 

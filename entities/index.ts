@@ -12,9 +12,8 @@ import { Workflow } from './Workflow';
 import { WorkflowDependency } from './WorkflowDependency';
 import { WorkflowSpend, WorkflowWorker } from './WorkflowLedger';
 import { WorkRequest } from './WorkRequest';
-import { WorkRequestEta } from './WorkRequestEta';
 
-export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, WorkerHourStatistics, Workflow, WorkflowDependency, WorkflowSpend, WorkflowWorker, WorkRequest, WorkRequestEta };
+export { ApiToken, LogChunk, Schedule, ScheduleFile, ScheduleFiring, TaskHistory, TaskKey, TaskKeyIncrement, Worker, WorkerHourStatistics, Workflow, WorkflowDependency, WorkflowSpend, WorkflowWorker, WorkRequest };
 export type { TaskData } from './WorkRequest';
 
 export const ALL_ENTITIES = [
@@ -31,7 +30,6 @@ export const ALL_ENTITIES = [
   Schedule,
   ScheduleFiring,
   ScheduleFile,
-  WorkRequestEta,
   WorkflowWorker,
   WorkflowSpend,
 ];

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { renderDependencyTree } from '../cli/workflowTree';
 import { runCli } from './helpers/cli';
+import { storeEstimates } from './helpers/estimates';
 import { expectStatus, startTestServer, uniqueTaskName, type TestServer } from './helpers/server';
 
 let server: TestServer;
@@ -93,12 +94,11 @@ test("show and list give a workflow's expected end (the estimates pass's latest 
   const byTask = new Map(created.tasks.map((task) => [task.task_id, task.work_request_id]));
   // What the pass would have stored (its own tests cover how): b, after a, ends last.
   const end = new Date(Date.now() + 2 * 3_600_000);
-  await server.sql(
-    `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason, computed_at)
-     values ($1, now(), now() + interval '1 hour', 'a: 1 h', now()), ($2, now() + interval '1 hour', $3, 'b: after a, 1 h', now())
-     on conflict (work_request_id) do update set expected_end_at = excluded.expected_end_at, eta_reason = excluded.eta_reason`,
-    [byTask.get('a'), byTask.get('b'), end],
-  );
+  const hour = new Date(Date.now() + 3_600_000);
+  await storeEstimates(server, [
+    { id: byTask.get('a')!, start: new Date(), end: hour, reason: 'a: 1 h' },
+    { id: byTask.get('b')!, start: hour, end, reason: 'b: after a, 1 h' },
+  ]);
 
   const shown = await cli(['show', id]);
   expect(shown.code).toBe(0);

@@ -6,7 +6,7 @@ import type { HistoryKey } from '../history/historyKey';
 import { TupleMap } from '../../common/tupleMap';
 import type { EffectiveRequirements } from './effectiveRequirements';
 import { readPendingForEstimates } from '../sql/pendingForEstimates';
-import { emptyEstimateWrites, writeEstimates } from '../sql/writeEstimates';
+import { readStoredChunks, storedIndex, storedTime, writeEstimates, type EstimateWrite } from '../sql/estimateChunks';
 import { estimateStarts, type Estimate, type EstimatePending, type EstimateRunning, type EstimateWorker } from './estimateStarts';
 
 /** Assumed for a task with no history when no other task has any either. */
@@ -20,9 +20,6 @@ interface RunningRow {
   task_name: string;
   subject: string;
   context: string;
-  expected_end_at: number | null;
-  eta_shape: number | null;
-  stored: boolean;
 }
 
 export interface EstimatesReport {
@@ -39,7 +36,7 @@ export interface EstimatesReport {
 /**
  * The housekeeping pass behind `expected_start_at` / `expected_end_at` / `eta_reason`: reads the online workers,
  * the running requests and the pending ones in claim order, replays the claim with learned durations
- * (estimateStarts) and stores the estimates in work_request_eta. Only estimates that moved (by more than 1 s
+ * (estimateStarts) and stores the estimates (work_request_eta_chunk). Only estimates that moved (by more than 1 s
  * and 5 % of the time until them) or whose wording changed are written, so a queue that goes as predicted costs
  * reads only.
  */
@@ -55,13 +52,12 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
   const runningRows = await rawQuery<RunningRow>(
     em,
     `select r.id, r.worker_id, extract(epoch from r.started_at)::float8 * 1000 as started_at, r.task_name, coalesce(r.subject, '') as subject,
-       coalesce(r.context, '') as context, extract(epoch from e.expected_end_at)::float8 * 1000 as expected_end_at, e.eta_shape,
-       e.work_request_id is not null as stored
-     from work_request r left join work_request_eta e on e.work_request_id = r.id
-     where r.status = 'running'`,
+       coalesce(r.context, '') as context
+     from work_request r where r.status = 'running'`,
   );
   const pendingColumns = await readPendingForEstimates(em);
   const pendingCount = pendingColumns.count;
+  const stored = await readStoredChunks(em, [...pendingColumns.ids, ...runningRows.map((row) => Number(row.id))]);
   // Each request's key as a number, and each distinct key once (thousands of requests share a key).
   const keys: HistoryKey[] = [];
   const keyNumbers = new TupleMap<[string, string, string], number>();
@@ -115,7 +111,9 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
   }
   const estimates = estimateStarts(nowMs, workers, running, pending, fallbackMs);
 
-  const writes = emptyEstimateWrites();
+  const writes: EstimateWrite[] = [];
+  const reasons: string[] = [];
+  const shapes: number[] = [];
   // Most rows share their wording with many others (same key, same workers): word each once. Keyed by
   // (key number, workers that fit, guessed ahead, held by its back-off); -1 workers: no estimate, by why.
   const reasonOf = new TupleMap<[number, number, boolean, boolean], number>();
@@ -128,53 +126,42 @@ export async function refreshEstimates(em: EntityManager, options: { sampleRuns:
     let reason = reasonOf.get(wordingKey);
     if (reason === undefined) {
       const text = describePending(estimate, durations[pendingKeys[index]], fallbackMs, notBefore);
-      writes.shapes.push(shapeOf(text));
-      reason = writes.reasons.push(text) - 1;
+      shapes.push(shapeOf(text));
+      reason = reasons.push(text) - 1;
       reasonOf.set(wordingKey, reason);
     }
     const startMs = estimate.kind === 'none' ? null : estimate.startMs;
     const endMs = estimate.kind === 'none' ? null : estimate.endMs;
-    if (
-      pendingColumns.storedShape[index] !== writes.shapes[reason] ||
-      moved(nowMs, pendingColumns.storedStart[index], startMs) ||
-      moved(nowMs, pendingColumns.storedEnd[index], endMs)
-    ) {
-      writes.ids.push(pendingColumns.ids[index]);
-      writes.startMs.push(startMs);
-      writes.endMs.push(endMs);
-      writes.reason.push(reason);
-      writes.stored.push(pendingColumns.stored[index] === 1);
+    const id = pendingColumns.ids[index];
+    const at = storedIndex(stored, id);
+    if (at < 0 || stored.shape[at] !== shapes[reason] || moved(nowMs, storedTime(stored.startMs, at), startMs) || moved(nowMs, storedTime(stored.endMs, at), endMs)) {
+      writes.push({ id, startMs, endMs, reason, keepStart: false });
     }
   }
   // A request requeued between the two reads is in both: its pending estimate is the one to write (once).
   const runningIds = new Set(runningRows.map((row) => Number(row.id)));
   const requeued = new Set(runningIds.size === 0 ? [] : pendingColumns.ids.filter((id) => runningIds.has(id)));
-  const runningWrites = emptyEstimateWrites();
   runningRows.forEach((row, index) => {
-    if (requeued.has(Number(row.id))) return;
+    const id = Number(row.id);
+    if (requeued.has(id)) return;
     const duration = durations[runningKeys[index]];
     const endMs = (row.started_at ?? nowMs) + (duration?.ms ?? fallbackMs);
     const reason = duration
       ? `running: expected to take ${formatDuration(duration.ms / 1000)} (${describeDuration(duration)})`
       : `running: no history to go on for this task; counted as ${formatDuration(fallbackMs / 1000)}`;
     const shape = shapeOf(reason);
-    if (row.eta_shape !== shape || moved(nowMs, row.expected_end_at ?? Number.NaN, endMs)) {
-      runningWrites.ids.push(Number(row.id));
-      runningWrites.startMs.push(null);
-      runningWrites.endMs.push(endMs);
-      runningWrites.reason.push(runningWrites.reasons.push(reason) - 1);
-      runningWrites.shapes.push(shape);
-      runningWrites.stored.push(row.stored);
+    const at = storedIndex(stored, id);
+    if (at < 0 || stored.shape[at] !== shape || moved(nowMs, storedTime(stored.endMs, at), endMs)) {
+      shapes.push(shape);
+      writes.push({ id, startMs: null, endMs, reason: reasons.push(reason) - 1, keepStart: true });
     }
   });
   const computeMs = performance.now() - computeStart;
 
   const writeStart = performance.now();
-  const computedAt = new Date(nowMs);
-  await writeEstimates(em, writes, computedAt, false);
-  await writeEstimates(em, runningWrites, computedAt, true);
+  await writeEstimates(em, stored, writes, reasons, shapes);
   const writeMs = performance.now() - writeStart;
-  return { pending: pendingCount, running: runningRows.length, workers: workers.length, written: writes.ids.length + runningWrites.ids.length, readMs, computeMs, writeMs };
+  return { pending: pendingCount, running: runningRows.length, workers: workers.length, written: writes.length, readMs, computeMs, writeMs };
 }
 
 /** A pending request's estimate in words: the figures it rests on, and what is guessed. */

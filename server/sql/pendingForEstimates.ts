@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { parseIntegers } from './estimateChunks';
 import { rawQuery } from './rawQuery';
 
 /**
@@ -19,15 +20,9 @@ export interface PendingColumns {
   needTags: Map<number, string[]>;
   /** 1: no enabled worker can run it (unschedulable_reason is set). */
   unschedulable: Uint8Array;
-  /** 1: an estimate row is stored for it (it is updated, not inserted). */
-  stored: Uint8Array;
   taskNames: string[];
   subjects: string[];
   contexts: string[];
-  /** The estimate stored by the last pass (epoch ms, to 0.1 s), and the shape of its wording. */
-  storedStart: Float64Array;
-  storedEnd: Float64Array;
-  storedShape: Float64Array;
 }
 
 const CLAIM_ORDER = `order by p.priority + p.priority_adjustment desc, p.created_at, p.id`;
@@ -35,10 +30,10 @@ const CLAIM_ORDER = `order by p.priority + p.priority_adjustment desc, p.created
 const tenths = (column: string) => `coalesce(round(date_part('epoch', ${column} - now()) * 10)::bigint::text, '')`;
 
 /**
- * Everything the estimates pass needs of the pending requests and their stored estimates, in one statement
- * answering one row: each column aggregated in claim order into one string (numbers comma-separated, flags one
- * character each, texts as JSON arrays). The driver parsing 100,000 rows of a dozen fields costs about a second;
- * scanning a dozen long strings, a few tens of ms. Stored times need only 0.1 s: what counts as a change is 1 s or more.
+ * Everything the estimates pass needs of the pending requests, in one statement answering one row: each column
+ * aggregated in claim order into one string (numbers comma-separated, flags one character each, texts as JSON
+ * arrays). The driver parsing 100,000 rows of a dozen fields costs about a second; scanning a dozen long strings,
+ * a few tens of ms. Their stored estimates are read apart (readStoredChunks).
  */
 export async function readPendingForEstimates(em: EntityManager): Promise<PendingColumns> {
   const [row] = await rawQuery<Record<string, string | null>>(
@@ -55,75 +50,36 @@ export async function readPendingForEstimates(em: EntityManager): Promise<Pendin
        json_agg(p.task_name ${CLAIM_ORDER})::text as task_names,
        json_agg(coalesce(p.subject, '') ${CLAIM_ORDER})::text as subjects,
        json_agg(coalesce(p.context, '') ${CLAIM_ORDER})::text as contexts,
-       string_agg(case when e.work_request_id is null then '0' else '1' end, '' ${CLAIM_ORDER}) as stored,
-       string_agg(${tenths('e.expected_start_at')}, ',' ${CLAIM_ORDER}) as stored_start,
-       string_agg(${tenths('e.expected_end_at')}, ',' ${CLAIM_ORDER}) as stored_end,
-       string_agg(coalesce(e.eta_shape::text, ''), ',' ${CLAIM_ORDER}) as stored_shape,
        (json_agg(json_build_array(p.id, p.need_tags)) filter (where p.need_tags <> '{}'))::text as need_tags
-     from work_request p left join work_request_eta e on e.work_request_id = p.id
+     from work_request p
      where p.status = 'pending'`,
   );
   const nowMs = Number(row?.now_ms ?? Date.now());
   const count = row?.unschedulable?.length ?? 0;
   const json = <T>(value: string | null | undefined, empty: T): T => (value ? (JSON.parse(value) as T) : empty);
   const tags = json<Array<[number, string[]]>>(row?.need_tags, []);
-  const times = (column: string | null | undefined) => numbers(column, count).map((value) => nowMs + value * 100);
+  const times = (column: string | null | undefined) => parseIntegers(column, count).map((value) => nowMs + value * 100);
   return {
     count,
-    ids: numbers(row?.ids, count),
+    ids: parseIntegers(row?.ids, count),
     notBefore: times(row?.not_before),
-    needMemory: numbers(row?.need_memory, count),
-    needDisk: numbers(row?.need_disk, count),
-    needCpu: numbers(row?.need_cpu, count),
-    needGpu: numbers(row?.need_gpu, count),
+    needMemory: parseIntegers(row?.need_memory, count),
+    needDisk: parseIntegers(row?.need_disk, count),
+    needCpu: parseIntegers(row?.need_cpu, count),
+    needGpu: parseIntegers(row?.need_gpu, count),
     needTags: new Map(tags.map(([id, names]) => [Number(id), names])),
     unschedulable: flags(row?.unschedulable, count),
-    stored: flags(row?.stored, count),
     taskNames: json<string[]>(row?.task_names, []),
     subjects: json<string[]>(row?.subjects, []),
     contexts: json<string[]>(row?.contexts, []),
-    storedStart: times(row?.stored_start),
-    storedEnd: times(row?.stored_end),
-    storedShape: numbers(row?.stored_shape, count),
   };
 }
 
-/**
- * A comma-separated column of `count` integers (empty fields: NaN), scanned in place: no substring per field.
- * The columns are integer text PostgreSQL wrote (ids, bytes, tenths of a second, hashes), within 2^53.
- */
-function numbers(column: string | null | undefined, count: number): Float64Array {
-  const values = new Float64Array(count);
-  if (!column) return values.fill(Number.NaN);
-  let field = 0;
-  let value = 0;
-  let negative = false;
-  let empty = true;
-  for (let index = 0; index <= column.length; index += 1) {
-    const code = index < column.length ? column.charCodeAt(index) : COMMA;
-    if (code === COMMA) {
-      values[field] = empty ? Number.NaN : negative ? -value : value;
-      field += 1;
-      value = 0;
-      negative = false;
-      empty = true;
-    } else if (code === MINUS) {
-      negative = true;
-    } else {
-      value = value * 10 + (code - ZERO);
-      empty = false;
-    }
-  }
-  return values;
-}
-
-const COMMA = 44;
-const MINUS = 45;
-const ZERO = 48;
+const ONE = 49;
 
 /** A column of one character per request, '1' for true. */
 function flags(column: string | null | undefined, count: number): Uint8Array {
   const values = new Uint8Array(count);
-  if (column) for (let index = 0; index < count; index += 1) values[index] = column.charCodeAt(index) === ZERO + 1 ? 1 : 0;
+  if (column) for (let index = 0; index < count; index += 1) values[index] = column.charCodeAt(index) === ONE ? 1 : 0;
   return values;
 }

@@ -1,17 +1,20 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { WorkRequestEta } from '../../entities';
+import { joinStoredEstimate } from '../sql/estimateChunks';
 
-type StoredEstimate = Pick<WorkRequestEta, 'expectedStartAt' | 'expectedEndAt' | 'etaReason'>;
+/** A request's stored estimate, as the estimates pass left it. */
+export interface StoredEstimate {
+  expectedStartAt: Date | null;
+  expectedEndAt: Date | null;
+  etaReason: string | null;
+}
 
 /** The stored estimates (expected start / end and why) of these requests, by id; requests without one are absent. */
 export async function findEstimates(em: EntityManager, ids: number[]): Promise<Map<number, StoredEstimate>> {
   if (ids.length === 0) return new Map();
-  // The wording is the row's own, or the dictionary's the estimates pass stored it by.
   const rows = await em.execute<Array<{ id: string; expected_start_at: Date | string | null; expected_end_at: Date | string | null; eta_reason: string | null }>>(
-    `select e.work_request_id as id, e.expected_start_at, e.expected_end_at, coalesce(e.eta_reason, d.reason) as eta_reason
-     from work_request_eta e left join work_request_eta_reason d on d.id = e.eta_reason_id
-     where e.work_request_id in (?)`,
-    [ids],
+    `select r.id, e.expected_start_at, e.expected_end_at, e.eta_reason
+     from unnest(?::bigint[]) as r(id) ${joinStoredEstimate('r.id', 'e', 'inner')}`,
+    [`{${ids.join(',')}}`],
   );
   const date = (value: Date | string | null) => (value === null ? null : new Date(value));
   return new Map(

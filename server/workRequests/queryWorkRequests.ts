@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
 import type { ListWorkRequestsQuery, WorkRequestList } from '../../protocol/workRequest';
-import { WorkRequest, type WorkRequestEta } from '../../entities';
+import { WorkRequest } from '../../entities';
+import { joinStoredEstimate } from '../sql/estimateChunks';
 import { InvalidCursorError, NotFoundError } from '../errors';
+import type { StoredEstimate } from './findEstimates';
 import { serializeWorkRequest, type SerializableWorkRequest } from './serializeWorkRequest';
 
 export async function getWorkRequest(em: EntityManager, id: number): Promise<WorkRequest> {
@@ -19,11 +21,11 @@ const LIST_COLUMNS = `wr.id, wr.task_name as "taskName", wr.subject, wr.context,
   wr.cost, wr.not_before as "notBefore", wr.time_limit_s as "timeLimitS", wr.interrupt_allowed as "interruptAllowed",
   wr.user_metadata as "userMetadata", wr.schedule, wr.output_data as "outputData", wr.created_at as "createdAt",
   wr.started_at as "startedAt", wr.completed_at as "completedAt", w.id as worker_id, w.name as worker_name,
-  e.expected_start_at as "expectedStartAt", e.expected_end_at as "expectedEndAt", coalesce(e.eta_reason, d.reason) as "etaReason"`;
+  e.expected_start_at as "expectedStartAt", e.expected_end_at as "expectedEndAt", e.eta_reason as "etaReason"`;
 
 /** A row of LIST_COLUMNS as node-postgres reads it (bigint columns as strings). */
 type ListRow = Omit<SerializableWorkRequest, 'id' | 'supersedesId' | 'supersededById' | 'worker'> &
-  Pick<WorkRequestEta, 'expectedStartAt' | 'expectedEndAt'> & {
+  Pick<StoredEstimate, 'expectedStartAt' | 'expectedEndAt'> & {
     id: string;
     supersedesId: string | null;
     supersededById: string | null;
@@ -59,8 +61,7 @@ export async function listWorkRequests(pool: Pool, query: ListWorkRequestsQuery)
   if (query.cursor) where.push(`wr.id < ${param(decodeCursor(query.cursor))}`);
   const { rows } = await pool.query<ListRow>(
     `select ${LIST_COLUMNS}
-     from work_request wr left join worker w on w.id = wr.worker_id left join work_request_eta e on e.work_request_id = wr.id
-       left join work_request_eta_reason d on d.id = e.eta_reason_id
+     from work_request wr left join worker w on w.id = wr.worker_id ${joinStoredEstimate('wr.id', 'e')}
      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
      order by wr.id desc limit ${param(query.limit + 1)}`,
     values,

@@ -1,5 +1,6 @@
 import type { WorkRequest as WorkRequestJson } from '../../protocol/workRequest';
-import type { WorkRequest, WorkRequestEta } from '../../entities';
+import type { WorkRequest } from '../../entities';
+import type { StoredEstimate } from './findEstimates';
 
 /** What serializeWorkRequest reads of a row: an entity, or a plain row of those columns (the listing's). */
 export type SerializableWorkRequest = Pick<
@@ -19,7 +20,7 @@ const iso = (date: Date | null | undefined): string | null => (date ? new Date(d
 export function serializeWorkRequest(
   row: SerializableWorkRequest,
   worker: { id: number; name: string } | null = row.worker ?? null,
-  eta: Pick<WorkRequestEta, 'expectedStartAt' | 'expectedEndAt' | 'etaReason'> | null = null,
+  eta: StoredEstimate | null = null,
 ): WorkRequestJson {
   return {
     id: row.id,

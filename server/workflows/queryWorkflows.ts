@@ -6,6 +6,7 @@ import type { ListWorkflowsQuery, TaskCounts, TaskMetadata, Workflow as Workflow
 import { InvalidCursorError, NotFoundError } from '../errors';
 import { serializeWorkRequest } from '../workRequests/serializeWorkRequest';
 import { rawQuery } from '../sql/rawQuery';
+import { joinStoredEstimate } from '../sql/estimateChunks';
 import { getWorkflowOrFail } from './workflowRow';
 import { runCosts, type RunCosts } from '../runs/queryRuns';
 
@@ -79,8 +80,8 @@ export async function workflowEtas(em: EntityManager, workflowIds: string[]): Pr
   const etas = new Map<string, WorkflowEta>(workflowIds.map((id) => [id, { expected_end_at: null, eta_reason: null }]));
   if (workflowIds.length === 0) return etas;
   const rows = await em.execute<Array<{ workflow_id: string; expected_end_at: Date | string | null; eta_reason: string | null }>>(
-    `select distinct on (r.workflow_id) r.workflow_id, e.expected_end_at, coalesce(e.eta_reason, d.reason) as eta_reason
-     from work_request r join work_request_eta e on e.work_request_id = r.id left join work_request_eta_reason d on d.id = e.eta_reason_id
+    `select distinct on (r.workflow_id) r.workflow_id, e.expected_end_at, e.eta_reason
+     from work_request r ${joinStoredEstimate('r.id', 'e', 'inner')}
      where r.workflow_id in (?) and r.superseded_by_id is null and r.status in ('blocked', 'pending', 'running')
      order by r.workflow_id, e.expected_end_at desc nulls last, r.id`,
     [workflowIds],

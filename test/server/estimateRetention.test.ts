@@ -1,7 +1,8 @@
 /**
- * Estimate retention: the ETA pass keeps a row per pending or running request; once a request has ended a day
- * ago (or was deleted) its row goes, so work_request_eta stays the size of the queue.
+ * Estimate retention: the ETA pass keeps an estimate for each pending or running request; once a request has ended
+ * a day ago (or was deleted) its estimate goes, so the stored estimates stay the size of the queue.
  */
+import { storeEstimates, storedEstimateIds as etaIds } from '../helpers/estimates';
 import { MiB, expectStatus, startTestServer, uniqueTaskName, type TestServer } from '../helpers/server';
 
 let server: TestServer | undefined;
@@ -10,9 +11,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-const etaIds = async (s: TestServer) =>
-  (await s.sql<{ work_request_id: string }>(`select work_request_id from work_request_eta order by work_request_id`)).map((row) => Number(row.work_request_id));
 
 test('estimates of requests that ended over a day ago, or no longer exist, are deleted; the queue\'s and recent ones stay', async () => {
   server = await startTestServer();
@@ -28,8 +26,8 @@ test('estimates of requests that ended over a day ago, or no longer exist, are d
     expectStatus(await worker.complete(id, { result: 'success', output_data: { runtime_statistics: { memory: 10 * MiB, duration: 1 } } }), 200, `complete #${id}`);
   }
   await s.sql(`update work_request set completed_at = now() - interval '25 hours' where id = $1`, [endedLongAgo.id]);
-  // A row left by a request deleted since (the table has no foreign key).
-  await s.sql(`insert into work_request_eta (work_request_id, eta_reason, computed_at, eta_shape) values (999999999, 'gone', now(), 0)`);
+  // An estimate left by a request deleted since (the chunks have no foreign key).
+  await storeEstimates(s, [{ id: 999999999, start: null, end: null, reason: 'gone' }]);
 
   expect(await s.server.housekeeping.pruneEstimatesOnce()).toBe(2);
   expect(await etaIds(s)).toEqual([endedRecently.id, waiting.id]);

@@ -3,6 +3,7 @@
  * unfinished tasks (with that task's eta_reason), null when none has one or once its tasks are finished.
  */
 import type { WorkflowWithTasks } from '../../protocol/workflow';
+import { storeEstimates } from '../helpers/estimates';
 import { expectStatus, startTestServer, taskSpec, type TestServer } from '../helpers/server';
 
 jest.setTimeout(60_000);
@@ -37,12 +38,10 @@ test("a workflow's expected end is its unfinished tasks' latest, null once they 
 
   const soon = new Date(Date.now() + 60_000);
   const later = new Date(Date.now() + 3_600_000);
-  await server.sql(
-    `insert into work_request_eta (work_request_id, expected_start_at, expected_end_at, eta_reason, computed_at)
-     values ($1, now(), $2, 'first: 1 min', now()), ($3, $2, $4, 'second: after first, 59 min', now())
-     on conflict (work_request_id) do update set expected_end_at = excluded.expected_end_at, eta_reason = excluded.eta_reason`,
-    [first.work_request_id, soon, second.work_request_id, later],
-  );
+  await storeEstimates(server, [
+    { id: first.work_request_id, start: new Date(), end: soon, reason: 'first: 1 min' },
+    { id: second.work_request_id, start: soon, end: later, reason: 'second: after first, 59 min' },
+  ]);
   const estimated = expectStatus(await call<WorkflowEta>('GET', `/api/v1/workflows/${id}?tasks=true`), 200, 'GET').body;
   expect({ end: estimated.expected_end_at, reason: estimated.eta_reason, tasks: estimated.tasks.length }).toEqual({
     end: later.toISOString(),
