@@ -27,6 +27,8 @@ export async function claimWithWait(
   onClaimTransaction: () => void = () => undefined,
   onRunsFull: (workflowIds: string[]) => void = () => undefined,
 ): Promise<ClaimedWorkRequest[]> {
+  // Gone already (it hung up while its reports were applied): claim nothing for it.
+  if (signal.aborted) return [];
   const deadline = Date.now() + waitS * 1000;
   let wokenBy = 0;
   let tried = 0;

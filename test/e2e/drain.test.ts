@@ -25,6 +25,10 @@ describe('SIGTERM drains the worker', () => {
     await sleep(300); // the worker is back in its long-poll for the second slot
 
     worker.signal('SIGTERM');
+    // Created once the drain has begun (its long-poll is aborted): a request created while the signal is still
+    // on its way may be answered to that long-poll, and a claim answer lost in a hang-up is the claim grace's
+    // and lost-worker sweep's business, not the drain's (it would run here, or strand as a second attempt).
+    await worker.waitForLine(/stopping: no new work/, 10_000);
     const late = await server.client.createWorkRequest(shellTask('echo must not run'));
 
     const exit = await worker.waitForExit(30_000);

@@ -3,7 +3,7 @@
  * priority then age decides the order, and the long-poll wakes within 200 ms of new work.
  */
 import type { ClaimedWorkRequest, HeartbeatResponse } from '../../protocol/workerApi';
-import { claimTransactionCount, expectStatus, GiB, sleep, startTestServer, uniqueTaskName, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
+import { claimTransactionCount, connectLockHolder, expectStatus, GiB, sleep, startTestServer, uniqueTaskName, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
 
 let server: TestServer;
@@ -269,6 +269,44 @@ test('an aborted long-poll does not strand a request created after the abort', a
 
 test('an aborted long-poll does not strand a request created right after the abort', async () => {
   await abortedLongPollLeavesNothingStranded(0);
+});
+
+test('a claimer that hangs up before its long-poll starts waiting (the reports it carried still being applied) strands nothing', async () => {
+  // The real agent's claim carries its finished reports; a worker stopped (SIGTERM: it aborts its claim) while
+  // the server still applies them hangs up before the long-poll starts listening for the hang-up. That
+  // long-poll must not go on waiting for a client that is gone: it would claim the next request for a worker
+  // that never hears of it, stranded until the lost-worker sweep makes it a second attempt.
+  const quitter = await server.registerWorker();
+  const other = await server.registerWorker();
+  const finished = await server.createWorkRequest();
+  expect(idsOf(await quitter.claimOk({ max: 1, wait_s: 0 }))).toEqual([finished.id]);
+  const holder = await connectLockHolder(server);
+  try {
+    // The report's row is locked here, so the claim's completion waits until the quitter has hung up.
+    await holder.query('begin');
+    await holder.query('select id from work_request where id = $1 for update', [finished.id]);
+    const controller = new AbortController();
+    const abandoned = quitter.claim({ max: 1, wait_s: 20, results: [{ id: finished.id, result: 'success' }] }, controller.signal).catch(() => 'aborted' as const);
+    await pollUntil(async () => (await server.sql(`select pid from pg_locks where locktype = 'transactionid' and not granted`)).length > 0, {
+      description: 'the claim\'s completion to wait on the locked row',
+      intervalMs: 20,
+    });
+    controller.abort();
+    expect(await abandoned).toBe('aborted');
+    await sleep(200); // the server's side of the connection has closed by now
+  } finally {
+    await holder.query('commit');
+    await holder.end();
+  }
+  // The completion was applied (the worker cannot tell: it sends it again at its next start and gets a 409).
+  await pollUntil(async () => (await server.getWorkRequest(finished.id)).status === 'completed', { description: `request ${finished.id} to be completed`, intervalMs: 20 });
+  await sleep(200);
+  const request = await server.createWorkRequest();
+  const got = expectStatus(await other.claim({ max: 1, wait_s: 5 }), 200, 'claim by the other worker');
+  const rows = await server.sql<{ status: string; worker_id: string | null }>('select status, worker_id from work_request where id = $1', [request.id]);
+  // Without the fix: running on the quitter, whose long-poll took it after it had hung up.
+  expect({ quitter: quitter.id, row: rows[0] }).toEqual({ quitter: quitter.id, row: { status: 'running', worker_id: String(other.id) } });
+  expect(idsOf(got.body.work_requests)).toEqual([request.id]);
 });
 
 test('several aborted long-polls in a row leave every request claimable', async () => {
