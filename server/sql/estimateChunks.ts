@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { parseIntegers } from './aggregatedColumns';
 import { rawQuery } from './rawQuery';
 
 /**
@@ -32,7 +33,6 @@ export function joinStoredEstimate(idSql: string, alias: string, kind: 'left' | 
 export interface StoredChunks {
   /** Chunk number → its position p: its elements are at p * ESTIMATE_CHUNK … */
   position: Map<number, number>;
-  chunks: number[];
   startMs: Float64Array;
   endMs: Float64Array;
   reasonId: Float64Array;
@@ -74,7 +74,6 @@ export async function readStoredChunks(em: EntityManager, ids: ArrayLike<number>
   const size = chunks.length * ESTIMATE_CHUNK;
   return {
     position: new Map(chunks.map((chunk, position) => [chunk, position])),
-    chunks,
     startMs: parseIntegers(row?.start_ms, size),
     endMs: parseIntegers(row?.end_ms, size),
     reasonId: parseIntegers(row?.reason_id, size),
@@ -163,36 +162,3 @@ async function storeReasons(em: EntityManager, reasons: string[], writes: Estima
   const idOf = new Map(rows.map((row) => [row.reason, row.id]));
   return new Map(used.map((index) => [index, idOf.get(reasons[index])!]));
 }
-
-/**
- * A comma-separated column of `count` integers (empty fields: NaN), scanned in place: no substring per field.
- * The columns are integer text PostgreSQL wrote (ids, bytes, times, hashes), within 2^53.
- */
-export function parseIntegers(column: string | null | undefined, count: number): Float64Array {
-  const values = new Float64Array(count);
-  if (!column) return values.fill(Number.NaN);
-  let field = 0;
-  let value = 0;
-  let negative = false;
-  let empty = true;
-  for (let index = 0; index <= column.length; index += 1) {
-    const code = index < column.length ? column.charCodeAt(index) : COMMA;
-    if (code === COMMA) {
-      values[field] = empty ? Number.NaN : negative ? -value : value;
-      field += 1;
-      value = 0;
-      negative = false;
-      empty = true;
-    } else if (code === MINUS) {
-      negative = true;
-    } else {
-      value = value * 10 + (code - ZERO);
-      empty = false;
-    }
-  }
-  return values;
-}
-
-const COMMA = 44;
-const MINUS = 45;
-const ZERO = 48;

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { parseIntegers } from './estimateChunks';
+import { flags, parseIntegers } from './aggregatedColumns';
 import { rawQuery } from './rawQuery';
 
 /**
@@ -73,13 +73,4 @@ export async function readPendingForEstimates(em: EntityManager): Promise<Pendin
     subjects: json<string[]>(row?.subjects, []),
     contexts: json<string[]>(row?.contexts, []),
   };
-}
-
-const ONE = 49;
-
-/** A column of one character per request, '1' for true. */
-function flags(column: string | null | undefined, count: number): Uint8Array {
-  const values = new Uint8Array(count);
-  if (column) for (let index = 0; index < count; index += 1) values[index] = column.charCodeAt(index) === ONE ? 1 : 0;
-  return values;
 }
