@@ -32,6 +32,8 @@ export const TaskKey = defineEntity({
     memoryWaste: p.double().nullable(),
     cpuWaste: p.double().nullable(),
     efficiencyAt: p.datetime().nullable(),
+    /** `successes` when the efficiency was last computed: stale while `successes` is larger. */
+    efficiencySuccesses: p.integer().default(0),
     /** Summed cost of its runs, and its mean duration (duration_ms_sum / timed_runs): a run's expected next attempt. */
     cost: p.double().default(0),
     timedRuns: p.integer().default(0),

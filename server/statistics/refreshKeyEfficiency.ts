@@ -24,13 +24,16 @@ interface EfficiencyRow {
  * i.e. cores kept busy) against what the newest of them asked, a suggested request (the learned-requirement rule:
  * p95 × headroom for memory, rounded up to a MiB; cores p95 rounded up for cpu) and the waste, (asked − used) ×
  * all-time runs × mean duration, in GiB-hours and core-hours. The asked values come from each run's work
- * request (task_history.work_request_id). Only keys with a success since their last refresh are recomputed.
+ * request (task_history.work_request_id). Only keys with a success counted since their last refresh are recomputed.
  * Returns how many keys were refreshed.
  */
 export async function refreshKeyEfficiency(em: EntityManager, options: { headroom: number }): Promise<number> {
-  const stale = await em.execute<Array<{ id: string; task_name: string; subject: string; context: string; runs: number }>>(
-    `select id, task_name, subject, context, runs from task_key
-     where last_success_at is not null and (efficiency_at is null or efficiency_at < last_success_at)
+  // Stale by count, not by time: a success's completed_at is its transaction's start, so one that commits after
+  // this read may carry an earlier time than the refresh. A success is in `successes` only once its history row
+  // has committed, so the history read below sees at least the successes counted here.
+  const stale = await em.execute<Array<{ id: string; task_name: string; subject: string; context: string; runs: number; successes: number }>>(
+    `select id, task_name, subject, context, runs, successes from task_key
+     where successes > efficiency_successes
      order by efficiency_at nulls first, id
      limit ?`,
     [KEYS_PER_PASS],
@@ -51,12 +54,16 @@ export async function refreshKeyEfficiency(em: EntityManager, options: { headroo
     [JSON.stringify(stale.map((key) => ({ id: Number(key.id), task_name: key.task_name, subject: key.subject, context: key.context, runs: key.runs })))],
   );
   const byId = new Map(rows.map((row) => [String(row.id), row]));
-  const updates = stale.map((key) => toFigures(key.id, byId.get(String(key.id)) ?? null, key.runs, options.headroom));
+  const updates = stale.map((key) => ({
+    ...toFigures(key.id, byId.get(String(key.id)) ?? null, key.runs, options.headroom),
+    successes: Number(key.successes),
+  }));
   await em.execute(
     `update task_key k set asked_memory = u.asked_memory, used_memory_p95 = u.used_memory_p95, suggested_memory = u.suggested_memory,
        asked_cpu = u.asked_cpu, used_cpu_p95 = u.used_cpu_p95, suggested_cpu = u.suggested_cpu, efficiency_runs = u.efficiency_runs,
-       mean_duration_ms = u.mean_duration_ms, memory_waste = u.memory_waste, cpu_waste = u.cpu_waste, efficiency_at = now()
-     from json_to_recordset(?::json) as u(id bigint, asked_memory bigint, used_memory_p95 float8, suggested_memory bigint, asked_cpu int,
+       mean_duration_ms = u.mean_duration_ms, memory_waste = u.memory_waste, cpu_waste = u.cpu_waste, efficiency_at = now(),
+       efficiency_successes = u.successes
+     from json_to_recordset(?::json) as u(id bigint, successes int, asked_memory bigint, used_memory_p95 float8, suggested_memory bigint, asked_cpu int,
        used_cpu_p95 float8, suggested_cpu int, efficiency_runs int, mean_duration_ms float8, memory_waste float8, cpu_waste float8)
      where k.id = u.id`,
     [JSON.stringify(updates)],
