@@ -30,6 +30,11 @@ export function createApp(ctx: ServerContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // When the request arrived, before body parsing and authentication wait for anything (the heartbeat's grace).
+  app.use((_req, res, next) => {
+    res.locals.receivedAtMs = performance.now();
+    next();
+  });
   app.use(ctx.metrics.middleware());
   const batchJson = jsonBodyParser(ctx.config.maxBatchBody);
   const json = jsonBodyParser(MAX_BODY_BYTES);

@@ -39,8 +39,9 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
       return { worker: serializeWorker(worker, 0), token };
     },
 
-    heartbeat: async ({ body, req }) => {
-      const { cancel, preempted } = await recordHeartbeat(fork(), workerIdOf(req), body, { claimGraceS: ctx.config.claimGraceS, policy });
+    heartbeat: async ({ body, req, res }) => {
+      const receivedAtMs = typeof res.locals.receivedAtMs === 'number' ? res.locals.receivedAtMs : performance.now();
+      const { cancel, preempted } = await recordHeartbeat(fork(), workerIdOf(req), body, { claimGraceS: ctx.config.claimGraceS, policy, receivedAtMs });
       return { cancel, preempted, heartbeat_interval_s: ctx.config.heartbeatIntervalS };
     },
 

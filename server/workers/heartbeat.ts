@@ -19,8 +19,9 @@ export async function recordHeartbeat(
   em: EntityManager,
   workerId: number,
   report: { resources?: WorkerResources; running: number[]; concurrency?: number; tags?: string[]; cost_per_hour?: number | null },
-  options: { claimGraceS: number; policy: SchedulingPolicy },
+  options: { claimGraceS: number; policy: SchedulingPolicy; receivedAtMs?: number },
 ): Promise<{ cancel: number[]; preempted: number[] }> {
+  const receivedAtMs = options.receivedAtMs ?? performance.now();
   return transactional(em, async (tem) => {
     const worker = await tem.findOne(Worker, { id: workerId });
     if (!worker) throw new NotFoundError(`worker ${workerId} does not exist`);
@@ -31,7 +32,7 @@ export async function recordHeartbeat(
     worker.lastSeenAt = new Date();
     worker.online = true;
     await tem.flush();
-    await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS, options.policy);
+    await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS, receivedAtMs, options.policy);
     if (report.running.length === 0) return { cancel: [], preempted: [] };
     // Unknown ids (deleted) must stop too, hence the outer join from the reported list.
     // Preempted: requeued for a higher-priority request (pending, or running elsewhere since), not cancelled.
@@ -52,15 +53,28 @@ export async function recordHeartbeat(
  * answer went out never got it (the server cannot tell): so requests the server has running on this worker
  * that the worker no longer mentions, and that it got more than `graceS` ago, go back to pending, rather
  * than after a heartbeat timeout that never comes while the worker is alive.
- * The agent lists results still waiting in its outbox as running, so those are not touched.
+ * The grace counts back from the heartbeat's arrival (`receivedAtMs`, performance.now()), not from when it is
+ * processed: a heartbeat that waited in the server (pool, locks) past the grace was still written before a
+ * claim answer that went out just before it arrived. The agent lists results still waiting in its outbox as
+ * running, so those are not touched.
  */
-async function reclaimForgottenRequests(em: EntityManager, workerName: string, workerId: number, running: number[], graceS: number, policy: SchedulingPolicy): Promise<void> {
+async function reclaimForgottenRequests(
+  em: EntityManager,
+  workerName: string,
+  workerId: number,
+  running: number[],
+  graceS: number,
+  receivedAtMs: number,
+  policy: SchedulingPolicy,
+): Promise<void> {
+  // In the database's clock (started_at's): its clock now, less the time since arrival measured here.
+  const sinceArrivalS = Math.max(0, performance.now() - receivedAtMs) / 1000;
   const forgotten = await em.execute<{ id: string }[]>(
     `select id from work_request
      where status = 'running' and worker_id = ? and id <> all(array[?]::bigint[])
-       and started_at < now() - make_interval(secs => ?)
+       and started_at < clock_timestamp() - make_interval(secs => ?)
      for update skip locked`,
-    [workerId, running, graceS],
+    [workerId, running, graceS + sinceArrivalS],
   );
   for (const { id } of forgotten) {
     const row = await em.findOneOrFail(WorkRequest, { id: Number(id) }, { populate: ['worker'] });

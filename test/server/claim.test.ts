@@ -5,6 +5,9 @@
 import type { ClaimedWorkRequest, HeartbeatResponse } from '../../protocol/workerApi';
 import { claimTransactionCount, connectLockHolder, expectStatus, GiB, sleep, startTestServer, uniqueTaskName, type ApiResponse, type SimWorker, type TestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
+import { compileServerConfig } from '../../server/config';
+import { schedulingPolicyOf } from '../../server/history/schedulingPolicy';
+import { recordHeartbeat } from '../../server/workers/heartbeat';
 
 let server: TestServer;
 
@@ -381,3 +384,28 @@ test('long-polls aborted just as work arrives never strand it (30 rounds, abort 
     await graceServer.close();
   }
 }, 180_000);
+
+test('the claim grace counts from when a heartbeat arrived: one that waited in the server does not give back a request claimed just before', async () => {
+  // A heartbeat written before the claim answer reached the worker lists nothing; if the server only gets to it
+  // after the grace (its pool or its event loop busy), the request must stay with the worker. A heartbeat that
+  // arrives after the grace and still leaves the request out does give it back.
+  const claimGraceS = 0.3;
+  const graceServer = await startTestServer({ claimGraceS });
+  try {
+    const worker = await graceServer.registerWorker();
+    const arrivedAtMs = performance.now();
+    const request = await graceServer.createWorkRequest();
+    expect((await worker.claimOk({ max: 1 })).map((item) => item.id)).toEqual([request.id]);
+    await sleep(claimGraceS * 1000 + 300);
+    const policy = schedulingPolicyOf(compileServerConfig({ databaseUrl: graceServer.server.databaseUrl }));
+    // Processed now, arrived before the claim: the request is not forgotten, it was never listed yet.
+    const late = await recordHeartbeat(graceServer.server.orm.em.fork(), worker.id, { running: [] }, { claimGraceS, policy, receivedAtMs: arrivedAtMs });
+    expect(late).toEqual({ cancel: [], preempted: [] });
+    expect((await graceServer.sql<{ status: string }>('select status from work_request where id = $1', [request.id]))[0].status).toBe('running');
+    // The same report arriving now, past the grace: given back.
+    expectStatus(await worker.heartbeat([]), 200, 'heartbeat past the grace');
+    expect((await graceServer.sql<{ status: string }>('select status from work_request where id = $1', [request.id]))[0].status).toBe('pending');
+  } finally {
+    await graceServer.close();
+  }
+});
