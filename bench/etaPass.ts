@@ -40,7 +40,18 @@ export async function runEtaPass(postgres: BenchPostgres): Promise<ScenarioRepor
     await measureCost(bench, report);
     // work_request by TRUNCATE (a DELETE checks its unindexed self-references row by row: quadratic); workers by
     // DELETE, since TRUNCATE … CASCADE through worker would empty api_token, the server's own tokens too.
-    await bench.sql.query('truncate task_history, task_key, work_request_eta_chunk; truncate work_request cascade; delete from worker');
+    // The server's housekeeping takes the same tables' locks in its own order: a deadlock victim is rolled back
+    // whole, so try again.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await bench.sql.query('begin; truncate task_history, task_key, work_request_eta_chunk; truncate work_request cascade; delete from worker; commit');
+        break;
+      } catch (error) {
+        await bench.sql.query('rollback');
+        if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+        progress(`  emptying the tables deadlocked with housekeeping (attempt ${attempt}); trying again`);
+      }
+    }
     await measureAccuracy(bench, report);
     return report;
   } finally {
