@@ -19,9 +19,9 @@ export async function recordHeartbeat(
   em: EntityManager,
   workerId: number,
   report: { resources?: WorkerResources; running: number[]; concurrency?: number; tags?: string[]; cost_per_hour?: number | null },
-  options: { claimGraceS: number; policy: SchedulingPolicy; receivedAtMs?: number },
+  /** receivedAtMs: when the heartbeat arrived (performance.now()), which the claim grace counts back from. */
+  options: { claimGraceS: number; policy: SchedulingPolicy; receivedAtMs: number },
 ): Promise<{ cancel: number[]; preempted: number[] }> {
-  const receivedAtMs = options.receivedAtMs ?? performance.now();
   return transactional(em, async (tem) => {
     const worker = await tem.findOne(Worker, { id: workerId });
     if (!worker) throw new NotFoundError(`worker ${workerId} does not exist`);
@@ -32,7 +32,7 @@ export async function recordHeartbeat(
     worker.lastSeenAt = new Date();
     worker.online = true;
     await tem.flush();
-    await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS, receivedAtMs, options.policy);
+    await reclaimForgottenRequests(tem, worker.name, workerId, report.running, options.claimGraceS, options.receivedAtMs, options.policy);
     if (report.running.length === 0) return { cancel: [], preempted: [] };
     // Unknown ids (deleted) must stop too, hence the outer join from the reported list.
     // Preempted: requeued for a higher-priority request (pending, or running elsewhere since), not cancelled.
