@@ -186,8 +186,9 @@ it('a worker killed with kill -9 under a task with interrupt_allowed false leave
     return metadata.status === 'running' ? metadata : null;
   }, { description: 'fragile running', timeoutMs: 20_000 });
   await waitForTaskProcesses(fragile.work_request.id, 20_000);
-  // Its process exists; wait for its first command too, so the kill comes after the counted start.
-  await pollUntil(() => (runsOf(counter).fragile === 1 ? true : null), { description: 'fragile counted', timeoutMs: 20_000 });
+  // Its process exists; wait for its marker too, so the kill comes after the counted start and after the first
+  // run left the marker (killed between the two, the second run would not find it and hang in its place).
+  await pollUntil(() => (runsOf(counter).fragile === 1 && fs.existsSync(marker) ? true : null), { description: 'fragile counted and its marker left', timeoutMs: 20_000 });
   killedRequests.push(fragile.work_request.id);
   victim.signal('SIGKILL');
   await victim.waitForExit(10_000);
