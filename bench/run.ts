@@ -41,7 +41,7 @@ const scenarios: Array<{ name: string; run: typeof runThroughput }> = [
   { name: '7 the real agent at --concurrency 32 on /bin/true tasks, 5,000 by default (bench/agentConcurrent.ts)', run: runAgentConcurrent },
   { name: '8 peers: pg-boss and graphile-worker on the same PostgreSQL (bench/peersCompared.ts)', run: runPeersCompared },
   { name: '9 schedules tick with 1,000 enabled schedules (bench/scheduleTick.ts)', run: runScheduleTick },
-  { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
+  { name: '10 dashboard: page loads in headless Chromium, claim latency while 5 tabs are open or reload (bench/dashboardLoad.ts)', run: runDashboardLoad },
   { name: '11 workflows: a 10,000-task workflow created and drained, claim cost with 100,000 blocked rows (bench/workflows.ts)', run: runWorkflows },
   { name: '12 rate limiter cost per create call (bench/rateLimiterCost.ts)', run: runRateLimiterCost },
   { name: '13 enqueue→claim latency with 3 replicas on one database against 1 (bench/replicaLatency.ts)', run: runReplicaLatency },
