@@ -7,9 +7,11 @@ import { claimWithWait } from '../scheduler/claimWithWait';
 import { recordHeartbeat } from '../workers/heartbeat';
 import { listWorkers } from '../workers/listWorkers';
 import { registerWorker } from '../workers/registerWorker';
-import { completeWorkRequests, type CompletionReport } from '../workRequests/completeWorkRequests';
+import { CarriedReportsRefused } from '../scheduler/claimWorkRequests';
+import { completeWorkRequests, endedAttemptOfRow, reportsToCarry, type CompletionReport } from '../workRequests/completeWorkRequests';
+import type { CompletedRow } from '../workRequests/completeRunningBatch';
 import { withNotificationsAfterCommit } from '../workRequests/notifyChanges';
-import { completeWithinCap } from '../workRequests/outputDataLimit';
+import { allWithinOutputDataCap, completeWithinCap } from '../workRequests/outputDataLimit';
 import { serializeWorker } from '../workers/serializeWorker';
 import { setWorkerEnabled } from '../workers/setWorkerEnabled';
 import { clientGoneSignal } from './clientGoneSignal';
@@ -47,13 +49,30 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
 
     claim: async ({ body, req, res }) => {
       const workerId = workerIdOf(req);
+      const signal = clientGoneSignal(res);
+      const countClaim = () => ctx.metrics.claimTransactions.inc();
+      // A busy worker's usual claim (successes and skips of plain requests it runs): completed in the claim's
+      // own transaction, one round trip and one commit; anything else is refused there and takes the path below.
+      const carried = allWithinOutputDataCap(body.results, ctx.config.maxOutputData) ? reportsToCarry(ctx.pool, body.results) : null;
+      if (carried) {
+        const reports = new Map(body.results.map((report) => [report.id, report]));
+        const onCompleted = (rows: CompletedRow[]) => {
+          ctx.metrics.recordEnded(rows.map((row) => endedAttemptOfRow(row, reports.get(Number(row.id))!)));
+          ctx.notifications.publishActivity(new Set(rows.map((row) => Number(row.id))));
+        };
+        try {
+          const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, body.wait_s, signal, countClaim, pauseFullRuns, { reports: carried, onCompleted });
+          ctx.metrics.claimedRequests.inc(claimed.length);
+          return { work_requests: claimed, results: body.results.map((report) => ({ id: report.id, status: 200 })) };
+        } catch (error) {
+          if (!(error instanceof CarriedReportsRefused)) throw error;
+        }
+      }
       // Applied (and committed) first, so the slots they free count in this claim.
       const results = await complete(workerId, body.results);
       // A refused result is answered at once (no long-poll): the worker sends it again, trimmed.
       const waitS = results.some((answer) => answer.status === 413) ? 0 : body.wait_s;
-      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, waitS, clientGoneSignal(res), () =>
-        ctx.metrics.claimTransactions.inc(),
-      pauseFullRuns);
+      const claimed = await claimWithWait(ctx.pool, fork, ctx.notifications, workerId, body.max, waitS, signal, countClaim, pauseFullRuns);
       ctx.metrics.claimedRequests.inc(claimed.length);
       return { work_requests: claimed, results };
     },

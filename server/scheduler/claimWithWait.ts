@@ -4,7 +4,19 @@ import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import type { DatabaseNotifications } from '../notifications';
 import { notifyPendingWork } from '../workRequests/notifyChanges';
 import { claimWorkRequests } from './claimWorkRequests';
+import type { QuickReport } from '../sql/completeBatchWithoutDecision';
+import type { CompletedRow } from '../workRequests/completeRunningBatch';
 import { transactional } from '../transactional';
+
+/**
+ * Reports a claim carries that its first claim transaction completes first (claimWorkRequests' `completeFirst`:
+ * successes and skips of plain requests running on the worker); `onCompleted` gets the rows once committed.
+ * That transaction throws CarriedReportsRefused, having written and claimed nothing, when they need the full path.
+ */
+export interface CarriedReports {
+  reports: QuickReport[];
+  onCompleted: (rows: CompletedRow[]) => void;
+}
 
 /** Longest single wait: requests whose retry back-off ends get no notification, so re-check this often. */
 const MAX_WAIT_SLICE_MS = 5_000;
@@ -26,16 +38,28 @@ export async function claimWithWait(
   signal: AbortSignal,
   onClaimTransaction: () => void = () => undefined,
   onRunsFull: (workflowIds: string[]) => void = () => undefined,
+  carried?: CarriedReports,
 ): Promise<ClaimedWorkRequest[]> {
-  // Gone already (it hung up while its reports were applied): claim nothing for it.
-  if (signal.aborted) return [];
+  // Gone already (it hung up while its reports were applied): claim nothing for it. Reports it carries are
+  // still completed (the first transaction; what it claims goes back at once).
+  if (signal.aborted && !carried) return [];
   const deadline = Date.now() + waitS * 1000;
   let wokenBy = 0;
   let tried = 0;
-  for (;;) {
+  for (let attempt = 0; ; attempt += 1) {
     const subscription = notifications.subscribePendingWork(max, tried);
     onClaimTransaction();
-    const { claimed, unclaimedLeft, fullRuns } = await claimWorkRequests(pool, workerId, max, { checkUnclaimed: wokenBy > 0 });
+    const completeFirst = attempt === 0 ? carried?.reports : undefined;
+    let answer: Awaited<ReturnType<typeof claimWorkRequests>>;
+    try {
+      answer = await claimWorkRequests(pool, workerId, max, { checkUnclaimed: wokenBy > 0, completeFirst });
+    } catch (error) {
+      subscription.cancel();
+      throw error;
+    }
+    const { claimed, unclaimedLeft, fullRuns, completed } = answer;
+    // Committed: their wake-ups and metrics now, before this claim waits.
+    if (completeFirst) carried?.onCompleted(completed);
     if (fullRuns.length > 0) onRunsFull(fullRuns);
     // Woken for work that did not fit this worker: let the next waiter (another worker) try it.
     if (wokenBy > 0 && claimed.length < max && unclaimedLeft) notifications.passOnPendingWork(wokenBy, max - claimed.length);

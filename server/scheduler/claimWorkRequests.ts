@@ -2,7 +2,9 @@ import type { Pool, PoolClient } from 'pg';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
 import { requiredFilesOf, type ResourceRequirements } from '../../protocol/taskSpec';
 import type { TaskData } from '../../entities';
-import { releaseAfterFailedTransaction } from '../databaseErrors';
+import { isTransactionConflict, releaseAfterFailedTransaction } from '../databaseErrors';
+import type { QuickReport } from '../sql/completeBatchWithoutDecision';
+import { executeCompleteRunningBatch, isNotAllRunningHere, PREPARED_COMPLETE_RUNNING_BATCH, type CompletedRow } from '../workRequests/completeRunningBatch';
 import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_TOUCH_WORKER } from '../sql/claim';
 import { WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
 import { rememberWorkflowTasks } from '../workRequests/claimedWorkflowTasks';
@@ -41,11 +43,11 @@ interface ClaimedRow {
  * Hands up to `max` pending requests that fit the worker to it, in one transaction sent as one round trip.
  *
  * Why it is shaped like this:
- * - Statement 1 takes a transaction-level advisory lock on the worker's id. Two claims by the same worker
- *   (several slots polling at once) are serialised here, so the picking statement — which starts after the
- *   lock is granted and so sees a fresh snapshot — counts the worker's running requests correctly and never
- *   hands out more than `concurrency`. Unlike the row lock it replaces, it writes nothing.
- * - Statement 2 records that the worker is alive, only when that changes something (offline, or last seen over
+ * - The first statement after the settings takes a transaction-level advisory lock on the worker's id. Two
+ *   claims by the same worker (several slots polling at once) are serialised here, so the picking statement —
+ *   which starts after the lock is granted and so sees a fresh snapshot — counts the worker's running requests
+ *   correctly and never hands out more than `concurrency`. Unlike the row lock it replaces, it writes nothing.
+ * - The next records that the worker is alive, only when that changes something (offline, or last seen over
  *   a second ago). When it does write, it also locks the row against lost-worker housekeeping as before.
  * - The picking statement locks rows with `FOR UPDATE SKIP LOCKED`: concurrent workers never wait on each
  *   other and never get the same row (graphile-worker's getJobs and pg-boss's fetch do the same). The WHERE
@@ -70,6 +72,11 @@ interface ClaimedRow {
  *   no lock and the statement after it finds nothing (an index range of the worker's running rows).
  * - A workflow task's `inputs` (its dependencies' results) come back in the claim's own rows: no statement, no
  *   round trip after it, except the one that sets start_time for a workflow's first claimed task.
+ * - `completeFirst`: the results a busy worker's claim carries (successes and skips of plain requests running
+ *   on it) are completed by the first statement of this same string (completeRunningBatch's statement, SQL-prepared,
+ *   their JSON inlined as an escaped literal), so the slots they free count in the claim, and a claim and its
+ *   results cost one round trip and one commit. Unless that statement completes all of them it fails, the
+ *   transaction rolls back, and CarriedReportsRefused tells the caller to take the full path (as does a conflict).
  * Memory is compared with the worker's total memory (its capacity; what is free right now includes our own
  * running tasks), disk with its available disk space (disk is consumed, not returned).
  */
@@ -77,35 +84,39 @@ export async function claimWorkRequests(
   pool: Pool,
   workerId: number,
   max: number,
-  options: { checkUnclaimed?: boolean } = {},
-): Promise<{ claimed: ClaimedWorkRequest[]; unclaimedLeft: boolean; fullRuns: string[] }> {
+  options: { checkUnclaimed?: boolean; completeFirst?: QuickReport[] } = {},
+): Promise<{ claimed: ClaimedWorkRequest[]; unclaimedLeft: boolean; fullRuns: string[]; completed: CompletedRow[] }> {
   const client = await pool.connect();
   let results: Array<{ rows: ClaimedRow[] }>;
+  const worker = Number(workerId);
+  const statements = [
+    'begin',
+    `select set_config('enable_sort', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
+    `select pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, (${worker} % 2147483647)::int)`,
+    // After the worker's lock: two claims of one worker never hold each other's rows while waiting for it.
+    ...(options.completeFirst ? [executeCompleteRunningBatch(worker, options.completeFirst, (text) => client.escapeLiteral(text))] : []),
+    `execute ${PREPARED_TOUCH_WORKER.name}(${worker})`,
+    `execute ${PREPARED_CLAIM.name}(${worker}, ${Number(max)})`,
+    `execute ${PREPARED_KEEP_WITHIN_BUDGET.name}(${worker})`,
+    ...(options.checkUnclaimed ? [UNCLAIMED_LEFT] : []),
+    'commit',
+  ];
+  const at = (prefix: string) => statements.findIndex((statement) => statement.startsWith(prefix));
   try {
     if (!preparedOn.has(client)) {
-      await client.query([PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET].map((statement) => statement.prepare).join(';\n'));
+      await client.query([PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_COMPLETE_RUNNING_BATCH].map((statement) => statement.prepare).join(';\n'));
       preparedOn.add(client);
     }
-    const worker = Number(workerId);
-    results = (await client.query(
-      [
-        'begin',
-        `select pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, (${worker} % 2147483647)::int)`,
-        `execute ${PREPARED_TOUCH_WORKER.name}(${worker})`,
-        `select set_config('enable_sort', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
-        `execute ${PREPARED_CLAIM.name}(${worker}, ${Number(max)})`,
-        `execute ${PREPARED_KEEP_WITHIN_BUDGET.name}(${worker})`,
-        ...(options.checkUnclaimed ? [UNCLAIMED_LEFT] : []),
-        'commit',
-      ].join(';\n'),
-    )) as unknown as Array<{ rows: ClaimedRow[] }>;
+    results = (await client.query(statements.join(';\n'))) as unknown as Array<{ rows: ClaimedRow[] }>;
   } catch (error) {
     await releaseAfterFailedTransaction(client, error);
+    if (options.completeFirst && (isNotAllRunningHere(error) || isTransactionConflict(error))) throw new CarriedReportsRefused();
     throw error;
   }
-  const budget = results[5].rows[0] as unknown as { given_back: string[]; full_runs: string[] };
+  const completed = options.completeFirst ? (results[at(`execute ${PREPARED_COMPLETE_RUNNING_BATCH.name}`)].rows as unknown as CompletedRow[]) : [];
+  const budget = results[at(`execute ${PREPARED_KEEP_WITHIN_BUDGET.name}`)].rows[0] as unknown as { given_back: string[]; full_runs: string[] };
   const givenBack = new Set(budget.given_back.map(String));
-  const rows = results[4].rows.filter((row) => !givenBack.has(String(row.id)));
+  const rows = results[at(`execute ${PREPARED_CLAIM.name}`)].rows.filter((row) => !givenBack.has(String(row.id)));
   rememberWorkflowTasks(pool, rows.filter((row) => row.workflow_id !== null).map((row) => Number(row.id)));
   try {
     await markWorkflowsStarted(client, rows);
@@ -118,8 +129,18 @@ export async function claimWorkRequests(
       new Date(a.created_at).getTime() - new Date(b.created_at).getTime() ||
       Number(a.id) - Number(b.id),
   );
-  const unclaimedLeft = options.checkUnclaimed === true && (results[6].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
-  return { claimed: rows.map(toClaimedWorkRequest), unclaimedLeft, fullRuns: budget.full_runs };
+  const unclaimedLeft = options.checkUnclaimed === true && (results[at(UNCLAIMED_LEFT)].rows[0] as unknown as { unclaimed_left: boolean }).unclaimed_left;
+  return { claimed: rows.map(toClaimedWorkRequest), unclaimedLeft, fullRuns: budget.full_runs, completed };
+}
+
+/**
+ * A claim's `completeFirst` reports were not all successes or skips of plain requests running on the worker, or
+ * the transaction met a conflict: it rolled back, nothing of it was written (the caller takes the full path).
+ */
+export class CarriedReportsRefused extends Error {
+  constructor() {
+    super('the carried reports need the full completion path');
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { isTransactionConflict, releaseAfterFailedTransaction } from '../databaseErrors';
-import { completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
+import { completeBatchCtes, COMPLETED_COLUMNS, completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { namedStatement } from '../sql/statement';
 
 /** A request the batch statement completed, with what the metrics need. */
@@ -50,4 +50,38 @@ export async function completeRunningBatch(pool: Pool, workerId: number, reports
     if (isTransactionConflict(error)) return null;
     throw error;
   }
+}
+
+/** Why the claim's transaction failed when its carried reports were not all plain requests running on the worker. */
+const NOT_ALL_RUNNING_HERE = 'worksched: not every carried report is of a plain request running on this worker';
+
+/**
+ * completeRunningBatch's batch as a statement of the claim's own transaction (claimWorkRequests' `completeFirst`),
+ * SQL-prepared once per connection: $1 the reports as completeBatchCtes makes them, $2 the worker, $3 how many.
+ * All or nothing like completeRunningBatch: unless it completed every report, each of a request outside any
+ * workflow, it fails (a cast of NOT_ALL_RUNNING_HERE, the way plain SQL raises), and so does the transaction.
+ * The check's text depends on a count, or the planner would fold it (and raise) when preparing it.
+ */
+export const PREPARED_COMPLETE_RUNNING_BATCH = (() => {
+  const ctes = completeBatchCtes(0, []);
+  if (ctes.values.length !== 2) throw new Error('completeBatchCtes: expected two values (the reports and the worker)');
+  let index = 0;
+  const text = `with ${ctes.text.replace(/\?/g, () => `$${(index += 1)}`)}, checked as (
+       select count(*) filter (where workflow_id is null) as plain from done
+     )
+     select ${COMPLETED_COLUMNS}, (case when checked.plain = $3 then null else '${NOT_ALL_RUNNING_HERE} (' || checked.plain || ')' end)::int as all_running_here
+     from checked left join done on true`;
+  return { name: 'worksched_complete_running_batch', prepare: `prepare worksched_complete_running_batch(jsonb, bigint, int) as ${text}` };
+})();
+
+/** The EXECUTE of PREPARED_COMPLETE_RUNNING_BATCH for `reports` (in id order: the rows are locked in that order), its JSON inlined as a literal. */
+export function executeCompleteRunningBatch(workerId: number, reports: QuickReport[], escapeLiteral: (text: string) => string): string {
+  const sorted = [...reports].sort((a, b) => a.id - b.id);
+  const { values } = completeBatchCtes(workerId, sorted);
+  return `execute ${PREPARED_COMPLETE_RUNNING_BATCH.name}(${escapeLiteral(String(values[0]))}::jsonb, ${Number(workerId)}, ${sorted.length})`;
+}
+
+/** Whether a claim's transaction failed on PREPARED_COMPLETE_RUNNING_BATCH's check (the caller takes the full path). */
+export function isNotAllRunningHere(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === '22P02' && error.message.includes(NOT_ALL_RUNNING_HERE);
 }

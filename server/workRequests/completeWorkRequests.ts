@@ -143,6 +143,19 @@ export async function completeWorkRequests(
   return reports.map((report) => answers.get(report.id) as CompletionAnswer);
 }
 
+/**
+ * A claim's carried reports as its own transaction may complete them first (claimWorkRequests' `completeFirst`),
+ * or null when they need completeWorkRequests: anything but successes and skips, an id given twice, a task of a
+ * workflow this process knows. That transaction still refuses the rest (another worker's, not running, unknown,
+ * a workflow task claimed elsewhere).
+ */
+export function reportsToCarry(pool: Pool, reports: CompletionReport[]): QuickReport[] | null {
+  if (reports.length === 0 || !reports.every((report) => report.result === 'success' || report.result === 'skipped')) return null;
+  const ids = reports.map((report) => report.id);
+  if (new Set(ids).size !== ids.length || anyKnownWorkflowTask(pool, ids)) return null;
+  return reports.map(quickReportOf);
+}
+
 /** Thrown (rolling back) when a batch that took its workflows' shared lock finds it needs the exclusive one. */
 class ExclusiveLockNeeded extends Error {}
 
@@ -152,7 +165,7 @@ function quickReportOf(report: CompletionReport): QuickReport {
 }
 
 /** What the metrics count of a request the batch statement completed. */
-function endedAttemptOfRow(row: CompletedRow, report: CompletionReport): EndedAttempt {
+export function endedAttemptOfRow(row: CompletedRow, report: CompletionReport): EndedAttempt {
   const times = { createdAt: new Date(row.created_at), startedAt: row.started_at === null ? null : new Date(row.started_at), completedAt: new Date(row.completed_at) };
   return endedAttemptOf({ taskName: row.task_name, result: report.result, ...times }, report.output_data);
 }

@@ -13,6 +13,11 @@ export function checkOutputDataSize(reports: Array<{ path: string; outputData: O
   }
 }
 
+/** Whether every item's output_data is within `limit` bytes (completeWithinCap would refuse none). */
+export function allWithinOutputDataCap(items: Array<{ output_data: OutputData }>, limit: number): boolean {
+  return items.every((item) => outputDataBytes(item.output_data) <= limit);
+}
+
 function outputDataBytes(outputData: OutputData | undefined): number {
   return outputData === undefined ? 0 : Buffer.byteLength(JSON.stringify(outputData), 'utf8');
 }

@@ -255,6 +255,105 @@ test('a claim carries results: they are applied first (their slots count) and an
   expect(plain.results).toEqual([]);
 });
 
+async function timesOf(id: number) {
+  return (await server.sql<{ started_at: Date | null; completed_at: Date | null }>(`select started_at, completed_at from work_request where id = $1`, [id]))[0];
+}
+
+test('a claim carrying successes and skips of its own running requests completes them in the claim\'s own transaction', async () => {
+  const { register, create } = isolation();
+  const worker = await register(2);
+  await create();
+  await create();
+  const [a, b] = await claimIds(worker, 2);
+  const next = [await create(), await create()];
+
+  const answer = expectStatus(
+    await worker.claim({ max: 2, results: [{ id: b, result: 'success', output_data: { runtime_statistics: { duration_ms: 2500, memory: 1048576 } } }, { id: a, result: 'skipped' }] }),
+    200,
+    'claim with results',
+  ).body as unknown as { work_requests: Array<{ id: number }>; results: CompletionAnswer[] };
+  expect(answer.results).toEqual([{ id: b, status: 200 }, { id: a, status: 200 }]);
+  // The slots they freed are claimed by the same call.
+  expect(answer.work_requests.map((request) => request.id).sort((x, y) => x - y)).toEqual(next.map((row) => row.id));
+  expect(await rowOf(a)).toMatchObject({ status: 'completed', result: 'skipped', state_reason: 'skipped' });
+  expect(await rowOf(b)).toMatchObject({ status: 'completed', result: 'success', state_reason: null });
+  expect(await historyOf(b)).toEqual([{ result: 'success', duration_ms: '2500', memory: '1048576', error_code: null }]);
+  expect(await historyOf(a)).toEqual([{ result: 'skipped', duration_ms: null, memory: null, error_code: null }]);
+  // One transaction: the reports' completed_at is the claimed requests' started_at (both its now()).
+  const completedAt = (await timesOf(a)).completed_at!.getTime();
+  expect((await timesOf(b)).completed_at!.getTime()).toBe(completedAt);
+  for (const row of next) expect((await timesOf(row.id)).started_at!.getTime()).toBe(completedAt);
+
+  // The same reports again (a retried call): each answered 200 by the full path, nothing changed.
+  const before = [await rowOf(a), await rowOf(b)];
+  const again = expectStatus(await worker.claim({ max: 1, wait_s: 0, results: [{ id: b, result: 'success' }, { id: a, result: 'skipped' }] }), 200, 'repeat').body as unknown as {
+    results: CompletionAnswer[];
+  };
+  expect(again.results).toEqual([{ id: b, status: 200 }, { id: a, status: 200 }]);
+  expect([await rowOf(a), await rowOf(b)]).toEqual(before);
+  expect(await historyOf(b)).toHaveLength(1);
+});
+
+test('a claim carrying its own success beside another worker\'s request: the one transaction writes nothing, each item is answered on its own', async () => {
+  const { register, create } = isolation();
+  const worker = await register(2);
+  const other = await register(1);
+  const mine = await create();
+  expect(await claimIds(worker, 1)).toEqual([mine.id]);
+  const others = await create();
+  expect(await claimIds(other, 1)).toEqual([others.id]);
+  const next = await create();
+
+  const answer = expectStatus(await worker.claim({ max: 2, results: [{ id: mine.id, result: 'success' }, { id: others.id, result: 'success' }] }), 200, 'claim').body as unknown as {
+    work_requests: Array<{ id: number }>;
+    results: CompletionAnswer[];
+  };
+  expect(answer.results).toEqual([
+    { id: mine.id, status: 200 },
+    { id: others.id, status: 409, error: { code: 'not_assigned', message: expect.any(String) } },
+  ]);
+  expect(answer.work_requests.map((request) => request.id)).toEqual([next.id]);
+  expect(await rowOf(mine.id)).toMatchObject({ status: 'completed', result: 'success' });
+  expect(await rowOf(others.id)).toMatchObject({ status: 'running', result: null });
+  expect(await historyOf(mine.id)).toHaveLength(1);
+  expect(await historyOf(others.id)).toEqual([]);
+});
+
+test('two claims of one worker at once, each carrying its own results: all applied, the freed slots shared out, none twice', async () => {
+  const { register, create } = isolation();
+  const worker = await register(4);
+  for (let index = 0; index < 4; index += 1) await create();
+  const running = await claimIds(worker, 4);
+  const next = [];
+  for (let index = 0; index < 4; index += 1) next.push((await create()).id);
+  type Answer = { work_requests: Array<{ id: number }>; results: CompletionAnswer[] };
+  const answers = await Promise.all([
+    worker.claim({ max: 2, wait_s: 0, results: running.slice(0, 2).map((id) => ({ id, result: 'success' as const })) }),
+    worker.claim({ max: 2, wait_s: 0, results: running.slice(2).map((id) => ({ id, result: 'success' as const })) }),
+  ]);
+  const bodies = answers.map((answer) => expectStatus(answer, 200, 'concurrent claim').body as unknown as Answer);
+  expect(bodies.flatMap((body) => body.results)).toEqual(running.map((id) => ({ id, status: 200 })));
+  const claimed = bodies.flatMap((body) => body.work_requests.map((request) => request.id)).sort((a, b) => a - b);
+  expect(claimed).toEqual(next.sort((a, b) => a - b));
+  for (const id of running) expect(await historyOf(id)).toHaveLength(1);
+});
+
+test('carried results with nothing to claim are committed before the claim waits', async () => {
+  const { register, create } = isolation();
+  const worker = await register(1);
+  const first = await create();
+  expect(await claimIds(worker, 1)).toEqual([first.id]);
+  const waiting = worker.claim({ max: 1, wait_s: 10, results: [{ id: first.id, result: 'success' }] });
+  // Completed (and visible) while the claim still waits for work.
+  const deadline = Date.now() + 5_000;
+  while ((await rowOf(first.id)).status !== 'completed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(await rowOf(first.id)).toMatchObject({ status: 'completed', result: 'success' });
+  const later = await create();
+  const answer = expectStatus(await waiting, 200, 'long-poll').body as unknown as { work_requests: Array<{ id: number }>; results: CompletionAnswer[] };
+  expect(answer.results).toEqual([{ id: first.id, status: 200 }]);
+  expect(answer.work_requests.map((request) => request.id)).toEqual([later.id]);
+});
+
 test('waiters on a request are woken by its batch completion', async () => {
   const { register, create } = isolation();
   const worker = await register();
