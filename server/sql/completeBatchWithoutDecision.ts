@@ -48,13 +48,29 @@ export const COMPLETED_COLUMNS = 'done.id, done.workflow_id, done.task_id, done.
  * worker's figures — `recorded`, `counted`), for a statement that does more with `done`; its `?` values in order.
  */
 export function completeBatchCtes(workerId: number, reports: QuickReport[]): SqlStatement {
-  const figureNames = Object.keys(FIGURE_COLUMNS) as Array<keyof HistoryFigures>;
+  const { text, values } = (batchCtes ??= batchCtesText());
+  return { text, values: [completeBatchInput(reports), workerId, ...values] };
+}
+
+const FIGURE_NAMES = Object.keys(FIGURE_COLUMNS) as Array<keyof HistoryFigures>;
+const FIGURE_INPUT_COLUMNS = FIGURE_NAMES.map((name) => [name, figureColumn(name)] as const);
+
+/** The reports as the JSON that completeBatchCtes's `input` reads (its first value). */
+export function completeBatchInput(reports: QuickReport[]): string {
   const input = reports.map((report) => {
     const figures = historyFigures(report.output_data);
     const row: Record<string, unknown> = { id: report.id, result: report.result, output_data: report.output_data, state_reason: report.stateReason };
-    for (const name of figureNames) row[figureColumn(name)] = figures[name];
+    for (const [name, column] of FIGURE_INPUT_COLUMNS) row[column] = figures[name];
     return row;
   });
+  return JSON.stringify(input);
+}
+
+/** The CTEs' text (the same for every batch: built once) and its values after the input and the worker. */
+let batchCtes: SqlStatement | undefined;
+
+function batchCtesText(): SqlStatement {
+  const figureNames = FIGURE_NAMES;
   const inputColumns = [
     'id bigint',
     'result text',
@@ -81,6 +97,6 @@ export function completeBatchCtes(workerId: number, reports: QuickReport[]): Sql
      ), counted as (
        ${queueKeyIncrement('recorded')}
      )`,
-    values: [JSON.stringify(input), workerId, ...history.values],
+    values: history.values,
   };
 }

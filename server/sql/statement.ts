@@ -20,6 +20,13 @@ export interface NamedStatement {
  * Only for builders whose text does not depend on their values: one name must always mean one text.
  */
 export function namedStatement(name: string, statement: SqlStatement): NamedStatement {
+  const known = numberedTexts.get(name);
+  if (known?.source === statement.text) return { name, text: known.text, values: statement.values };
   let index = 0;
-  return { name, text: statement.text.replace(/\?/g, () => `$${(index += 1)}`), values: statement.values };
+  const text = statement.text.replace(/\?/g, () => `$${(index += 1)}`);
+  numberedTexts.set(name, { source: statement.text, text });
+  return { name, text, values: statement.values };
 }
+
+/** The last text numbered under each name (hot paths run the same statement on every call). */
+const numberedTexts = new Map<string, { source: string; text: string }>();

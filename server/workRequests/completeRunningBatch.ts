@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { isTransactionConflict, releaseAfterFailedTransaction } from '../databaseErrors';
-import { completeBatchCtes, COMPLETED_COLUMNS, completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
+import { completeBatchCtes, completeBatchInput, COMPLETED_COLUMNS, completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { namedStatement } from '../sql/statement';
 
 /** A request the batch statement completed, with what the metrics need. */
@@ -77,8 +77,7 @@ export const PREPARED_COMPLETE_RUNNING_BATCH = (() => {
 /** The EXECUTE of PREPARED_COMPLETE_RUNNING_BATCH for `reports` (in id order: the rows are locked in that order), its JSON inlined as a literal. */
 export function executeCompleteRunningBatch(workerId: number, reports: QuickReport[], escapeLiteral: (text: string) => string): string {
   const sorted = [...reports].sort((a, b) => a.id - b.id);
-  const { values } = completeBatchCtes(workerId, sorted);
-  return `execute ${PREPARED_COMPLETE_RUNNING_BATCH.name}(${escapeLiteral(String(values[0]))}::jsonb, ${Number(workerId)}, ${sorted.length})`;
+  return `execute ${PREPARED_COMPLETE_RUNNING_BATCH.name}(${escapeLiteral(completeBatchInput(sorted))}::jsonb, ${Number(workerId)}, ${sorted.length})`;
 }
 
 /** Whether a claim's transaction failed on PREPARED_COMPLETE_RUNNING_BATCH's check (the caller takes the full path). */
