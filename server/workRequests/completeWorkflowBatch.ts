@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import type { ResourceRequirements } from '../../protocol/taskSpec';
 import { isTransactionConflict, releaseAfterFailedTransaction } from '../databaseErrors';
 import type { SchedulingPolicy } from '../history/schedulingPolicy';
@@ -6,7 +6,7 @@ import type { WorkerCapacity } from '../scheduler/unschedulableReason';
 import { completeBatchCtes, COMPLETED_COLUMNS, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { bookRunCostsCtes } from '../sql/runLedger';
 import { namedStatement } from '../sql/statement';
-import { dependantsOfRequestsStatement, releasePreparedStatement, type BlockedTaskRow, type DependantToLearnRow } from '../sql/workflowTasks';
+import { dependantsOfRequestsStatement, releasePreparedStatement, type BlockedTaskRow, type DependantToLearnRow, type PreparedReleaseValues } from '../sql/workflowTasks';
 import { WORKFLOW_GATE_CLASS } from '../workflows/lockWorkflows';
 import { prepareReleasedValues, requirementsLearner } from '../workflows/releaseTasks';
 import { classifyBlocked } from '../workflows/settleWorkflow';
@@ -78,8 +78,9 @@ function completeStatement(workerId: number, reports: QuickReport[]) {
  * The common batch of a workflow drain — successes of workflow tasks running on this worker, in RUNNING workflows
  * without max_running, budget or cost limit, each of whose workflows stays active (a dependant of the batch is
  * released or still waits) — in one transaction on a plain pg connection with named statements, no ORM:
- * completeWorkRequests' shared-lock path (lockWorkflows shared, settleCompletedTasks) in four round trips under
- * the locks. Answers null, having written nothing, for anything else (a report it does not take, a workflow not fit
+ * completeWorkRequests' shared-lock path (lockWorkflows shared, settleCompletedTasks) in three round trips under
+ * the locks (begin and the locks; the completion and the release; the end), SQL-prepared statements sent as
+ * strings. Answers null, having written nothing, for anything else (a report it does not take, a workflow not fit
  * for it, a dependant to skip or that takes `from` parameters, a workflow whose status may change, a deadlock):
  * the caller takes the full path, which answers each case. Wake-ups are deferred (withNotificationsAfterCommit).
  */
@@ -119,24 +120,38 @@ export async function completeWorkflowBatch(pool: Pool, workerId: number, report
       client.release();
       return null;
     }
-    // Generic plans: left to choose, PostgreSQL plans the array lookups afresh on every call.
-    await client.query(`begin; set local plan_cache_mode = force_generic_plan`);
+    await prepareOnce(client);
+    const literal = (value: unknown) => sqlLiteral(value, (text) => client.escapeLiteral(text));
     inTransaction = true;
-    const locked = await client.query<{ status: string; worker_id: string | null; workflows: Array<Record<string, unknown>> | null }>({ ...LOCK_STATEMENT, values: [workflowIds, ids] });
+    // Generic plans: left to choose, PostgreSQL plans the array lookups afresh on every call. One round trip.
+    const opened = (await client.query([
+      'begin',
+      'set local plan_cache_mode = force_generic_plan',
+      executeSql(LOCK_STATEMENT, [workflowIds, ids], literal),
+    ].join(';\n'))) as unknown as [QueryResult, QueryResult, QueryResult<{ status: string; worker_id: string | null; workflows: Array<Record<string, unknown>> | null }>];
+    const locked = opened[2];
     const workflows = locked.rows[0]?.workflows ?? [];
     const fit = workflows.length === workflowIds.length
       && workflows.every((workflow) => workflow.status === 'RUNNING' && workflow.max_running === null && workflow.budget === null && workflow.max_cost_per_result === null);
     const allRunningHere = locked.rows.length === ids.length && locked.rows.every((row) => row.status === 'running' && Number(row.worker_id) === workerId);
     if (!fit || !allRunningHere) return await rollback(client);
-    const done = await client.query<CompletedRow & { dependants: number[] }>(completeStatement(workerId, reports));
+    // The completion and the release in one round trip, each statement with its own snapshot (the release's is
+    // taken once the completion's locks were granted, as it must be). The release is given every dependant the
+    // lookup found: those the completion did not lock are no longer blocked, and it passes over them.
+    const candidates = [...prepared.keys()];
+    const complete = completeStatement(workerId, reports);
+    const release = releaseStatement(candidates, candidates.flatMap((id) => prepared.get(id) ?? []));
+    const [done, { rows: [released] }] = (await client.query(`${executeSql(complete, complete.values, literal)};\n${executeSql(release, release.values, literal)}`)) as unknown as [
+      QueryResult<CompletedRow & { dependants: number[] }>,
+      QueryResult<{ released: number; blocked: BlockedTaskRow[] }>,
+    ];
     if (done.rows.length !== ids.length) return await rollback(client);
     const lockedDependants = (done.rows[0]?.dependants ?? []).map(Number);
+    // A dependant locked that the lookup did not see (made blocked since) was not given to the release: the full path's.
+    if (!lockedDependants.every((id) => prepared.has(id))) return await rollback(client);
     // Each workflow must keep a locked dependant (released or still waiting) so that its status cannot change.
     const lockedOf = new Set(lockedDependants.map((id) => dependantWorkflow.get(id)));
     if (lockedOf.has(undefined) || !workflowIds.every((id) => lockedOf.has(id))) return await rollback(client);
-    const values = lockedDependants.flatMap((id) => prepared.get(id) ?? []);
-    const release = namedStatement('worksched_workflow_batch_release', releasePreparedStatement(lockedDependants, values, null));
-    const { rows: [released] } = await client.query<{ released: number; blocked: BlockedTaskRow[] }>(release);
     const { skips, ready } = classifyBlocked(released.blocked);
     // Dependants to skip, or ready ones it did not release: settleCompletedTasks' later passes, the full path's.
     if (skips.length > 0 || ready.length > 0) return await rollback(client);
@@ -154,6 +169,53 @@ export async function completeWorkflowBatch(pool: Pool, workerId: number, report
     if (isTransactionConflict(error)) return null;
     throw error;
   }
+}
+
+/** The release, as releasePreparedStatement makes it for these dependants, under its name. */
+function releaseStatement(ids: number[], values: PreparedReleaseValues[]) {
+  return namedStatement('worksched_workflow_batch_release', releasePreparedStatement(ids, values, null));
+}
+
+/**
+ * This path's three statements, SQL-prepared once per connection, so that they go with others in one
+ * simple-protocol string (EXECUTE): their texts do not depend on their values.
+ */
+async function prepareOnce(client: PoolClient): Promise<void> {
+  if (preparedOn.has(client)) return;
+  const statements = [LOCK_STATEMENT, completeStatement(0, []), releaseStatement([], [])];
+  await client.query(statements.map((statement) => `prepare ${sqlName(statement)} as ${statement.text}`).join(';\n'));
+  preparedOn.add(client);
+}
+
+const preparedOn = new WeakSet<PoolClient>();
+
+/** The SQL-level name of a statement (apart from the protocol-level names node-pg gives statements). */
+const sqlName = (statement: { name: string }) => `${statement.name}_sql`;
+
+function executeSql(statement: { name: string }, values: unknown[], literal: (value: unknown) => string): string {
+  return `execute ${sqlName(statement)}(${values.map(literal).join(', ')})`;
+}
+
+/**
+ * A value as a literal of an EXECUTE's argument (the parameter's type coerces it): numbers as they are, strings
+ * (JSON included) and arrays of numbers or strings quoted by `escapeLiteral` (pg's: it quotes every character).
+ */
+export function sqlLiteral(value: unknown, escapeLiteral: (text: string) => string): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === 'string') return escapeLiteral(value);
+  if (Array.isArray(value)) {
+    const items = value.map((item) => {
+      if (typeof item === 'number' && Number.isFinite(item)) return String(item);
+      if (typeof item === 'string') return `"${item.replace(/[\\"]/g, '\\$&')}"`;
+      throw new Error(`not a number or string in an array literal: ${String(item)}`);
+    });
+    return escapeLiteral(`{${items.join(',')}}`);
+  }
+  throw new Error(`no literal for a ${typeof value}`);
 }
 
 async function rollback(client: PoolClient): Promise<null> {

@@ -89,7 +89,8 @@ test('three parents completed at once by three workers release their child exact
   try {
     // All at the child's lock, none queued on the workflow's row.
     const waiting = await waitForLockWaiters(3);
-    for (const query of waiting) expect(query).toMatch(/order by r\.id for update/);
+    // The quick path's completion (its dependants lock), not its workflow lock (the string with `begin`).
+    for (const query of waiting) expect(query).toMatch(/^execute worksched_workflow_batch_complete_sql\(/);
   } finally {
     await holder.query('commit');
   }
