@@ -65,12 +65,14 @@ const NOT_ALL_RUNNING_HERE = 'worksched: not every carried report is of a plain 
 export const PREPARED_COMPLETE_RUNNING_BATCH = (() => {
   const ctes = completeBatchCtes(0, []);
   if (ctes.values.length !== 2) throw new Error('completeBatchCtes: expected two values (the reports and the worker)');
-  let index = 0;
-  const text = `with ${ctes.text.replace(/\?/g, () => `$${(index += 1)}`)}, checked as (
+  const { text } = namedStatement('worksched_complete_running_batch', {
+    text: `with ${ctes.text}, checked as (
        select count(*) filter (where workflow_id is null) as plain from done
      )
-     select ${COMPLETED_COLUMNS}, (case when checked.plain = $3 then null else '${NOT_ALL_RUNNING_HERE} (' || checked.plain || ')' end)::int as all_running_here
-     from checked left join done on true`;
+     select ${COMPLETED_COLUMNS}, (case when checked.plain = ? then null else '${NOT_ALL_RUNNING_HERE} (' || checked.plain || ')' end)::int as all_running_here
+     from checked left join done on true`,
+    values: [...ctes.values, 0],
+  });
   return { name: 'worksched_complete_running_batch', prepare: `prepare worksched_complete_running_batch(jsonb, bigint, int) as ${text}` };
 })();
 
