@@ -7,10 +7,11 @@ import type { QuickReport } from '../sql/completeBatchWithoutDecision';
 import { executeCompleteRunningBatch, isNotAllRunningHere, PREPARED_COMPLETE_RUNNING_BATCH, type CompletedRow } from '../workRequests/completeRunningBatch';
 import { PREPARED_CLAIM, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_TOUCH_WORKER } from '../sql/claim';
 import { WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
+import { prepareOnConnection, type SqlPrepared } from '../sql/sqlPrepared';
 import { rememberWorkflowTasks } from '../workRequests/claimedWorkflowTasks';
 
-/** Connections that have the claim's statements prepared (a prepared statement lives as long as its session). */
-const preparedOn = new WeakSet<PoolClient>();
+/** What the claim's string EXECUTEs, prepared on each connection once. */
+const CLAIM_STATEMENTS: SqlPrepared[] = [PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_COMPLETE_RUNNING_BATCH];
 
 /** Advisory-lock class (first key of the two-int form, a key space apart from housekeeping's one-bigint keys). */
 const CLAIM_LOCK_CLASS = 0x7773;
@@ -103,10 +104,7 @@ export async function claimWorkRequests(
   ];
   const at = (prefix: string) => statements.findIndex((statement) => statement.startsWith(prefix));
   try {
-    if (!preparedOn.has(client)) {
-      await client.query([PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_COMPLETE_RUNNING_BATCH].map((statement) => statement.prepare).join(';\n'));
-      preparedOn.add(client);
-    }
+    await prepareOnConnection(client, CLAIM_STATEMENTS);
     results = (await client.query(statements.join(';\n'))) as unknown as Array<{ rows: ClaimedRow[] }>;
   } catch (error) {
     await releaseAfterFailedTransaction(client, error);

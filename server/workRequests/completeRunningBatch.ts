@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { isTransactionConflict, releaseAfterFailedTransaction } from '../databaseErrors';
 import { completeBatchCtes, completeBatchInput, COMPLETED_COLUMNS, completeBatchWithoutDecisionStatement, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { namedStatement } from '../sql/statement';
+import { executePrepared, type SqlPrepared } from '../sql/sqlPrepared';
 
 /** A request the batch statement completed, with what the metrics need. */
 export interface CompletedRow {
@@ -62,7 +63,7 @@ const NOT_ALL_RUNNING_HERE = 'worksched: not every carried report is of a plain 
  * workflow, it fails (a cast of NOT_ALL_RUNNING_HERE, the way plain SQL raises), and so does the transaction.
  * The check's text depends on a count, or the planner would fold it (and raise) when preparing it.
  */
-export const PREPARED_COMPLETE_RUNNING_BATCH = (() => {
+export const PREPARED_COMPLETE_RUNNING_BATCH: SqlPrepared = (() => {
   const ctes = completeBatchCtes(0, []);
   if (ctes.values.length !== 2) throw new Error('completeBatchCtes: expected two values (the reports and the worker)');
   const { text } = namedStatement('worksched_complete_running_batch', {
@@ -79,7 +80,7 @@ export const PREPARED_COMPLETE_RUNNING_BATCH = (() => {
 /** The EXECUTE of PREPARED_COMPLETE_RUNNING_BATCH for `reports` (in id order: the rows are locked in that order), its JSON inlined as a literal. */
 export function executeCompleteRunningBatch(workerId: number, reports: QuickReport[], escapeLiteral: (text: string) => string): string {
   const sorted = [...reports].sort((a, b) => a.id - b.id);
-  return `execute ${PREPARED_COMPLETE_RUNNING_BATCH.name}(${escapeLiteral(completeBatchInput(sorted))}::jsonb, ${Number(workerId)}, ${sorted.length})`;
+  return executePrepared(PREPARED_COMPLETE_RUNNING_BATCH, [completeBatchInput(sorted), Number(workerId), sorted.length], escapeLiteral);
 }
 
 /** Whether a claim's transaction failed on PREPARED_COMPLETE_RUNNING_BATCH's check (the caller takes the full path). */

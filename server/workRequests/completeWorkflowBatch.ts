@@ -6,6 +6,7 @@ import type { WorkerCapacity } from '../scheduler/unschedulableReason';
 import { completeBatchCtes, COMPLETED_COLUMNS, type QuickReport } from '../sql/completeBatchWithoutDecision';
 import { bookRunCostsCtes } from '../sql/runLedger';
 import { namedStatement } from '../sql/statement';
+import { executePrepared, prepareOnConnection, type SqlPrepared } from '../sql/sqlPrepared';
 import { dependantsOfRequestsStatement, releasePreparedStatement, type BlockedTaskRow, type DependantToLearnRow, type PreparedReleaseValues } from '../sql/workflowTasks';
 import { WORKFLOW_GATE_CLASS } from '../workflows/lockWorkflows';
 import { prepareReleasedValues, requirementsLearner } from '../workflows/releaseTasks';
@@ -120,14 +121,15 @@ export async function completeWorkflowBatch(pool: Pool, workerId: number, report
       client.release();
       return null;
     }
-    await prepareOnce(client);
-    const literal = (value: unknown) => sqlLiteral(value, (text) => client.escapeLiteral(text));
+    await prepareOnConnection(client, workflowBatchStatements());
+    const escape = (text: string) => client.escapeLiteral(text);
+    const execute = (statement: { name: string }, values: unknown[]) => executePrepared({ name: sqlName(statement) }, values, escape);
     inTransaction = true;
     // Generic plans: left to choose, PostgreSQL plans the array lookups afresh on every call. One round trip.
     const opened = (await client.query([
       'begin',
       'set local plan_cache_mode = force_generic_plan',
-      executeSql(LOCK_STATEMENT, [workflowIds, ids], literal),
+      execute(LOCK_STATEMENT, [workflowIds, ids]),
     ].join(';\n'))) as unknown as [QueryResult, QueryResult, QueryResult<{ status: string; worker_id: string | null; workflows: Array<Record<string, unknown>> | null }>];
     const locked = opened[2];
     const workflows = locked.rows[0]?.workflows ?? [];
@@ -141,7 +143,7 @@ export async function completeWorkflowBatch(pool: Pool, workerId: number, report
     const candidates = [...prepared.keys()];
     const complete = completeStatement(workerId, reports);
     const release = releaseStatement(candidates, candidates.flatMap((id) => prepared.get(id) ?? []));
-    const [done, { rows: [released] }] = (await client.query(`${executeSql(complete, complete.values, literal)};\n${executeSql(release, release.values, literal)}`)) as unknown as [
+    const [done, { rows: [released] }] = (await client.query(`${execute(complete, complete.values)};\n${execute(release, release.values)}`)) as unknown as [
       QueryResult<CompletedRow & { dependants: number[] }>,
       QueryResult<{ released: number; blocked: BlockedTaskRow[] }>,
     ];
@@ -177,46 +179,20 @@ function releaseStatement(ids: number[], values: PreparedReleaseValues[]) {
 }
 
 /**
- * This path's three statements, SQL-prepared once per connection, so that they go with others in one
- * simple-protocol string (EXECUTE): their texts do not depend on their values.
+ * This path's three statements, SQL-prepared (see SqlPrepared) under names of their own, apart from the
+ * protocol-level names node-pg gives statements: their texts do not depend on their values.
  */
-async function prepareOnce(client: PoolClient): Promise<void> {
-  if (preparedOn.has(client)) return;
-  const statements = [LOCK_STATEMENT, completeStatement(0, []), releaseStatement([], [])];
-  await client.query(statements.map((statement) => `prepare ${sqlName(statement)} as ${statement.text}`).join(';\n'));
-  preparedOn.add(client);
+let preparedStatements: SqlPrepared[] | undefined;
+
+function workflowBatchStatements(): SqlPrepared[] {
+  preparedStatements ??= [LOCK_STATEMENT, completeStatement(0, []), releaseStatement([], [])].map((statement) => ({
+    name: sqlName(statement),
+    prepare: `prepare ${sqlName(statement)} as ${statement.text}`,
+  }));
+  return preparedStatements;
 }
 
-const preparedOn = new WeakSet<PoolClient>();
-
-/** The SQL-level name of a statement (apart from the protocol-level names node-pg gives statements). */
 const sqlName = (statement: { name: string }) => `${statement.name}_sql`;
-
-function executeSql(statement: { name: string }, values: unknown[], literal: (value: unknown) => string): string {
-  return `execute ${sqlName(statement)}(${values.map(literal).join(', ')})`;
-}
-
-/**
- * A value as a literal of an EXECUTE's argument (the parameter's type coerces it): numbers as they are, strings
- * (JSON included) and arrays of numbers or strings quoted by `escapeLiteral` (pg's: it quotes every character).
- */
-export function sqlLiteral(value: unknown, escapeLiteral: (text: string) => string): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
-    return String(value);
-  }
-  if (typeof value === 'string') return escapeLiteral(value);
-  if (Array.isArray(value)) {
-    const items = value.map((item) => {
-      if (typeof item === 'number' && Number.isFinite(item)) return String(item);
-      if (typeof item === 'string') return `"${item.replace(/[\\"]/g, '\\$&')}"`;
-      throw new Error(`not a number or string in an array literal: ${String(item)}`);
-    });
-    return escapeLiteral(`{${items.join(',')}}`);
-  }
-  throw new Error(`no literal for a ${typeof value}`);
-}
 
 async function rollback(client: PoolClient): Promise<null> {
   await client.query('rollback');

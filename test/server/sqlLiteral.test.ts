@@ -3,7 +3,7 @@
  * PostgreSQL: what it writes reads back as the same value, whatever quotes, backslashes or braces it holds.
  */
 import { withClient } from '../../common/withClient';
-import { sqlLiteral } from '../../server/workRequests/completeWorkflowBatch';
+import { sqlLiteral } from '../../server/sql/sqlPrepared';
 
 const adminUrl = () => process.env.WORKSCHED_TEST_ADMIN_URL!;
 
