@@ -445,41 +445,55 @@ function describeStalls(stalls: LoopStalls): string {
   return `${stalls.count}: ${whole(stalls.runningMs)} / ${whole(stalls.waitingMs)} of ${whole(stalls.lateMs)} late (the whole phase: ${whole(stalls.phaseRunningMs)} / ${whole(stalls.phaseWaitingMs)})`;
 }
 
-/**
- * Runs `work` while TABS tabs reload dashboard pages back to back, driven from a child process
- * (bench/lib/dashboardTabs.ts) at niceness `nice` (its Chromium inherits it); how many page loads happened
- * meanwhile. With `recordTo`, the tabs write the requests they made there (for `withReplay`).
- */
-async function withTabsRefreshing<T>(bench: BenchServer, token: string, nice: Priority, work: () => Promise<T>, recordTo?: string): Promise<{ result: T; reloads: number }> {
-  const pages: Array<[string, string]> = [
-    ['#/overview?window=24h', 'overview'],
-    ['#/requests', 'requests'],
-    ['#/workers', 'workers'],
-    [`#/tasks/key?task_name=${TASK_NAME}&limit=${RUNS}`, 'tasks-detail'],
-    [`#/workflows/${WORKFLOW_ID}`, 'workflows-detail'],
-    [`#/runs/${RUN_ID}?window=24h`, 'runs-detail'],
-  ];
-  const env = { DASHBOARD_URL: bench.server.url, DASHBOARD_TOKEN: token, DASHBOARD_TABS: String(TABS), DASHBOARD_PAGES: JSON.stringify(pages), ...(recordTo ? { DASHBOARD_RECORD: recordTo } : {}) };
-  const { result, output } = await withChildRunning('dashboardTabs.ts', env, nice, work);
-  const loads = /"loads": ?(\d+)/.exec(output);
-  return { result, reloads: loads ? Number(loads[1]) : Number.NaN };
-}
-
-/** The pages the open-tabs phase leaves open, one a tab: those that refresh themselves (the task page does not). */
-const OPEN_TAB_PAGES: Array<[string, string]> = [
-  ['#/overview?window=24h', 'overview'],
-  ['#/requests', 'requests'],
-  ['#/workers', 'workers'],
-  [`#/workflows/${WORKFLOW_ID}`, 'workflows-detail'],
-  [`#/runs/${RUN_ID}?window=24h`, 'runs-detail'],
+/** The pages the tabs show: [hash, page name, whether the page refreshes itself (the task page does not)]. */
+const TAB_PAGES: Array<[string, string, boolean]> = [
+  ['#/overview?window=24h', 'overview', true],
+  ['#/requests', 'requests', true],
+  ['#/workers', 'workers', true],
+  [`#/tasks/key?task_name=${TASK_NAME}&limit=${RUNS}`, 'tasks-detail', false],
+  [`#/workflows/${WORKFLOW_ID}`, 'workflows-detail', true],
+  [`#/runs/${RUN_ID}?window=24h`, 'runs-detail', true],
 ];
 
-/** Runs `work` while TABS tabs each keep one of OPEN_TAB_PAGES open (the page's own refresh timer at work); how many API requests they made meanwhile. */
-async function withTabsOpen<T>(bench: BenchServer, token: string, work: () => Promise<T>): Promise<{ result: T; requests: number }> {
-  const env = { DASHBOARD_URL: bench.server.url, DASHBOARD_TOKEN: token, DASHBOARD_TABS: String(TABS), DASHBOARD_PAGES: JSON.stringify(OPEN_TAB_PAGES), DASHBOARD_MODE: 'open' };
-  const { result, output } = await withChildRunning('dashboardTabs.ts', env, 0, work);
-  const sent = /"requests": ?(\d+)/.exec(output);
-  return { result, requests: sent ? Number(sent[1]) : Number.NaN };
+/** The pages the open-tabs phase leaves open, one a tab: those that refresh themselves. */
+const OPEN_TAB_PAGES = TAB_PAGES.filter(([, , refreshes]) => refreshes);
+
+/**
+ * Runs `work` while TABS tabs, driven from a child process (bench/lib/dashboardTabs.ts) at priority `nice` (its
+ * Chromium inherits it), reload `pages` back to back, or with `mode` 'open' each keep one of them open (the page's
+ * own refresh timer at work); how many page loads and API requests they made meanwhile. With `recordTo`, the
+ * tabs write the requests they made there (for `withReplay`).
+ */
+async function withTabs<T>(
+  bench: BenchServer,
+  token: string,
+  options: { nice: Priority; mode: 'reload' | 'open'; pages: Array<[string, string, boolean]>; recordTo?: string },
+  work: () => Promise<T>,
+): Promise<{ result: T; reloads: number; requests: number }> {
+  const env = {
+    DASHBOARD_URL: bench.server.url,
+    DASHBOARD_TOKEN: token,
+    DASHBOARD_TABS: String(TABS),
+    DASHBOARD_PAGES: JSON.stringify(options.pages.map(([hash, name]) => [hash, name])),
+    DASHBOARD_MODE: options.mode,
+    ...(options.recordTo ? { DASHBOARD_RECORD: options.recordTo } : {}),
+  };
+  const { result, output } = await withChildRunning('dashboardTabs.ts', env, options.nice, work);
+  const count = (key: string) => {
+    const match = new RegExp(`"${key}": ?(\\d+)`).exec(output);
+    return match ? Number(match[1]) : Number.NaN;
+  };
+  return { result, reloads: count('loads'), requests: count('requests') };
+}
+
+/** Tabs reloading TAB_PAGES back to back (see withTabs). */
+function withTabsRefreshing<T>(bench: BenchServer, token: string, nice: Priority, work: () => Promise<T>, recordTo?: string) {
+  return withTabs(bench, token, { nice, mode: 'reload', pages: TAB_PAGES, recordTo }, work);
+}
+
+/** Tabs each keeping one of OPEN_TAB_PAGES open (see withTabs). */
+function withTabsOpen<T>(bench: BenchServer, token: string, work: () => Promise<T>) {
+  return withTabs(bench, token, { nice: 0, mode: 'open', pages: OPEN_TAB_PAGES }, work);
 }
 
 /** Runs `work` while bench/lib/replayRequests.ts sends the recorded requests again at their recorded times; how many it sent. */
