@@ -70,15 +70,14 @@ export function completeBatchInput(reports: QuickReport[]): string {
 let batchCtes: SqlStatement | undefined;
 
 function batchCtesText(): SqlStatement {
-  const figureNames = FIGURE_NAMES;
   const inputColumns = [
     'id bigint',
     'result text',
     'output_data jsonb',
     'state_reason text',
-    ...figureNames.map((name) => `${figureColumn(name)} ${FIGURE_COLUMNS[name]}`),
+    ...FIGURE_NAMES.map((name) => `${figureColumn(name)} ${FIGURE_COLUMNS[name]}`),
   ];
-  const figuresFromSource = Object.fromEntries(figureNames.map((name) => [name, fromSource(figureColumn(name))]));
+  const figuresFromSource = Object.fromEntries(FIGURE_NAMES.map((name) => [name, fromSource(figureColumn(name))]));
   const history = historyOfCompletedAttempt(figuresFromSource as { [K in keyof HistoryFigures]: SourceExpression });
   return {
     text: `input as (
@@ -91,7 +90,7 @@ function batchCtesText(): SqlStatement {
          from input i, worker k
          where w.id = i.id and w.worker_id = ? and w.status = 'running' and k.id = w.worker_id
          returning w.*, k.name as worker_name, k.cpu_count as worker_cpu_count, k.total_memory as worker_total_memory,
-           ${figureNames.map((name) => `i.${figureColumn(name)}`).join(', ')}
+           ${FIGURE_NAMES.map((name) => `i.${figureColumn(name)}`).join(', ')}
      ), recorded as (
        ${history.text}
      ), counted as (
