@@ -3,17 +3,49 @@
  * output_data.result), $WORKSCHED_INPUTS_FILE (the claimed item's inputs, `{}` outside workflows), and the
  * required files checked before the task starts (missing → error / required_file_missing, nothing run).
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
 import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { outputDataSchema } from '../../protocol';
 import { MAX_RESULT_BYTES } from '../../worker/execution/taskFiles';
+import { isRoot, testIf } from '../helpers/capabilities';
 import { makeRequest, removeWorkRoots, run, workRoot } from './helpers';
 
 jest.setTimeout(30_000);
 afterAll(removeWorkRoots);
 
 const writeResult = (text: string) => makeRequest({ script: `printf '%s' '${text}' > "$WORKSCHED_RESULT_FILE"` });
+
+describe('after the task', () => {
+  const writeAll = makeRequest({ script: 'echo x > "$WORKSCHED_RESULT_FILE"; echo kept > here.txt; echo "$WORKSCHED_TASK_FILE"' });
+
+  test('nothing of it is left in the work root: its directory and the files beside it are removed', async () => {
+    const root = workRoot();
+    const { outcome, stdout } = await run(writeAll, { workRoot: root });
+    expect(outcome.result).toBe('error'); // "x" is not JSON: the result file was read, then removed with the rest
+    expect(stdout.trim()).toMatch(/\.task\.json$/);
+    expect(readdirSync(root)).toEqual([]);
+  });
+
+  testIf(isRoot, 'not running as root')('as another user, the directory of its files goes too', async () => {
+    const root = workRoot();
+    chmodSync(root, 0o711); // the task user passes through to its directories, as under the agent's work dir
+    const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
+    const { outcome, stdout } = await run(writeAll, { workRoot: root, runAs: nobody });
+    expect(outcome.result).toBe('error');
+    expect(stdout.trim()).toMatch(/\.files\/[^/]+\.task\.json$/);
+    expect(readdirSync(root)).toEqual([]);
+  });
+
+  test('a work root removed meanwhile is made again for the next task', async () => {
+    const root = join(workRoot(), 'gone');
+    mkdirSync(root);
+    expect((await run(makeRequest({ script: 'true' }), { workRoot: root })).outcome.result).toBe('success');
+    spawnSync('rm', ['-rf', root]);
+    expect((await run(makeRequest({ script: 'true' }), { workRoot: root })).outcome.result).toBe('success');
+    expect(readdirSync(root)).toEqual([]);
+  });
+});
 
 describe('the result file', () => {
   test('a JSON value written there is output_data.result; the file is beside the working directory and removed afterwards', async () => {

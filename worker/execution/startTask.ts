@@ -80,9 +80,13 @@ class TaskRun {
   private async prepare(root: string): Promise<void> {
     const runAs = this.options.runAs;
     try {
-      await fs.mkdir(root, { recursive: true });
-      // Its own user's alone: another task (another uid) can neither list nor read it.
-      await fs.mkdir(this.workdir, { mode: 0o700 });
+      // Its own user's alone: another task (another uid) can neither list nor read it. The root exists but for
+      // the first task or after someone removed it: made only then (one file call less for every other task).
+      await fs.mkdir(this.workdir, { mode: 0o700 }).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await fs.mkdir(root, { recursive: true });
+        await fs.mkdir(this.workdir, { mode: 0o700 });
+      });
       if (runAs) await fs.chown(this.workdir, runAs.uid, runAs.gid);
       await this.files.writeBeforeStart(this.options.workRequest);
     } catch (error) {
