@@ -157,7 +157,10 @@ export async function startBenchServer(
 ): Promise<BenchServer> {
   const databaseUrl = await postgres.createDatabase(cleanup, label);
   const dataDir = await makeTempDir(cleanup, `worksched-bench-${label}-`);
-  const server = await startServer(compileServerConfig({ databaseUrl, port: 0, dataDir, logLevel: 'silent', ...settings }), {
+  // The per-token create cap (1,000/s by default) is a guard against runaway clients, not the server's speed:
+  // off here, or the concurrent creates of scenario 1 (about 2,000/s) hit it and measure the cap.
+  const config = compileServerConfig({ databaseUrl, port: 0, dataDir, logLevel: 'silent', createRatePerS: 0, ...settings });
+  const server = await startServer(config, {
     onProgress: () => undefined,
   });
   cleanup.add('close server', () => server.close());
@@ -166,7 +169,8 @@ export async function startBenchServer(
   const sql = new Client({ connectionString: databaseUrl, application_name: 'worksched-bench' });
   await sql.connect();
   cleanup.add('close SQL connection', () => sql.end());
-  progress(`server up at ${server.url} on database ${new URL(databaseUrl).pathname.slice(1)}`);
+  const cap = config.createRatePerS > 0 ? `create cap ${config.createRatePerS}/s per token` : 'no create cap';
+  progress(`server up at ${server.url} on database ${new URL(databaseUrl).pathname.slice(1)} (${cap})`);
   return { server, dataDir, http, sql };
 }
 
