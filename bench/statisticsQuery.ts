@@ -294,7 +294,7 @@ async function explainListing(server: RunningServer): Promise<string[]> {
   });
   lines.push('EXPLAIN of the page of keys (sort=-runs, limit 50):');
   await listTaskKeys(explaining, query);
-  lines.push(`EXPLAIN of the percentiles of those ${keys.length} keys:`);
+  lines.push(`EXPLAIN of the percentiles of those ${keys.length} keys (two halves, read at once on two connections):`);
   await computeKeyPercentiles(explaining, keys);
   return lines;
 }
