@@ -49,8 +49,10 @@ export async function computeKeyPercentiles(em: EntityManager, keys: HistoryKey[
   const byKey = new Map<string, SuccessPercentiles>();
   // A page of a few keys or more is read as two halves at once, on two connections: a page's latency is its
   // rows' aggregation (about 0.6 ms a key at 1,000 retained runs), which one backend does on one core.
-  const halves = keys.length >= MIN_KEYS_TO_SPLIT ? [keys.slice(0, Math.ceil(keys.length / 2)), keys.slice(Math.ceil(keys.length / 2))] : [keys];
-  const answers = await Promise.all(halves.filter((half) => half.length > 0).map((half) => readKeyPercentiles(em, half)));
+  if (keys.length === 0) return byKey;
+  const middle = Math.ceil(keys.length / 2);
+  const parts = keys.length >= MIN_KEYS_TO_SPLIT ? [keys.slice(0, middle), keys.slice(middle)] : [keys];
+  const answers = await Promise.all(parts.map((part) => readKeyPercentiles(em, part)));
   for (const row of answers.flat()) {
     byKey.set(percentileMapKey({ taskName: row.task_name, subject: row.subject, context: row.context }), toPercentiles(row));
   }

@@ -3,11 +3,12 @@
  * output_data.result), $WORKSCHED_INPUTS_FILE (the claimed item's inputs, `{}` outside workflows), and the
  * required files checked before the task starts (missing → error / required_file_missing, nothing run).
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { outputDataSchema } from '../../protocol';
 import { MAX_RESULT_BYTES } from '../../worker/execution/taskFiles';
+import { lookUpUser } from '../../worker/taskUsers';
 import { isRoot, testIf } from '../helpers/capabilities';
 import { makeRequest, removeWorkRoots, run, workRoot } from './helpers';
 
@@ -30,7 +31,8 @@ describe('after the task', () => {
   testIf(isRoot, 'not running as root')('as another user, the directory of its files goes too', async () => {
     const root = workRoot();
     chmodSync(root, 0o711); // the task user passes through to its directories, as under the agent's work dir
-    const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
+    const nobody = lookUpUser('nobody');
+    if (!nobody) throw new Error('this host has no nobody user');
     const { outcome, stdout } = await run(writeAll, { workRoot: root, runAs: nobody });
     expect(outcome.result).toBe('error');
     expect(stdout.trim()).toMatch(/\.files\/[^/]+\.task\.json$/);
@@ -41,7 +43,7 @@ describe('after the task', () => {
     const root = join(workRoot(), 'gone');
     mkdirSync(root);
     expect((await run(makeRequest({ script: 'true' }), { workRoot: root })).outcome.result).toBe('success');
-    spawnSync('rm', ['-rf', root]);
+    rmSync(root, { recursive: true });
     expect((await run(makeRequest({ script: 'true' }), { workRoot: root })).outcome.result).toBe('success');
     expect(readdirSync(root)).toEqual([]);
   });
