@@ -9,11 +9,10 @@ import { Backoff } from '../common/backoff';
 import { createLogger, type Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
 import { WorkerConfigError, type WorkerConfig } from './config';
-import { detectMeasurementMethod, startTask, type RunningTask, type TaskOutcome } from './execution';
+import { detectMeasurementMethod, startTask, taskSpawner, type RunningTask, type TaskOutcome } from './execution';
 import { loadOrRegisterIdentity, type LoadedIdentity } from './identity';
 import { LogShipper } from './logShipper';
 import { LogSpool } from './logSpool';
-import { OrphanGuard } from './orphanGuard';
 import { Outbox, toCompletionItem } from './outbox';
 import { collectResources } from './resources';
 import { WorkerServerApi } from './serverApi';
@@ -55,8 +54,6 @@ export interface StopSummary {
  */
 export class WorkerAgent {
   private readonly active = new Map<number, ActiveTask>();
-  /** Kills the running tasks' process groups if this process dies. */
-  private readonly orphanGuard = new OrphanGuard();
   private readonly stopClaiming = new AbortController();
   private readonly stopBackground = new AbortController();
   private slotFreed: (() => void) | null = null;
@@ -173,7 +170,7 @@ export class WorkerAgent {
     await Promise.allSettled(this.loops);
     const empty = (await this.outbox?.drainOnce().catch(() => false)) ?? true;
     if (!empty) this.logger.warn({ queued: this.outbox.pendingCount() }, 'some results could not be delivered; they stay on disk and are sent at the next start');
-    this.orphanGuard.close();
+    taskSpawner.close();
     return this.summary();
   }
 
@@ -283,7 +280,6 @@ export class WorkerAgent {
       void (previous.settled ?? previous.task.done).finally(() => this.run(request));
       return;
     }
-    let taskGroup: number | null = null;
     const shipper = new LogShipper(this.api, this.spool, request.id, request.log_seq_start, () => this.cancel(request.id, 'cancelled'), this.logger, this.config.logMaxBytes, () => this.preempt(request.id));
     const runAs = this.taskUsers.acquire();
     const task = startTask({
@@ -299,10 +295,6 @@ export class WorkerAgent {
         cpu_count: this.resources.cpu_count,
       },
       onOutput: (stream, text) => shipper.push(stream, text),
-      onSpawn: (pid) => {
-        taskGroup = pid;
-        this.orphanGuard.watch(pid);
-      },
     });
     const active: ActiveTask = { request, task, shipper, cancelled: false };
     this.active.set(request.id, active);
@@ -311,7 +303,6 @@ export class WorkerAgent {
       .then((outcome) => this.finish(active, outcome))
       .catch((error: unknown) => this.logger.error({ err: error, workRequest: request.id }, 'task bookkeeping failed'))
       .finally(() => {
-        if (taskGroup !== null) this.orphanGuard.forget(taskGroup); // assigned in onSpawn
         this.taskUsers.release(runAs);
         this.active.delete(request.id);
         // A claim waiting for this slot carries the report; otherwise it goes at once on its own.

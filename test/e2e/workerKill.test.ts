@@ -1,5 +1,5 @@
 /**
- * A worker killed with kill -9 while it runs a task: its orphan guard kills the task (no process outlives its
+ * A worker killed with kill -9 while it runs a task: its task spawner kills the task (no process outlives its
  * worker), the server notices the silence after the heartbeat timeout and requeues the request as attempt 2,
  * and another worker completes it.
  */
@@ -46,7 +46,7 @@ describe('worker killed with kill -9', () => {
     const killedAt = performance.now();
     expect(await first.waitForExit(10_000)).toMatchObject({ signal: 'SIGKILL' });
     const goneMs = await waitUntilTaskGone(created.id, 3_000).catch((error: Error) => {
-      throw new Error(`${error.message} (orphan guard did not act)`);
+      throw new Error(`${error.message} (the task spawner did not act)`);
     });
     process.stdout.write(`worker kill -9: task processes gone ${Math.round(performance.now() - killedAt)} ms after the kill (${Math.round(goneMs)} ms polling)\n`);
 

@@ -1,7 +1,8 @@
-import { existsSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { measurementMethod, testWithCgroups } from '../helpers/capabilities';
 import { pollUntil } from '../helpers/waitFor';
+import { taskSpawner } from '../../worker/execution';
 import { makeRequest, NODE, processesOf, removeWorkRoots, run, type Run } from './helpers';
 
 jest.setTimeout(60_000);
@@ -133,5 +134,44 @@ describe('process cleanup and killing', () => {
     expect(outcome.result).toBe('aborted');
     expect(task.pid).toBeUndefined();
     expect(existsSync(join(task.workdir, 'ran'))).toBe(false);
+  });
+});
+
+describe('the task spawner process', () => {
+  const parentOf = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+
+  test('starts the tasks: a task is its child, not the worker\'s, in a process group of its own', async () => {
+    // Its pid, its parent's, and its process group (the 5th field of /proc/PID/stat).
+    const request = makeRequest({ executable: 'sh', args: ['-c', 'echo "$$ $PPID $(cut -d" " -f5 /proc/$$/stat)"'] });
+    const { outcome, stdout } = await run(request);
+    expect(outcome.result).toBe('success');
+    const [pid, parent, group] = stdout.trim().split(/\s+/).map(Number);
+    expect(taskSpawner.pid).toEqual(expect.any(Number));
+    expect(parent).toBe(taskSpawner.pid);
+    expect(parent).not.toBe(process.pid);
+    expect(group).toBe(pid);
+  });
+
+  test('killed while a task runs: the task is killed too and ends as error worker_lost; the next task gets a new spawner', async () => {
+    const request = makeRequest({ executable: 'sh', args: ['-c', 'echo up; sleep 300'] });
+    let spawner: number | undefined;
+    const { outcome, system } = await run(request, {}, async (task) => {
+      await waitForTaskProcesses(request.id, 1);
+      expect(parentOf(task.pid!)).toBe(taskSpawner.pid);
+      spawner = taskSpawner.pid!;
+      process.kill(spawner, 'SIGKILL');
+    });
+    expect(outcome.result).toBe('error');
+    expect(outcome.output_data.errors).toEqual([{ code: 'worker_lost', message: "the worker's task spawner process died while the task ran" }]);
+    expect(system).toMatch(/task spawner process died: process \d+ was killed/);
+    await pollUntil(() => processesOf(request.id), { until: (pids) => pids.length === 0, description: 'the task gone', timeoutMs: 5_000, intervalMs: 50 });
+
+    const next = await run(makeRequest({ script: 'echo again' }));
+    expect(next.outcome.result).toBe('success');
+    expect(next.stdout).toBe('again\n');
+    expect(taskSpawner.pid).not.toBe(spawner);
   });
 });

@@ -1,5 +1,6 @@
 export { startTask } from './startTask';
 export { detectMeasurementMethod } from './cgroupDetect';
+export { taskSpawner } from './taskSpawner';
 export type {
   KillReason,
   MeasurementMethod,

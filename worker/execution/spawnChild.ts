@@ -1,8 +1,6 @@
-import { spawn, type ChildProcessByStdio } from 'child_process';
-import { promises as fs } from 'fs';
-import type { Readable, Writable } from 'stream';
 import { ERROR_CODES } from '../../protocol/outputData';
 import type { TaskCommand } from './taskCommand';
+import { taskSpawner, type TaskProcess } from './taskSpawner';
 import type { TaskUser } from './types';
 
 /** $0 of the wrapper shell: its own error messages start with it, which tells them from the task's. */
@@ -23,7 +21,7 @@ const JOIN_SCRIPT = [
 
 /**
  * For a task run as another user, who may not write the root-owned cgroup.procs files (cgroup v2 wants write
- * access to the common ancestor): the worker moves the waiting shell into the cgroups itself, then says `go` on
+ * access to the common ancestor): the spawner moves the waiting shell into the cgroups as root, then says `go` on
  * fd 3, or names the file it could not join; only then does the shell exec the task.
  */
 const GATE_SCRIPT = [
@@ -31,8 +29,6 @@ const GATE_SCRIPT = [
   `[ "$line" = go ] || { echo "${WRAPPER_NAME}: cannot join cgroup $line" >&2; exit 125; }`,
   'exec "$@"',
 ].join('\n');
-
-export type TaskChild = ChildProcessByStdio<null, Readable, Readable>;
 
 export interface StartError {
   code: string;
@@ -42,63 +38,34 @@ export interface StartError {
 }
 
 export interface Spawned {
-  child: TaskChild;
+  child: TaskProcess;
   /** The executable actually run (resolved via PATH / the working directory). */
   path: string;
 }
 
 /**
- * Spawn the task's command in its own process group (detached), stdin /dev/null, through the cgroup-joining
- * shell when procsFiles is non-empty.
+ * Start the task's command through the task spawner, in its own process group, stdin /dev/null, through the
+ * cgroup-joining shell when procsFiles is non-empty. Listen to the child, then await its `started`.
  */
 export function spawnTask(
   command: TaskCommand,
   options: { cwd: string; env: NodeJS.ProcessEnv; procsFiles: string[]; runAs?: TaskUser },
-): Spawned | StartError {
+): Spawned {
   const viaShell = options.procsFiles.length > 0;
   const gated = viaShell && options.runAs !== undefined;
   const file = viaShell ? '/bin/sh' : command.file;
-  let argv = command.args;
-  if (gated) argv = ['-c', GATE_SCRIPT, WRAPPER_NAME, command.file, ...command.args];
-  else if (viaShell) argv = ['-c', JOIN_SCRIPT, WRAPPER_NAME, String(options.procsFiles.length), ...options.procsFiles, command.file, ...command.args];
-  const user = options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {};
-  try {
-    const child = spawn(file, argv, {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: gated ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
-      ...user,
-    }) as TaskChild;
-    if (gated) openGate(child, options.procsFiles);
-    return { child, path: command.file };
-  } catch (error) {
-    // Synchronous failures: invalid arguments (NUL bytes), too many open files...
-    return { code: ERROR_CODES.spawnFailed, message: `cannot start ${command.file}: ${(error as Error).message}` };
-  }
-}
-
-/** Moves the gated shell into each cgroup (as root), then lets it exec the task, or tells it which join failed. */
-function openGate(child: TaskChild, procsFiles: string[]): void {
-  const gate = (child.stdio as unknown[])[3] as Writable;
-  gate.on('error', () => undefined); // the shell died first: its exit is reported as such
-  if (child.pid === undefined) {
-    gate.destroy();
-    return;
-  }
-  const pid = String(child.pid);
-  // Off the event loop (the shell waits on fd 3 meanwhile): a cgroup v1 move is slow, and tasks start in bursts.
-  void (async () => {
-    for (const file of procsFiles) {
-      try {
-        await fs.writeFile(file, pid);
-      } catch (error) {
-        gate.end(`${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
-        return;
-      }
-    }
-    gate.end('go\n');
-  })();
+  let args = command.args;
+  if (gated) args = ['-c', GATE_SCRIPT, WRAPPER_NAME, command.file, ...command.args];
+  else if (viaShell) args = ['-c', JOIN_SCRIPT, WRAPPER_NAME, String(options.procsFiles.length), ...options.procsFiles, command.file, ...command.args];
+  const child = taskSpawner.spawn({
+    file,
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    ...(options.runAs ? { user: { uid: options.runAs.uid, gid: options.runAs.gid } } : {}),
+    ...(gated ? { gateFiles: options.procsFiles } : {}),
+  });
+  return { child, path: command.file };
 }
 
 /** Map a spawn 'error' event (no wrapper shell) to an error code. */

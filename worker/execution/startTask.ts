@@ -12,8 +12,9 @@ import { buildOutcome, buildStatistics, type Ending } from './outcome';
 import { ProcSampler } from './procSampler';
 import { readPythonStatus } from './pythonStatus';
 import { findMissingRequiredFiles, requiredFileError } from './requiredFiles';
-import { spawnErrorToStartError, spawnTask, wrapperFailure, type StartError, type TaskChild } from './spawnChild';
+import { spawnErrorToStartError, spawnTask, wrapperFailure, type StartError } from './spawnChild';
 import { TaskCgroup } from './taskCgroup';
+import type { TaskProcess } from './taskSpawner';
 import { prepareTaskCommand, SCRIPT_NAME } from './taskCommand';
 import { buildTaskEnv } from './taskEnvironment';
 import { readResultFile, TaskFiles, type TaskResultValue } from './taskFiles';
@@ -53,7 +54,7 @@ class TaskRun {
   private readonly files: TaskFiles;
   private readonly killGraceMs: number;
   private setupError: StartError | undefined;
-  private child: TaskChild | undefined;
+  private child: TaskProcess | undefined;
   private cgroup: TaskCgroup | undefined;
   private sampler: ProcSampler | undefined;
   private killReason: KillReason | undefined;
@@ -101,7 +102,11 @@ class TaskRun {
   kill(reason: KillReason): void {
     if (this.mainExited || this.killReason !== undefined || this.timeLimitHit) return;
     this.killReason = reason;
-    if (!this.child?.pid) return; // Not spawned yet: run() sees killReason and never spawns.
+    // Not spawned yet: run() sees killReason and never spawns, or kills it as soon as its pid is known.
+    if (this.child?.pid) this.startKill(reason);
+  }
+
+  private startKill(reason: KillReason): void {
     const grace = reason === 'cancelled' ? Math.min(this.killGraceMs, CANCEL_GRACE_MS) : this.killGraceMs;
     const why = reason === 'cancelled' ? 'cancelled' : reason === 'preempted' ? 'preempted for a higher-priority request' : 'worker shutdown';
     this.system(`killing the task (${why}): SIGTERM now, SIGKILL in ${grace} ms`);
@@ -153,25 +158,34 @@ class TaskRun {
     }
     if ('code' in command) return this.finish({ kind: 'start-error', ...command }, method, 0, {});
     if (runAs) this.giveFilesTo(runAs);
-    const spawned = spawnTask(command, { cwd: this.workdir, env, procsFiles: this.cgroup?.procsFiles ?? [], runAs });
-    if ('code' in spawned) return this.finish({ kind: 'start-error', ...spawned }, method, 0, {});
-    const { child, path } = spawned;
+    const { child, path } = spawnTask(command, { cwd: this.workdir, env, procsFiles: this.cgroup?.procsFiles ?? [], runAs });
     this.child = child;
-    if (child.pid !== undefined) this.options.onSpawn?.(child.pid);
     const startedAt = performance.now();
+    let lost = false;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((done) => {
       child.once('error', (error) => done({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => done({ code, signal }));
+      // The spawner died: no exit status will come, and nobody reads the task's output any more.
+      child.once('lost', () => {
+        lost = true;
+        if (child.pid !== undefined) this.signalAll('SIGKILL');
+        done({ code: null, signal: null });
+      });
     });
-    const closed = new Promise<void>((done) => child.once('close', () => done()));
+    const closed = new Promise<void>((done) => {
+      child.once('close', () => done());
+      child.once('lost', () => done());
+    });
     let stderrHead = '';
-    child.stdout.setEncoding('utf8'); // StringDecoder: multi-byte characters are never split.
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (text: string) => this.emit('stdout', text));
-    child.stderr.on('data', (text: string) => {
-      if (stderrHead.length < STDERR_HEAD_CHARS) stderrHead += text.slice(0, STDERR_HEAD_CHARS - stderrHead.length);
-      this.emit('stderr', text);
+    child.on('output', (stream, text) => {
+      if (stream === 'stderr' && stderrHead.length < STDERR_HEAD_CHARS) stderrHead += text.slice(0, STDERR_HEAD_CHARS - stderrHead.length);
+      this.emit(stream, text);
     });
+    const refused = await child.started;
+    if (refused !== undefined) {
+      return this.finish({ kind: 'start-error', code: ERROR_CODES.spawnFailed, message: `cannot start ${path}: ${refused}` }, method, 0, {});
+    }
+    if (child.pid !== undefined && this.killReason) this.startKill(this.killReason); // killed while it was being started
 
     const disk = new DiskSampler(this.workdir);
     if (child.pid !== undefined) {
@@ -194,19 +208,18 @@ class TaskRun {
     const pid = child.pid;
     if (exit.error || pid === undefined) {
       const error = exit.error ?? Object.assign(new Error('no pid'), { code: 'UNKNOWN' });
-      child.stdout.destroy();
-      child.stderr.destroy();
+      child.release();
       await disk.finish();
       return this.finish({ kind: 'start-error', ...spawnErrorToStartError(error, path) }, method, 0, {});
     }
-    this.system(exit.signal ? `process ${pid} killed by signal ${exit.signal}` : `process ${pid} exited with code ${exit.code}`);
+    if (lost) this.system(`the worker's task spawner process died: process ${pid} was killed, its exit status is unknown`);
+    else this.system(exit.signal ? `process ${pid} killed by signal ${exit.signal}` : `process ${pid} exited with code ${exit.code}`);
 
     this.sampler?.sample(); // last figures, leftovers included, before they are killed
     await this.killLeftovers(pid);
     this.sampler?.stop();
     await withTimeout(closed, PIPE_DRAIN_MS);
-    child.stdout.destroy();
-    child.stderr.destroy();
+    child.release();
 
     const cg = this.cgroup?.stats();
     const diskBytes = await disk.finish();
@@ -219,7 +232,8 @@ class TaskRun {
       ((cg.oomKills ?? 0) > 0 || (cg.oomKills === undefined && (cg.failcnt ?? 0) > 0 && exit.signal === 'SIGKILL' && !this.sentKill));
     const wrapperError = this.cgroup ? wrapperFailure(exit.code, stderrHead, path) : undefined;
     let ending: Ending;
-    if (wrapperError) ending = { kind: 'start-error', ...wrapperError };
+    if (lost) ending = { kind: 'start-error', code: ERROR_CODES.workerLost, message: "the worker's task spawner process died while the task ran" };
+    else if (wrapperError) ending = { kind: 'start-error', ...wrapperError };
     else if (this.killReason) ending = { kind: 'killed', reason: this.killReason };
     else if (this.timeLimitHit) ending = { kind: 'time-limit', limitS: this.options.workRequest.time_limit_s ?? 0 };
     else ending = { kind: 'exited', exitCode: exit.code, signal: exit.signal, oomKilled };

@@ -1,8 +1,9 @@
-import { chmodSync, constants, copyFileSync, existsSync, statSync, writeFileSync } from 'fs';
-import { dirname, join, resolve } from 'path';
+import { chmodSync, constants, copyFileSync, statSync, writeFileSync } from 'fs';
+import { join, resolve } from 'path';
 import { ERROR_CODES } from '../../protocol/outputData';
 import { commandArguments, executionKind, pythonKeywordArguments } from '../../protocol/taskSpec';
 import type { ClaimedWorkRequest } from '../../protocol/workerApi';
+import { packageFilePath } from './packageFile';
 import { resolveExecutable } from './resolveExecutable';
 import type { StartError } from './spawnChild';
 import type { TaskFiles } from './taskFiles';
@@ -17,15 +18,10 @@ export interface TaskCommand {
 export const SCRIPT_NAME = '.worksched-script';
 
 const RUNNER = join('worker', 'execution', 'python', 'runner.py');
-let runnerPath: string | undefined;
 
-/** The python runner shipped in the package, found from here both in the sources and in the dist/ build. */
+/** The python runner shipped in the package. */
 export function pythonRunnerPath(): string {
-  if (runnerPath) return runnerPath;
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, RUNNER))) return (runnerPath = join(dir, RUNNER));
-    if (dirname(dir) === dir) throw new Error(`the python runner ${RUNNER} is missing from the package`);
-  }
+  return packageFilePath(RUNNER);
 }
 
 /**

@@ -35,8 +35,6 @@ export interface RunTaskOptions {
    * working directory. Unset: as the worker's own user.
    */
   runAs?: TaskUser;
-  /** Called once the task's process (and process group) exists, with its pid. */
-  onSpawn?(pid: number): void;
   /** Raw utf8 chunks as they come; 'system' chunks are single lines ending in "\n". */
   onOutput(stream: OutputStream, text: string): void;
   /** Override the detected method (tests, or an operator forcing the /proc fallback). */
