@@ -122,9 +122,20 @@ export type CompleteWorkRequest = z.input<typeof completeWorkRequestSchema>;
 /** Most results one call may carry (batch completion or a claim): a 400 above it. */
 export const MAX_RESULTS_PER_CALL = 1_000;
 
-/** One finished request's report inside a batch: the per-request complete body with its id. */
+/** Most log entries one report may carry. */
+export const MAX_CARRIED_LOG_ENTRIES = 1_000;
+
+/**
+ * One finished request's report inside a batch: the per-request complete body with its id, and optionally the
+ * task's last log entries (stored first, as POST .../logs stores them), which saves a call per task.
+ */
 export const completionItemSchema = z
-  .object({ id: z.number().int().positive(), result: workRequestResultSchema, output_data: outputDataSchema.default({}) })
+  .object({
+    id: z.number().int().positive(),
+    result: workRequestResultSchema,
+    output_data: outputDataSchema.default({}),
+    logs: z.array(logEntrySchema).max(MAX_CARRIED_LOG_ENTRIES).optional(),
+  })
   .strict();
 export type CompletionItem = z.input<typeof completionItemSchema>;
 

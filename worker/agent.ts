@@ -313,7 +313,9 @@ export class WorkerAgent {
 
   private async finish(active: ActiveTask, outcome: TaskOutcome): Promise<void> {
     const { request } = active;
-    const { acknowledgedSeq } = await active.shipper.close();
+    // A report to the server carries the log's last entries (not a hand-back or a preempted run's end).
+    const carry = outcome.result !== 'aborted' && !active.preempted;
+    const { acknowledgedSeq, carried } = await active.shipper.close({ carry });
     const output: OutputData = outcome.output_data;
     this.logger.info({ workRequest: request.id, result: outcome.result, statistics: output.runtime_statistics }, 'task finished');
     if (active.preempted) {
@@ -334,7 +336,13 @@ export class WorkerAgent {
       return;
     }
     if (this.stopClaiming.signal.aborted) this.stopCounts.finished += 1;
-    await this.outbox.store({ kind: 'complete', id: request.id, acknowledged_seq: acknowledgedSeq, body: { result: outcome.result, output_data: output } });
+    await this.outbox.store({
+      kind: 'complete',
+      id: request.id,
+      acknowledged_seq: acknowledgedSeq,
+      body: { result: outcome.result, output_data: output },
+      ...(carried.length > 0 ? { logs: carried } : {}),
+    });
   }
 
   private async withRetry<T>(what: string, action: () => Promise<T>): Promise<T> {

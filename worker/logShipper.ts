@@ -1,4 +1,5 @@
 import type { LogEntry } from '../protocol/workRequest';
+import { MAX_CARRIED_LOG_ENTRIES } from '../protocol/workerApi';
 import { formatBytes } from '../protocol/units';
 import type { Logger } from '../common/logger';
 import { hasErrorCode, isTransient } from '../client/errors';
@@ -9,6 +10,8 @@ const FLUSH_INTERVAL_MS = 1_000;
 const FLUSH_BYTES = 64 * 1024;
 /** One entry's text at most; longer chunks are split so a batch never grows past the server's body limit. */
 const MAX_ENTRY_CHARS = 32 * 1024;
+/** Most unshipped output a report carries when the task ends; more is sent on its own first. */
+const MAX_CARRIED_BYTES = FLUSH_BYTES;
 /** Past this much unshipped output (server down), keep it only in the spool, not in memory. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Default cap of one task's log (as the server's WORKSCHED_LOG_MAX_BYTES). */
@@ -34,6 +37,8 @@ export class LogShipper {
   /** Bytes of text taken so far; past the cap one `system` line says so and nothing more is shipped nor spooled. */
   private takenBytes = 0;
   private truncated = false;
+  /** The last batch did not go through (the server is down): the end of the log then takes the spool's way. */
+  private lastSendFailed = false;
 
   constructor(
     private readonly api: WorkerServerApi,
@@ -94,11 +99,21 @@ export class LogShipper {
 
   /**
    * Stops the timer and tries once more. Returns the last seq the server acknowledged: entries after it go to
-   * the spool (before the report is stored) for the outbox to deliver with the result.
+   * the spool (before the report is stored) for the outbox to deliver with the result. With `carry`, what is
+   * left (up to MAX_CARRIED_BYTES) is not sent but returned as `carried`, for the report to carry: one call per
+   * task less. Not while the server is unreachable: then the spool keeps it, and the outbox sends it first.
    */
-  async close(): Promise<{ acknowledgedSeq: number; lastSeq: number }> {
+  async close(options: { carry?: boolean } = {}): Promise<{ acknowledgedSeq: number; lastSeq: number; carried: LogEntry[] }> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.flushing;
+    if (options.carry && !this.spoolOnly && !this.lastSendFailed && this.pendingBytes <= MAX_CARRIED_BYTES && this.pending.length <= MAX_CARRIED_LOG_ENTRIES) {
+      const carried = this.pending;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.spool.remove(this.workRequestId);
+      return { acknowledgedSeq: this.acknowledgedSeq, lastSeq: this.nextSeq - 1, carried };
+    }
     await this.flush();
     if (this.pending.length > 0) await this.flush();
     const lastSeq = this.nextSeq - 1;
@@ -108,7 +123,7 @@ export class LogShipper {
       this.pendingBytes = 0;
       if (this.acknowledgedSeq >= lastSeq) this.spool.remove(this.workRequestId);
     }
-    return { acknowledgedSeq: this.acknowledgedSeq, lastSeq };
+    return { acknowledgedSeq: this.acknowledgedSeq, lastSeq, carried: [] };
   }
 
   private async sendPending(): Promise<void> {
@@ -127,8 +142,10 @@ export class LogShipper {
           this.pendingBytes -= bytes;
         }
         this.acknowledgedSeq = Math.max(this.acknowledgedSeq, batch[batch.length - 1].seq);
+        this.lastSendFailed = false;
         if (answer.cancel) this.onCancel();
       } catch (error) {
+        this.lastSendFailed = true;
         if (hasErrorCode(error, 'preempted')) {
           this.pending = [];
           this.pendingBytes = 0;

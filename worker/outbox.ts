@@ -4,14 +4,21 @@ import { hasErrorCode, isTransient } from '../client/errors';
 import { WorkschedApiError } from '../client/http';
 import { ERROR_CODES, type OutputData } from '../protocol/outputData';
 import { MAX_RESULTS_PER_CALL, type CompletionAnswer, type CompletionItem } from '../protocol/workerApi';
-import type { WorkRequestResult } from '../protocol/workRequest';
+import type { LogEntry, WorkRequestResult } from '../protocol/workRequest';
 import { Backoff } from '../common/backoff';
 import type { Logger } from '../common/logger';
 import { sleep } from '../common/sleep';
 import type { LogSpool } from './logSpool';
 import type { WorkerServerApi } from './serverApi';
 
-export type CompletionOutboxItem = { kind: 'complete'; id: number; acknowledged_seq: number; body: { result: WorkRequestResult; output_data: OutputData } };
+/** `logs`: the task's last log entries, carried with the report (sent before it on the per-request route). */
+export type CompletionOutboxItem = {
+  kind: 'complete';
+  id: number;
+  acknowledged_seq: number;
+  body: { result: WorkRequestResult; output_data: OutputData };
+  logs?: LogEntry[];
+};
 export type OutboxItem =
   | CompletionOutboxItem
   | { kind: 'release'; id: number; acknowledged_seq: number; body: { reason: string; output_data: OutputData } };
@@ -239,10 +246,9 @@ export class Outbox {
     return chunks;
   }
 
-  /** The task's log entries the server has not acknowledged; false to retry later. */
-  private async deliverLogs(item: OutboxItem): Promise<boolean> {
+  /** The task's log entries the server has not acknowledged (those spooled, or given); false to retry later. */
+  private async deliverLogs(item: OutboxItem, entries = this.spool.read(item.id, item.acknowledged_seq)): Promise<boolean> {
     try {
-      const entries = this.spool.read(item.id, item.acknowledged_seq);
       for (let index = 0; index < entries.length; index += LOG_BATCH) {
         await this.api.postLogs(item.id, entries.slice(index, index + LOG_BATCH)).catch((error: unknown) => {
           if (!isRefusal(error)) throw error;
@@ -298,6 +304,8 @@ export class Outbox {
 
   /** The per-request route: true when the server has the report (or rejected it for good); false to retry later. */
   private async deliverOne(item: OutboxItem): Promise<boolean> {
+    // This route takes no log entries: the ones the report carries go first, on their own.
+    if (item.kind === 'complete' && item.logs && !(await this.deliverLogs(item, item.logs))) return false;
     try {
       if (item.kind === 'complete') await this.api.complete(item.id, item.body);
       else await this.api.release(item.id, item.body);
@@ -345,7 +353,7 @@ export class Outbox {
 }
 
 export function toCompletionItem(item: CompletionOutboxItem): CompletionItem {
-  return { id: item.id, result: item.body.result, output_data: item.body.output_data };
+  return { id: item.id, result: item.body.result, output_data: item.body.output_data, ...(item.logs ? { logs: item.logs } : {}) };
 }
 
 /** The server answered and will not take this as it is (a 4xx); anything else may go through later. */

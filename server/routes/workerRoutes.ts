@@ -11,7 +11,9 @@ import { CarriedReportsRefused } from '../scheduler/claimWorkRequests';
 import { completeWorkRequests, endedAttemptOfRow, reportsToCarry, type CompletionReport } from '../workRequests/completeWorkRequests';
 import type { CompletedRow } from '../workRequests/completeRunningBatch';
 import { withNotificationsAfterCommit } from '../workRequests/notifyChanges';
+import { appendCarriedLogEntries } from '../workRequests/logEntries';
 import { allWithinOutputDataCap, completeWithinCap } from '../workRequests/outputDataLimit';
+import type { LogEntry } from '../../protocol/workRequest';
 import { serializeWorker } from '../workers/serializeWorker';
 import { setWorkerEnabled } from '../workers/setWorkerEnabled';
 import { clientGoneSignal } from './clientGoneSignal';
@@ -26,6 +28,11 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
    * Applies the results within the output_data cap (the others are answered 413) and counts the attempts they
    * ended; their wake-ups are sent after the commit (before a claim that carried them starts waiting).
    */
+  /** Log entries carried with the reports go in first (a report is the task's last word). */
+  const storeCarriedLogs = async (workerId: number, results: Array<{ id: number; logs?: LogEntry[] }>) => {
+    const carried = results.filter((item) => item.logs !== undefined && item.logs.length > 0).map((item) => ({ id: item.id, entries: item.logs! }));
+    if (carried.length > 0) await withNotificationsAfterCommit(ctx.notifications, () => appendCarriedLogEntries(fork(), workerId, carried, ctx.config.logMaxBytes));
+  };
   const complete = async (workerId: number, results: CompletionReport[]) => {
     const ended: EndedAttempt[] = [];
     const answers = await withNotificationsAfterCommit(ctx.notifications, () =>
@@ -49,6 +56,7 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
 
     claim: async ({ body, req, res }) => {
       const workerId = workerIdOf(req);
+      await storeCarriedLogs(workerId, body.results);
       const signal = clientGoneSignal(res);
       const countClaim = () => ctx.metrics.claimTransactions.inc();
       // A busy worker's usual claim (successes and skips of plain requests it runs): completed in the claim's
@@ -77,7 +85,11 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
       return { work_requests: claimed, results };
     },
 
-    completeBatch: async ({ body, req }) => ({ results: await complete(workerIdOf(req), body.results) }),
+    completeBatch: async ({ body, req }) => {
+      const workerId = workerIdOf(req);
+      await storeCarriedLogs(workerId, body.results);
+      return { results: await complete(workerId, body.results) };
+    },
 
     listWorkers: async () => {
       const rows = await listWorkers(fork());

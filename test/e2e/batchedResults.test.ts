@@ -1,7 +1,7 @@
 /**
  * The real agent reports through the batched protocol: results ride on its claims or go in
  * POST /api/v1/workers/complete, never one call per result on the per-request route, and every task ends
- * completed with its own result.
+ * completed with its own result; a short task's log entries ride with its result.
  */
 import { cleanup, shellTask, startE2EServer, startWorker, waitForEnd, withProcessLogs, type E2EServer } from './support';
 
@@ -38,5 +38,26 @@ it('a worker with 4 slots reports 24 results by claims and batch calls, none thr
   const calls = await callsByRoute();
   expect(calls.get('/api/v1/work-requests/:id/complete') ?? 0).toBe(0);
   expect((calls.get('/api/v1/workers/claim') ?? 0) + (calls.get('/api/v1/workers/complete') ?? 0)).toBeGreaterThan(0);
+  await worker.stop();
+}), 90_000);
+
+it('a short task\'s log rides with its result: each log is whole, with far fewer log calls than tasks', withProcessLogs(async () => {
+  const before = (await callsByRoute()).get('/api/v1/work-requests/:id/logs') ?? 0;
+  const worker = await startWorker(server, { concurrency: 4 });
+  const created = [];
+  for (let index = 0; index < 16; index += 1) created.push(await server.client.createWorkRequest(shellTask(`echo "out ${index}"; echo "err ${index}" >&2`)));
+  const done = await Promise.all(created.map((row) => waitForEnd(server.client, row.id, 60_000)));
+  expect(done.every((row) => row.result === 'success')).toBe(true);
+  for (const [index, row] of created.entries()) {
+    const { entries } = await server.client.getLogs(row.id);
+    expect(entries.filter((entry) => entry.stream === 'stdout').map((entry) => entry.text).join('')).toBe(`out ${index}\n`);
+    expect(entries.filter((entry) => entry.stream === 'stderr').map((entry) => entry.text).join('')).toBe(`err ${index}\n`);
+    // Numbered without a gap from 0: the worker's own lines (started, result) are there too.
+    expect(entries.map((entry) => entry.seq)).toEqual(entries.map((_, seq) => seq));
+    expect(entries.some((entry) => entry.stream === 'system' && entry.text.startsWith('result: success'))).toBe(true);
+  }
+  // One log call per task before; now only a task that outlives the shipper's 1 s flush sends its own.
+  const logCalls = ((await callsByRoute()).get('/api/v1/work-requests/:id/logs') ?? 0) - before;
+  expect(logCalls).toBeLessThan(created.length / 2);
   await worker.stop();
 }), 90_000);
