@@ -48,8 +48,11 @@ type FromSpawner =
   | { op: 'close'; id: number };
 
 const SCRIPT = join('worker', 'execution', 'taskSpawnerProcess.js');
-/** A spawner with no task for this long exits: an idle agent keeps one process, and its memory, only. */
-const IDLE_EXIT_MS = 30_000;
+/**
+ * A spawner with no task for this long exits: an idle agent keeps one process, and its memory (about 45 MB),
+ * only. Starting one again takes about 0.1 s, paid by the first task after the pause.
+ */
+const IDLE_EXIT_MS = 5 * 60_000;
 
 class SpawnedTask extends EventEmitter implements TaskProcess {
   pid: number | undefined;
