@@ -174,4 +174,14 @@ describe('the task spawner process', () => {
     expect(next.stdout).toBe('again\n');
     expect(taskSpawner.pid).not.toBe(spawner);
   });
+
+  test('retired (as when idle) and needed again at once: the next task runs on a new spawner, whatever the old one does as it exits', async () => {
+    expect((await run(makeRequest({ script: 'echo first' }))).outcome.result).toBe('success');
+    const retired = taskSpawner.pid;
+    taskSpawner.close();
+    const next = await run(makeRequest({ script: 'sleep 0.3; echo second' }));
+    expect(next.outcome.result).toBe('success');
+    expect(next.stdout).toBe('second\n');
+    expect(taskSpawner.pid).not.toBe(retired);
+  });
 });

@@ -57,7 +57,7 @@ const IDLE_EXIT_MS = 5 * 60_000;
 class SpawnedTask extends EventEmitter implements TaskProcess {
   pid: number | undefined;
   readonly started: Promise<string | undefined>;
-  /** Why spawn() threw at once (invalid arguments, too many open files), or that the spawner died first. */
+  /** Settles `started`: undefined, or why spawn() threw at once (invalid arguments, too many open files) or that the spawner died first. */
   answer!: (refused: string | undefined) => void;
 
   constructor(readonly id: number, private readonly spawner: TaskSpawner) {
@@ -104,9 +104,10 @@ export class TaskSpawner {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const helper = this.helper;
+    if (!helper) return;
     this.helper = null;
-    if (helper?.connected) helper.disconnect();
-    this.abandonAll(helper);
+    if (helper.connected) helper.disconnect();
+    this.abandonAll();
   }
 
   release(task: SpawnedTask): void {
@@ -127,8 +128,10 @@ export class TaskSpawner {
     helper.on('message', (message: FromSpawner) => this.onMessage(message));
     helper.on('error', () => undefined); // a send after it died: its exit below settles everything
     helper.once('exit', () => {
-      if (this.helper === helper) this.helper = null;
-      this.abandonAll(helper);
+      // Retired by close(), which settled its tasks: the tasks now known may be a newer spawner's.
+      if (this.helper !== helper) return;
+      this.helper = null;
+      this.abandonAll();
     });
     this.helper = helper;
     return helper;
@@ -162,8 +165,7 @@ export class TaskSpawner {
   }
 
   /** The spawner is gone: starts still waiting are refused, running tasks are told they lost their supervisor. */
-  private abandonAll(helper: ChildProcess | null): void {
-    if (helper === null) return;
+  private abandonAll(): void {
     for (const task of this.starting.values()) task.answer('the task spawner process exited before the task started');
     this.starting.clear();
     const lost = [...this.running.values()];
