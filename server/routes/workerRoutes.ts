@@ -24,15 +24,15 @@ export function workerRoutes(ctx: ServerContext): Pick<RouteHandlers, 'registerW
   const fork = () => ctx.orm.em.fork();
   const policy = schedulingPolicyOf(ctx.config);
   const pauseFullRuns = runPauser(fork, policy, ctx.logger);
-  /**
-   * Applies the results within the output_data cap (the others are answered 413) and counts the attempts they
-   * ended; their wake-ups are sent after the commit (before a claim that carried them starts waiting).
-   */
   /** Log entries carried with the reports go in first (a report is the task's last word). */
   const storeCarriedLogs = async (workerId: number, results: Array<{ id: number; logs?: LogEntry[] }>) => {
     const carried = results.filter((item) => item.logs !== undefined && item.logs.length > 0).map((item) => ({ id: item.id, entries: item.logs! }));
     if (carried.length > 0) await withNotificationsAfterCommit(ctx.notifications, () => appendCarriedLogEntries(fork(), workerId, carried, ctx.config.logMaxBytes));
   };
+  /**
+   * Applies the results within the output_data cap (the others are answered 413) and counts the attempts they
+   * ended; their wake-ups are sent after the commit (before a claim that carried them starts waiting).
+   */
   const complete = async (workerId: number, results: CompletionReport[]) => {
     const ended: EndedAttempt[] = [];
     const answers = await withNotificationsAfterCommit(ctx.notifications, () =>

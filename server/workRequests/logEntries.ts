@@ -89,8 +89,8 @@ function entriesWithinCap(entries: LogEntry[], storedBytes: number, maxBytes: nu
 /**
  * The last log entries of finished tasks, carried with their reports (batch completion, a claim): stored as
  * POST .../logs would store each batch, for all of them in one transaction of three statements (through knex
- * directly: em.execute would spread the arrays into lists). Entries of a
- * request not assigned to this worker are dropped: its report is answered 404 or 409 on its own.
+ * directly: em.execute would spread the arrays into lists). Entries of a request not assigned to this worker
+ * are dropped: its report is answered 404 or 409 on its own.
  */
 export async function appendCarriedLogEntries(
   em: EntityManager,
@@ -108,12 +108,12 @@ export async function appendCarriedLogEntries(
       [[...byId.keys()], workerId],
     );
     const columns = { id: [] as number[], seq: [] as number[], ts: [] as string[], stream: [] as string[], text: [] as string[] };
-    const truncatedIds: number[] = [];
+    const truncatedIds = new Set<number>();
     for (const row of rows) {
       if (row.log_truncated) continue;
       const id = Number(row.id);
       const { accepted, truncated } = entriesWithinCap(byId.get(id)!, Number(row.log_bytes), maxBytes);
-      if (truncated) truncatedIds.push(id);
+      if (truncated) truncatedIds.add(id);
       for (const entry of accepted) {
         columns.id.push(id);
         columns.seq.push(entry.seq);
@@ -131,7 +131,7 @@ export async function appendCarriedLogEntries(
        returning work_request_id as id, octet_length(text) as bytes`,
       [columns.id, columns.seq, columns.ts, columns.stream, columns.text],
     );
-    const added = new Map<number, number>(truncatedIds.map((id) => [id, 0]));
+    const added = new Map<number, number>([...truncatedIds].map((id) => [id, 0]));
     for (const row of inserted) added.set(Number(row.id), (added.get(Number(row.id)) ?? 0) + Number(row.bytes));
     if (added.size === 0) return;
     const ids = [...added.keys()];
@@ -139,7 +139,7 @@ export async function appendCarriedLogEntries(
       tem,
       `update work_request set log_bytes = log_bytes + a.added, log_truncated = log_truncated or a.truncated
        from unnest(?::bigint[], ?::bigint[], ?::bool[]) as a(id, added, truncated) where work_request.id = a.id`,
-      [ids, ids.map((id) => added.get(id)!), ids.map((id) => truncatedIds.includes(id))],
+      [ids, ids.map((id) => added.get(id)!), ids.map((id) => truncatedIds.has(id))],
     );
     await notifyWorkRequestsActivity(tem, ids);
   });
