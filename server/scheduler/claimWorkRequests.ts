@@ -10,15 +10,24 @@ import { WORKFLOW_STARTED_STATEMENT } from '../sql/workflowTasks';
 import { prepareOnConnection, type SqlPrepared } from '../sql/sqlPrepared';
 import { rememberWorkflowTasks } from '../workRequests/claimedWorkflowTasks';
 
+/**
+ * Is any due, schedulable request still pending (after this claim)? Rows other claims hold still count. Prepared like
+ * the claim: as plain text it was planned on every woken claim (0.17 ms, 20 times its run).
+ */
+const PREPARED_UNCLAIMED_LEFT: SqlPrepared = {
+  name: 'worksched_unclaimed_left',
+  prepare: `prepare worksched_unclaimed_left as
+    select exists (select 1 from work_request where status = 'pending' and not budget_held and unschedulable_reason is null
+      and (not_before is null or not_before <= now())) as unclaimed_left`,
+};
+const UNCLAIMED_LEFT = `execute ${PREPARED_UNCLAIMED_LEFT.name}`;
+
 /** What the claim's string EXECUTEs, prepared on each connection once. */
-const CLAIM_STATEMENTS: SqlPrepared[] = [PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_COMPLETE_RUNNING_BATCH];
+const CLAIM_STATEMENTS: SqlPrepared[] = [PREPARED_CLAIM, PREPARED_TOUCH_WORKER, PREPARED_KEEP_WITHIN_BUDGET, PREPARED_COMPLETE_RUNNING_BATCH, PREPARED_UNCLAIMED_LEFT];
 
 /** Advisory-lock class (first key of the two-int form, a key space apart from housekeeping's one-bigint keys). */
 const CLAIM_LOCK_CLASS = 0x7773;
 
-/** Is any due, schedulable request still pending (after this claim)? Rows other claims hold still count. */
-const UNCLAIMED_LEFT = `select exists (select 1 from work_request where status = 'pending' and not budget_held and unschedulable_reason is null
-  and (not_before is null or not_before <= now())) as unclaimed_left`;
 
 interface ClaimedRow {
   id: string;

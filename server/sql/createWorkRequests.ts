@@ -7,10 +7,15 @@ import { SUCCESS_PROFILE_COLUMNS } from './successProfile';
  * connection however many requests a call creates.
  */
 
-/** The success profile of one key level over its newest `$4` successful runs (as successProfileQuery), if it has any. */
+/**
+ * The success profile of one key level over its newest `$4` successful runs (as successProfileQuery), if it has any.
+ * Its parameters are read through scalar subqueries (here and in the keys' unnest): a custom plan then estimates
+ * what the generic one does, so after five runs PostgreSQL keeps the generic plan. Given the values, it planned
+ * every call afresh for one key (0.8–0.9 ms of planning against 0.2 ms of running, in the latency bench).
+ */
 const profileOfLevel = (level: number, where: string) =>
   `select * from (select ${level} as level, ${SUCCESS_PROFILE_COLUMNS}
-         from (select * from task_history h where ${where} and h.result = 'success' order by h.completed_at desc limit $4) recent) profile
+         from (select * from task_history h where ${where} and h.result = 'success' order by h.completed_at desc limit (select $4::int)) recent) profile
        where runs > 0`;
 
 /**
@@ -23,7 +28,7 @@ export function successProfilesStatement(keys: HistoryKey[], sampleRuns: number)
   return {
     name: 'worksched_create_success_profiles',
     text: `select k.key_index, p.*
-     from unnest($1::text[], $2::text[], $3::text[]) with ordinality as k(task_name, subject, context, key_index)
+     from unnest((select $1::text[]), (select $2::text[]), (select $3::text[])) with ordinality as k(task_name, subject, context, key_index)
      cross join lateral (
        ${profileOfLevel(1, 'h.task_name = k.task_name and h.subject = k.subject and h.context = k.context')}
        union all
