@@ -80,10 +80,12 @@ export async function provisionPostgres(cleanup: Cleanup): Promise<BenchPostgres
     let postgres = await startEmbeddedPostgres({ dataDir, onProgress: (line) => progress(`  ${line}`) });
     let stop = () => postgres.stop();
     cleanup.add('stop embedded PostgreSQL', () => stop());
-    // pg_stat_statements ships with the embedded binaries but must be preloaded: set it and restart once.
-    const preloaded = await withClient(postgres.url, (client) =>
-      client.query(`alter system set shared_preload_libraries = 'pg_stat_statements'`),
-    ).then(
+    // pg_stat_statements ships with the embedded binaries but must be preloaded: set it and restart once. With
+    // planning tracked: a statement planned on every call can cost more to plan than to run.
+    const preloaded = await withClient(postgres.url, async (client) => {
+      await client.query(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
+      await client.query(`alter system set pg_stat_statements.track_planning = on`);
+    }).then(
       () => true,
       (error: unknown) => {
         progress(`  pg_stat_statements not enabled: ${error instanceof Error ? error.message : String(error)}`);
@@ -433,28 +435,28 @@ export class StatementStats {
     return Number(result.rows[0]?.mean ?? Number.NaN);
   }
 
-  /** The statements that took the most server time, per unit of work (`units` requests). */
+  /** The statements that took the most server time (running and planning), per unit of work (`units` requests). */
   async top(units: number, limit = 8): Promise<string[]> {
-    const result = await this.sql.query<{ calls: string; total: number; mean: number; blocks: string; rows: string; query: string }>(
-      `select calls, total_exec_time as total, mean_exec_time as mean, shared_blks_hit + shared_blks_read as blocks, rows,
+    const result = await this.sql.query<{ calls: string; total: number; plan: number; mean: number; blocks: string; rows: string; query: string }>(
+      `select calls, total_exec_time as total, total_plan_time as plan, mean_exec_time as mean, shared_blks_hit + shared_blks_read as blocks, rows,
               left(regexp_replace(query, '\\s+', ' ', 'g'), 70) as query
        from pg_stat_statements
        where dbid = (select oid from pg_database where datname = current_database())
          and query not like '%pg_stat%' and userid = (select oid from pg_roles where rolname = current_user)
-       order by total_exec_time desc limit $1`,
+       order by total_exec_time + total_plan_time desc limit $1`,
       [limit],
     );
-    const total = await this.sql.query<{ total: number; calls: string }>(
-      `select coalesce(sum(total_exec_time), 0) as total, coalesce(sum(calls), 0) as calls from pg_stat_statements
+    const total = await this.sql.query<{ total: number; plan: number; calls: string }>(
+      `select coalesce(sum(total_exec_time), 0) as total, coalesce(sum(total_plan_time), 0) as plan, coalesce(sum(calls), 0) as calls from pg_stat_statements
        where dbid = (select oid from pg_database where datname = current_database()) and query not like '%pg_stat%'`,
     );
     const lines = [
-      `server time in statements: ${(Number(total.rows[0].total) / units).toFixed(2)} ms per request over ${(Number(total.rows[0].calls) / units).toFixed(1)} statements (pg_stat_statements; COMMIT includes the WAL flush)`,
+      `server time in statements: ${(Number(total.rows[0].total) / units).toFixed(2)} ms (and ${(Number(total.rows[0].plan) / units).toFixed(2)} ms planning) per request over ${(Number(total.rows[0].calls) / units).toFixed(1)} statements (pg_stat_statements; COMMIT includes the WAL flush)`,
     ];
     for (const row of result.rows) {
       const calls = Number(row.calls);
       lines.push(
-        `  ${(Number(row.total) / units).toFixed(2).padStart(6)} ms/req  ${(calls / units).toFixed(2).padStart(5)} calls/req  mean ${Number(row.mean).toFixed(3)} ms  ${(Number(row.blocks) / Math.max(1, calls)).toFixed(1).padStart(6)} blocks/call  ${row.query}`,
+        `  ${(Number(row.total) / units).toFixed(2).padStart(6)} ms/req  plan ${(Number(row.plan) / units).toFixed(2).padStart(5)} ms/req ${(calls / units).toFixed(2).padStart(5)} calls/req  mean ${Number(row.mean).toFixed(3)} ms  ${(Number(row.blocks) / Math.max(1, calls)).toFixed(1).padStart(6)} blocks/call  ${row.query}`,
       );
     }
     return lines;
