@@ -38,6 +38,11 @@ export const TaskKey = defineEntity({
     cost: p.double().default(0),
     timedRuns: p.integer().default(0),
     durationMsSum: p.bigint('number').default(0),
+    /** Counts the changes of the key's retained successful runs (one rolled up, one pruned). */
+    figuresVersion: p.integer().default(0),
+    /** The statistics' success percentiles (SuccessPercentiles), valid while `percentilesVersion` = `figuresVersion`. */
+    percentiles: p.json<Record<string, unknown>>().nullable(),
+    percentilesVersion: p.integer().nullable(),
   }),
   uniques: [{ properties: ['taskName', 'subject', 'context'] }],
 });

@@ -22,9 +22,15 @@ export async function pruneTaskHistory(em: EntityManager, keepRuns: number): Pro
      ), pruned as (
        delete from task_history h using ranked r
        where h.id = r.id and r.newest > ? and r.newest_of_kind > 1
-       returning h.id, h.worker_id, h.completed_at, h.result, ${busyMs('h.')} as busy_ms
+       returning h.id, h.task_name, h.subject, h.context, h.worker_id, h.completed_at, h.result, ${busyMs('h.')} as busy_ms
      ), hours as (
        ${bookWorkerHours('pruned', -1)}
+     ), stale_percentiles as (
+       -- The key's percentiles are over its retained successful runs: those that lost one are stale.
+       update task_key k set figures_version = k.figures_version + 1
+       from (select distinct task_name, subject, context from pruned where result = 'success') p
+       where k.task_name = p.task_name and k.subject = p.subject and k.context = p.context
+       returning 1
      )
      select id from pruned`,
     [keepRuns, keepRuns],

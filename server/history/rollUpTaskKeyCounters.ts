@@ -38,7 +38,9 @@ export async function rollUpTaskKeyCounters(em: EntityManager): Promise<number> 
          last_failure_at = greatest(task_key.last_failure_at, excluded.last_failure_at),
          cost = task_key.cost + excluded.cost,
          timed_runs = task_key.timed_runs + excluded.timed_runs,
-         duration_ms_sum = task_key.duration_ms_sum + excluded.duration_ms_sum
+         duration_ms_sum = task_key.duration_ms_sum + excluded.duration_ms_sum,
+         -- New successful runs change the key's percentiles: the cached ones are stale.
+         figures_version = task_key.figures_version + (excluded.successes > 0)::int
        returning 1
      ), hours as (
        ${bookWorkerHours('moved', 1)}

@@ -5,7 +5,7 @@ import { listRecentRuns } from './listRecentRuns';
 import { rollUpTaskKeyCounters } from '../history/rollUpTaskKeyCounters';
 import { listTaskKeys, sumTaskCounters } from './listTaskKeys';
 import { serializeTaskStatistics } from './serializeTaskStatistics';
-import { computeKeyPercentiles, computeTaskPercentiles, percentileMapKey } from './successPercentiles';
+import { cachedKeyPercentiles, computeTaskPercentiles, percentileMapKey } from './successPercentiles';
 
 export const RECENT_RUNS = 20;
 
@@ -22,7 +22,7 @@ export async function getTaskStatisticsDetail(em: EntityManager, taskName: strin
   }
   const { keys, nextCursor } = await listTaskKeys(em, { task_name: taskName, sort: 'task_name', limit: keyLimit });
   const [keyPercentiles, totalPercentiles, recentRuns] = await Promise.all([
-    computeKeyPercentiles(em, keys),
+    cachedKeyPercentiles(em, keys),
     computeTaskPercentiles(em, taskName),
     listRecentRuns(em, taskName, RECENT_RUNS),
   ]);

@@ -17,6 +17,8 @@ export interface TaskKeyCounters {
   lastSuccessAt: Date | null;
   lastFailureAt: Date | null;
   efficiency: KeyEfficiency | null;
+  /** task_key's cache of the key's percentiles (listTaskKeys only): its version, and the one it was computed at. */
+  percentilesCache?: { figuresVersion: number; version: number | null; value: unknown };
 }
 
 /** task_key's efficiency columns (refreshKeyEfficiency), as stored. */
@@ -54,6 +56,9 @@ interface TaskKeyRow {
   suggested_cpu?: number | null;
   cpu_waste?: number | null;
   efficiency_at?: Date | string | null;
+  figures_version?: number;
+  percentiles_version?: number | null;
+  percentiles?: unknown;
   [cursorColumn: `cursor_${number}`]: string;
 }
 
@@ -99,7 +104,8 @@ export async function listTaskKeys(
       `select k.task_name, k.subject, k.context, k.runs, k.successes, k.failures, k.cost,
          k.last_run_at, k.last_success_at, k.last_failure_at,
          k.efficiency_runs, k.asked_memory, k.used_memory_p95, k.suggested_memory, k.memory_waste,
-         k.asked_cpu, k.used_cpu_p95, k.suggested_cpu, k.cpu_waste, k.efficiency_at, ${cursorValueColumns(order)}
+         k.asked_cpu, k.used_cpu_p95, k.suggested_cpu, k.cpu_waste, k.efficiency_at,
+         k.figures_version, k.percentiles_version, k.percentiles, ${cursorValueColumns(order)}
        from task_key k
        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
        order by ${orderByClause(order)}
@@ -146,6 +152,9 @@ function toCounters(row: Omit<TaskKeyRow, `cursor_${number}`>): TaskKeyCounters 
     lastSuccessAt: toDate(row.last_success_at),
     lastFailureAt: toDate(row.last_failure_at),
     efficiency: toEfficiency(row),
+    ...(row.figures_version === undefined
+      ? {}
+      : { percentilesCache: { figuresVersion: Number(row.figures_version), version: numberOrNull(row.percentiles_version), value: row.percentiles ?? null } }),
   };
 }
 

@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HistoryKey } from '../history/historyKey';
+import { isTransactionConflict } from '../databaseErrors';
+import type { TaskKeyCounters } from './listTaskKeys';
 
 /** Figures of a key's retained successful runs, in the history's units (ms, bytes); null where nothing was measured. */
 export interface SuccessPercentiles {
@@ -57,6 +59,64 @@ export async function computeKeyPercentiles(em: EntityManager, keys: HistoryKey[
     byKey.set(percentileMapKey({ taskName: row.task_name, subject: row.subject, context: row.context }), toPercentiles(row));
   }
   return byKey;
+}
+
+/** Bumped when SuccessPercentiles or how it is computed changes: a cached value of another format is recomputed. */
+const CACHE_FORMAT = 1;
+
+/**
+ * computeKeyPercentiles through task_key's cache: a key whose cached percentiles are of its current
+ * figures_version (no successful run added or pruned since) is answered from the row listTaskKeys read; the
+ * others are computed and stored back, each only if its version is still the one read (a run rolled up, or a
+ * prune, in between leaves it stale). The version was read after the roll-up, and the runs it counts were
+ * committed before it, so a value computed after it covers at least those runs: never newer than it claims.
+ */
+export async function cachedKeyPercentiles(em: EntityManager, keys: TaskKeyCounters[]): Promise<Map<string, SuccessPercentiles>> {
+  const byKey = new Map<string, SuccessPercentiles>();
+  const stale: TaskKeyCounters[] = [];
+  for (const key of keys) {
+    const cache = key.percentilesCache;
+    const cached = cache?.version === cache?.figuresVersion ? cachedValue(cache?.value) : undefined;
+    if (cached === undefined) stale.push(key);
+    else if (cached !== null) byKey.set(percentileMapKey(key), cached);
+  }
+  if (stale.length === 0) return byKey;
+  const computed = await computeKeyPercentiles(em, stale);
+  for (const [mapKey, value] of computed) byKey.set(mapKey, value);
+  const cacheable = stale.filter((key) => key.percentilesCache !== undefined);
+  if (cacheable.length > 0) await storePercentiles(em, cacheable, computed);
+  return byKey;
+}
+
+/**
+ * The write-back of cachedKeyPercentiles, best effort: it may meet a roll-up locking the same rows in another
+ * order (a deadlock one of them loses); the answer does not depend on it, and the next read computes again.
+ */
+async function storePercentiles(em: EntityManager, keys: TaskKeyCounters[], computed: Map<string, SuccessPercentiles>): Promise<void> {
+  try {
+    await em.execute(
+      `update task_key k set percentiles = u.percentiles, percentiles_version = u.version
+       from unnest(array[?]::text[], array[?]::text[], array[?]::text[], array[?]::int[], array[?]::jsonb[])
+         as u(task_name, subject, context, version, percentiles)
+       where k.task_name = u.task_name and k.subject = u.subject and k.context = u.context and k.figures_version = u.version`,
+      [
+        keys.map((key) => key.taskName),
+        keys.map((key) => key.subject),
+        keys.map((key) => key.context),
+        keys.map((key) => key.percentilesCache!.figuresVersion),
+        keys.map((key) => JSON.stringify({ format: CACHE_FORMAT, percentiles: computed.get(percentileMapKey(key)) ?? null })),
+      ],
+    );
+  } catch (error) {
+    if (!isTransactionConflict(error)) throw error;
+  }
+}
+
+/** A cached value: the percentiles, null for a key without retained successful runs, undefined if none or of another format. */
+function cachedValue(value: unknown): SuccessPercentiles | null | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const entry = value as { format?: unknown; percentiles?: SuccessPercentiles | null };
+  return entry.format === CACHE_FORMAT ? (entry.percentiles ?? null) : undefined;
 }
 
 /** Fewer keys than this are read in one query: a second connection and round trip (~0.2 ms) would cost more than half of one key. */
