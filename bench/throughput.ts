@@ -32,7 +32,7 @@ import {
   type BenchServer,
   type BenchWorker,
 } from './lib/harness';
-import { COMPARED_BATCH, COMPARED_N, COMPARED_SEQUENTIAL } from './lib/compared';
+import { COMPARED_BATCH, COMPARED_N, COMPARED_SEQUENTIAL, COMPARED_SEQUENTIAL_WARMUP } from './lib/compared';
 import { BenchHttpError } from './lib/http';
 import type { ScenarioReport } from './lib/report';
 import { CpuMeter, describeLatency, ms, rate, summarize } from './lib/stats';
@@ -69,9 +69,10 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
     const workersH = await registerWorkers(bench, 'h', 4, 8);
     const [probe] = await registerWorkers(bench, 'probe', 1, 1);
 
+    await serialCreates(bench, COMPARED_SEQUENTIAL_WARMUP, SEQUENTIAL_LIMIT_S * 1000);
     const emptyHistory = await serialCreates(bench, COMPARED_SEQUENTIAL, SEQUENTIAL_LIMIT_S * 1000);
     const sequentialPerS = emptyHistory.n / emptyHistory.seconds;
-    progress(`${emptyHistory.n} creates one at a time, sequentially, empty history (at most ${COMPARED_SEQUENTIAL} or ${SEQUENTIAL_LIMIT_S} s): ${rate(sequentialPerS)}; ${describeLatency(emptyHistory)}`);
+    progress(`${emptyHistory.n} creates one at a time, sequentially, empty history, after ${COMPARED_SEQUENTIAL_WARMUP.toLocaleString('en-US')} untimed (at most ${COMPARED_SEQUENTIAL} or ${SEQUENTIAL_LIMIT_S} s): ${rate(sequentialPerS)}; ${describeLatency(emptyHistory)}`);
     report.rows.push({ scenario: SCENARIO, metric: 'one-at-a-time create rate, sequential', value: rate(sequentialPerS) });
     report.figures!.sequentialCreatePerS = sequentialPerS;
     const batch = await batchCreates(bench, COMPARED_N);

@@ -11,6 +11,12 @@ export const COMPARED_CONCURRENCY = 32;
 export const COMPARED_BATCH = 1_000;
 /** One-at-a-time creates, one after another. */
 export const COMPARED_SEQUENTIAL = positiveIntegerFromEnv('BENCH_PEERS_SEQUENTIAL', 1_000);
+/**
+ * Untimed one-at-a-time creates before those, for all three: the peers' were measured after their drain (their
+ * code warm), worksched's first thing after its server started, when its first 2,000 took 2-3 times as long
+ * per call as the next (JIT and caches still cold).
+ */
+export const COMPARED_SEQUENTIAL_WARMUP = 1_000;
 /** Enqueue→start latency: warm-up and measured jobs, one at a time, 5–20 ms apart, workers idle. */
 export const COMPARED_LATENCY_WARMUP = 30;
 export const COMPARED_LATENCY_MEASURED = positiveIntegerFromEnv('BENCH_PEERS_LATENCY_N', 500);

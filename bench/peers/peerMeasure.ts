@@ -6,7 +6,7 @@
 import { sleep } from '../../common/sleep';
 import { progress } from '../lib/harness';
 import type { Figures } from '../lib/compared';
-import { COMPARED_BATCH, COMPARED_LATENCY_MEASURED, COMPARED_LATENCY_WARMUP } from '../lib/compared';
+import { COMPARED_BATCH, COMPARED_LATENCY_MEASURED, COMPARED_LATENCY_WARMUP, COMPARED_SEQUENTIAL_WARMUP } from '../lib/compared';
 import { CpuMeter, describeLatency, rate, summarize, type Summary } from '../lib/stats';
 
 export interface PeerResult {
@@ -69,8 +69,9 @@ export async function measureBatchEnqueue(name: string, total: number, enqueueBa
   return { perS: total / seconds, line };
 }
 
-/** `count` single enqueues, each awaited before the next: jobs/s. */
+/** `count` single enqueues, each awaited before the next, after COMPARED_SEQUENTIAL_WARMUP untimed ones: jobs/s. */
 export async function measureSequentialEnqueue(name: string, count: number, enqueueOne: (i: number) => Promise<void>): Promise<{ perS: number; line: string }> {
+  for (let i = 0; i < COMPARED_SEQUENTIAL_WARMUP; i += 1) await enqueueOne(count + i);
   const meter = new CpuMeter();
   const times: number[] = [];
   const start = performance.now();
