@@ -28,7 +28,6 @@ const CLAIM_STATEMENTS: SqlPrepared[] = [PREPARED_CLAIM, PREPARED_TOUCH_WORKER, 
 /** Advisory-lock class (first key of the two-int form, a key space apart from housekeeping's one-bigint keys). */
 const CLAIM_LOCK_CLASS = 0x7773;
 
-
 interface ClaimedRow {
   id: string;
   task_name: string;

@@ -76,7 +76,7 @@ export async function cachedKeyPercentiles(em: EntityManager, keys: TaskKeyCount
   const stale: TaskKeyCounters[] = [];
   for (const key of keys) {
     const cache = key.percentilesCache;
-    const cached = cache?.version === cache?.figuresVersion ? cachedValue(cache?.value) : undefined;
+    const cached = cache && cache.version === cache.figuresVersion ? cachedValue(cache.value) : undefined;
     if (cached === undefined) stale.push(key);
     else if (cached !== null) byKey.set(percentileMapKey(key), cached);
   }
