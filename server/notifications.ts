@@ -12,6 +12,8 @@ export const CHANNELS = {
   workRequestActivity: 'worksched_work_request_activity',
   /** A token was revoked: every process forgets the tokens it cached. Payload: the token id. */
   credentials: 'worksched_credentials',
+  /** Sent by a server process once it LISTENs, so that the others know at once that they are not alone. */
+  listenerHello: 'worksched_listener_hello',
 } as const;
 type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
 
@@ -33,6 +35,16 @@ interface PendingWorkWaiter {
   wokenBy: number;
   wake: (() => void) | null;
 }
+
+/**
+ * The application_name of every server process's LISTEN connection. A session whose name starts with it counts as
+ * a listener: while no other one is on the database, the after-commit notifications are not sent (see
+ * flushOutgoing). A program that LISTENs to these channels itself must connect under such a name.
+ */
+export const LISTEN_APPLICATION_NAME = 'worksched-listen';
+
+/** How often a process checks whether other listeners are on the database (a new one also says hello at once). */
+export const LISTENER_CHECK_MS = 2_000;
 
 /** pg_notify payloads must stay under 8,000 bytes: ids (≤ 16 digits and a comma) go out in groups this big. */
 export const IDS_PER_NOTIFICATION = 400;
@@ -61,14 +73,28 @@ export class DatabaseNotifications {
   private flushScheduled = false;
   /** Numbers the pendingWork notifications received, so that a passed-on wake-up skips who already tried it. */
   private wakeUps = 0;
+  /**
+   * Whether another listener may be on the database. True until a check says otherwise, and again at once when a
+   * replica says hello. While false, flushOutgoing tells only this process.
+   */
+  private othersListen = true;
+  /** Counts the hellos of other listeners: a check that began before one of them cannot say "alone". */
+  private hellosHeard = 0;
+  private listenerCheckTimer: NodeJS.Timeout | null = null;
   connected = false;
 
   constructor(
     private readonly databaseUrl: string,
     private readonly logger: Logger,
     private readonly timeouts?: DatabaseTimeouts,
+    private readonly listenerCheckMs = LISTENER_CHECK_MS,
   ) {
     this.events.setMaxListeners(0);
+  }
+
+  /** Whether after-commit notifications are sent to the database (another listener may be on it). */
+  get sendsNotifications(): boolean {
+    return this.othersListen;
   }
 
   async start(): Promise<void> {
@@ -78,6 +104,7 @@ export class DatabaseNotifications {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.listenerCheckTimer) clearTimeout(this.listenerCheckTimer);
     const client = this.client;
     this.client = null;
     this.connected = false;
@@ -135,8 +162,9 @@ export class DatabaseNotifications {
 
   /**
    * After commit, outside any transaction: tells log followers and waiters of these requests, on every server
-   * process, that they changed. For completion paths, instead of pg_notify inside the transaction: a notifying
-   * commit holds a database-wide lock until its WAL is flushed, serialising every other notifying commit. Sent on
+   * process, that they changed (only this process's while no other listener is on the database). For completion
+   * paths, instead of pg_notify inside the transaction: a notifying commit holds a database-wide lock until its
+   * WAL is flushed, serialising every other notifying commit. Sent on
    * the LISTEN connection with synchronous_commit off (the lock is then held only for the commit itself; a lost
    * notification costs a follower one slice of its wait), coalesced while one is in flight. Never throws.
    */
@@ -179,6 +207,13 @@ export class DatabaseNotifications {
       return;
     }
     this.outgoing = { activity: new Set(), pending: 0 };
+    if (!this.othersListen) {
+      // No other listener on the database: a notification would only come back to this process. Tell it here,
+      // without the round trip and the transaction (publishPendingWork already woke this process's claimers).
+      for (const chunk of payloadChunks([...activity])) this.emit(CHANNELS.workRequestActivity, chunk);
+      if (pending > 0) this.emit(CHANNELS.pendingWork, String(pending), true);
+      return;
+    }
     const statements = ['begin', 'set local synchronous_commit = off'];
     for (const chunk of payloadChunks([...activity])) statements.push(`select pg_notify('${CHANNELS.workRequestActivity}', '${chunk}')`);
     if (pending > 0) statements.push(`select pg_notify('${CHANNELS.pendingWork}', '${pending}')`);
@@ -237,7 +272,7 @@ export class DatabaseNotifications {
     if (this.closed) return;
     const client = new Client({
       connectionString: this.databaseUrl,
-      application_name: 'worksched-listen',
+      application_name: LISTEN_APPLICATION_NAME,
       // No statement or query timeout: this connection only waits for notifications and sends pg_notify.
       ...(this.timeouts ? { connectionTimeoutMillis: this.timeouts.connectMs } : {}),
       keepAlive: true,
@@ -245,6 +280,11 @@ export class DatabaseNotifications {
     client.on('notification', (message) => {
       // Sent by this connection (flushOutgoing): publishPendingWork already woke this process's claimers.
       const own = message.processId === (client as Client & { processID?: number }).processID;
+      if (message.channel === CHANNELS.listenerHello) {
+        // Only hellos count: this process's pool connections also notify (inside some transactions).
+        if (!own) this.heardHello();
+        return;
+      }
       this.emit(message.channel, message.payload ?? '', own);
     });
     client.on('error', (error) => {
@@ -255,14 +295,51 @@ export class DatabaseNotifications {
     try {
       await client.connect();
       for (const channel of Object.values(CHANNELS)) await client.query(`LISTEN ${channel}`);
+      // Listening now: the others stop treating themselves as alone before their next check.
+      await client.query(`select pg_notify('${CHANNELS.listenerHello}', '')`);
       this.client = client;
       this.connected = true;
+      this.othersListen = true;
+      await this.checkOtherListeners(client);
       // Anything may have happened while we were not listening: wake everyone to re-check.
       for (const channel of Object.values(CHANNELS)) this.emit(channel, '');
     } catch (error) {
       this.logger.warn({ err: error }, 'cannot LISTEN for notifications yet; retrying');
       this.scheduleReconnect(client);
     }
+  }
+
+  private heardHello(): void {
+    this.hellosHeard += 1;
+    if (!this.othersListen) this.logger.debug('another server process listens on this database: notifications are sent again');
+    this.othersListen = true;
+  }
+
+  /** Asks the database whether another listener is on it, then again every listenerCheckMs while `client` is current. */
+  private async checkOtherListeners(client: Client): Promise<void> {
+    if (this.listenerCheckTimer) clearTimeout(this.listenerCheckTimer);
+    this.listenerCheckTimer = null;
+    const heardBefore = this.hellosHeard;
+    try {
+      const result = await client.query<{ others: boolean }>(
+        timedQuery(
+          `select exists (select 1 from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+             and starts_with(application_name, '${LISTEN_APPLICATION_NAME}')) as others`,
+          this.timeouts?.queryMs,
+        ),
+      );
+      // A hello that arrived while the check ran is newer than its answer.
+      const others = result.rows[0].others || this.hellosHeard !== heardBefore;
+      if (others !== this.othersListen) this.logger.debug({ others }, 'other listeners on this database changed');
+      this.othersListen = others;
+    } catch (error) {
+      this.othersListen = true; // not known: send, as before
+      if (isDatabaseUnavailable(error)) this.scheduleReconnect(client);
+      else this.logger.warn({ err: error }, 'cannot check for other listeners; notifications are sent');
+    }
+    if (this.closed || this.client !== client) return;
+    this.listenerCheckTimer = setTimeout(() => void this.checkOtherListeners(client), this.listenerCheckMs);
+    this.listenerCheckTimer.unref();
   }
 
   private emit(channel: string, payload: string, own = false): void {

@@ -5,7 +5,7 @@
  * the work. Checked on a real database with our own LISTEN connection, which sees which backend sent each one.
  */
 import { Client, type Notification } from 'pg';
-import { CHANNELS } from '../../server/notifications';
+import { CHANNELS, LISTEN_APPLICATION_NAME } from '../../server/notifications';
 import type { WorkRequest } from '../../protocol/workRequest';
 import { expectStatus, startTestServer, taskSpec, type TestServer } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
@@ -16,11 +16,13 @@ let received: Notification[] = [];
 
 beforeAll(async () => {
   server = await startTestServer({ retryBaseDelayS: 0, retryMaxDelayS: 0 });
-  listener = new Client({ connectionString: server.db.url });
+  // Named as a listener, and saying hello, as a replica does: a server alone on its database sends nothing.
+  listener = new Client({ connectionString: server.db.url, application_name: `${LISTEN_APPLICATION_NAME}-test` });
   await listener.connect();
   listener.on('notification', (message) => received.push(message));
   await listener.query(`LISTEN ${CHANNELS.pendingWork}`);
   await listener.query(`LISTEN ${CHANNELS.workRequestActivity}`);
+  await listener.query(`select pg_notify('${CHANNELS.listenerHello}', '')`);
 });
 
 afterAll(async () => {
@@ -31,7 +33,7 @@ afterAll(async () => {
 /** The backend of the server's LISTEN connection: the only one allowed to send these notifications. */
 async function listenBackend(): Promise<number> {
   const rows = await server.sql<{ pid: number }>(
-    `select pid from pg_stat_activity where application_name = 'worksched-listen' and datname = current_database()`,
+    `select pid from pg_stat_activity where application_name = '${LISTEN_APPLICATION_NAME}' and datname = current_database()`,
   );
   expect(rows).toHaveLength(1);
   return rows[0].pid;
