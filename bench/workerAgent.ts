@@ -10,9 +10,10 @@
  *    reported beside it, not in it. The server's own request counters (/metrics) say what it sent meanwhile.
  * b. Per-task overhead: 10 warm-up + 200 measured runs of /bin/true, strictly one at a time: each request is
  *    created 20 ms after the previous one was seen completed (the agent is parked in its long-poll again by then,
- *    so the create's NOTIFY wakes it at once). Completion is observed on the `GET …/logs?follow=true` stream,
- *    opened as soon as the create call answers: the server ends it when the request's completion NOTIFY
- *    (LISTEN) arrives — no polling, so the observer adds no load and ~1 ms of latency. The figures:
+ *    so the create's wake-up reaches it at once). Completion is observed on the `GET …/logs?follow=true` stream,
+ *    opened as soon as the create call answers: the server ends it on the request's completion wake-up (in
+ *    process: the server is alone on its database, so it sends no NOTIFY) — no polling, so the observer adds no
+ *    load. The figures:
  *    - server-side `completed_at − started_at` (both set by PostgreSQL, millisecond precision): from the claim
  *      transaction that handed the request to the agent to the transaction that stored its result; /bin/true
  *      itself takes ~1 ms, so this is the agent's overhead per task (claim answer → report stored);
