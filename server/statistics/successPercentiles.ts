@@ -89,16 +89,23 @@ export async function cachedKeyPercentiles(em: EntityManager, keys: TaskKeyCount
 }
 
 /**
- * The write-back of cachedKeyPercentiles, best effort: it may meet a roll-up locking the same rows in another
- * order (a deadlock one of them loses); the answer does not depend on it, and the next read computes again.
+ * The write-back of cachedKeyPercentiles, best effort: it never waits for a key row another transaction holds (a
+ * roll-up, retention, the efficiency refresh) and skips it instead (SKIP LOCKED), so a read neither waits on
+ * housekeeping nor takes part in a deadlock with it. A skipped key stays stale: the next read computes it again.
+ * The version check is made on the locked row, so a change committed meanwhile is seen.
  */
 async function storePercentiles(em: EntityManager, keys: TaskKeyCounters[], computed: Map<string, SuccessPercentiles>): Promise<void> {
   try {
     await em.execute(
-      `update task_key k set percentiles = u.percentiles, percentiles_version = u.version
-       from unnest(array[?]::text[], array[?]::text[], array[?]::text[], array[?]::int[], array[?]::jsonb[])
-         as u(task_name, subject, context, version, percentiles)
-       where k.task_name = u.task_name and k.subject = u.subject and k.context = u.context and k.figures_version = u.version`,
+      `with u as (
+         select * from unnest(array[?]::text[], array[?]::text[], array[?]::text[], array[?]::int[], array[?]::jsonb[])
+           as u(task_name, subject, context, version, percentiles)
+       ), free as (
+         select k.id, u.version, u.percentiles from task_key k
+         join u on k.task_name = u.task_name and k.subject = u.subject and k.context = u.context and k.figures_version = u.version
+         for update of k skip locked
+       )
+       update task_key k set percentiles = free.percentiles, percentiles_version = free.version from free where k.id = free.id`,
       [
         keys.map((key) => key.taskName),
         keys.map((key) => key.subject),

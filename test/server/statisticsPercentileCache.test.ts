@@ -3,8 +3,9 @@
  * runs are unchanged, and computes them again after a success is added or pruned. Real HTTP, real database;
  * the cached value is read (and, to prove it is what is served, overwritten) in task_key.
  */
+import { Client } from 'pg';
 import type { TaskStatistics, TaskStatisticsDetail, TaskStatisticsList } from '../../protocol/statistics';
-import { expectStatus, startTestServer, uniqueTaskName, type SimWorker, type TestServer } from '../helpers/server';
+import { expectStatus, sleep, startTestServer, uniqueTaskName, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer | undefined;
 let operatorToken: string;
@@ -116,4 +117,30 @@ test('a cached value of another format is computed again', async () => {
   await s.sql(`update task_key set percentiles = '{"format": 0, "percentiles": {"durationMs": {"max": 9000}}}' where task_name = $1`, [task]);
   expect((await statisticsOf(s, task)).duration?.max).toBe(1);
   expect((await cacheOf(s, task)).percentiles?.format).toBe(1);
+});
+
+test('a read whose key row another transaction holds answers without waiting, and leaves that key for the next read to store', async () => {
+  const { s, worker } = await start(1000);
+  const task = uniqueTaskName('locked');
+  for (const ms of [1000, 3000]) await runOnce(s, worker, task, ms);
+  expect((await statisticsOf(s, task)).duration?.max).toBe(3); // rolled up: nothing left that would write the row
+  await s.sql(`update task_key set percentiles_version = null where task_name = $1`, [task]);
+
+  // Housekeeping (a roll-up, retention, the efficiency refresh) holding the key's row.
+  const holder = new Client({ connectionString: s.db.url });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query(`select id from task_key where task_name = $1 for update`, [task]);
+    const answered = await Promise.race([statisticsOf(s, task), sleep(5_000).then(() => 'waited for the lock' as const)]);
+    expect(answered).toMatchObject({ duration: { max: 3 } });
+    expect((await cacheOf(s, task)).percentiles_version).toBeNull();
+  } finally {
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+  }
+
+  expect((await statisticsOf(s, task)).duration?.max).toBe(3);
+  const stored = await cacheOf(s, task);
+  expect(stored.percentiles_version).toBe(stored.figures_version);
 });
