@@ -111,7 +111,7 @@ export async function benchStatisticsQuery(): Promise<Result> {
     // after its keys' runs changed, which computes every key's percentiles from the history.
     const cold: number[] = [];
     for (let call = 0; call < COLD_CALLS; call += 1) {
-      await sql.query('update task_key set percentiles_version = null where percentiles_version is not null');
+      await emptyPercentileCache(sql);
       cold.push(await api.timedGet(variants[call % variants.length].path));
     }
     const uncached = summarize(cold);
@@ -468,4 +468,19 @@ if (require.main === module) {
       process.exit(1);
     },
   );
+}
+
+/**
+ * Marks every key's cached percentiles stale. Housekeeping (the efficiency refresh) may update the same rows in
+ * another order meanwhile: a deadlock this side loses is tried again.
+ */
+async function emptyPercentileCache(sql: Client): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await sql.query('update task_key set percentiles_version = null where percentiles_version is not null');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;
+    }
+  }
 }
