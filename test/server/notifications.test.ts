@@ -129,3 +129,18 @@ test('when the other listener leaves, the next check finds the process alone aga
   await b.close();
   await pollUntil(() => !a.sendsNotifications, { description: 'the first process to see it is alone', timeoutMs: 3_000 });
 });
+
+test('closed while it is still connecting, a process leaves no LISTEN session behind', async () => {
+  const replica = new DatabaseNotifications(db.url, logger);
+  replicas.push(replica);
+  const started = replica.start();
+  await replica.close();
+  await started;
+  const inspector = new Client({ connectionString: db.url });
+  observers.push(inspector);
+  await inspector.connect();
+  const sessions = async () =>
+    Number((await inspector.query<{ n: string }>(`select count(*) as n from pg_stat_activity where datname = current_database() and application_name = $1`, [LISTEN_APPLICATION_NAME])).rows[0].n);
+  await sleep(300);
+  expect(await sessions()).toBe(0);
+});
