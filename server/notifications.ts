@@ -297,25 +297,24 @@ export class DatabaseNotifications {
       for (const channel of Object.values(CHANNELS)) await client.query(`LISTEN ${channel}`);
       // Listening now: the others stop treating themselves as alone before their next check.
       await client.query(`select pg_notify('${CHANNELS.listenerHello}', '')`);
-      if (this.closed) {
-        // close() ran while this connection was being set up: it is nobody's to end but ours.
-        await client.end().catch(() => undefined);
-        return;
-      }
-      this.client = client;
-      this.connected = true;
-      this.othersListen = true;
-      await this.checkOtherListeners(client);
-      // Anything may have happened while we were not listening: wake everyone to re-check.
-      for (const channel of Object.values(CHANNELS)) this.emit(channel, '');
     } catch (error) {
-      if (this.closed) {
-        await client.end().catch(() => undefined);
+      if (!this.closed) {
+        this.logger.warn({ err: error }, 'cannot LISTEN for notifications yet; retrying');
+        this.scheduleReconnect(client);
         return;
       }
-      this.logger.warn({ err: error }, 'cannot LISTEN for notifications yet; retrying');
-      this.scheduleReconnect(client);
     }
+    if (this.closed) {
+      // close() ran while this connection was being set up: it is nobody's to end but ours.
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.connected = true;
+    this.othersListen = true;
+    await this.checkOtherListeners(client); // never throws
+    // Anything may have happened while we were not listening: wake everyone to re-check.
+    for (const channel of Object.values(CHANNELS)) this.emit(channel, '');
   }
 
   private heardHello(): void {

@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HistoryKey } from '../history/historyKey';
-import { isTransactionConflict } from '../databaseErrors';
 import type { TaskKeyCounters } from './listTaskKeys';
 
 /** Figures of a key's retained successful runs, in the history's units (ms, bytes); null where nothing was measured. */
@@ -95,28 +94,24 @@ export async function cachedKeyPercentiles(em: EntityManager, keys: TaskKeyCount
  * The version check is made on the locked row, so a change committed meanwhile is seen.
  */
 async function storePercentiles(em: EntityManager, keys: TaskKeyCounters[], computed: Map<string, SuccessPercentiles>): Promise<void> {
-  try {
-    await em.execute(
-      `with u as (
-         select * from unnest(array[?]::text[], array[?]::text[], array[?]::text[], array[?]::int[], array[?]::jsonb[])
-           as u(task_name, subject, context, version, percentiles)
-       ), free as (
-         select k.id, u.version, u.percentiles from task_key k
-         join u on k.task_name = u.task_name and k.subject = u.subject and k.context = u.context and k.figures_version = u.version
-         for update of k skip locked
-       )
-       update task_key k set percentiles = free.percentiles, percentiles_version = free.version from free where k.id = free.id`,
-      [
-        keys.map((key) => key.taskName),
-        keys.map((key) => key.subject),
-        keys.map((key) => key.context),
-        keys.map((key) => key.percentilesCache!.figuresVersion),
-        keys.map((key) => JSON.stringify({ format: CACHE_FORMAT, percentiles: computed.get(percentileMapKey(key)) ?? null })),
-      ],
-    );
-  } catch (error) {
-    if (!isTransactionConflict(error)) throw error;
-  }
+  await em.execute(
+    `with u as (
+       select * from unnest(array[?]::text[], array[?]::text[], array[?]::text[], array[?]::int[], array[?]::jsonb[])
+         as u(task_name, subject, context, version, percentiles)
+     ), free as (
+       select k.id, u.version, u.percentiles from task_key k
+       join u on k.task_name = u.task_name and k.subject = u.subject and k.context = u.context and k.figures_version = u.version
+       for update of k skip locked
+     )
+     update task_key k set percentiles = free.percentiles, percentiles_version = free.version from free where k.id = free.id`,
+    [
+      keys.map((key) => key.taskName),
+      keys.map((key) => key.subject),
+      keys.map((key) => key.context),
+      keys.map((key) => key.percentilesCache!.figuresVersion),
+      keys.map((key) => JSON.stringify({ format: CACHE_FORMAT, percentiles: computed.get(percentileMapKey(key)) ?? null })),
+    ],
+  );
 }
 
 /** A cached value: the percentiles, null for a key without retained successful runs, undefined if none or of another format. */
