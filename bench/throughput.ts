@@ -74,7 +74,6 @@ export async function runThroughput(postgres: BenchPostgres): Promise<ScenarioRe
     const sequentialPerS = emptyHistory.n / emptyHistory.seconds;
     progress(`${emptyHistory.n} creates one at a time, sequentially, empty history, after ${COMPARED_SEQUENTIAL_WARMUP.toLocaleString('en-US')} untimed (at most ${COMPARED_SEQUENTIAL} or ${SEQUENTIAL_LIMIT_S} s): ${rate(sequentialPerS)}; ${describeLatency(emptyHistory)}`);
     report.rows.push({ scenario: SCENARIO, metric: 'one-at-a-time create rate, sequential', value: rate(sequentialPerS) });
-    report.figures!.sequentialCreatePerS = sequentialPerS;
     const batch = await batchCreates(bench, COMPARED_N);
     progress(`batch create: ${batch.line}`);
     report.rows.push({ scenario: SCENARIO, metric: `batch create rate (batches of ${COMPARED_BATCH.toLocaleString('en-US')})`, value: batch.perS === undefined ? batch.line : rate(batch.perS) });

@@ -6,7 +6,7 @@
 import { sleep } from '../../common/sleep';
 import { progress } from '../lib/harness';
 import type { Figures } from '../lib/compared';
-import { COMPARED_BATCH, COMPARED_LATENCY_MEASURED, COMPARED_LATENCY_WARMUP, COMPARED_SEQUENTIAL_WARMUP } from '../lib/compared';
+import { COMPARED_BATCH, COMPARED_LATENCY_MEASURED, COMPARED_LATENCY_WARMUP, COMPARED_SEQUENTIAL_ROUNDS, COMPARED_SEQUENTIAL_WARMUP } from '../lib/compared';
 import { CpuMeter, describeLatency, rate, summarize, type Summary } from '../lib/stats';
 
 export interface PeerResult {
@@ -17,6 +17,8 @@ export interface PeerResult {
   config: string;
   /** Detail lines (CPU, counts), already printed as progress. */
   lines: string[];
+  /** The one-at-a-time enqueue, measured later beside the others' (measureSequentialEnqueues); usable until cleanup. */
+  sequential: SequentialEnqueuer;
 }
 
 /** The handler's side: when each job started, and waiting for a number of starts. */
@@ -69,21 +71,57 @@ export async function measureBatchEnqueue(name: string, total: number, enqueueBa
   return { perS: total / seconds, line };
 }
 
-/** `count` single enqueues, each awaited before the next, after COMPARED_SEQUENTIAL_WARMUP untimed ones: jobs/s. */
-export async function measureSequentialEnqueue(name: string, count: number, enqueueOne: (i: number) => Promise<void>): Promise<{ perS: number; line: string }> {
-  for (let i = 0; i < COMPARED_SEQUENTIAL_WARMUP; i += 1) await enqueueOne(count + i);
-  const meter = new CpuMeter();
-  const times: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < count; i += 1) {
-    const before = performance.now();
-    await enqueueOne(i);
-    times.push(performance.now() - before);
+/** One contender of the sequential enqueue: worksched's create route or a peer's one-job enqueue. */
+export interface SequentialEnqueuer {
+  name: string;
+  /** Adds one job that nothing runs while the measurement lasts. */
+  enqueueOne: (i: number) => Promise<void>;
+}
+
+/**
+ * One-at-a-time enqueues, each awaited before the next, for every contender in turn: COMPARED_SEQUENTIAL_WARMUP
+ * untimed each, then COMPARED_SEQUENTIAL_ROUNDS rounds of `count` each, the order rotating every round. On a shared
+ * machine the rate of the same code moves by 2× within minutes; measured back to back, round by round, every
+ * contender meets the same moments. A contender's rate is all its timed enqueues over all its timed seconds.
+ */
+export async function measureSequentialEnqueues(contenders: readonly SequentialEnqueuer[], count: number): Promise<Map<string, { perS: number; line: string }>> {
+  for (const contender of contenders) {
+    for (let i = 0; i < COMPARED_SEQUENTIAL_WARMUP; i += 1) await contender.enqueueOne(count * COMPARED_SEQUENTIAL_ROUNDS + i);
   }
-  const seconds = (performance.now() - start) / 1000;
-  const line = `${name}: ${count.toLocaleString('en-US')} one at a time, sequentially, in ${seconds.toFixed(2)} s = ${rate(count / seconds)}; call ${describeLatency(summarize(times))}; ${meter.describe(count)}`;
-  progress(line);
-  return { perS: count / seconds, line };
+  const timed = new Map(contenders.map((contender) => [contender.name, { times: [] as number[], seconds: 0, rounds: [] as string[], nodeMs: 0, postgresMs: 0 }]));
+  for (let round = 0; round < COMPARED_SEQUENTIAL_ROUNDS; round += 1) {
+    const rates: string[] = [];
+    for (let k = 0; k < contenders.length; k += 1) {
+      const contender = contenders[(round + k) % contenders.length];
+      const into = timed.get(contender.name)!;
+      const meter = new CpuMeter();
+      const start = performance.now();
+      for (let i = 0; i < count; i += 1) {
+        const before = performance.now();
+        await contender.enqueueOne(round * count + i);
+        into.times.push(performance.now() - before);
+      }
+      const seconds = (performance.now() - start) / 1000;
+      const cpu = meter.perUnitMs(1);
+      into.nodeMs += cpu.node;
+      into.postgresMs += cpu.postgres;
+      into.seconds += seconds;
+      into.rounds.push(rate(count / seconds));
+      rates.push(`${contender.name} ${rate(count / seconds)}`);
+    }
+    progress(`  sequential enqueue, round ${round + 1} of ${COMPARED_SEQUENTIAL_ROUNDS}: ${rates.join(', ')}`);
+  }
+  const results = new Map<string, { perS: number; line: string }>();
+  for (const [name, into] of timed) {
+    const n = into.times.length;
+    const line =
+      `${name}: ${n.toLocaleString('en-US')} one at a time, sequentially, in ${COMPARED_SEQUENTIAL_ROUNDS} rounds alternating with the others (${into.rounds.join(', ')}), ` +
+      `${into.seconds.toFixed(2)} s = ${rate(n / into.seconds)}; call ${describeLatency(summarize(into.times))}; ` +
+      `CPU per request: node ${(into.nodeMs / n).toFixed(2)} ms + postgres ${Number.isFinite(into.postgresMs) ? (into.postgresMs / n).toFixed(2) : '?'} ms`;
+    progress(line);
+    results.set(name, { perS: n / into.seconds, line });
+  }
+  return results;
 }
 
 /**

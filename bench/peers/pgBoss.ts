@@ -1,6 +1,7 @@
 /**
  * pg-boss 12.35 on its own database of the bench's PostgreSQL, in this process, with a no-op handler.
- * - batch enqueue: `insert(queue, jobs)` in batches of 1,000; one at a time: `send(queue, data)` awaited in turn;
+ * - batch enqueue: `insert(queue, jobs)` in batches of 1,000; one at a time: `send(queue, data)` awaited in turn,
+ *   with no work() on any queue, measured after the rest beside worksched and graphile-worker (scenario 8);
  * - drain: `work(queue, {localConcurrency: 1, batchSize: 32, burstWhenBatchFull: true}, handler)`: one worker that
  *   fetches up to 32 jobs, runs the batch handler, completes the batch in one statement, and fetches again at once
  *   while batches come back full;
@@ -12,8 +13,8 @@
 import { PgBoss } from 'pg-boss';
 import type { Client } from 'pg';
 import { Cleanup, progress, type BenchPostgres } from '../lib/harness';
-import { COMPARED_CONCURRENCY, COMPARED_SEQUENTIAL } from '../lib/compared';
-import { JobStarts, measureBatchEnqueue, measureDrain, measureLatency, measureSequentialEnqueue, type PeerResult } from './peerMeasure';
+import { COMPARED_CONCURRENCY } from '../lib/compared';
+import { JobStarts, measureBatchEnqueue, measureDrain, measureLatency, type PeerResult } from './peerMeasure';
 
 const NAME = 'pg-boss 12.35.0';
 const DRAIN_QUEUE = 'bench-noop';
@@ -61,13 +62,6 @@ export async function benchPgBoss(postgres: BenchPostgres, cleanup: Cleanup, sql
   lines.push(drain.line);
   await boss.offWork(DRAIN_QUEUE, { wait: true });
 
-  // With no worker on the queue: the sends only create.
-  const sequential = await measureSequentialEnqueue(`${NAME} send()`, COMPARED_SEQUENTIAL, async (i) => {
-    await boss.send(DRAIN_QUEUE, { i });
-  });
-  figures.sequentialCreatePerS = sequential.perS;
-  lines.push(sequential.line);
-
   await boss.work<Payload>(LATENCY_QUEUE, { ...workOptions, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 }, handler);
   const latency = await measureLatency(`${NAME} send() → handler, notify`, starts, async (i) => {
     await boss.send(LATENCY_QUEUE, { i });
@@ -88,5 +82,7 @@ export async function benchPgBoss(postgres: BenchPostgres, cleanup: Cleanup, sql
       `${NAME}: drain work() {localConcurrency 1, batchSize ${COMPARED_CONCURRENCY}, burstWhenBatchFull}, default pool (max 10); enqueue with insert() / send() on a default queue; ` +
       `latency on a queue with notify: true, useListenNotify: true, polling 0.5 s (the minimum) as the backstop`,
     lines,
+    // Once work() has been taken off both queues: the sends only create.
+    sequential: { name: `${NAME} send()`, enqueueOne: async (i) => void (await boss.send(DRAIN_QUEUE, { i })) },
   };
 }
