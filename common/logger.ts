@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type prettyFactory from 'pino-pretty';
 import { z } from 'zod';
 
 export type { Logger };
@@ -17,11 +18,19 @@ export function createLogger(options: { level: string; format?: LogFormat; name?
   const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
   const destination: DestinationStream =
     format === 'pretty'
-      ? pretty({ destination: 2, colorize: process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', sync: true })
+      ? loadPretty()({ destination: 2, colorize: process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', sync: true })
       : // Synchronous: an async stream flushes at exit in a loop that never ends once the reader of a pipe is gone (EPIPE).
         pino.destination({ dest: 2, sync: true });
   return pino(
     { name: options.name ?? 'worksched', level: options.level, redact: { paths: ['req.headers.authorization', 'token', '*.token'], censor: '[redacted]' } },
     destination,
   );
+}
+
+/**
+ * pino-pretty, loaded only for readable logs: a worker or server logging JSON (stderr not a terminal, as under
+ * systemd or in a container) never holds its 28 modules (about 1 MB of heap).
+ */
+function loadPretty(): typeof prettyFactory {
+  return (createRequire(__filename)('pino-pretty') as { default: typeof prettyFactory }).default;
 }
