@@ -25,7 +25,7 @@ interface EfficiencyRow {
  * p95 × headroom for memory, rounded up to a MiB; cores p95 rounded up for cpu) and the waste, (asked − used) ×
  * all-time runs × mean duration, in GiB-hours and core-hours. The asked values come from each run's work
  * request (task_history.work_request_id). Only keys with a success counted since their last refresh are recomputed.
- * Returns how many keys were refreshed.
+ * Returns how many keys were refreshed (a key whose row another transaction held is left for the next pass).
  */
 export async function refreshKeyEfficiency(em: EntityManager, options: { headroom: number }): Promise<number> {
   // Stale by count, not by time: a success's completed_at is its transaction's start, so one that commits after
@@ -58,17 +58,25 @@ export async function refreshKeyEfficiency(em: EntityManager, options: { headroo
     ...toFigures(key.id, byId.get(String(key.id)) ?? null, key.runs, options.headroom),
     successes: Number(key.successes),
   }));
-  await em.execute(
-    `update task_key k set asked_memory = u.asked_memory, used_memory_p95 = u.used_memory_p95, suggested_memory = u.suggested_memory,
+  // SKIP LOCKED: a key row a roll-up or retention holds is left for the next pass (it stays stale by count), so the
+  // refresh never waits on them and cannot take part in a deadlock with them (they lock keys in other orders).
+  const written = await em.execute<Array<{ id: string }>>(
+    `with u as (
+       select * from json_to_recordset(?::json) as u(id bigint, successes int, asked_memory bigint, used_memory_p95 float8, suggested_memory bigint,
+         asked_cpu int, used_cpu_p95 float8, suggested_cpu int, efficiency_runs int, mean_duration_ms float8, memory_waste float8, cpu_waste float8)
+     ), free as (
+       select k.id from task_key k join u on u.id = k.id for update of k skip locked
+     )
+     update task_key k set asked_memory = u.asked_memory, used_memory_p95 = u.used_memory_p95, suggested_memory = u.suggested_memory,
        asked_cpu = u.asked_cpu, used_cpu_p95 = u.used_cpu_p95, suggested_cpu = u.suggested_cpu, efficiency_runs = u.efficiency_runs,
        mean_duration_ms = u.mean_duration_ms, memory_waste = u.memory_waste, cpu_waste = u.cpu_waste, efficiency_at = now(),
        efficiency_successes = u.successes
-     from json_to_recordset(?::json) as u(id bigint, successes int, asked_memory bigint, used_memory_p95 float8, suggested_memory bigint, asked_cpu int,
-       used_cpu_p95 float8, suggested_cpu int, efficiency_runs int, mean_duration_ms float8, memory_waste float8, cpu_waste float8)
-     where k.id = u.id`,
+     from u join free on free.id = u.id
+     where k.id = u.id
+     returning k.id`,
     [JSON.stringify(updates)],
   );
-  return stale.length;
+  return written.length;
 }
 
 function toFigures(id: string, row: EfficiencyRow | null, runs: number, headroom: number) {

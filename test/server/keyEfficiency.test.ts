@@ -3,8 +3,9 @@
  * completion time compares with the last refresh: completed_at is its transaction's time, so a success that
  * commits just after a refresh read the history may carry an earlier time than that refresh.
  */
+import { Client } from 'pg';
 import type { CompleteWorkRequest } from '../../protocol/workerApi';
-import { MiB, expectStatus, startTestServer, uniqueTaskName, type TestServer } from '../helpers/server';
+import { MiB, expectStatus, sleep, startTestServer, uniqueTaskName, type TestServer } from '../helpers/server';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -49,4 +50,37 @@ test('a success whose completion time is older than the last refresh is still co
   await s.runHousekeeping();
   const after = (await s.sql<{ efficiency_at: Date }>(`select efficiency_at from task_key where task_name = $1`, [taskName]))[0].efficiency_at;
   expect(after).toEqual(before);
+});
+
+test('a key row another transaction holds is skipped, not waited for, and refreshed at the next pass', async () => {
+  server = await startTestServer();
+  const s = server;
+  const worker = await s.registerWorker();
+  const [held, free] = [uniqueTaskName('seff-held'), uniqueTaskName('seff-free')];
+  for (const taskName of [held, free]) {
+    const created = await s.createWorkRequest({ task_name: taskName, resources: { memory: '1GiB' } });
+    expect((await worker.claimOk({ max: 1 })).map((item) => item.id)).toEqual([created.id]);
+    expectStatus(await worker.complete(created.id, SUCCESS), 200, `complete #${created.id}`);
+  }
+  // A statistics read rolls the runs up into task_key (no efficiency refresh): the pass below has nothing else to write there.
+  expectStatus(await s.request('GET', '/api/v1/statistics/tasks', { token: s.adminToken }), 200, 'statistics');
+
+  // A roll-up or retention of another replica holding one key's row.
+  const holder = new Client({ connectionString: s.db.url });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query(`select id from task_key where task_name = $1 for update`, [held]);
+    const timer = new AbortController();
+    const pass = await Promise.race([s.runHousekeeping().then(() => 'done' as const), sleep(5_000, timer.signal).then(() => 'waited for the lock' as const)]);
+    timer.abort();
+    expect(pass).toBe('done');
+    expect(await efficiencyRuns(s, free)).toBe(1);
+    expect(await efficiencyRuns(s, held)).toBe(0);
+  } finally {
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+  }
+  await s.runHousekeeping();
+  expect(await efficiencyRuns(s, held)).toBe(1);
 });

@@ -132,7 +132,9 @@ test('a read whose key row another transaction holds answers without waiting, an
   try {
     await holder.query('begin');
     await holder.query(`select id from task_key where task_name = $1 for update`, [task]);
-    const answered = await Promise.race([statisticsOf(s, task), sleep(5_000).then(() => 'waited for the lock' as const)]);
+    const timer = new AbortController();
+    const answered = await Promise.race([statisticsOf(s, task), sleep(5_000, timer.signal).then(() => 'waited for the lock' as const)]);
+    timer.abort();
     expect(answered).toMatchObject({ duration: { max: 3 } });
     expect((await cacheOf(s, task)).percentiles_version).toBeNull();
   } finally {
