@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { sleep } from '../../common/sleep';
 import { withClient } from '../../common/withClient';
 
 export interface TestDatabase {
@@ -43,4 +45,29 @@ function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests with jest (test/globalSetup.ts sets it)`);
   return value;
+}
+
+/**
+ * Runs `work` while another connection holds row locks (`lockQuery`, a `select … for update`), as a housekeeping
+ * transaction of another replica would, and answers what `work` resolved to, or 'waited for the lock' when it had
+ * not within `limitMs`. The locks are released (rolled back) before this returns, whatever happened.
+ */
+export async function whileRowsLocked<T>(
+  url: string,
+  lockQuery: { text: string; values: unknown[] },
+  work: () => Promise<T>,
+  limitMs = 5_000,
+): Promise<T | 'waited for the lock'> {
+  const holder = new Client({ connectionString: url });
+  await holder.connect();
+  const timer = new AbortController();
+  try {
+    await holder.query('begin');
+    await holder.query(lockQuery.text, lockQuery.values);
+    return await Promise.race([work(), sleep(limitMs, timer.signal).then(() => 'waited for the lock' as const)]);
+  } finally {
+    timer.abort();
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+  }
 }

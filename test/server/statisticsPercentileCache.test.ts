@@ -3,9 +3,9 @@
  * runs are unchanged, and computes them again after a success is added or pruned. Real HTTP, real database;
  * the cached value is read (and, to prove it is what is served, overwritten) in task_key.
  */
-import { Client } from 'pg';
 import type { TaskStatistics, TaskStatisticsDetail, TaskStatisticsList } from '../../protocol/statistics';
-import { expectStatus, sleep, startTestServer, uniqueTaskName, type SimWorker, type TestServer } from '../helpers/server';
+import { whileRowsLocked } from '../helpers/database';
+import { expectStatus, startTestServer, uniqueTaskName, type SimWorker, type TestServer } from '../helpers/server';
 
 let server: TestServer | undefined;
 let operatorToken: string;
@@ -127,20 +127,9 @@ test('a read whose key row another transaction holds answers without waiting, an
   await s.sql(`update task_key set percentiles_version = null where task_name = $1`, [task]);
 
   // Housekeeping (a roll-up, retention, the efficiency refresh) holding the key's row.
-  const holder = new Client({ connectionString: s.db.url });
-  await holder.connect();
-  try {
-    await holder.query('begin');
-    await holder.query(`select id from task_key where task_name = $1 for update`, [task]);
-    const timer = new AbortController();
-    const answered = await Promise.race([statisticsOf(s, task), sleep(5_000, timer.signal).then(() => 'waited for the lock' as const)]);
-    timer.abort();
-    expect(answered).toMatchObject({ duration: { max: 3 } });
-    expect((await cacheOf(s, task)).percentiles_version).toBeNull();
-  } finally {
-    await holder.query('rollback').catch(() => undefined);
-    await holder.end();
-  }
+  const lock = { text: `select id from task_key where task_name = $1 for update`, values: [task] };
+  const answered = await whileRowsLocked(s.db.url, lock, async () => ({ statistics: await statisticsOf(s, task), cache: await cacheOf(s, task) }));
+  expect(answered).toMatchObject({ statistics: { duration: { max: 3 } }, cache: { percentiles_version: null } });
 
   expect((await statisticsOf(s, task)).duration?.max).toBe(3);
   const stored = await cacheOf(s, task);
