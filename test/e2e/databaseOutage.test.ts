@@ -20,7 +20,7 @@ import { makeRunDir, processesServing } from '../helpers/embeddedPostgres';
 import { expectStatus, httpRequest, taskSpec, type ApiResponse } from '../helpers/server';
 import { pollUntil } from '../helpers/waitFor';
 import { stopWorkerProcess } from '../helpers/workerProcess';
-import { shellTask, startWorker } from './support';
+import { cleanup as removeStartedWorkers, shellTask, startWorker } from './support';
 
 interface Harness {
   server: RunningServer;
@@ -34,6 +34,8 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  // The workers startWorker started, and their work dirs under the temp dir.
+  await removeStartedWorkers();
 });
 
 /** A PostgreSQL cluster of this test only, with a `worksched` database. */
