@@ -471,8 +471,8 @@ if (require.main === module) {
 }
 
 /**
- * Marks every key's cached percentiles stale. Housekeeping (the efficiency refresh) may update the same rows in
- * another order meanwhile: a deadlock this side loses is tried again.
+ * Marks every key's cached percentiles stale. Housekeeping's roll-up may upsert the same rows in another order
+ * meanwhile (the efficiency refresh skips locked rows): a deadlock this side loses is tried again.
  */
 async function emptyPercentileCache(sql: Client): Promise<void> {
   for (let attempt = 1; ; attempt += 1) {

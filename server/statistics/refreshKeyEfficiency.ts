@@ -65,13 +65,13 @@ export async function refreshKeyEfficiency(em: EntityManager, options: { headroo
        select * from json_to_recordset(?::json) as u(id bigint, successes int, asked_memory bigint, used_memory_p95 float8, suggested_memory bigint,
          asked_cpu int, used_cpu_p95 float8, suggested_cpu int, efficiency_runs int, mean_duration_ms float8, memory_waste float8, cpu_waste float8)
      ), free as (
-       select k.id from task_key k join u on u.id = k.id for update of k skip locked
+       select u.* from task_key k join u on u.id = k.id for update of k skip locked
      )
      update task_key k set asked_memory = u.asked_memory, used_memory_p95 = u.used_memory_p95, suggested_memory = u.suggested_memory,
        asked_cpu = u.asked_cpu, used_cpu_p95 = u.used_cpu_p95, suggested_cpu = u.suggested_cpu, efficiency_runs = u.efficiency_runs,
        mean_duration_ms = u.mean_duration_ms, memory_waste = u.memory_waste, cpu_waste = u.cpu_waste, efficiency_at = now(),
        efficiency_successes = u.successes
-     from u join free on free.id = u.id
+     from free u
      where k.id = u.id
      returning k.id`,
     [JSON.stringify(updates)],
